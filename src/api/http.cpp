@@ -1,0 +1,122 @@
+#include "api/http.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "store/database.hpp"
+
+namespace flexmarket::api {
+
+namespace {
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "a number";
+  }
+}
+}  // namespace
+
+json parse_json_object(const httplib::Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) throw bad_request("invalid_json", "the request body is not valid JSON");
+  if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
+  return body;
+}
+
+std::string require_string(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) throw invalid_field(field, "field '" + field + "' is required");
+  if (!it->is_string()) throw invalid_field(field, "field '" + field + "' must be a string, not " + type_name(*it));
+  return it->get<std::string>();
+}
+
+std::optional<std::string> optional_string(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw invalid_field(field, "field '" + field + "' must be a string, not " + type_name(*it));
+  return it->get<std::string>();
+}
+
+std::optional<bool> optional_bool(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) throw invalid_field(field, "field '" + field + "' must be true or false, not " + type_name(*it));
+  return it->get<bool>();
+}
+
+std::optional<std::vector<std::string>> optional_string_array(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) throw invalid_field(field, "field '" + field + "' must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) throw invalid_field(field, "field '" + field + "' must be an array of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+void reject_unknown_fields(const json& body, std::initializer_list<const char*> allowed) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; })) {
+      throw invalid_field(it.key(), "unknown field '" + it.key() + "'");
+    }
+  }
+}
+
+std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(v, &used);
+    if (used == v.size()) return n;
+  } catch (const std::exception&) {
+  }
+  throw invalid_field(name, "query parameter '" + name + "' must be an integer");
+}
+
+std::int64_t path_id(const httplib::Request& req, std::size_t index) {
+  try {
+    const long long n = std::stoll(req.matches[static_cast<long>(index)].str());
+    if (n > 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw not_found("no such resource");
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                const std::string& field) {
+  json err = {{"code", code}, {"message", message}};
+  if (!field.empty()) err["field"] = field;
+  send_json(res, status, {{"error", err}});
+}
+
+void send_current_exception(httplib::Response& res, const std::string& request_id) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (e.retry_after_seconds() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_seconds()));
+    if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+    if (e.status() >= 500) log_error("request failed", {{"request_id", request_id}, {"error", e.what()}});
+    send_error(res, e.status(), e.code(), e.what(), e.field());
+  } catch (const store::DatabaseError& e) {
+    log_error("database error", {{"request_id", request_id}, {"error", e.what()}});
+    send_error(res, 503, "database_unavailable", "the database could not complete the request; retry later");
+  } catch (const std::exception& e) {
+    log_error("unhandled exception", {{"request_id", request_id}, {"error", e.what()}});
+    send_error(res, 500, "internal_error", "the platform failed to handle the request (request id " + request_id + ")");
+  }
+}
+
+}  // namespace flexmarket::api

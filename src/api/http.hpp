@@ -1,0 +1,41 @@
+#pragma once
+// Request parsing and response writing shared by every route, and the one place where
+// errors become HTTP responses: {"error": {"code", "message", "field"?}}.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace flexmarket::api {
+
+using json = nlohmann::json;
+
+// Parses the body as a JSON object; throws 400 "invalid_json" otherwise.
+json parse_json_object(const httplib::Request& req);
+
+// Field readers: throw 422 naming the field when it is missing (require_*) or of the
+// wrong type (both).
+std::string require_string(const json& body, const std::string& field);
+std::optional<std::string> optional_string(const json& body, const std::string& field);
+std::optional<bool> optional_bool(const json& body, const std::string& field);
+std::optional<std::vector<std::string>> optional_string_array(const json& body, const std::string& field);
+// Rejects fields other than `allowed`, so that a misspelt field is not silently ignored.
+void reject_unknown_fields(const json& body, std::initializer_list<const char*> allowed);
+
+// Query parameter as an integer; `fallback` when absent; 422 when not an integer.
+std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback);
+// Path parameter captured by the route's regex (group `index`) as a positive id; 404 otherwise.
+std::int64_t path_id(const httplib::Request& req, std::size_t index = 1);
+
+void send_json(httplib::Response& res, int status, const json& body);
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                const std::string& field = {});
+
+// Converts the exception being handled into an error response; returns the log level
+// to use ("warn" for platform faults, "" for caller mistakes).
+void send_current_exception(httplib::Response& res, const std::string& request_id);
+
+}  // namespace flexmarket::api

@@ -1,0 +1,139 @@
+#include "api/server.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <random>
+
+#include "api/http.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "security/token.hpp"
+
+namespace flexmarket::api {
+
+namespace {
+
+// Per-request facts kept on the worker thread that handles the request: cpp-httplib
+// calls the pre-routing handler, the route and the logger on that one thread.
+thread_local std::chrono::steady_clock::time_point t_started;
+thread_local std::string t_request_id;
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const std::uint64_t v = rng();
+  return security::to_hex(reinterpret_cast<const std::uint8_t*>(&v), sizeof v);
+}
+
+bool acceptable_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string bearer_token(const httplib::Request& req) {
+  const std::string h = req.get_header_value("Authorization");
+  if (h.empty()) throw Error(401, "missing_token", "this endpoint needs an Authorization: Bearer <token> header");
+  constexpr std::string_view prefix = "Bearer ";
+  if (h.size() <= prefix.size() || h.compare(0, prefix.size(), prefix) != 0) {
+    throw Error(401, "invalid_token", "the Authorization header must be 'Bearer <token>'");
+  }
+  return h.substr(prefix.size());
+}
+
+}  // namespace
+
+ApiServer::ApiServer(services::Platform& platform)
+    : platform_(platform), server_(std::make_unique<httplib::Server>()) {
+  const auto& cfg = platform_.config;
+  const int threads = cfg.server_threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server_->set_keep_alive_timeout(cfg.server_keep_alive_timeout.count());
+  server_->set_keep_alive_max_count(100000);
+  server_->set_read_timeout(30, 0);
+  server_->set_write_timeout(30, 0);
+  server_->set_payload_max_length(64 * 1024 * 1024);
+  server_->set_tcp_nodelay(true);
+  // Debian's compiled cpp-httplib listens with a backlog of 5, too short for a burst of
+  // new connections; keep the listening socket to widen it after bind (see bind()).
+  server_->set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
+
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    t_started = std::chrono::steady_clock::now();
+    const std::string given = req.get_header_value("X-Request-Id");
+    t_request_id = acceptable_request_id(given) ? given : new_request_id();
+    res.set_header("X-Request-Id", t_request_id);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Responses that no handler wrote (unknown path, oversized body, unreadable request).
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    switch (res.status) {
+      case 404: send_error(res, 404, "not_found", "no such endpoint"); break;
+      case 413: send_error(res, 413, "payload_too_large", "the request body is too large"); break;
+      case 400: send_error(res, 400, "bad_request", "the request could not be read"); break;
+      default: send_error(res, res.status, "http_error", "the request failed with HTTP status " + std::to_string(res.status));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  if (cfg.log_requests) {
+    server_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
+      log_info("request", {{"request_id", t_request_id},
+                           {"method", req.method},
+                           {"path", req.path},
+                           {"status", res.status},
+                           {"latency_ms", std::round(ms * 1000.0) / 1000.0},
+                           {"remote", req.remote_addr}});
+    });
+  }
+
+  register_v1_routes(*this);
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::route(const std::string& method, const std::string& pattern, Access access, Handler handler) {
+  auto wrapped = [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    try {
+      std::optional<services::Principal> principal;
+      if (access == Access::authenticated) principal = platform_.auth->authenticate(bearer_token(req));
+      RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id};
+      handler(ctx);
+    } catch (...) {
+      send_current_exception(res, t_request_id);
+    }
+  };
+  if (method == "GET") server_->Get(pattern, wrapped);
+  else if (method == "POST") server_->Post(pattern, wrapped);
+  else if (method == "PATCH") server_->Patch(pattern, wrapped);
+  else if (method == "PUT") server_->Put(pattern, wrapped);
+  else if (method == "DELETE") server_->Delete(pattern, wrapped);
+  else throw std::invalid_argument("unsupported method " + method);
+}
+
+int ApiServer::bind(const std::string& host, int port) {
+  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    throw unavailable("cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not an address here)");
+  }
+  // Calling listen() again on a listening socket updates its backlog.
+  if (listen_socket_ >= 0) ::listen(listen_socket_, 4096);
+  return bound;
+}
+
+void ApiServer::run() { server_->listen_after_bind(); }
+
+void ApiServer::stop() { server_->stop(); }
+
+}  // namespace flexmarket::api

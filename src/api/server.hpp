@@ -1,0 +1,58 @@
+#pragma once
+// The HTTP server: cpp-httplib with one worker thread per open connection (see
+// docs/decisions/0001-http-server.md), request ids, one JSON log line per request, and
+// routes that authenticate before they reach a handler.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <httplib.h>
+
+#include "services/platform.hpp"
+#include "services/principal.hpp"
+
+namespace flexmarket::api {
+
+struct RequestContext {
+  const httplib::Request& req;
+  httplib::Response& res;
+  // Null on public routes.
+  const services::Principal* principal;
+  const std::string& request_id;
+
+  const services::Principal& caller() const { return *principal; }
+};
+
+using Handler = std::function<void(RequestContext&)>;
+
+enum class Access { public_route, authenticated };
+
+class ApiServer {
+ public:
+  explicit ApiServer(services::Platform& platform);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds to host:port (port 0 picks a free one) and returns the bound port.
+  int bind(const std::string& host, int port);
+  // Serves until stop() is called; returns once requests in flight are answered.
+  void run();
+  // Stops accepting connections; safe to call from another thread.
+  void stop();
+
+  // Registers a route; `pattern` is a regex over the path.
+  void route(const std::string& method, const std::string& pattern, Access access, Handler handler);
+
+  services::Platform& platform() { return platform_; }
+
+ private:
+  services::Platform& platform_;
+  std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;
+};
+
+// Routes of /api/v1 (api/v1.cpp).
+void register_v1_routes(ApiServer& server);
+
+}  // namespace flexmarket::api

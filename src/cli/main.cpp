@@ -1,0 +1,266 @@
+// The flexmarket command: serve the platform, manage its database and users, run the demo.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "api/server.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "security/password.hpp"
+#include "services/platform.hpp"
+#include "store/migrations.hpp"
+
+using namespace flexmarket;
+
+namespace {
+
+struct GlobalOptions {
+  std::string config_file;
+  std::string database;
+  std::string var_dir;
+  std::string log_level;
+  std::string log_format;
+};
+
+struct ServeOptions {
+  std::string host;
+  int port = -1;
+  int threads = 0;
+};
+
+Config make_config(const GlobalOptions& g, const ServeOptions* s = nullptr) {
+  Settings flags;
+  if (!g.database.empty()) flags["database.url"] = g.database;
+  if (!g.var_dir.empty()) flags["paths.var_dir"] = g.var_dir;
+  if (!g.log_level.empty()) flags["log.level"] = g.log_level;
+  if (!g.log_format.empty()) flags["log.format"] = g.log_format;
+  if (s) {
+    if (!s->host.empty()) flags["server.host"] = s->host;
+    if (s->port >= 0) flags["server.port"] = std::to_string(s->port);
+    if (s->threads > 0) flags["server.threads"] = std::to_string(s->threads);
+  }
+  std::optional<std::filesystem::path> file;
+  if (!g.config_file.empty()) file = g.config_file;
+  Config c = load_config(file, flags);
+  init_logging(c.log_level, c.log_format);
+  return c;
+}
+
+void print_upgrade(const store::UpgradeReport& r, bool verbose) {
+  if (r.applied.empty()) {
+    if (verbose) std::cout << "database schema is up to date (version " << r.current_version << ")\n";
+    return;
+  }
+  for (int v : r.applied) std::cout << "applied migration " << v << "\n";
+  std::cout << "database schema is at version " << r.current_version << "\n";
+}
+
+// Serves until SIGTERM or SIGINT; requests in flight are answered before it returns.
+int serve(services::Platform& p) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  // Blocked here, before any thread starts, so that only the waiter below receives them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto report = store::upgrade(*p.db);
+  for (int v : report.applied) log_info("applied migration", {{"version", v}});
+
+  api::ApiServer server(p);
+  const int port = server.bind(p.config.server_host, p.config.server_port);
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    timespec tick{0, 200'000'000};
+    while (!done) {
+      const int sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig == SIGTERM || sig == SIGINT) {
+        log_info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        server.stop();
+        return;
+      }
+    }
+  });
+  log_info("listening", {{"url", "http://" + p.config.server_host + ":" + std::to_string(port)},
+                         {"port", port},
+                         {"database", p.db->display_url()},
+                         {"version", FLEXMARKET_VERSION}});
+  flush_logs();
+  server.run();
+  done = true;
+  waiter.join();
+  log_info("stopped");
+  flush_logs();
+  return 0;
+}
+
+std::vector<Role> parse_roles_or_throw(const std::vector<std::string>& names) {
+  std::vector<Role> roles;
+  for (const auto& n : names) {
+    auto r = parse_role(n);
+    if (!r) throw invalid_field("role", "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
+    roles.push_back(*r);
+  }
+  return roles;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flexmarket: a local energy market and flexibility platform"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", FLEXMARKET_VERSION);
+  GlobalOptions g;
+  app.add_option("--config", g.config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--database", g.database,
+                 "database URL: sqlite:///path/file.db or postgresql://user:pass@host/db (default: var/flexmarket.db)");
+  app.add_option("--var-dir", g.var_dir, "directory for the embedded database and generated secrets (default: var)");
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn or error");
+  app.add_option("--log-format", g.log_format, "json or text");
+  app.fallthrough();
+
+  ServeOptions so;
+  auto add_serve_options = [&so](CLI::App* cmd) {
+    cmd->add_option("--host", so.host, "address to listen on (default 127.0.0.1)");
+    cmd->add_option("--port", so.port, "port to listen on (default 8080; 0 picks a free one)");
+    cmd->add_option("--threads", so.threads, "HTTP worker threads, one per open connection (default 512)");
+  };
+  auto* serve_cmd = app.add_subcommand("serve", "serve the platform over HTTP");
+  add_serve_options(serve_cmd);
+  auto* demo_cmd = app.add_subcommand("demo", "set up the demo data (once) and serve the platform");
+  add_serve_options(demo_cmd);
+
+  auto* db_cmd = app.add_subcommand("db", "manage the database schema");
+  db_cmd->require_subcommand(1);
+  auto* db_upgrade = db_cmd->add_subcommand("upgrade", "apply pending migrations (safe to run twice)");
+  auto* db_reset = db_cmd->add_subcommand("reset", "drop every table, then apply all migrations");
+  bool yes = false;
+  db_reset->add_flag("--yes,-y", yes, "do not ask for confirmation");
+  auto* db_status = db_cmd->add_subcommand("status", "print applied and known migrations");
+  auto* db_schema = db_cmd->add_subcommand("schema", "print the schema (tables, columns, indexes)");
+
+  auto* user_cmd = app.add_subcommand("user", "manage users");
+  user_cmd->require_subcommand(1);
+  auto* user_create = user_cmd->add_subcommand("create", "create a user (and its account if new)");
+  std::string email, account;
+  std::vector<std::string> roles;
+  bool password_stdin = false;
+  user_create->add_option("--email", email, "the user's email")->required();
+  user_create->add_option("--account", account, "the account (organisation) name")->required();
+  user_create->add_option("--role", roles, "admin, operator, aggregator, participant or meter; repeatable")->required();
+  user_create->add_flag("--password-stdin", password_stdin, "read the password from standard input instead of generating one");
+  auto* user_password = user_cmd->add_subcommand("password", "set a new generated password (revokes the user's tokens)");
+  user_password->add_option("--email", email, "the user's email")->required();
+  user_password->add_flag("--password-stdin", password_stdin, "read the password from standard input");
+  auto* user_list = user_cmd->add_subcommand("list", "list users");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (serve_cmd->parsed() || demo_cmd->parsed()) {
+      Config c = make_config(g, &so);
+      auto p = services::open_platform(c);
+      if (demo_cmd->parsed()) {
+        auto report = store::upgrade(*p->db);
+        print_upgrade(report, false);
+        auto created = services::seed_demo(*p);
+        if (!created.empty()) {
+          std::cout << "\nDemo users created. These passwords are shown only now:\n";
+          for (const auto& cr : created) std::cout << "  " << cr.email << "  " << cr.password << "\n";
+          std::cout << "(set a new one with: flexmarket user password --email EMAIL)\n\n";
+        } else {
+          std::cout << "Demo data already present; lost a password? flexmarket user password --email admin@flexmarket.local\n";
+        }
+        std::cout << "Serving http://" << c.server_host << ":" << c.server_port << "  (Ctrl-C stops)\n" << std::flush;
+      }
+      return serve(*p);
+    }
+
+    if (db_cmd->parsed()) {
+      Config c = make_config(g);
+      auto db = store::Database::open(c.effective_database_url(), 2);
+      if (db_upgrade->parsed()) {
+        print_upgrade(store::upgrade(*db), true);
+      } else if (db_reset->parsed()) {
+        if (!yes) {
+          std::cout << "This drops every table of " << db->display_url() << ". Type 'yes' to go on: " << std::flush;
+          std::string answer;
+          if (!std::getline(std::cin, answer) || answer != "yes") {
+            std::cerr << "not reset (pass --yes to skip this question)\n";
+            return 1;
+          }
+        }
+        store::drop_all_tables(*db);
+        std::cout << "dropped every table of " << db->display_url() << "\n";
+        print_upgrade(store::upgrade(*db), true);
+      } else if (db_status->parsed()) {
+        auto applied = store::applied_versions(*db);
+        for (const auto& m : store::migrations()) {
+          const bool done = std::find(applied.begin(), applied.end(), m.version) != applied.end();
+          std::printf("%04d  %-40s %s\n", m.version, m.name.c_str(), done ? "applied" : "pending");
+        }
+      } else if (db_schema->parsed()) {
+        std::cout << store::describe_schema(*db);
+      }
+      return 0;
+    }
+
+    if (user_cmd->parsed()) {
+      Config c = make_config(g);
+      auto p = services::open_platform(c);
+      store::upgrade(*p->db);
+      std::optional<std::string> password;
+      if (password_stdin) {
+        std::string line;
+        std::getline(std::cin, line);
+        password = line;
+      }
+      if (user_create->parsed()) {
+        auto created = p->users->create_user(nullptr, {email, account, parse_roles_or_throw(roles), password});
+        std::cout << "created user " << created.user.id << " " << created.user.email << " in account '"
+                  << created.user.account_name << "'" << (created.account_created ? " (new account)" : "") << "\n";
+        if (created.generated_password) std::cout << "password: " << *created.generated_password << "\n";
+      } else if (user_password->parsed()) {
+        auto u = p->users->find_user_by_email(email);
+        const std::string pw = password ? *password : security::generate_password();
+        services::UserChanges ch;
+        ch.password = pw;
+        p->users->update_user(nullptr, u.id, ch);
+        std::cout << "password changed for " << u.email << "; its tokens are revoked\n";
+        if (!password) std::cout << "password: " << pw << "\n";
+      } else if (user_list->parsed()) {
+        for (std::int64_t page = 1;; ++page) {
+          auto list = p->users->list_users(nullptr, 0, page, 500);
+          for (const auto& u : list.items) {
+            std::printf("%6lld  %-36s %-24s %-24s %s\n", static_cast<long long>(u.id), u.email.c_str(),
+                        u.account_name.c_str(), join_roles(u.roles).c_str(), u.active ? "active" : "inactive");
+          }
+          if (page * 500 >= list.total) break;
+        }
+      }
+      return 0;
+    }
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    flush_logs();
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    flush_logs();
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,201 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "core/error.hpp"
+
+extern char** environ;
+
+namespace flexmarket {
+
+namespace {
+
+using Setter = std::function<void(Config&, const std::string&, const std::string& key)>;
+
+int to_int(const std::string& v, const std::string& key, int lo, int hi) {
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= lo && n <= hi) return static_cast<int>(n);
+  } catch (const std::exception&) {
+  }
+  throw invalid_field(key, "setting " + key + " must be an integer from " + std::to_string(lo) +
+                               " to " + std::to_string(hi) + ", got '" + v + "'");
+}
+
+bool to_bool(const std::string& v, const std::string& key) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  throw invalid_field(key, "setting " + key + " must be true or false, got '" + v + "'");
+}
+
+std::chrono::seconds to_duration(const std::string& v, const std::string& key) {
+  auto d = parse_duration_seconds(v);
+  if (!d || d->count() <= 0) {
+    throw invalid_field(key, "setting " + key + " must be a positive duration like 90s, 15m or 24h, got '" + v + "'");
+  }
+  return *d;
+}
+
+std::string one_of(const std::string& v, const std::string& key, std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (v == a) return v;
+    list += list.empty() ? a : std::string(", ") + a;
+  }
+  throw invalid_field(key, "setting " + key + " must be one of " + list + ", got '" + v + "'");
+}
+
+const std::vector<std::pair<std::string, Setter>>& setters() {
+  static const std::vector<std::pair<std::string, Setter>> s = {
+      {"server.host", [](Config& c, const std::string& v, const std::string&) { c.server_host = v; }},
+      {"server.port", [](Config& c, const std::string& v, const std::string& k) { c.server_port = to_int(v, k, 0, 65535); }},
+      {"server.threads", [](Config& c, const std::string& v, const std::string& k) { c.server_threads = to_int(v, k, 2, 8192); }},
+      {"server.keep_alive_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_keep_alive_timeout = to_duration(v, k); }},
+      {"database.url", [](Config& c, const std::string& v, const std::string&) { c.database_url = v; }},
+      {"database.pool_size", [](Config& c, const std::string& v, const std::string& k) { c.database_pool_size = to_int(v, k, 0, 1024); }},
+      {"paths.var_dir", [](Config& c, const std::string& v, const std::string&) { c.var_dir = v; }},
+      {"auth.token_ttl", [](Config& c, const std::string& v, const std::string& k) { c.auth_token_ttl = to_duration(v, k); }},
+      {"auth.token_pepper", [](Config& c, const std::string& v, const std::string&) { c.auth_token_pepper = v; }},
+      {"auth.login_free_failures", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_free_failures = to_int(v, k, 1, 1000); }},
+      {"auth.login_max_delay", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_max_delay = to_duration(v, k); }},
+      {"log.level", [](Config& c, const std::string& v, const std::string& k) { c.log_level = one_of(v, k, {"trace", "debug", "info", "warn", "error"}); }},
+      {"log.format", [](Config& c, const std::string& v, const std::string& k) { c.log_format = one_of(v, k, {"json", "text"}); }},
+      {"log.requests", [](Config& c, const std::string& v, const std::string& k) { c.log_requests = to_bool(v, k); }},
+  };
+  return s;
+}
+
+std::string env_name(const std::string& key) {
+  std::string name = "FLEXMARKET_";
+  for (char ch : key) name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+void flatten(const toml::table& table, const std::string& prefix, Settings& out, const std::string& origin) {
+  for (const auto& [k, node] : table) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = node.as_table()) {
+      flatten(*sub, key, out, origin);
+    } else if (const auto* s = node.as_string()) {
+      out[key] = s->get();
+    } else if (const auto* i = node.as_integer()) {
+      out[key] = std::to_string(i->get());
+    } else if (const auto* b = node.as_boolean()) {
+      out[key] = b->get() ? "true" : "false";
+    } else if (const auto* f = node.as_floating_point()) {
+      std::ostringstream os;
+      os << f->get();
+      out[key] = os.str();
+    } else {
+      throw invalid_field(key, origin + ": setting " + key + " has an unsupported type");
+    }
+  }
+}
+
+}  // namespace
+
+std::string Config::effective_database_url() const {
+  if (!database_url.empty()) return database_url;
+  return "sqlite://" + (var_dir / "flexmarket.db").string();
+}
+
+const std::vector<std::string>& config_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k;
+    for (const auto& [key, _] : setters()) k.push_back(key);
+    return k;
+  }();
+  return keys;
+}
+
+std::optional<std::chrono::seconds> parse_duration_seconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(used);
+  long long factor = 0;
+  if (unit.empty() || unit == "s") factor = 1;
+  else if (unit == "m") factor = 60;
+  else if (unit == "h") factor = 3600;
+  else if (unit == "d") factor = 86400;
+  else return std::nullopt;
+  return std::chrono::seconds(n * factor);
+}
+
+Settings settings_from_toml(const std::string& toml_text, const std::string& origin) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ": " << e.description();
+    throw invalid_field("config", os.str());
+  }
+  Settings out;
+  flatten(table, "", out, origin);
+  const auto& keys = config_keys();
+  for (const auto& [k, _] : out) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      throw invalid_field(k, origin + ": unknown setting '" + k + "'");
+    }
+  }
+  return out;
+}
+
+Settings settings_from_environment(const std::vector<std::string>& entries) {
+  Settings out;
+  for (const auto& key : config_keys()) {
+    const std::string prefix = env_name(key) + "=";
+    for (const auto& e : entries) {
+      if (e.rfind(prefix, 0) == 0) out[key] = e.substr(prefix.size());
+    }
+  }
+  return out;
+}
+
+Config load_config(const std::vector<Settings>& layers) {
+  Config c;
+  for (const auto& layer : layers) {
+    for (const auto& [key, setter] : setters()) {
+      auto it = layer.find(key);
+      if (it != layer.end()) setter(c, it->second, key);
+    }
+    for (const auto& [k, _] : layer) {
+      const auto& keys = config_keys();
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+        throw invalid_field(k, "unknown setting '" + k + "'");
+      }
+    }
+  }
+  return c;
+}
+
+Config load_config(const std::optional<std::filesystem::path>& config_file, const Settings& flags) {
+  std::vector<Settings> layers;
+  if (config_file) {
+    std::ifstream in(*config_file);
+    if (!in) throw invalid_field("config", "cannot read config file " + config_file->string());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    layers.push_back(settings_from_toml(ss.str(), config_file->string()));
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  layers.push_back(settings_from_environment(env));
+  layers.push_back(flags);
+  return load_config(layers);
+}
+
+}  // namespace flexmarket

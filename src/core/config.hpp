@@ -1,0 +1,69 @@
+#pragma once
+// Settings of a flexmarket process. Every setting has a default, so the embedded
+// platform (SQLite under var/) needs none. Sources, lowest precedence first:
+//   defaults < TOML file (--config) < FLEXMARKET_* environment variables < command-line flags.
+// A setting's key is "section.name" (e.g. "server.port"); its environment variable is
+// FLEXMARKET_ followed by the key in capitals with '.' as '_' (FLEXMARKET_SERVER_PORT).
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flexmarket {
+
+struct Config {
+  std::string server_host = "127.0.0.1";
+  int server_port = 8080;
+  // Worker threads of the HTTP server; each open keep-alive connection holds one.
+  int server_threads = 512;
+  std::chrono::seconds server_keep_alive_timeout{5};
+
+  // Empty: the embedded SQLite database <var_dir>/flexmarket.db.
+  std::string database_url;
+  // Connections kept open to the database; 0 picks a default for the backend.
+  int database_pool_size = 0;
+
+  std::filesystem::path var_dir = "var";
+
+  std::chrono::seconds auth_token_ttl{24 * 3600};
+  // Hex key that tokens are hashed with. Empty: generated once into var/secrets/.
+  // Servers sharing one PostgreSQL must share this key.
+  std::string auth_token_pepper;
+  // Failed logins for one email before each further attempt must wait; the wait doubles
+  // with every failure up to login_max_delay.
+  int auth_login_free_failures = 5;
+  std::chrono::seconds auth_login_max_delay{900};
+
+  std::string log_level = "info";   // trace, debug, info, warn, error
+  std::string log_format = "json";  // json (one object per line) or text
+  bool log_requests = true;
+
+  // The database URL with the embedded default filled in.
+  std::string effective_database_url() const;
+};
+
+using Settings = std::map<std::string, std::string>;
+
+// The keys Config knows, in the order of the reference documentation.
+const std::vector<std::string>& config_keys();
+
+// Reads TOML text into settings. Throws Error (422, field = key) on a syntax error or an
+// unknown key, so that typos do not pass silently.
+Settings settings_from_toml(const std::string& toml_text, const std::string& origin);
+
+// Picks FLEXMARKET_* variables out of an environment (as "NAME=value" strings).
+Settings settings_from_environment(const std::vector<std::string>& environ_entries);
+
+// Applies the layers in order (later wins) over the defaults. Throws Error naming the
+// key on a value of the wrong type.
+Config load_config(const std::vector<Settings>& layers);
+
+// The whole stack for a process: --config file (if any), the real environment, flags.
+Config load_config(const std::optional<std::filesystem::path>& config_file, const Settings& flags);
+
+// Parses "90", "90s", "15m", "24h", "7d" to seconds; nullopt otherwise.
+std::optional<std::chrono::seconds> parse_duration_seconds(const std::string& text);
+
+}  // namespace flexmarket

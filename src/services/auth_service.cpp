@@ -1,0 +1,150 @@
+#include "services/auth_service.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <semaphore>
+
+#include "core/error.hpp"
+#include "security/password.hpp"
+#include "store/accounts_repository.hpp"
+
+namespace flexmarket::services {
+
+namespace {
+
+std::counting_semaphore<64>& hash_slots() {
+  static std::counting_semaphore<64> slots(4);
+  return slots;
+}
+
+struct SlotGuard {
+  SlotGuard() { hash_slots().acquire(); }
+  ~SlotGuard() { hash_slots().release(); }
+  SlotGuard(const SlotGuard&) = delete;
+  SlotGuard& operator=(const SlotGuard&) = delete;
+};
+
+Principal principal_of(const store::UserRecord& u) {
+  return Principal{u.id, u.account_id, u.email, u.account_name, u.roles};
+}
+
+}  // namespace
+
+std::string hash_password_bounded(const std::string& password) {
+  SlotGuard g;
+  return security::hash_password(password);
+}
+
+bool verify_password_bounded(const std::string& hash, const std::string& password) {
+  SlotGuard g;
+  return security::verify_password(hash, password);
+}
+
+std::string normalize_email(std::string_view email) {
+  std::string out;
+  for (char c : email) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto first = out.find_first_not_of(" \t");
+  const auto last = out.find_last_not_of(" \t");
+  out = first == std::string::npos ? "" : out.substr(first, last - first + 1);
+  const auto at = out.find('@');
+  if (out.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= out.size() ||
+      out.find('@', at + 1) != std::string::npos || out.find_first_of(" \t\r\n,") != std::string::npos) {
+    throw invalid_field("email", "email must be an address like name@example.com");
+  }
+  return out;
+}
+
+void check_password_strength(const std::string& password, const std::string& field) {
+  if (password.size() < security::kMinPasswordLength) {
+    throw invalid_field(field, field + " must have at least " + std::to_string(security::kMinPasswordLength) +
+                                   " characters");
+  }
+  if (password.size() > 1024) throw invalid_field(field, field + " must have at most 1024 characters");
+}
+
+AuthService::AuthService(store::Database& db, AuthSettings settings, Clock clock)
+    : db_(db), settings_(settings), clock_(std::move(clock)) {}
+
+IssuedToken AuthService::issue_token(const std::string& raw_email, const std::string& password) {
+  const std::string email = normalize_email(raw_email);
+  const Instant t = clock_();
+
+  std::optional<store::UserRecord> user;
+  {
+    auto c = db_.acquire();
+    if (auto f = store::login_failures::find(*c, email); f && f->failures >= settings_.free_failures) {
+      const int doublings = std::min(f->failures - settings_.free_failures, 30);
+      const auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings),
+                                                       settings_.max_delay);
+      const Instant allowed = f->last_failure_at + wait;
+      if (t < allowed) {
+        const auto left = std::chrono::ceil<std::chrono::seconds>(allowed - t).count();
+        throw too_many_requests("too many failed logins for this email; retry in " + std::to_string(left) + " s")
+            .with_retry_after(static_cast<int>(left));
+      }
+    }
+    user = store::users::find_by_email(*c, email);
+  }
+
+  bool ok = false;
+  if (user && user->active) {
+    ok = verify_password_bounded(user->password_hash, password);
+  } else {
+    SlotGuard g;
+    security::verify_dummy_password(password);
+  }
+  if (!ok) {
+    db_.transaction([&](store::Connection& c) { store::login_failures::record(c, email, t); });
+    throw Error(401, "invalid_credentials", "email or password is wrong");
+  }
+
+  IssuedToken issued{security::generate_token(), t + settings_.token_ttl};
+  db_.transaction([&](store::Connection& c) {
+    store::login_failures::clear(c, email);
+    store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user->id, t, issued.expires_at);
+  });
+  return issued;
+}
+
+Principal AuthService::authenticate(std::string_view token) {
+  if (!security::looks_like_token(token)) throw Error(401, "invalid_token", "the bearer token is not valid");
+  std::optional<store::TokenRecord> rec;
+  {
+    auto c = db_.acquire();
+    rec = store::tokens::find(*c, security::token_digest(token, settings_.pepper));
+  }
+  if (!rec) throw Error(401, "invalid_token", "the bearer token is not valid");
+  if (rec->revoked_at || rec->issued_at < rec->user.password_changed_at) {
+    throw Error(401, "token_revoked", "the bearer token was revoked; log in again");
+  }
+  if (clock_() >= rec->expires_at) throw Error(401, "token_expired", "the bearer token has expired; log in again");
+  if (!rec->user.active) throw Error(401, "user_inactive", "this user has been deactivated");
+  return principal_of(rec->user);
+}
+
+void AuthService::revoke(std::string_view token) {
+  if (!security::looks_like_token(token)) return;
+  db_.transaction(
+      [&](store::Connection& c) { store::tokens::revoke(c, security::token_digest(token, settings_.pepper), clock_()); });
+}
+
+void AuthService::change_password(const Principal& who, const std::string& current_password,
+                                  const std::string& new_password) {
+  check_password_strength(new_password, "new_password");
+  std::optional<store::UserRecord> user;
+  {
+    auto c = db_.acquire();
+    user = store::users::find_by_id(*c, who.user_id);
+  }
+  if (!user || !verify_password_bounded(user->password_hash, current_password)) {
+    throw Error(403, "invalid_credentials", "current_password is wrong");
+  }
+  const std::string hash = hash_password_bounded(new_password);
+  const Instant t = clock_();
+  db_.transaction([&](store::Connection& c) {
+    store::users::set_password(c, who.user_id, hash, t);
+    store::tokens::revoke_all(c, who.user_id, t);
+  });
+}
+
+}  // namespace flexmarket::services

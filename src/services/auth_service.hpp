@@ -1,0 +1,67 @@
+#pragma once
+// Logging in, bearer-token authentication, password changes.
+//
+// Tokens are opaque (see security/token.hpp), valid for `token_ttl`, and revoked when
+// their user's password changes. Failed logins are counted per email, known or not:
+// after `free_failures` failures each attempt must wait 1 s, 2 s, 4 s ... up to
+// `max_delay` after the last failure, and is refused with 429 before that.
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/time.hpp"
+#include "security/token.hpp"
+#include "services/principal.hpp"
+#include "store/database.hpp"
+
+namespace flexmarket::services {
+
+struct AuthSettings {
+  std::chrono::seconds token_ttl{24 * 3600};
+  int free_failures = 5;
+  std::chrono::seconds max_delay{900};
+  security::Key pepper{};
+};
+
+using Clock = std::function<Instant()>;
+
+struct IssuedToken {
+  std::string token;
+  Instant expires_at;
+};
+
+class AuthService {
+ public:
+  AuthService(store::Database& db, AuthSettings settings, Clock clock = now);
+
+  // Throws 401 "invalid_credentials" (not saying which part was wrong), 429 when the
+  // email is being throttled, 422 for a malformed email.
+  IssuedToken issue_token(const std::string& email, const std::string& password);
+
+  // Throws 401 with code invalid_token, token_expired or token_revoked.
+  Principal authenticate(std::string_view token);
+
+  // Ends one token (logout). Unknown tokens are ignored.
+  void revoke(std::string_view token);
+
+  // Checks the current password, stores the new one and revokes every token of the user.
+  void change_password(const Principal& who, const std::string& current_password, const std::string& new_password);
+
+ private:
+  store::Database& db_;
+  AuthSettings settings_;
+  Clock clock_;
+};
+
+// Lower-cases and trims an email; throws 422 (field "email") if it is not plausible.
+std::string normalize_email(std::string_view email);
+// Throws 422 (field `field`) if the password is too short or too long.
+void check_password_strength(const std::string& password, const std::string& field = "password");
+
+// Runs Argon2id hashing/verification with at most a few at a time, so that a burst of
+// logins cannot take 64 MiB each without bound.
+std::string hash_password_bounded(const std::string& password);
+bool verify_password_bounded(const std::string& hash, const std::string& password);
+
+}  // namespace flexmarket::services

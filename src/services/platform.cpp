@@ -1,0 +1,58 @@
+#include "services/platform.hpp"
+
+#include "core/error.hpp"
+#include "security/secrets.hpp"
+
+namespace flexmarket::services {
+
+std::unique_ptr<Platform> open_platform(const Config& config) {
+  auto p = std::make_unique<Platform>();
+  p->config = config;
+  p->db = store::Database::open(config.effective_database_url(), config.database_pool_size);
+  AuthSettings auth;
+  auth.token_ttl = config.auth_token_ttl;
+  auth.free_failures = config.auth_login_free_failures;
+  auth.max_delay = config.auth_login_max_delay;
+  if (!config.auth_token_pepper.empty()) {
+    try {
+      auth.pepper = security::key_from_hex(config.auth_token_pepper);
+    } catch (const std::invalid_argument&) {
+      throw invalid_field("auth.token_pepper", "auth.token_pepper must be 64 hex digits");
+    }
+  } else {
+    auth.pepper = security::load_or_create_key(config.var_dir / "secrets" / "token_pepper");
+  }
+  p->auth = std::make_unique<AuthService>(*p->db, auth);
+  p->users = std::make_unique<UserService>(*p->db);
+  return p;
+}
+
+std::vector<Credentials> seed_demo(Platform& p) {
+  struct DemoUser {
+    const char* email;
+    const char* account;
+    Role role;
+  };
+  // The platform's admin and operator, the three BEMS sites of the energy-trading seed,
+  // and an aggregator.
+  const DemoUser demo[] = {
+      {"admin@flexmarket.local", "flexmarket", Role::admin},
+      {"operator@flexmarket.local", "flexmarket", Role::operator_},
+      {"abri@flexmarket.local", "ABRI_BEMS", Role::participant},
+      {"carlab@flexmarket.local", "Carlab_BEMS", Role::participant},
+      {"ncku@flexmarket.local", "NCKU_BEMS", Role::participant},
+      {"aggregator@flexmarket.local", "flexmarket aggregation", Role::aggregator},
+  };
+  std::vector<Credentials> created;
+  for (const auto& d : demo) {
+    try {
+      p.users->find_user_by_email(d.email);
+    } catch (const Error&) {
+      auto u = p.users->create_user(nullptr, {d.email, d.account, {d.role}, std::nullopt});
+      created.push_back({u.user.email, *u.generated_password});
+    }
+  }
+  return created;
+}
+
+}  // namespace flexmarket::services

@@ -1,0 +1,34 @@
+#pragma once
+// The services of one flexmarket process, wired to one database. HTTP handlers, CLI
+// commands and jobs all reach the store through these.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "services/auth_service.hpp"
+#include "services/user_service.hpp"
+#include "store/database.hpp"
+
+namespace flexmarket::services {
+
+struct Platform {
+  Config config;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<AuthService> auth;
+  std::unique_ptr<UserService> users;
+};
+
+// Opens the configured database and loads (or on first run creates) the token pepper.
+// Does not touch the schema: see store::upgrade.
+std::unique_ptr<Platform> open_platform(const Config& config);
+
+struct Credentials {
+  std::string email;
+  std::string password;
+};
+// Creates the accounts and users the demo shows, once. Returns the users created by this
+// call with their generated passwords (to be printed once); empty when all were there.
+std::vector<Credentials> seed_demo(Platform& p);
+
+}  // namespace flexmarket::services

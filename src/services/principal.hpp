@@ -1,0 +1,52 @@
+#pragma once
+// The authenticated caller of a service: who it is, for which account, with which roles.
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/roles.hpp"
+
+namespace flexmarket::services {
+
+struct Principal {
+  std::int64_t user_id = 0;
+  std::int64_t account_id = 0;
+  std::string email;
+  std::string account_name;
+  std::vector<Role> roles;
+
+  bool has(Role r) const { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
+  bool has_any(std::initializer_list<Role> rs) const {
+    return std::any_of(rs.begin(), rs.end(), [&](Role r) { return has(r); });
+  }
+  // Admins and operators act on every account; everyone else on its own only.
+  bool sees_all_accounts() const { return has_any({Role::admin, Role::operator_}); }
+};
+
+// Throws 403 unless the caller has one of the roles.
+inline void require_any_role(const Principal& p, std::initializer_list<Role> rs, const std::string& action) {
+  if (!p.has_any(rs)) {
+    std::string names;
+    for (Role r : rs) names += (names.empty() ? "" : " or ") + std::string(to_string(r));
+    throw forbidden(action + " needs the role " + names);
+  }
+}
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::int64_t page = 1;
+  std::int64_t per_page = 50;
+  std::int64_t total = 0;
+};
+
+// Checks paging input (page from 1, per_page 1..500) and throws 422 naming the field.
+inline void check_paging(std::int64_t page, std::int64_t per_page) {
+  if (page < 1) throw invalid_field("page", "page must be 1 or more");
+  if (per_page < 1 || per_page > 500) throw invalid_field("per_page", "per_page must be from 1 to 500");
+}
+
+}  // namespace flexmarket::services

@@ -1,0 +1,169 @@
+#include "services/user_service.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "security/password.hpp"
+
+namespace flexmarket::services {
+
+namespace {
+
+bool operator_may_manage(const std::vector<Role>& roles) {
+  return std::all_of(roles.begin(), roles.end(), [](Role r) {
+    return r == Role::participant || r == Role::meter || r == Role::aggregator;
+  });
+}
+
+void check_may_assign(const Principal* actor, const std::vector<Role>& roles) {
+  if (!actor || actor->has(Role::admin)) return;
+  if (actor->has(Role::operator_) && operator_may_manage(roles)) return;
+  if (actor->has(Role::operator_)) {
+    throw forbidden("an operator may only manage participant, meter and aggregator users");
+  }
+  throw forbidden("managing users needs the role admin or operator");
+}
+
+void check_sees_account(const Principal* actor, std::int64_t account_id) {
+  if (actor && !actor->sees_all_accounts() && actor->account_id != account_id) {
+    throw not_found("no such account or user");
+  }
+}
+
+}  // namespace
+
+std::string check_account_name(const std::string& name) {
+  const auto first = name.find_first_not_of(' ');
+  const std::string trimmed = first == std::string::npos ? "" : name.substr(first, name.find_last_not_of(' ') - first + 1);
+  if (trimmed.empty() || trimmed.size() > 100) throw invalid_field("name", "account name must have 1 to 100 characters");
+  for (unsigned char c : trimmed) {
+    if (c < 0x20 || c == 0x7f) throw invalid_field("name", "account name must not contain control characters");
+  }
+  return trimmed;
+}
+
+UserService::UserService(store::Database& db, Clock clock) : db_(db), clock_(std::move(clock)) {}
+
+store::AccountRecord UserService::create_account(const Principal* actor, const std::string& raw_name) {
+  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "creating an account");
+  const std::string name = check_account_name(raw_name);
+  try {
+    return db_.transaction([&](store::Connection& c) { return store::accounts::insert(c, name, clock_()); });
+  } catch (const store::UniqueViolation&) {
+    throw conflict("an account named '" + name + "' already exists");
+  }
+}
+
+Page<store::AccountRecord> UserService::list_accounts(const Principal* actor, std::int64_t page, std::int64_t per_page) {
+  check_paging(page, per_page);
+  Page<store::AccountRecord> out{{}, page, per_page, 0};
+  auto c = db_.acquire();
+  if (actor && !actor->sees_all_accounts()) {
+    if (auto a = store::accounts::find_by_id(*c, actor->account_id); a && page == 1) out.items.push_back(*a);
+    out.total = 1;
+    return out;
+  }
+  out.items = store::accounts::list(*c, (page - 1) * per_page, per_page);
+  out.total = store::accounts::count(*c);
+  return out;
+}
+
+store::AccountRecord UserService::get_account(const Principal* actor, std::int64_t id) {
+  check_sees_account(actor, id);
+  auto c = db_.acquire();
+  auto a = store::accounts::find_by_id(*c, id);
+  if (!a) throw not_found("no account with id " + std::to_string(id));
+  return *a;
+}
+
+CreatedUser UserService::create_user(const Principal* actor, const NewUser& u) {
+  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "creating a user");
+  const std::string email = normalize_email(u.email);
+  if (u.roles.empty()) throw invalid_field("roles", "a user needs at least one role");
+  check_may_assign(actor, u.roles);
+  const std::string account_name = check_account_name(u.account);
+  if (u.password) check_password_strength(*u.password);
+
+  CreatedUser out;
+  const std::string password = u.password ? *u.password : security::generate_password();
+  if (!u.password) out.generated_password = password;
+  const std::string hash = hash_password_bounded(password);
+
+  try {
+    const std::int64_t id = db_.transaction([&](store::Connection& c) {
+      auto account = store::accounts::find_by_name(c, account_name);
+      if (!account) {
+        account = store::accounts::insert(c, account_name, clock_());
+        out.account_created = true;
+      }
+      return store::users::insert(c, account->id, email, hash, u.roles, clock_());
+    });
+    auto c = db_.acquire();
+    out.user = *store::users::find_by_id(*c, id);
+  } catch (const store::UniqueViolation&) {
+    throw conflict("a user with email " + email + " already exists");
+  }
+  return out;
+}
+
+Page<store::UserRecord> UserService::list_users(const Principal* actor, std::int64_t account_id, std::int64_t page,
+                                                std::int64_t per_page) {
+  check_paging(page, per_page);
+  if (account_id < 0) throw invalid_field("account_id", "account_id must be a positive integer");
+  if (actor && !actor->sees_all_accounts()) {
+    if (account_id != 0 && account_id != actor->account_id) throw not_found("no such account");
+    account_id = actor->account_id;
+  }
+  Page<store::UserRecord> out{{}, page, per_page, 0};
+  auto c = db_.acquire();
+  out.items = store::users::list(*c, account_id, (page - 1) * per_page, per_page);
+  out.total = store::users::count(*c, account_id);
+  return out;
+}
+
+store::UserRecord UserService::get_user(const Principal* actor, std::int64_t id) {
+  auto c = db_.acquire();
+  auto u = store::users::find_by_id(*c, id);
+  if (!u) throw not_found("no user with id " + std::to_string(id));
+  check_sees_account(actor, u->account_id);
+  return *u;
+}
+
+store::UserRecord UserService::find_user_by_email(const std::string& email) {
+  auto c = db_.acquire();
+  auto u = store::users::find_by_email(*c, normalize_email(email));
+  if (!u) throw not_found("no user with email " + normalize_email(email));
+  return *u;
+}
+
+store::UserRecord UserService::update_user(const Principal* actor, std::int64_t id, const UserChanges& ch) {
+  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "changing a user");
+  store::UserRecord current = get_user(actor, id);
+  check_may_assign(actor, current.roles);
+  if (ch.roles) {
+    if (ch.roles->empty()) throw invalid_field("roles", "a user needs at least one role");
+    check_may_assign(actor, *ch.roles);
+  }
+  if (ch.password) check_password_strength(*ch.password);
+  const std::string hash = ch.password ? hash_password_bounded(*ch.password) : std::string();
+
+  db_.transaction([&](store::Connection& c) {
+    const Instant t = clock_();
+    const bool had_admin = store::users::any_admin(c);
+    if (ch.roles) store::users::set_roles(c, id, *ch.roles);
+    if (ch.active) store::users::set_active(c, id, *ch.active);
+    if (ch.password) {
+      store::users::set_password(c, id, hash, t);
+      store::tokens::revoke_all(c, id, t);
+    }
+    if ((ch.roles || ch.active) && had_admin && !store::users::any_admin(c)) throw conflict("this change would leave the platform without an active admin");
+  });
+  return get_user(actor, id);
+}
+
+bool UserService::any_admin() {
+  auto c = db_.acquire();
+  return store::users::any_admin(*c);
+}
+
+}  // namespace flexmarket::services

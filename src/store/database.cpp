@@ -1,0 +1,101 @@
+#include "store/database.hpp"
+
+#include <condition_variable>
+#include <mutex>
+
+#include "store/postgres_database.hpp"
+#include "store/sqlite_database.hpp"
+
+namespace flexmarket::store {
+
+std::string to_string(Backend b) { return b == Backend::sqlite ? "sqlite" : "postgresql"; }
+
+bool Row::is_null(std::size_t i) const { return std::holds_alternative<std::nullptr_t>(values_->at(i)); }
+
+std::int64_t Row::int64(std::size_t i) const {
+  const Value& v = values_->at(i);
+  if (auto p = std::get_if<std::int64_t>(&v)) return *p;
+  if (auto d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
+  if (auto s = std::get_if<std::string>(&v)) return std::stoll(*s);
+  throw DatabaseError("column " + std::to_string(i) + " is NULL where a number was expected");
+}
+
+double Row::real(std::size_t i) const {
+  const Value& v = values_->at(i);
+  if (auto d = std::get_if<double>(&v)) return *d;
+  if (auto p = std::get_if<std::int64_t>(&v)) return static_cast<double>(*p);
+  if (auto s = std::get_if<std::string>(&v)) return std::stod(*s);
+  throw DatabaseError("column " + std::to_string(i) + " is NULL where a number was expected");
+}
+
+std::string Row::text(std::size_t i) const {
+  const Value& v = values_->at(i);
+  if (auto s = std::get_if<std::string>(&v)) return *s;
+  if (auto p = std::get_if<std::int64_t>(&v)) return std::to_string(*p);
+  if (auto d = std::get_if<double>(&v)) return std::to_string(*d);
+  return {};
+}
+
+std::optional<std::int64_t> Row::opt_int64(std::size_t i) const {
+  if (is_null(i)) return std::nullopt;
+  return int64(i);
+}
+
+struct Database::Pool {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Connection>> idle;
+  int open = 0;
+  int max = 1;
+};
+
+Database::Database(int pool_size) : pool_(std::make_unique<Pool>()) { pool_->max = pool_size; }
+Database::~Database() = default;
+
+ConnectionLease::~ConnectionLease() {
+  if (conn_ && db_) db_->release(std::move(conn_));
+}
+
+ConnectionLease Database::acquire() {
+  {
+    std::unique_lock lock(pool_->mu);
+    pool_->cv.wait(lock, [&] { return !pool_->idle.empty() || pool_->open < pool_->max; });
+    if (!pool_->idle.empty()) {
+      auto c = std::move(pool_->idle.back());
+      pool_->idle.pop_back();
+      return ConnectionLease(this, std::move(c));
+    }
+    ++pool_->open;
+  }
+  try {
+    return ConnectionLease(this, connect());
+  } catch (...) {
+    std::lock_guard lock(pool_->mu);
+    --pool_->open;
+    pool_->cv.notify_one();
+    throw;
+  }
+}
+
+void Database::release(std::unique_ptr<Connection> c) {
+  std::lock_guard lock(pool_->mu);
+  if (c->healthy()) {
+    pool_->idle.push_back(std::move(c));
+  } else {
+    --pool_->open;
+  }
+  pool_->cv.notify_one();
+}
+
+std::unique_ptr<Database> Database::open(const std::string& url, int pool_size) {
+  if (url.rfind("sqlite://", 0) == 0) {
+    return std::make_unique<SqliteDatabase>(url.substr(9), pool_size > 0 ? pool_size : 16);
+  }
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return std::make_unique<PostgresDatabase>(url, pool_size > 0 ? pool_size : 16);
+  }
+  throw DatabaseError("unsupported database URL '" + url +
+                      "': use sqlite:///path/to/file.db or postgresql://user:pass@host/db");
+}
+
+}  // namespace flexmarket::store

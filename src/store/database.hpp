@@ -1,0 +1,147 @@
+#pragma once
+// One interface over the two backends: SQLite (embedded default) and PostgreSQL.
+// SQL is written once with '?' placeholders and the schema tokens of dialect.hpp;
+// each backend translates it in one place. Connections come from a pool; a Connection is
+// used by one thread at a time.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace flexmarket::store {
+
+enum class Backend { sqlite, postgres };
+std::string to_string(Backend b);
+
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+
+// A failure of the database itself (connection lost, disk full, bad SQL).
+class DatabaseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// An insert or update hit a UNIQUE constraint; services turn it into 409.
+class UniqueViolation : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
+class Row {
+ public:
+  explicit Row(const std::vector<Value>& values) : values_(&values) {}
+  std::size_t size() const { return values_->size(); }
+  bool is_null(std::size_t i) const;
+  std::int64_t int64(std::size_t i) const;
+  double real(std::size_t i) const;
+  std::string text(std::size_t i) const;
+  std::optional<std::int64_t> opt_int64(std::size_t i) const;
+
+ private:
+  const std::vector<Value>* values_;
+};
+
+struct Result {
+  std::vector<std::vector<Value>> rows;
+  std::int64_t affected_rows = 0;
+
+  bool empty() const { return rows.empty(); }
+  std::size_t size() const { return rows.size(); }
+  Row operator[](std::size_t i) const { return Row(rows.at(i)); }
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Runs one statement; `params` bind to the '?' placeholders in order. Each distinct SQL
+  // text is prepared once per connection and reused.
+  virtual Result query(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+  // Runs ';'-separated statements without parameters (migrations, maintenance).
+  virtual void execute_script(std::string_view sql) = 0;
+  // A transaction that will write: SQLite takes the write lock at once (BEGIN IMMEDIATE)
+  // so that two writers never deadlock on a lock upgrade.
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+  // False once the connection is known to be unusable; the pool then drops it.
+  virtual bool healthy() const { return true; }
+};
+
+class Database;
+
+// A pooled connection, returned to its pool when the lease ends.
+class ConnectionLease {
+ public:
+  ConnectionLease(Database* db, std::unique_ptr<Connection> c) : db_(db), conn_(std::move(c)) {}
+  ConnectionLease(ConnectionLease&&) noexcept = default;
+  ConnectionLease& operator=(ConnectionLease&&) = delete;
+  ~ConnectionLease();
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return conn_.get(); }
+
+ private:
+  Database* db_;
+  std::unique_ptr<Connection> conn_;
+};
+
+class Database {
+ public:
+  virtual ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // "sqlite:///abs/path.db", "sqlite://relative/path.db" or
+  // "postgresql://user:pass@host:port/db". `pool_size` 0 picks the backend's default.
+  // Throws DatabaseError if the database cannot be opened.
+  static std::unique_ptr<Database> open(const std::string& url, int pool_size = 0);
+
+  virtual Backend backend() const = 0;
+  // The URL without its password, for logs and `health`.
+  virtual std::string display_url() const = 0;
+
+  // Waits for a free connection if all are in use.
+  ConnectionLease acquire();
+
+  // Runs fn(conn) in a transaction: commits when it returns, rolls back when it throws.
+  template <typename F>
+  auto transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
+
+ protected:
+  explicit Database(int pool_size);
+  virtual std::unique_ptr<Connection> connect() = 0;
+
+ private:
+  friend class ConnectionLease;
+  void release(std::unique_ptr<Connection> c);
+
+  struct Pool;
+  std::unique_ptr<Pool> pool_;
+};
+
+template <typename F>
+auto Database::transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  auto lease = acquire();
+  lease->begin();
+  try {
+    if constexpr (std::is_void_v<decltype(fn(*lease))>) {
+      fn(*lease);
+      lease->commit();
+    } else {
+      auto result = fn(*lease);
+      lease->commit();
+      return result;
+    }
+  } catch (...) {
+    try {
+      lease->rollback();
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+}  // namespace flexmarket::store

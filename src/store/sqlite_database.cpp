@@ -1,0 +1,135 @@
+#include "store/sqlite_database.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <unordered_map>
+
+namespace flexmarket::store {
+
+namespace {
+
+class SqliteConnection : public Connection {
+ public:
+  explicit SqliteConnection(const std::string& path) {
+    const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw DatabaseError("cannot open SQLite database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    execute_script(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;");
+  }
+
+  ~SqliteConnection() override {
+    for (auto& [_, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
+
+  Result query(std::string_view sql, const std::vector<Value>& params) override {
+    sqlite3_stmt* stmt = prepare(sql);
+    struct Reset {
+      sqlite3_stmt* s;
+      ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset{stmt};
+    const int expected = sqlite3_bind_parameter_count(stmt);
+    if (expected != static_cast<int>(params.size())) {
+      throw DatabaseError("statement expects " + std::to_string(expected) + " parameters, got " +
+                          std::to_string(params.size()) + ": " + std::string(sql));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i) + 1;
+      const Value& v = params[i];
+      int rc = SQLITE_OK;
+      if (std::holds_alternative<std::nullptr_t>(v)) rc = sqlite3_bind_null(stmt, idx);
+      else if (auto p = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(stmt, idx, *p);
+      else if (auto d = std::get_if<double>(&v)) rc = sqlite3_bind_double(stmt, idx, *d);
+      else {
+        const auto& s = std::get<std::string>(v);
+        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+      }
+      if (rc != SQLITE_OK) fail("bind");
+    }
+    Result result;
+    for (;;) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) fail(std::string(sql));
+      const int cols = sqlite3_column_count(stmt);
+      std::vector<Value> row;
+      row.reserve(static_cast<std::size_t>(cols));
+      for (int c = 0; c < cols; ++c) {
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_NULL: row.emplace_back(nullptr); break;
+          case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
+          case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(stmt, c)); break;
+          default: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+            row.emplace_back(std::string(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+          }
+        }
+      }
+      result.rows.push_back(std::move(row));
+    }
+    result.affected_rows = sqlite3_changes64(db_);
+    return result;
+  }
+
+  void execute_script(std::string_view sql) override {
+    char* err = nullptr;
+    const std::string text(sql);
+    if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw DatabaseError("SQLite: " + msg);
+    }
+  }
+
+  void begin() override { execute_script("BEGIN IMMEDIATE"); }
+  void commit() override { execute_script("COMMIT"); }
+  void rollback() override {
+    if (!sqlite3_get_autocommit(db_)) execute_script("ROLLBACK");
+  }
+
+ private:
+  sqlite3_stmt* prepare(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it != statements_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                           nullptr) != SQLITE_OK) {
+      fail("prepare: " + std::string(sql));
+    }
+    statements_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+  [[noreturn]] void fail(const std::string& what) {
+    const int ext = sqlite3_extended_errcode(db_);
+    const std::string msg = std::string("SQLite: ") + sqlite3_errmsg(db_) + " (" + what + ")";
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) throw UniqueViolation(msg);
+    throw DatabaseError(msg);
+  }
+
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+}  // namespace
+
+SqliteDatabase::SqliteDatabase(std::string path, int pool_size) : Database(pool_size), path_(std::move(path)) {
+  const auto dir = std::filesystem::path(path_).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  acquire();  // open one connection now so that a bad path fails here, not at first use
+}
+
+std::unique_ptr<Connection> SqliteDatabase::connect() { return std::make_unique<SqliteConnection>(path_); }
+
+}  // namespace flexmarket::store

@@ -1,0 +1,25 @@
+#pragma once
+#include <string>
+
+#include "store/database.hpp"
+
+namespace flexmarket::store {
+
+// SQLite in WAL mode: readers never block the writer; writers take the lock with
+// BEGIN IMMEDIATE and wait up to 10 s for it (busy_timeout).
+class SqliteDatabase : public Database {
+ public:
+  // `path` is a file path; its directory is created if missing.
+  SqliteDatabase(std::string path, int pool_size);
+  Backend backend() const override { return Backend::sqlite; }
+  std::string display_url() const override { return "sqlite://" + path_; }
+  const std::string& path() const { return path_; }
+
+ protected:
+  std::unique_ptr<Connection> connect() override;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace flexmarket::store
