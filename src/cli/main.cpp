@@ -64,14 +64,18 @@ void print_upgrade(const store::UpgradeReport& r, bool verbose) {
   std::cout << "database schema is at version " << r.current_version << "\n";
 }
 
-// Serves until SIGTERM or SIGINT; requests in flight are answered before it returns.
-int serve(services::Platform& p) {
+sigset_t stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  // Blocked here, before any thread starts, so that only the waiter below receives them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Serves until SIGTERM or SIGINT; requests in flight are answered before it returns.
+// The signals must already be blocked in every thread (see main).
+int serve(services::Platform& p) {
+  sigset_t signals = stop_signals();
 
   auto report = store::upgrade(*p.db);
   for (int v : report.applied) log_info("applied migration", {{"version", v}});
@@ -171,6 +175,10 @@ int main(int argc, char** argv) {
 
   try {
     if (serve_cmd->parsed() || demo_cmd->parsed()) {
+      // Blocked before any thread starts (the log writer is one), so that only serve()'s
+      // waiter receives them and a SIGTERM never kills the process mid-request.
+      sigset_t signals = stop_signals();
+      pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       Config c = make_config(g, &so);
       auto p = services::open_platform(c);
       if (demo_cmd->parsed()) {
