@@ -89,12 +89,7 @@ ApiServer::ApiServer(services::Platform& platform)
     server_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
-      log_info("request", {{"request_id", t_request_id},
-                           {"method", req.method},
-                           {"path", req.path},
-                           {"status", res.status},
-                           {"latency_ms", std::round(ms * 1000.0) / 1000.0},
-                           {"remote", req.remote_addr}});
+      log_request(t_request_id, req.method, req.path, res.status, ms, req.remote_addr);
     });
   }
 

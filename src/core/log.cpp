@@ -1,5 +1,7 @@
 #include "core/log.hpp"
 
+#include <cstdio>
+
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -53,7 +55,54 @@ void write(spdlog::level::level_enum level, std::string_view msg, const nlohmann
   lg->log(level, "{}", line);
 }
 
+// Appends `s` as a JSON string literal.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
+
+void log_request(std::string_view request_id, std::string_view method, std::string_view path, int status,
+                 double latency_ms, std::string_view remote) {
+  auto lg = logger();
+  if (!lg->should_log(spdlog::level::info)) return;
+  if (!g_json) {
+    write(spdlog::level::info, "request",
+          {{"request_id", request_id}, {"method", method}, {"path", path}, {"status", status},
+           {"latency_ms", latency_ms}, {"remote", remote}});
+    return;
+  }
+  std::string line;
+  line.reserve(160 + path.size());
+  line += "{\"ts\":\"";
+  line += format_iso8601(std::chrono::floor<std::chrono::milliseconds>(now()));
+  line += "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":";
+  append_json_string(line, request_id);
+  line += ",\"method\":";
+  append_json_string(line, method);
+  line += ",\"path\":";
+  append_json_string(line, path);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, ",\"status\":%d,\"latency_ms\":%.3f,\"remote\":", status, latency_ms);
+  line += buf;
+  append_json_string(line, remote);
+  line += '}';
+  lg->log(spdlog::level::info, "{}", line);
+}
 
 void init_logging(const std::string& level, const std::string& format) {
   g_json = format != "text";

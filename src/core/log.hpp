@@ -18,4 +18,8 @@ void log_info(std::string_view msg, const nlohmann::json& fields = nlohmann::jso
 void log_warn(std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
 void log_error(std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
 
+// The per-request line, formatted without building a JSON object (it is on the hot path).
+void log_request(std::string_view request_id, std::string_view method, std::string_view path, int status,
+                 double latency_ms, std::string_view remote);
+
 }  // namespace flexmarket
