@@ -49,33 +49,49 @@ const std::vector<Migration>& migrations() {
 }
 
 UpgradeReport upgrade(Database& db) {
-  {
-    auto c = db.acquire();
-    c->execute_script(kCreateTable);
-  }
+  auto c = db.acquire();
+  const bool pg = db.backend() == Backend::postgres;
+  // PostgreSQL does not serialise concurrent CREATE TABLE IF NOT EXISTS, so upgrades hold
+  // a session-level advisory lock throughout; SQLite's BEGIN IMMEDIATE already serialises.
+  constexpr std::int64_t kUpgradeLock = 0x666c65786d6b74;  // "flexmkt"
+  if (pg) c->query("SELECT pg_advisory_lock(?)", {kUpgradeLock});
   UpgradeReport report;
-  for (const Migration& m : migrations()) {
-    const bool applied_now = db.transaction([&](Connection& c) {
-      if (db.backend() == Backend::postgres) {
-        // Serialises concurrent upgrades; SQLite's BEGIN IMMEDIATE already does.
-        c.execute_script("LOCK TABLE schema_migrations IN EXCLUSIVE MODE");
+  try {
+    c->execute_script(kCreateTable);
+    for (const Migration& m : migrations()) {
+      c->begin();
+      try {
+        if (versions_in(*c).count(m.version)) {
+          c->rollback();
+          continue;
+        }
+        c->execute_script(translate_schema(m.sql, db.backend()));
+        c->query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                 {static_cast<std::int64_t>(m.version), m.name, to_micros(now())});
+        c->commit();
+      } catch (...) {
+        c->rollback();
+        throw;
       }
-      if (versions_in(c).count(m.version)) return false;
-      c.execute_script(translate_schema(m.sql, db.backend()));
-      c.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-              {static_cast<std::int64_t>(m.version), m.name, to_micros(now())});
-      return true;
-    });
-    if (applied_now) report.applied.push_back(m.version);
+      report.applied.push_back(m.version);
+    }
+    auto versions = versions_in(*c);
+    report.current_version = versions.empty() ? 0 : *versions.rbegin();
+  } catch (...) {
+    if (pg) c->query("SELECT pg_advisory_unlock(?)", {kUpgradeLock});
+    throw;
   }
-  auto versions = applied_versions(db);
-  report.current_version = versions.empty() ? 0 : versions.back();
+  if (pg) c->query("SELECT pg_advisory_unlock(?)", {kUpgradeLock});
   return report;
 }
 
 std::vector<int> applied_versions(Database& db) {
   auto c = db.acquire();
-  c->execute_script(kCreateTable);
+  const char* exists = db.backend() == Backend::sqlite
+                           ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+                           : "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                             "AND table_name = 'schema_migrations'";
+  if (c->query(exists).empty()) return {};
   auto set = versions_in(*c);
   return {set.begin(), set.end()};
 }
