@@ -49,6 +49,27 @@ std::optional<bool> optional_bool(const json& body, const std::string& field) {
   return it->get<bool>();
 }
 
+std::optional<double> optional_number(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) throw invalid_field(field, "field '" + field + "' must be a number, not " + type_name(*it));
+  return it->get<double>();
+}
+
+std::optional<std::int64_t> optional_integer(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) throw invalid_field(field, "field '" + field + "' must be an integer");
+  return it->get<std::int64_t>();
+}
+
+std::optional<std::string> query_string(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return std::nullopt;
+  std::string v = req.get_param_value(name);
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
 std::optional<std::vector<std::string>> optional_string_array(const json& body, const std::string& field) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return std::nullopt;

@@ -21,10 +21,14 @@ json parse_json_object(const httplib::Request& req);
 std::string require_string(const json& body, const std::string& field);
 std::optional<std::string> optional_string(const json& body, const std::string& field);
 std::optional<bool> optional_bool(const json& body, const std::string& field);
+std::optional<double> optional_number(const json& body, const std::string& field);
+std::optional<std::int64_t> optional_integer(const json& body, const std::string& field);
 std::optional<std::vector<std::string>> optional_string_array(const json& body, const std::string& field);
 // Rejects fields other than `allowed`, so that a misspelt field is not silently ignored.
 void reject_unknown_fields(const json& body, std::initializer_list<const char*> allowed);
 
+// Query parameter as text; nullopt when absent or empty.
+std::optional<std::string> query_string(const httplib::Request& req, const std::string& name);
 // Query parameter as an integer; `fallback` when absent; 422 when not an integer.
 std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback);
 // Path parameter captured by the route's regex (group `index`) as a positive id; 404 otherwise.

@@ -105,6 +105,9 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Acc
       if (access == Access::authenticated) principal = platform_.auth->authenticate(bearer_token(req));
       RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id};
       handler(ctx);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
+      res.set_header("Server-Timing", "app;dur=" + std::to_string(ms));
     } catch (...) {
       send_current_exception(res, t_request_id);
     }

@@ -52,7 +52,9 @@ class ApiServer {
   int listen_socket_ = -1;
 };
 
-// Routes of /api/v1 (api/v1.cpp).
+// Routes of /api/v1: accounts and users (api/v1.cpp), assets, sensors and their data
+// (api/v1_timeseries.cpp).
 void register_v1_routes(ApiServer& server);
+void register_v1_timeseries_routes(ApiServer& server);
 
 }  // namespace flexmarket::api

@@ -24,6 +24,8 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   }
   p->auth = std::make_unique<AuthService>(*p->db, auth);
   p->users = std::make_unique<UserService>(*p->db);
+  p->assets = std::make_unique<AssetService>(*p->db);
+  p->timeseries = std::make_unique<TimeSeriesService>(*p->db, *p->assets);
   return p;
 }
 

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "services/asset_service.hpp"
 #include "services/auth_service.hpp"
+#include "services/timeseries_service.hpp"
 #include "services/user_service.hpp"
 #include "store/database.hpp"
 
@@ -17,6 +19,8 @@ struct Platform {
   std::unique_ptr<store::Database> db;
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<UserService> users;
+  std::unique_ptr<AssetService> assets;
+  std::unique_ptr<TimeSeriesService> timeseries;
 };
 
 // Opens the configured database and loads (or on first run creates) the token pepper.

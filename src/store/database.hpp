@@ -54,12 +54,25 @@ struct Result {
   Row operator[](std::size_t i) const { return Row(rows.at(i)); }
 };
 
+// One row while a query streams; valid only inside the callback.
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  virtual bool is_null(std::size_t i) const = 0;
+  virtual std::int64_t int64(std::size_t i) const = 0;
+  virtual double real(std::size_t i) const = 0;
+};
+
 class Connection {
  public:
   virtual ~Connection() = default;
   // Runs one statement; `params` bind to the '?' placeholders in order. Each distinct SQL
   // text is prepared once per connection and reused.
   virtual Result query(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+  // Runs a query and hands each row to `fn` without materialising the result: the path
+  // for long numeric scans (time series).
+  virtual void query_each(std::string_view sql, const std::vector<Value>& params,
+                          const std::function<void(const RowReader&)>& fn) = 0;
   // Runs ';'-separated statements without parameters (migrations, maintenance).
   virtual void execute_script(std::string_view sql) = 0;
   // A transaction that will write: SQLite takes the write lock at once (BEGIN IMMEDIATE)

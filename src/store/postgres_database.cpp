@@ -25,8 +25,32 @@ class PostgresConnection : public Connection {
     }
   }
 
+  void query_each(std::string_view sql, const std::vector<Value>& params,
+                  const std::function<void(const RowReader&)>& fn) override {
+    guarded([&] {
+      const pqxx::result r = run(sql, params);
+      struct Reader : RowReader {
+        const pqxx::row* row = nullptr;
+        bool is_null(std::size_t i) const override { return (*row)[static_cast<pqxx::row::size_type>(i)].is_null(); }
+        std::int64_t int64(std::size_t i) const override {
+          return (*row)[static_cast<pqxx::row::size_type>(i)].as<std::int64_t>();
+        }
+        double real(std::size_t i) const override { return (*row)[static_cast<pqxx::row::size_type>(i)].as<double>(); }
+      } reader;
+      for (const auto& row : r) {
+        reader.row = &row;
+        fn(reader);
+      }
+      return 0;
+    });
+  }
+
   Result query(std::string_view sql, const std::vector<Value>& params) override {
-    return guarded([&] {
+    return guarded([&] { return convert(run(sql, params)); });
+  }
+
+  pqxx::result run(std::string_view sql, const std::vector<Value>& params) {
+    {
       const std::string& name = statement(sql);
       std::vector<std::optional<std::string>> args;
       args.reserve(params.size());
@@ -36,15 +60,10 @@ class PostgresConnection : public Connection {
         else if (auto d = std::get_if<double>(&v)) args.emplace_back(pqxx::to_string(*d));
         else args.emplace_back(std::get<std::string>(v));
       }
-      pqxx::result r;
-      if (txn_) {
-        r = txn_->exec_prepared(name, pqxx::prepare::make_dynamic_params(args));
-      } else {
-        pqxx::nontransaction tx(*conn_);
-        r = tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(args));
-      }
-      return convert(r);
-    });
+      if (txn_) return txn_->exec_prepared(name, pqxx::prepare::make_dynamic_params(args));
+      pqxx::nontransaction tx(*conn_);
+      return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(args));
+    }
   }
 
   void execute_script(std::string_view sql) override {

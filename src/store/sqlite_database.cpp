@@ -30,6 +30,32 @@ class SqliteConnection : public Connection {
     sqlite3_close(db_);
   }
 
+  void query_each(std::string_view sql, const std::vector<Value>& params,
+                  const std::function<void(const RowReader&)>& fn) override {
+    sqlite3_stmt* stmt = prepare(sql);
+    struct Reset {
+      sqlite3_stmt* s;
+      ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset{stmt};
+    bind(stmt, sql, params);
+    struct Reader : RowReader {
+      sqlite3_stmt* s;
+      bool is_null(std::size_t i) const override { return sqlite3_column_type(s, static_cast<int>(i)) == SQLITE_NULL; }
+      std::int64_t int64(std::size_t i) const override { return sqlite3_column_int64(s, static_cast<int>(i)); }
+      double real(std::size_t i) const override { return sqlite3_column_double(s, static_cast<int>(i)); }
+    } reader;
+    reader.s = stmt;
+    for (;;) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) fail(std::string(sql));
+      fn(reader);
+    }
+  }
+
   Result query(std::string_view sql, const std::vector<Value>& params) override {
     sqlite3_stmt* stmt = prepare(sql);
     struct Reset {
@@ -39,24 +65,7 @@ class SqliteConnection : public Connection {
         sqlite3_clear_bindings(s);
       }
     } reset{stmt};
-    const int expected = sqlite3_bind_parameter_count(stmt);
-    if (expected != static_cast<int>(params.size())) {
-      throw DatabaseError("statement expects " + std::to_string(expected) + " parameters, got " +
-                          std::to_string(params.size()) + ": " + std::string(sql));
-    }
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const int idx = static_cast<int>(i) + 1;
-      const Value& v = params[i];
-      int rc = SQLITE_OK;
-      if (std::holds_alternative<std::nullptr_t>(v)) rc = sqlite3_bind_null(stmt, idx);
-      else if (auto p = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(stmt, idx, *p);
-      else if (auto d = std::get_if<double>(&v)) rc = sqlite3_bind_double(stmt, idx, *d);
-      else {
-        const auto& s = std::get<std::string>(v);
-        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-      }
-      if (rc != SQLITE_OK) fail("bind");
-    }
+    bind(stmt, sql, params);
     Result result;
     for (;;) {
       const int rc = sqlite3_step(stmt);
@@ -99,6 +108,27 @@ class SqliteConnection : public Connection {
   }
 
  private:
+  void bind(sqlite3_stmt* stmt, std::string_view sql, const std::vector<Value>& params) {
+    const int expected = sqlite3_bind_parameter_count(stmt);
+    if (expected != static_cast<int>(params.size())) {
+      throw DatabaseError("statement expects " + std::to_string(expected) + " parameters, got " +
+                          std::to_string(params.size()) + ": " + std::string(sql.substr(0, 200)));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i) + 1;
+      const Value& v = params[i];
+      int rc = SQLITE_OK;
+      if (std::holds_alternative<std::nullptr_t>(v)) rc = sqlite3_bind_null(stmt, idx);
+      else if (auto p = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(stmt, idx, *p);
+      else if (auto d = std::get_if<double>(&v)) rc = sqlite3_bind_double(stmt, idx, *d);
+      else {
+        const auto& s = std::get<std::string>(v);
+        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+      }
+      if (rc != SQLITE_OK) fail("bind");
+    }
+  }
+
   sqlite3_stmt* prepare(std::string_view sql) {
     auto it = statements_.find(std::string(sql));
     if (it != statements_.end()) return it->second;

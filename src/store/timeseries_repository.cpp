@@ -1,0 +1,313 @@
+#include "store/timeseries_repository.hpp"
+
+#include <cstdio>
+
+namespace flexmarket::store {
+
+namespace {
+
+Value opt(const std::optional<double>& v) { return v ? Value(*v) : Value(nullptr); }
+Value opt(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
+std::optional<double> opt_real(const Row& r, std::size_t i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.real(i);
+}
+
+constexpr const char* kAssetColumns =
+    "id, account_id, parent_id, name, type, timezone, latitude, longitude, capacity_kw, storage_capacity_kwh, "
+    "max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, soc_min_kwh, soc_max_kwh, created_at";
+
+AssetRecord asset_from(const Row& r) {
+  AssetRecord a;
+  a.id = r.int64(0);
+  a.account_id = r.int64(1);
+  a.parent_id = r.opt_int64(2);
+  a.name = r.text(3);
+  a.type = r.text(4);
+  a.timezone = r.text(5);
+  a.latitude = opt_real(r, 6);
+  a.longitude = opt_real(r, 7);
+  a.capacity_kw = opt_real(r, 8);
+  a.storage_capacity_kwh = opt_real(r, 9);
+  a.max_charge_kw = opt_real(r, 10);
+  a.max_discharge_kw = opt_real(r, 11);
+  a.charge_efficiency = opt_real(r, 12);
+  a.discharge_efficiency = opt_real(r, 13);
+  a.soc_min_kwh = opt_real(r, 14);
+  a.soc_max_kwh = opt_real(r, 15);
+  a.created_at = from_micros(r.int64(16));
+  return a;
+}
+
+std::vector<Value> asset_values(const AssetRecord& a) {
+  return {a.account_id,   opt(a.parent_id),           a.name,           a.type,
+          a.timezone,     opt(a.latitude),            opt(a.longitude), opt(a.capacity_kw),
+          opt(a.storage_capacity_kwh), opt(a.max_charge_kw), opt(a.max_discharge_kw), opt(a.charge_efficiency),
+          opt(a.discharge_efficiency), opt(a.soc_min_kwh),   opt(a.soc_max_kwh)};
+}
+
+constexpr const char* kSensorColumns =
+    "id, account_id, asset_id, name, unit, event_resolution_us, timezone, public, created_at";
+
+SensorRecord sensor_from(const Row& r) {
+  SensorRecord s;
+  s.id = r.int64(0);
+  s.account_id = r.int64(1);
+  s.asset_id = r.opt_int64(2);
+  s.name = r.text(3);
+  s.unit = r.text(4);
+  s.event_resolution = std::chrono::microseconds(r.int64(5));
+  s.timezone = r.text(6);
+  s.is_public = r.int64(7) != 0;
+  s.created_at = from_micros(r.int64(8));
+  return s;
+}
+
+}  // namespace
+
+namespace assets {
+
+std::int64_t insert(Connection& c, const AssetRecord& a) {
+  auto v = asset_values(a);
+  v.push_back(to_micros(a.created_at));
+  return c.query(
+              "INSERT INTO assets (account_id, parent_id, name, type, timezone, latitude, longitude, capacity_kw, "
+              "storage_capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, "
+              "soc_min_kwh, soc_max_kwh, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "RETURNING id",
+              v)[0]
+      .int64(0);
+}
+
+void update(Connection& c, const AssetRecord& a) {
+  auto v = asset_values(a);
+  v.push_back(a.id);
+  c.query(
+      "UPDATE assets SET account_id = ?, parent_id = ?, name = ?, type = ?, timezone = ?, latitude = ?, longitude = ?, "
+      "capacity_kw = ?, storage_capacity_kwh = ?, max_charge_kw = ?, max_discharge_kw = ?, charge_efficiency = ?, "
+      "discharge_efficiency = ?, soc_min_kwh = ?, soc_max_kwh = ? WHERE id = ?",
+      v);
+}
+
+std::optional<AssetRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kAssetColumns + " FROM assets WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return asset_from(r[0]);
+}
+
+std::vector<AssetRecord> list(Connection& c, std::int64_t account_id, std::int64_t offset, std::int64_t limit) {
+  std::vector<AssetRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kAssetColumns +
+                                     " FROM assets WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) ORDER BY id "
+                                     "LIMIT ? OFFSET ?",
+                                 {account_id, account_id, limit, offset})
+                             .rows) {
+    out.push_back(asset_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t account_id) {
+  return c.query("SELECT COUNT(*) FROM assets WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?)",
+                 {account_id, account_id})[0]
+      .int64(0);
+}
+
+std::vector<AssetRecord> children(Connection& c, std::int64_t parent_id) {
+  std::vector<AssetRecord> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kAssetColumns + " FROM assets WHERE parent_id = ? ORDER BY id", {parent_id}).rows) {
+    out.push_back(asset_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t sensor_count(Connection& c, std::int64_t asset_id) {
+  return c.query("SELECT COUNT(*) FROM sensors WHERE asset_id = ?", {asset_id})[0].int64(0);
+}
+
+void remove(Connection& c, std::int64_t id) { c.query("DELETE FROM assets WHERE id = ?", {id}); }
+
+}  // namespace assets
+
+namespace sensors {
+
+std::int64_t insert(Connection& c, const SensorRecord& s) {
+  return c.query(
+              "INSERT INTO sensors (account_id, asset_id, name, unit, event_resolution_us, timezone, public, "
+              "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+              {s.account_id, opt(s.asset_id), s.name, s.unit, static_cast<std::int64_t>(s.event_resolution.count()),
+               s.timezone, static_cast<std::int64_t>(s.is_public ? 1 : 0), to_micros(s.created_at)})[0]
+      .int64(0);
+}
+
+void update(Connection& c, const SensorRecord& s) {
+  c.query("UPDATE sensors SET asset_id = ?, name = ?, timezone = ?, public = ? WHERE id = ?",
+          {opt(s.asset_id), s.name, s.timezone, static_cast<std::int64_t>(s.is_public ? 1 : 0), s.id});
+}
+
+std::optional<SensorRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kSensorColumns + " FROM sensors WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return sensor_from(r[0]);
+}
+
+std::vector<SensorRecord> list(Connection& c, std::int64_t account_id, std::int64_t asset_id, std::int64_t offset,
+                               std::int64_t limit) {
+  std::vector<SensorRecord> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kSensorColumns +
+                   " FROM sensors WHERE (CAST(? AS BIGINT) = 0 OR account_id = ? OR public = 1)"
+                   " AND (CAST(? AS BIGINT) = 0 OR asset_id = ?) ORDER BY id LIMIT ? OFFSET ?",
+               {account_id, account_id, asset_id, asset_id, limit, offset})
+           .rows) {
+    out.push_back(sensor_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t account_id, std::int64_t asset_id) {
+  return c.query(
+              "SELECT COUNT(*) FROM sensors WHERE (CAST(? AS BIGINT) = 0 OR account_id = ? OR public = 1)"
+              " AND (CAST(? AS BIGINT) = 0 OR asset_id = ?)",
+              {account_id, account_id, asset_id, asset_id})[0]
+      .int64(0);
+}
+
+std::vector<SensorRecord> of_asset(Connection& c, std::int64_t asset_id) {
+  std::vector<SensorRecord> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kSensorColumns + " FROM sensors WHERE asset_id = ? ORDER BY id", {asset_id}).rows) {
+    out.push_back(sensor_from(Row(row)));
+  }
+  return out;
+}
+
+void remove(Connection& c, std::int64_t id) { c.query("DELETE FROM sensors WHERE id = ?", {id}); }
+
+}  // namespace sensors
+
+namespace sources {
+
+std::int64_t get_or_create(Connection& c, const std::string& type, const std::string& name, std::int64_t user_id) {
+  auto r = c.query("SELECT id FROM data_sources WHERE type = ? AND name = ? AND user_id = ?", {type, name, user_id});
+  if (!r.empty()) return r[0].int64(0);
+  c.query(
+      "INSERT INTO data_sources (type, name, user_id, created_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (type, name, user_id) DO NOTHING",
+      {type, name, user_id, to_micros(now())});
+  return c.query("SELECT id FROM data_sources WHERE type = ? AND name = ? AND user_id = ?", {type, name, user_id})[0]
+      .int64(0);
+}
+
+std::optional<SourceRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query("SELECT id, type, name, user_id FROM data_sources WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return SourceRecord{r[0].int64(0), r[0].text(1), r[0].text(2), r[0].int64(3)};
+}
+
+std::vector<SourceRecord> find_by_name(Connection& c, const std::string& name) {
+  std::vector<SourceRecord> out;
+  for (const auto& row : c.query("SELECT id, type, name, user_id FROM data_sources WHERE name = ? ORDER BY id", {name}).rows) {
+    Row r(row);
+    out.push_back({r.int64(0), r.text(1), r.text(2), r.int64(3)});
+  }
+  return out;
+}
+
+}  // namespace sources
+
+namespace beliefs {
+
+namespace {
+
+// SQLite: multi-row VALUES statements; 200 rows x 5 parameters stays far below its limit.
+std::int64_t insert_sqlite(Connection& c, std::span<const BeliefRow> rows) {
+  constexpr std::size_t kChunk = 200;
+  std::int64_t inserted = 0;
+  std::string full_sql;
+  std::vector<Value> params;
+  params.reserve(kChunk * 5);
+  for (std::size_t at = 0; at < rows.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, rows.size() - at);
+    std::string sql = "INSERT INTO beliefs (sensor_id, event_start, belief_horizon, source_id, value) VALUES ";
+    for (std::size_t i = 0; i < n; ++i) sql += i ? ",(?,?,?,?,?)" : "(?,?,?,?,?)";
+    sql += " ON CONFLICT DO NOTHING";
+    params.clear();
+    for (std::size_t i = at; i < at + n; ++i) {
+      const auto& r = rows[i];
+      params.emplace_back(r.sensor_id);
+      params.emplace_back(r.event_start_us);
+      params.emplace_back(r.belief_horizon_us);
+      params.emplace_back(r.source_id);
+      params.emplace_back(r.value);
+    }
+    inserted += c.query(sql, params).affected_rows;
+  }
+  return inserted;
+}
+
+// PostgreSQL: five arrays per statement, unnested server-side.
+std::int64_t insert_postgres(Connection& c, std::span<const BeliefRow> rows) {
+  constexpr std::size_t kChunk = 50000;
+  std::int64_t inserted = 0;
+  for (std::size_t at = 0; at < rows.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, rows.size() - at);
+    std::string a[5];
+    for (auto& s : a) {
+      s.reserve(n * 12);
+      s = "{";
+    }
+    char buf[40];
+    for (std::size_t i = at; i < at + n; ++i) {
+      const auto& r = rows[i];
+      const char* sep = i == at ? "" : ",";
+      a[0] += sep + std::to_string(r.sensor_id);
+      a[1] += sep + std::to_string(r.event_start_us);
+      a[2] += sep + std::to_string(r.belief_horizon_us);
+      a[3] += sep + std::to_string(r.source_id);
+      std::snprintf(buf, sizeof buf, "%s%.17g", sep, r.value);
+      a[4] += buf;
+    }
+    for (auto& s : a) s += "}";
+    inserted += c.query(
+                     "INSERT INTO beliefs (sensor_id, event_start, belief_horizon, source_id, value) "
+                     "SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::float8[]) "
+                     "ON CONFLICT DO NOTHING",
+                     {a[0], a[1], a[2], a[3], a[4]})
+                    .affected_rows;
+  }
+  return inserted;
+}
+
+}  // namespace
+
+std::int64_t insert(Connection& c, Backend backend, std::span<const BeliefRow> rows) {
+  return backend == Backend::sqlite ? insert_sqlite(c, rows) : insert_postgres(c, rows);
+}
+
+std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Instant start, Instant end,
+                                     std::optional<std::int64_t> source_id) {
+  std::vector<timeseries::Belief> out;
+  auto collect = [&](const RowReader& r) { out.push_back({r.int64(0), r.int64(1), r.int64(2), r.real(3)}); };
+  if (source_id) {
+    c.query_each(
+        "SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND event_start >= ? "
+        "AND event_start < ? AND source_id = ? ORDER BY event_start, belief_horizon, source_id",
+        {sensor_id, to_micros(start), to_micros(end), *source_id}, collect);
+  } else {
+    c.query_each(
+        "SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND event_start >= ? "
+        "AND event_start < ? ORDER BY event_start, belief_horizon, source_id",
+        {sensor_id, to_micros(start), to_micros(end)}, collect);
+  }
+  return out;
+}
+
+std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id) {
+  return c.query("DELETE FROM beliefs WHERE sensor_id = ?", {sensor_id}).affected_rows;
+}
+
+}  // namespace beliefs
+
+}  // namespace flexmarket::store

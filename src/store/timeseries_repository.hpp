@@ -1,0 +1,96 @@
+#pragma once
+// SQL for assets, sensors, data sources and beliefs.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/time.hpp"
+#include "store/database.hpp"
+#include "timeseries/beliefs.hpp"
+
+namespace flexmarket::store {
+
+struct AssetRecord {
+  std::int64_t id = 0;
+  std::int64_t account_id = 0;
+  std::optional<std::int64_t> parent_id;
+  std::string name;
+  std::string type;
+  std::string timezone;
+  std::optional<double> latitude, longitude;
+  std::optional<double> capacity_kw, storage_capacity_kwh, max_charge_kw, max_discharge_kw;
+  std::optional<double> charge_efficiency, discharge_efficiency, soc_min_kwh, soc_max_kwh;
+  Instant created_at;
+};
+
+struct SensorRecord {
+  std::int64_t id = 0;
+  std::int64_t account_id = 0;
+  std::optional<std::int64_t> asset_id;
+  std::string name;
+  std::string unit;
+  std::chrono::microseconds event_resolution{0};
+  std::string timezone;
+  bool is_public = false;
+  Instant created_at;
+};
+
+struct SourceRecord {
+  std::int64_t id = 0;
+  std::string type;
+  std::string name;
+  std::int64_t user_id = 0;
+};
+
+struct BeliefRow {
+  std::int64_t sensor_id;
+  std::int64_t event_start_us;
+  std::int64_t belief_horizon_us;
+  std::int64_t source_id;
+  double value;
+};
+
+namespace assets {
+std::int64_t insert(Connection& c, const AssetRecord& a);
+void update(Connection& c, const AssetRecord& a);
+std::optional<AssetRecord> find(Connection& c, std::int64_t id);
+// account_id 0: every account.
+std::vector<AssetRecord> list(Connection& c, std::int64_t account_id, std::int64_t offset, std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t account_id);
+std::vector<AssetRecord> children(Connection& c, std::int64_t parent_id);
+std::int64_t sensor_count(Connection& c, std::int64_t asset_id);
+void remove(Connection& c, std::int64_t id);
+}  // namespace assets
+
+namespace sensors {
+std::int64_t insert(Connection& c, const SensorRecord& s);
+void update(Connection& c, const SensorRecord& s);
+std::optional<SensorRecord> find(Connection& c, std::int64_t id);
+// Sensors of `account_id` plus public ones (account_id 0: every sensor); asset_id 0: any.
+std::vector<SensorRecord> list(Connection& c, std::int64_t account_id, std::int64_t asset_id, std::int64_t offset,
+                               std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t account_id, std::int64_t asset_id);
+std::vector<SensorRecord> of_asset(Connection& c, std::int64_t asset_id);
+void remove(Connection& c, std::int64_t id);
+}  // namespace sensors
+
+namespace sources {
+std::int64_t get_or_create(Connection& c, const std::string& type, const std::string& name, std::int64_t user_id);
+std::optional<SourceRecord> find(Connection& c, std::int64_t id);
+std::vector<SourceRecord> find_by_name(Connection& c, const std::string& name);
+}  // namespace sources
+
+namespace beliefs {
+// Stores beliefs that are not there yet (same sensor, event, horizon and source);
+// returns how many were new.
+std::int64_t insert(Connection& c, Backend backend, std::span<const BeliefRow> rows);
+// Beliefs of one sensor with event_start in [start, end), ordered by (event_start,
+// belief_horizon, source_id); only those of `source_id` when given.
+std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Instant start, Instant end,
+                                     std::optional<std::int64_t> source_id);
+std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id);
+}  // namespace beliefs
+
+}  // namespace flexmarket::store
