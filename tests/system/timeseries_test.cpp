@@ -1,0 +1,257 @@
+// Assets, sensors and their data over HTTP, on SQLite and PostgreSQL.
+#include "support/fixture.hpp"
+
+namespace flexmarket::testing {
+namespace {
+
+class TimeSeries : public PlatformTest {
+ protected:
+  void SetUp() override {
+    PlatformTest::SetUp();
+    admin = admin_token();
+    auto [a_id, a_pw] = create_user("abri@example.com", "ABRI_BEMS", "participant", admin);
+    auto [b_id, b_pw] = create_user("ncku@example.com", "NCKU_BEMS", "participant", admin);
+    alice = login(*http, "abri@example.com", a_pw);
+    bob = login(*http, "ncku@example.com", b_pw);
+    site = post("/api/v1/assets", alice, {{"name", "ABRI"}, {"type", "site"}, {"timezone", "Asia/Taipei"}})["id"];
+    sensor = post("/api/v1/sensors", alice,
+                  {{"name", "net load"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", site}})["id"];
+  }
+
+  json post(const std::string& path, const std::string& token, const json& body, int expect = 201) {
+    auto r = http->Post(path, bearer(token), body.dump(), "application/json");
+    EXPECT_TRUE(r) << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << path << " " << r->body;
+    return body_of(r);
+  }
+  json get(const std::string& path, const std::string& token, int expect = 200) {
+    auto r = http->Get(path, bearer(token));
+    EXPECT_TRUE(r) << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << path << " " << r->body;
+    return body_of(r);
+  }
+  std::string data_path(std::int64_t id) { return "/api/v1/sensors/" + std::to_string(id) + "/data"; }
+
+  std::string admin, alice, bob;
+  std::int64_t site = 0, sensor = 0;
+};
+
+TEST_P(TimeSeries, PostThenGetRoundTripWithConversionAndResampling) {
+  // Hourly values in MW onto a 15-minute kW sensor: repeated four times, times 1000.
+  auto r = post(data_path(sensor), alice,
+                {{"start", "2026-11-22T00:00:00+08:00"}, {"resolution", "PT1H"}, {"unit", "MW"}, {"values", {1.5, 2}}},
+                200);
+  EXPECT_EQ(r["received"], 8);
+  EXPECT_EQ(r["stored"], 8);
+  auto q = get(data_path(sensor) + "?start=2026-11-22T00:00:00%2B08:00&end=2026-11-22T01:00:00%2B08:00", alice);
+  EXPECT_EQ(q["unit"], "kW");
+  EXPECT_EQ(q["resolution"], "PT15M");
+  EXPECT_EQ(q["start"], "2026-11-21T16:00:00Z");
+  EXPECT_EQ(q["values"], json::array({1500.0, 1500.0, 1500.0, 1500.0}));
+  // Resampled to an hour, in MW, with the hour that has no data left empty.
+  auto h = get(data_path(sensor) + "?start=2026-11-22T00:00:00%2B08:00&end=2026-11-22T03:00:00%2B08:00"
+                                   "&resolution=PT1H&unit=MW",
+               alice);
+  EXPECT_EQ(h["unit"], "MW");
+  EXPECT_EQ(h["values"], json::array({1.5, 2.0, nullptr}));
+  // CSV output in the sensor's local time.
+  auto csv = http->Get(data_path(sensor) + "?start=2026-11-22T00:00:00%2B08:00&end=2026-11-22T00:30:00%2B08:00&format=csv",
+                       bearer(alice));
+  EXPECT_EQ(csv->body, "event_start,value\n2026-11-22T00:00:00+08:00,1500\n2026-11-22T00:15:00+08:00,1500\n");
+}
+
+TEST_P(TimeSeries, RepostingIsIdempotentAndNewerBeliefsWin) {
+  const json body = {{"start", "2026-11-22T00:00:00Z"}, {"values", {1, 2, 3, 4}}};
+  EXPECT_EQ(post(data_path(sensor), alice, body, 200)["stored"], 4);
+  EXPECT_EQ(post(data_path(sensor), alice, body, 200)["stored"], 0);
+  // A day-ahead forecast (horizon PT24H) for the same events does not replace the measurements.
+  auto forecast = body;
+  forecast["values"] = {9, 9, 9, 9};
+  forecast["horizon"] = "PT24H";
+  EXPECT_EQ(post(data_path(sensor), alice, forecast, 200)["stored"], 4);
+  const std::string window = "?start=2026-11-22T00:00:00Z&end=2026-11-22T01:00:00Z";
+  EXPECT_EQ(get(data_path(sensor) + window, alice)["values"], json::array({1.0, 2.0, 3.0, 4.0}));
+  // As known before the events: the forecast.
+  EXPECT_EQ(get(data_path(sensor) + window + "&prior=2026-11-21T12:00:00Z", alice)["values"],
+            json::array({9.0, 9.0, 9.0, 9.0}));
+  // Before anything was known: nothing, not zeros.
+  EXPECT_EQ(get(data_path(sensor) + window + "&prior=2026-11-20T00:00:00Z", alice)["values"],
+            json::array({nullptr, nullptr, nullptr, nullptr}));
+}
+
+TEST_P(TimeSeries, BulkPostCoversManySensorsAtOnceOrNone) {
+  auto second = post("/api/v1/sensors", alice, {{"name", "pv"}, {"unit", "W"}, {"event_resolution", "PT15M"}})["id"];
+  auto r = post("/api/v1/sensors/data", alice,
+                {{"data",
+                  {{{"sensor", sensor}, {"start", "2026-11-22T00:00:00Z"}, {"values", {1, 2}}},
+                   {{"sensor", second}, {"start", "2026-11-22T00:00:00Z"}, {"duration", "PT30M"}, {"values", {-500, -700}}}}}},
+                200);
+  EXPECT_EQ(r["stored"], 4);
+  EXPECT_EQ(get(data_path(second.get<std::int64_t>()) + "?start=2026-11-22T00:00:00Z&end=2026-11-22T00:30:00Z", alice)["values"],
+            json::array({-500.0, -700.0}));
+  // One bad series refuses the whole request and stores nothing.
+  auto bad = http->Post("/api/v1/sensors/data", bearer(alice),
+                        json{{"data",
+                              {{{"sensor", sensor}, {"start", "2026-11-23T00:00:00Z"}, {"values", {5}}},
+                               {{"sensor", second}, {"start", "2026-11-23T00:00:00Z"}, {"unit", "kWh"}, {"values", {5}}}}}}
+                            .dump(),
+                        "application/json");
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_EQ(body_of(bad)["error"]["field"], "data[1].unit");
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-23T00:00:00Z&end=2026-11-23T00:15:00Z", alice)["values"],
+            json::array({nullptr}));
+}
+
+TEST_P(TimeSeries, BadDataIsRefusedNamingTheField) {
+  struct Case {
+    json body;
+    int status;
+    std::string field;
+  };
+  const Case cases[] = {
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"unit", "kWh"}}, 422, "unit"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"unit", "parsec"}}, 422, "unit"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"resolution", "PT20M"}}, 422, "resolution"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"resolution", "PT5M"}}, 422, "resolution"},
+      {{{"start", "2026-11-22T00:07:00Z"}, {"values", {1}}}, 422, "start"},
+      {{{"start", "2026-11-22T00:00:00"}, {"values", {1}}}, 422, "start"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", json::array()}}, 422, "values"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1, "two"}}}, 422, "values"},
+      {{{"start", "2026-11-22T00:00:00Z"}}, 422, "values"},
+      {{{"values", {1}}}, 422, "start"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"horizon", "PT1H"}, {"prior", "2026-11-21T00:00:00Z"}}, 422, "prior"},
+      {{{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}, {"colour", "red"}}, 422, "colour"},
+  };
+  for (const auto& c : cases) {
+    auto r = http->Post(data_path(sensor), bearer(alice), c.body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, c.status) << c.body.dump() << " -> " << r->body;
+    EXPECT_EQ(body_of(r)["error"]["field"], c.field) << c.body.dump() << " -> " << r->body;
+  }
+  auto garbage = http->Post(data_path(sensor), bearer(alice), "{not json", "application/json");
+  EXPECT_EQ(garbage->status, 400);
+  auto all = get(data_path(sensor) + "?start=2026-11-21T00:00:00Z&end=2026-11-23T00:00:00Z", alice);
+  for (const auto& v : all["values"]) EXPECT_TRUE(v.is_null());  // none of the refused requests stored anything
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-22T00:00:00Z&end=2026-11-22T01:00:00Z&resolution=PT20M", alice,
+                422)["error"]["field"],
+            "resolution");
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-22T00:00:00Z", alice, 422)["error"]["field"], "end");
+}
+
+TEST_P(TimeSeries, ParticipantsCannotReadOrWriteEachOthersSensors) {
+  post(data_path(sensor), alice, {{"start", "2026-11-22T00:00:00Z"}, {"values", {1}}}, 200);
+  const std::string window = "?start=2026-11-22T00:00:00Z&end=2026-11-22T01:00:00Z";
+  EXPECT_EQ(get(data_path(sensor) + window, bob, 404)["error"]["code"], "not_found");
+  post(data_path(sensor), bob, {{"start", "2026-11-22T00:00:00Z"}, {"values", {666}}}, 404);
+  EXPECT_EQ(get("/api/v1/sensors/" + std::to_string(sensor), bob, 404)["error"]["code"], "not_found");
+  EXPECT_EQ(get("/api/v1/assets/" + std::to_string(site), bob, 404)["error"]["code"], "not_found");
+  EXPECT_EQ(get("/api/v1/sensors", bob)["total"], 0);
+  EXPECT_EQ(get(data_path(sensor) + window, alice)["values"][0], 1.0);  // bob's write changed nothing
+  // An operator's public price sensor: everyone reads it, only its account writes it.
+  auto price = post("/api/v1/sensors", admin,
+                    {{"name", "day-ahead price"}, {"unit", "TWD/kWh"}, {"event_resolution", "PT1H"}, {"public", true}})["id"];
+  post(data_path(price.get<std::int64_t>()), admin, {{"start", "2026-11-22T00:00:00Z"}, {"values", {3.2}}}, 200);
+  auto seen = get(data_path(price.get<std::int64_t>()) + "?start=2026-11-22T00:00:00Z&end=2026-11-22T01:00:00Z&unit=TWD/MWh", bob);
+  EXPECT_EQ(seen["values"], json::array({3200.0}));
+  EXPECT_EQ(post(data_path(price.get<std::int64_t>()), bob, {{"start", "2026-11-22T00:00:00Z"}, {"values", {0}}}, 403)["error"]["code"],
+            "forbidden");
+  post("/api/v1/sensors", alice, {{"name", "x"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"public", true}}, 403);
+}
+
+TEST_P(TimeSeries, CsvUploadAcceptsBemsFilesWholeOrNotAtAll) {
+  const std::string abri =
+      "AMI_1,AMI_2,AMI_3,total_load(kW),PV_generate(kW),net_load(kW),TIME\n"
+      "8,12.16,1.8,21.96,0,21.96,2026/11/22 00:00\n"
+      "8,12.16,1.8,22.5,3,19.5,2026/11/22 00:15\n";
+  auto ok = http->Post(data_path(sensor) + "?format=abri_bems", bearer(alice), abri, "text/csv");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(body_of(ok)["stored"], 2);
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-22T00:00:00%2B08:00&end=2026-11-22T00:30:00%2B08:00", alice)["values"],
+            json::array({21.96, 22.5}));
+  const std::string broken =
+      "id,field,grid_power,inserted_at\n"
+      "1,NCKU,1.0,2026/11/22 01:00\n"
+      "2,NCKU,2.0,2026/11/22 01:07\n";
+  auto bad = http->Post(data_path(sensor) + "?format=ncku_bems", bearer(alice), broken, "text/csv");
+  ASSERT_EQ(bad->status, 422);
+  auto err = body_of(bad)["error"];
+  EXPECT_EQ(err["code"], "invalid_csv");
+  EXPECT_EQ(err["lines"][0]["line"], 3);
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-22T01:00:00%2B08:00&end=2026-11-22T01:15:00%2B08:00", alice)["values"],
+            json::array({nullptr}));  // line 2 was fine but the file was refused whole
+}
+
+TEST_P(TimeSeries, PowerViewsIntegrateEnergyByDayAlignedByDate) {
+  auto pv_asset = post("/api/v1/assets", alice, {{"name", "roof PV"}, {"type", "pv"}, {"parent_id", site},
+                                                 {"timezone", "Asia/Taipei"}, {"capacity_kw", 30}})["id"];
+  auto pv = post("/api/v1/sensors", alice, {{"name", "pv"}, {"unit", "kW"}, {"event_resolution", "PT1H"}, {"asset_id", pv_asset}})["id"];
+  // Net load: 10 kW for the whole local day of 2026-11-20 (96 quarter-hours), and 4 kW for
+  // two hours of 2026-11-22. PV: -6 kW for 3 hours on 2026-11-22 only.
+  post(data_path(sensor), alice, {{"start", "2026-11-20T00:00:00+08:00"}, {"duration", "P1D"}, {"values", std::vector<double>(96, 10.0)}}, 422);
+  post(data_path(sensor), alice, {{"start", "2026-11-20T00:00:00+08:00"}, {"values", std::vector<double>(96, 10.0)}}, 200);
+  post(data_path(sensor), alice, {{"start", "2026-11-22T10:00:00+08:00"}, {"resolution", "PT1H"}, {"values", {4, 4}}}, 200);
+  post(data_path(pv.get<std::int64_t>()), alice, {{"start", "2026-11-22T10:00:00+08:00"}, {"values", {-6, -6, -6}}}, 200);
+
+  const std::string base = "/api/v1/assets/" + std::to_string(site) + "/power";
+  auto week = get(base + "/daily?end_date=2026-11-22&days=7", alice);
+  EXPECT_EQ(week["timezone"], "Asia/Taipei");
+  ASSERT_EQ(week["days"].size(), 7u);
+  EXPECT_EQ(week["days"][0]["date"], "2026-11-16");
+  const auto& nov20 = week["days"][4];
+  EXPECT_EQ(nov20["date"], "2026-11-20");
+  EXPECT_DOUBLE_EQ(nov20["energy_kwh"]["net_load"].get<double>(), 240.0);  // 10 kW x 24 h
+  EXPECT_TRUE(nov20["energy_kwh"]["pv"].is_null());                       // aligned by date, not by index
+  EXPECT_DOUBLE_EQ(nov20["coverage"]["net_load"].get<double>(), 1.0);
+  EXPECT_TRUE(week["days"][5]["energy_kwh"]["net_load"].is_null());       // 11-21: no data, not zero
+  const auto& nov22 = week["days"][6];
+  EXPECT_DOUBLE_EQ(nov22["energy_kwh"]["net_load"].get<double>(), 8.0);   // 4 kW x 2 h from quarter-hours
+  EXPECT_DOUBLE_EQ(nov22["energy_kwh"]["pv"].get<double>(), -18.0);       // -6 kW x 3 h from hours
+  EXPECT_DOUBLE_EQ(nov22["generate_kwh"].get<double>(), 18.0);
+  EXPECT_DOUBLE_EQ(nov22["consume_kwh"].get<double>(), 26.0);
+
+  auto summary = get(base + "/summary?date=2026-11-22", alice);
+  EXPECT_EQ(summary["energy_kwh"], nov22["energy_kwh"]);
+  EXPECT_DOUBLE_EQ(summary["consume_kwh"].get<double>(), 26.0);
+
+  auto page1 = get(base + "/readings?date=2026-11-22&per_page=5", alice);
+  EXPECT_EQ(page1["total"], 8 + 3);
+  ASSERT_EQ(page1["items"].size(), 5u);
+  EXPECT_EQ(page1["items"][0]["time"], "2026-11-22T12:00:00+08:00");  // newest first
+  EXPECT_EQ(page1["items"][0]["kind"], "pv");
+  auto page3 = get(base + "/readings?date=2026-11-22&per_page=5&page=3", alice);
+  ASSERT_EQ(page3["items"].size(), 1u);
+  EXPECT_EQ(page3["items"][0]["time"], "2026-11-22T10:00:00+08:00");
+  EXPECT_EQ(get(base + "/daily?end_date=2026-11-22", bob, 404)["error"]["code"], "not_found");
+  EXPECT_EQ(get(base + "/daily?end_date=22/11/2026", alice, 422)["error"]["field"], "end_date");
+}
+
+TEST_P(TimeSeries, AssetsValidateAndStayInTheirAccount) {
+  auto battery = post("/api/v1/assets", alice,
+                      {{"name", "battery"}, {"type", "battery"}, {"parent_id", site}, {"storage_capacity_kwh", 100},
+                       {"max_charge_kw", 50}, {"max_discharge_kw", 50}, {"charge_efficiency", 0.95},
+                       {"discharge_efficiency", 0.95}, {"soc_min_kwh", 10}, {"soc_max_kwh", 90}});
+  EXPECT_EQ(battery["soc_max_kwh"], 90.0);
+  EXPECT_EQ(battery["timezone"], "UTC");
+  post("/api/v1/assets", alice, {{"name", "b2"}, {"type", "battery"}, {"charge_efficiency", 1.2}}, 422);
+  post("/api/v1/assets", alice, {{"name", "b3"}, {"type", "battery"}, {"storage_capacity_kwh", 10}, {"soc_max_kwh", 20}}, 422);
+  post("/api/v1/assets", alice, {{"name", "b4"}, {"type", "flux capacitor"}}, 422);
+  post("/api/v1/assets", alice, {{"name", "b5"}, {"type", "pv"}, {"timezone", "Mars/Olympus"}}, 422);
+  post("/api/v1/assets", alice, {{"name", "ABRI"}, {"type", "site"}}, 409);
+  post("/api/v1/assets", bob, {{"name", "sneaky"}, {"type", "pv"}, {"parent_id", site}}, 422);
+  auto patched = http->Patch("/api/v1/assets/" + battery["id"].dump(), bearer(alice), R"({"max_charge_kw": 25})", "application/json");
+  EXPECT_EQ(body_of(patched)["max_charge_kw"], 25.0);
+  EXPECT_EQ(http->Patch("/api/v1/assets/" + battery["id"].dump(), bearer(bob), R"({"max_charge_kw": 1})", "application/json")->status, 404);
+  EXPECT_EQ(get("/api/v1/assets", alice)["total"], 2);
+  EXPECT_EQ(get("/api/v1/assets", admin)["total"], 2);
+  // A site with assets or sensors cannot be deleted; a sensor takes its data with it.
+  EXPECT_EQ(http->Delete("/api/v1/assets/" + std::to_string(site), bearer(alice))->status, 409);
+  EXPECT_EQ(http->Delete("/api/v1/sensors/" + std::to_string(sensor), bearer(alice))->status, 204);
+  EXPECT_EQ(get("/api/v1/sensors/" + std::to_string(sensor), alice, 404)["error"]["code"], "not_found");
+}
+
+FLEXMARKET_ON_BOTH_BACKENDS(TimeSeries);
+
+}  // namespace
+}  // namespace flexmarket::testing
