@@ -6,17 +6,22 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "api/server.hpp"
+#include "cli/simulate.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "security/password.hpp"
+#include "services/demo_data.hpp"
 #include "services/platform.hpp"
+#include "timeseries/duration.hpp"
 #include "store/migrations.hpp"
 
 using namespace flexmarket;
@@ -167,6 +172,38 @@ int main(int argc, char** argv) {
   user_password->add_flag("--password-stdin", password_stdin, "read the password from standard input");
   auto* user_list = user_cmd->add_subcommand("list", "list users");
 
+  auto* import_cmd = app.add_subcommand("import", "import data");
+  import_cmd->require_subcommand(1);
+  auto* import_csv = import_cmd->add_subcommand("csv", "import a CSV file of readings into a sensor (all rows or none)");
+  std::int64_t import_sensor = 0;
+  std::string import_file, import_format = "generic", import_tz, import_unit, import_horizon, import_source;
+  import_csv->add_option("--sensor", import_sensor, "the sensor id")->required();
+  import_csv->add_option("file", import_file, "the CSV file")->required()->check(CLI::ExistingFile);
+  import_csv->add_option("--format", import_format, "generic, abri_bems, carlab_bems or ncku_bems (default generic)");
+  import_csv->add_option("--timezone", import_tz, "timezone of local times in the file (default: the sensor's)");
+  import_csv->add_option("--unit", import_unit, "unit of the file's values (default: the sensor's)");
+  import_csv->add_option("--horizon", import_horizon, "belief horizon, e.g. PT0H for measurements (default)");
+  import_csv->add_option("--source", import_source, "source label (default: flexmarket cli)");
+
+  auto* simulate_cmd = app.add_subcommand("simulate", "stand-ins for devices and participants");
+  simulate_cmd->require_subcommand(1);
+  auto* sim_power = simulate_cmd->add_subcommand("powerdata", "replay a BEMS's recorded readings through the HTTP API");
+  cli::SimulatePowerOptions sim;
+  bool sim_once = false;
+  std::int64_t sim_sensor = 0;
+  sim_power->add_option("--participant", sim.participant, "the BEMS account: ABRI_BEMS, Carlab_BEMS, NCKU_BEMS ...")->required();
+  sim_power->add_option("--csv", sim.csv_path, "recorded readings in the BEMS's format")->required()->check(CLI::ExistingFile);
+  sim_power->add_option("--email", sim.email, "the participant's login email")->required();
+  sim_power->add_option("--url", sim.url, "the platform (default http://127.0.0.1:8080)");
+  sim_power->add_option("--format", sim.format, "file format (default: from the participant's name)");
+  sim_power->add_option("--timezone", sim.timezone, "the BEMS's local timezone (default Asia/Taipei)");
+  sim_power->add_option("--sensor", sim_sensor, "sensor id (default: the first power sensor of the participant's site)");
+  auto* once_flag = sim_power->add_flag("--once", sim_once, "post one reading and exit (default)");
+  sim_power->add_option("--every", sim.every, "post a reading every interval, e.g. 15m, until stopped")->excludes(once_flag);
+  sim_power->add_option("--count", sim.count, "with --every: stop after this many readings");
+  sim_power->add_option("--now", sim.now, "act as if it were this ISO 8601 instant (testing)");
+  sim_power->add_flag("--password-stdin", password_stdin, "read the password from standard input (else FLEXMARKET_PASSWORD)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -185,6 +222,9 @@ int main(int argc, char** argv) {
         auto report = store::upgrade(*p->db);
         print_upgrade(report, false);
         auto created = services::seed_demo(*p);
+        std::cout << "Preparing demo time series (three BEMS sites, a week of 15-minute data)..." << std::flush;
+        auto data = services::seed_demo_timeseries(*p, c.var_dir / "demo");
+        std::cout << " " << data.readings_stored << " new readings\n";
         if (!created.empty()) {
           std::cout << "\nDemo users created. These passwords are shown only now:\n";
           for (const auto& cr : created) std::cout << "  " << cr.email << "  " << cr.password << "\n";
@@ -224,6 +264,57 @@ int main(int argc, char** argv) {
         std::cout << store::describe_schema(*db);
       }
       return 0;
+    }
+
+    if (import_csv->parsed()) {
+      Config c = make_config(g);
+      auto p = services::open_platform(c);
+      store::upgrade(*p->db);
+      services::CsvImport spec;
+      spec.sensor_id = import_sensor;
+      auto f = timeseries::parse_csv_format(import_format);
+      if (!f) throw invalid_field("format", "--format must be generic, abri_bems, carlab_bems or ncku_bems");
+      spec.format = *f;
+      if (!import_tz.empty()) spec.timezone = import_tz;
+      if (!import_unit.empty()) spec.unit = import_unit;
+      if (!import_source.empty()) spec.source = import_source;
+      if (!import_horizon.empty()) {
+        auto h = timeseries::parse_duration(import_horizon);
+        if (!h || !h->is_fixed()) throw invalid_field("horizon", "--horizon must be a duration like PT0H");
+        spec.horizon = *h;
+      }
+      std::ifstream in(import_file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      const bool tty = isatty(2);
+      auto report = p->timeseries->import_csv(
+          services::system_principal(), spec, text.str(), [&](std::size_t done, std::size_t total) {
+            if (tty) std::cerr << "\rstoring " << done << "/" << total << " readings (" << done * 100 / total << "%)" << std::flush;
+            else if (done == total || done % 100000 == 0) std::cerr << "stored " << done << "/" << total << " readings\n";
+          });
+      if (tty && report.rows) std::cerr << "\n";
+      if (!report.errors.empty()) {
+        for (const auto& e : report.errors) std::cerr << import_file << ":" << e.line << ": " << e.message << "\n";
+        std::cerr << "nothing was imported\n";
+        return 1;
+      }
+      std::cout << "imported " << report.rows << " readings into sensor " << import_sensor << " (" << report.stored
+                << " new)\n";
+      return 0;
+    }
+
+    if (sim_power->parsed()) {
+      init_logging("warn", "text");
+      if (sim_sensor > 0) sim.sensor_id = sim_sensor;
+      if (password_stdin) {
+        std::getline(std::cin, sim.password);
+      } else if (const char* pw = std::getenv("FLEXMARKET_PASSWORD")) {
+        sim.password = pw;
+      } else {
+        std::cerr << "error: give the password with --password-stdin or FLEXMARKET_PASSWORD\n";
+        return 2;
+      }
+      return cli::simulate_powerdata(sim);
     }
 
     if (user_cmd->parsed()) {

@@ -35,6 +35,9 @@ inline void require_any_role(const Principal& p, std::initializer_list<Role> rs,
   }
 }
 
+// The platform acting on its own behalf (CLI commands, demo setup): every right, no user.
+inline Principal system_principal() { return Principal{0, 0, "flexmarket cli", "", {Role::admin}}; }
+
 template <typename T>
 struct Page {
   std::vector<T> items;

@@ -66,7 +66,8 @@ std::int64_t TimeSeriesService::source_for(store::Connection& c, const Principal
                                            const std::optional<std::string>& label) {
   const std::string name = label && !label->empty() ? *label : who.email;
   if (name.size() > 100) throw invalid_field("source", "source must have at most 100 characters");
-  return store::sources::get_or_create(c, "user", name, who.user_id);
+  // The platform's own imports (CLI, demo) are scripts, not users.
+  return store::sources::get_or_create(c, who.user_id ? "user" : "script", name, who.user_id);
 }
 
 IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<PostedSeries>& series) {

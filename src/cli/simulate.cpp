@@ -1,0 +1,153 @@
+#include "cli/simulate.hpp"
+
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "core/config.hpp"
+#include "core/time.hpp"
+#include "timeseries/csv.hpp"
+#include "timeseries/local_time.hpp"
+#include "timeseries/simulate.hpp"
+
+namespace flexmarket::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string default_format(const std::string& participant) {
+  if (participant == "ABRI_BEMS") return "abri_bems";
+  if (participant == "NCKU_BEMS") return "ncku_bems";
+  if (participant != "Carlab_BEMS") {
+    std::cerr << "warning: unknown BEMS '" << participant << "', reading the file as carlab_bems\n";
+  }
+  return "carlab_bems";
+}
+
+json get_json(httplib::Client& c, const std::string& path, const httplib::Headers& h) {
+  auto r = c.Get(path, h);
+  if (!r) throw std::runtime_error("cannot reach the platform for GET " + path);
+  if (r->status != 200) throw std::runtime_error("GET " + path + " answered " + std::to_string(r->status) + ": " + r->body);
+  return json::parse(r->body);
+}
+
+}  // namespace
+
+int simulate_powerdata(const SimulatePowerOptions& o) {
+  const std::string format_name = o.format.empty() ? default_format(o.participant) : o.format;
+  auto format = timeseries::parse_csv_format(format_name);
+  if (!format) {
+    std::cerr << "error: unknown format " << format_name << "\n";
+    return 2;
+  }
+  const auto* tz = timeseries::find_zone(o.timezone);
+  if (!tz) {
+    std::cerr << "error: unknown timezone " << o.timezone << "\n";
+    return 2;
+  }
+  std::ifstream in(o.csv_path);
+  if (!in) {
+    std::cerr << "error: cannot read " << o.csv_path << "\n";
+    return 1;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto parsed = timeseries::parse_csv(ss.str(), *format, tz);
+  if (!parsed.errors.empty()) {
+    for (const auto& e : parsed.errors) std::cerr << o.csv_path << ":" << e.line << ": " << e.message << "\n";
+    return 1;
+  }
+
+  httplib::Client client(o.url);
+  client.set_read_timeout(30, 0);
+  auto login = client.Post("/api/v1/auth/token", json{{"email", o.email}, {"password", o.password}}.dump(),
+                           "application/json");
+  if (!login || login->status != 200) {
+    std::cerr << "error: login as " << o.email << " failed: " << (login ? login->body : "no answer from " + o.url) << "\n";
+    return 1;
+  }
+  const httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+
+  std::int64_t sensor = 0;
+  try {
+    if (o.sensor_id) {
+      sensor = *o.sensor_id;
+    } else {
+      // The participant's site: the site asset named after it, else its only site.
+      const json assets = get_json(client, "/api/v1/assets?per_page=500", auth)["items"];
+      std::int64_t site = 0;
+      for (const auto& a : assets) {
+        if (a["type"] == "site" && (a["name"] == o.participant || site == 0)) site = a["id"].get<std::int64_t>();
+      }
+      if (!site) throw std::runtime_error("the participant has no site asset; give --sensor");
+      const json sensors = get_json(client, "/api/v1/sensors?per_page=500&asset_id=" + std::to_string(site), auth);
+      for (const auto& s : sensors["items"]) {
+        const std::string unit = s["unit"];
+        if (unit == "kW" || unit == "W" || unit == "MW") {
+          sensor = s["id"].get<std::int64_t>();
+          break;
+        }
+      }
+      if (!sensor) throw std::runtime_error("the site has no power sensor; give --sensor");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+
+  std::chrono::seconds every{0};
+  if (!o.every.empty()) {
+    auto d = parse_duration_seconds(o.every);
+    if (!d || d->count() <= 0) {
+      std::cerr << "error: --every must be a duration like 15m\n";
+      return 2;
+    }
+    every = *d;
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  for (int sent = 0;;) {
+    Instant t = now();
+    if (!o.now.empty()) {
+      auto given = parse_iso8601(o.now);
+      if (!given) {
+        std::cerr << "error: --now must be ISO 8601 with an offset\n";
+        return 2;
+      }
+      t = *given + every * sent;
+    }
+    auto pick = timeseries::pick_simulated_reading(parsed.readings, tz, t);
+    if (!pick) {
+      std::cerr << "error: " << o.csv_path << " has no row for this weekday and hour\n";
+      return 1;
+    }
+    const json body = {{"start", timeseries::format_local_iso8601(tz, pick->time)}, {"values", {pick->value}}};
+    auto r = client.Post("/api/v1/sensors/" + std::to_string(sensor) + "/data", auth, body.dump(), "application/json");
+    if (!r || r->status != 200) {
+      std::cerr << "error: posting failed: " << (r ? r->body : "no answer") << "\n";
+      if (every.count() == 0) return 1;
+    } else {
+      std::cout << timeseries::format_local_iso8601(tz, pick->time) << " " << pick->value << " kW -> sensor " << sensor
+                << " (row " << pick->line << ")\n"
+                << std::flush;
+    }
+    ++sent;
+    if (every.count() == 0 || (o.count > 0 && sent >= o.count)) return 0;
+    if (!o.now.empty()) continue;  // simulated time: no waiting
+    timespec wait{static_cast<time_t>(every.count()), 0};
+    if (sigtimedwait(&stop, nullptr, &wait) > 0) return 0;
+  }
+}
+
+}  // namespace flexmarket::cli

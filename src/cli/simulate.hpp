@@ -1,0 +1,26 @@
+#pragma once
+// `flexmarket simulate powerdata`: a stand-in BEMS that replays a recorded CSV through the
+// HTTP API with a participant's credentials (ETP §5.1).
+#include <optional>
+#include <string>
+
+namespace flexmarket::cli {
+
+struct SimulatePowerOptions {
+  std::string url = "http://127.0.0.1:8080";
+  std::string participant;  // the BEMS's account (ABRI_BEMS, Carlab_BEMS, NCKU_BEMS, ...)
+  std::string csv_path;
+  std::string format;  // default: from the participant's name, as the seed did
+  std::string email;
+  std::string password;
+  std::string timezone = "Asia/Taipei";
+  std::optional<std::int64_t> sensor_id;  // default: the first power sensor of the participant's site
+  std::string every;                      // "" for once, else a duration like 15m
+  int count = 0;                          // with every: stop after this many posts (0: run until stopped)
+  std::string now;                        // ISO 8601 instant to use instead of the clock (tests)
+};
+
+// Returns the process exit code; prints what it posts.
+int simulate_powerdata(const SimulatePowerOptions& o);
+
+}  // namespace flexmarket::cli

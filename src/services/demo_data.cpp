@@ -1,0 +1,260 @@
+#include "services/demo_data.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "store/accounts_repository.hpp"
+#include "timeseries/local_time.hpp"
+
+namespace flexmarket::services {
+
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+
+constexpr const char* kZone = "Asia/Taipei";
+
+// A small deterministic generator, so demo data is the same on every run.
+double noise(std::uint64_t seed) {
+  seed ^= seed >> 33;
+  seed *= 0xff51afd7ed558ccdULL;
+  seed ^= seed >> 33;
+  seed *= 0xc4ceb9fe1a85ec53ULL;
+  seed ^= seed >> 33;
+  return static_cast<double>(seed % 10000) / 10000.0 - 0.5;  // -0.5 .. 0.5
+}
+
+struct Profile {
+  const char* account;
+  const char* format;
+  double base_kw, peak_kw, pv_kwp;
+};
+
+const Profile kSites[] = {
+    {"ABRI_BEMS", "abri_bems", 18, 42, 30},
+    {"Carlab_BEMS", "carlab_bems", 6, 15, 0},
+    {"NCKU_BEMS", "ncku_bems", 35, 90, 0},
+};
+
+struct Sample {
+  Instant t;
+  double load_kw, pv_kw;
+};
+
+std::vector<Sample> samples(const Profile& p, std::size_t site, Instant from, Instant to, const date::time_zone* tz) {
+  std::vector<Sample> out;
+  for (Instant t = from; t < to; t += minutes(15)) {
+    const auto local = tz->to_local(t);
+    const auto day = date::floor<date::days>(local);
+    const double h = std::chrono::duration<double, std::ratio<3600>>(local - day).count();
+    const auto wd = date::weekday(day).c_encoding();
+    const bool weekend = wd == 0 || wd == 6;
+    const auto day_no = static_cast<std::uint64_t>(day.time_since_epoch().count());
+    // Office hours bump, smooth edges; weekends at a third.
+    double office = 0;
+    if (h > 7 && h < 19) office = std::pow(std::sin(std::numbers::pi * (h - 7) / 12), 0.7);
+    if (weekend) office *= 0.3;
+    const double t_us = static_cast<double>(to_micros(t));
+    const double load = p.base_kw + (p.peak_kw - p.base_kw) * office +
+                        0.08 * p.base_kw * noise(static_cast<std::uint64_t>(t_us) / 900'000'000 * 31 + site);
+    // PV: a sine over daylight; every third day is cloudy.
+    double pv = 0;
+    if (p.pv_kwp > 0 && h > 6 && h < 18) {
+      const double sky = (day_no % 3 == 1) ? 0.3 : 0.9;
+      pv = p.pv_kwp * sky * std::sin(std::numbers::pi * (h - 6) / 12) *
+           (1 + 0.1 * noise(static_cast<std::uint64_t>(t_us) / 900'000'000 * 17 + 7));
+    }
+    out.push_back({t, std::round(load * 1000) / 1000, std::round(pv * 1000) / 1000});
+  }
+  return out;
+}
+
+std::string local_csv_time(const date::time_zone* tz, Instant t) {
+  const auto local = tz->to_local(t);
+  const auto day = date::floor<date::days>(local);
+  const date::year_month_day ymd{day};
+  const date::hh_mm_ss hms{std::chrono::floor<minutes>(local - day)};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d/%u/%u %02d:%02d", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()));
+  return buf;
+}
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+store::AssetRecord ensure_asset(Platform& p, const Principal& sys, std::int64_t account_id, const std::string& name,
+                                const std::string& type, std::optional<std::int64_t> parent, std::optional<double> kw) {
+  for (const auto& a : p.assets->list_assets(sys, account_id, 1, 500).items) {
+    if (a.name == name) return a;
+  }
+  AssetInput in;
+  in.account_id = account_id;
+  in.name = name;
+  in.type = type;
+  in.timezone = kZone;
+  in.parent_id = parent;
+  in.latitude = 22.9997;
+  in.longitude = 120.2270;
+  in.capacity_kw = kw;
+  return p.assets->create_asset(sys, in);
+}
+
+store::SensorRecord ensure_sensor(Platform& p, const Principal& sys, std::int64_t account_id,
+                                  std::optional<std::int64_t> asset, const std::string& name, const std::string& unit,
+                                  const std::string& resolution, bool is_public) {
+  for (const auto& s : p.assets->list_sensors(sys, asset.value_or(0), 1, 500).items) {
+    if (s.name == name && s.account_id == account_id && s.asset_id == asset) return s;
+  }
+  SensorInput in;
+  in.account_id = account_id;
+  in.asset_id = asset;
+  in.name = name;
+  in.unit = unit;
+  in.event_resolution = resolution;
+  in.timezone = kZone;
+  in.is_public = is_public;
+  return p.assets->create_sensor(sys, in);
+}
+
+std::int64_t import_file(Platform& p, const Principal& sys, const store::SensorRecord& s, const std::string& format,
+                         const std::filesystem::path& file) {
+  CsvImport spec;
+  spec.sensor_id = s.id;
+  spec.format = *timeseries::parse_csv_format(format);
+  spec.source = "demo data";
+  auto report = p.timeseries->import_csv(sys, spec, read_all(file));
+  if (!report.errors.empty()) {
+    throw internal_error("demo file " + file.string() + ":" + std::to_string(report.errors[0].line) + ": " +
+                         report.errors[0].message);
+  }
+  return report.stored;
+}
+
+}  // namespace
+
+DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& dir, Instant at) {
+  DemoDataReport report;
+  std::filesystem::create_directories(dir);
+  const Principal sys = system_principal();
+  const auto* tz = timeseries::find_zone(kZone);
+  const auto today = timeseries::local_day_of(tz, at);
+  const Instant from = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(today) - date::days(7)));
+  const Instant to = timeseries::floor_to(at, minutes(15));
+
+  for (std::size_t i = 0; i < std::size(kSites); ++i) {
+    const Profile& prof = kSites[i];
+    auto account = [&] {
+      auto c = p.db->acquire();
+      return store::accounts::find_by_name(*c, prof.account);
+    }();
+    if (!account) account = p.users->create_account(nullptr, prof.account);
+    const bool existed = [&] {
+      for (const auto& a : p.assets->list_assets(sys, account->id, 1, 500).items) {
+        if (a.name == prof.account) return true;
+      }
+      return false;
+    }();
+    auto site = ensure_asset(p, sys, account->id, prof.account, "site", std::nullopt, std::nullopt);
+    if (!existed) ++report.sites_created;
+    auto net = ensure_sensor(p, sys, account->id, site.id, "net load", "kW", "PT15M", false);
+    const auto data = samples(prof, i, from, to, tz);
+    const auto file = dir / (std::string(prof.account) + ".csv");
+    std::ofstream out(file);
+    if (std::string(prof.format) == "abri_bems") {
+      // ABRI's importer reads total_load (ETP §5.1): it feeds the building-load sensor; the
+      // site's net load and the PV come in as generic files alongside.
+      auto load_asset = ensure_asset(p, sys, account->id, "ABRI building", "load", site.id, prof.peak_kw);
+      auto pv_asset = ensure_asset(p, sys, account->id, "ABRI rooftop PV", "pv", site.id, prof.pv_kwp);
+      auto load = ensure_sensor(p, sys, account->id, load_asset.id, "total load", "kW", "PT15M", false);
+      auto pv = ensure_sensor(p, sys, account->id, pv_asset.id, "pv power", "kW", "PT15M", false);
+      out << "AMI_1,AMI_2,AMI_3,total_load(kW),PV_generate(kW),net_load(kW),TIME\n";
+      std::ofstream net_out(dir / "ABRI_BEMS_net_load.csv"), pv_out(dir / "ABRI_BEMS_pv.csv");
+      net_out << "datetime,value\n";
+      pv_out << "datetime,value\n";
+      for (const auto& s : data) {
+        const double net_kw = std::round((s.load_kw - s.pv_kw) * 1000) / 1000;
+        char line[160];
+        std::snprintf(line, sizeof line, "%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%s\n", s.load_kw * 0.35, s.load_kw * 0.45,
+                      s.load_kw * 0.2, s.load_kw, s.pv_kw, net_kw, local_csv_time(tz, s.t).c_str());
+        out << line;
+        net_out << local_csv_time(tz, s.t) << "," << net_kw << "\n";
+        pv_out << local_csv_time(tz, s.t) << "," << -s.pv_kw << "\n";  // generation is negative
+      }
+      out.close();
+      net_out.close();
+      pv_out.close();
+      report.readings_stored += import_file(p, sys, load, "abri_bems", file);
+      report.readings_stored += import_file(p, sys, net, "generic", dir / "ABRI_BEMS_net_load.csv");
+      report.readings_stored += import_file(p, sys, pv, "generic", dir / "ABRI_BEMS_pv.csv");
+    } else {
+      out << "id,field,grid_power,inserted_at\n";
+      std::int64_t id = 4451;
+      const std::string field = std::string(prof.format) == "ncku_bems" ? "NCKU" : "carlab";
+      for (const auto& s : data) out << id++ << "," << field << "," << s.load_kw << "," << local_csv_time(tz, s.t) << "\n";
+      out.close();
+      report.readings_stored += import_file(p, sys, net, prof.format, file);
+    }
+  }
+
+  // Market and weather data, published by the platform's operator account.
+  auto op = [&] {
+    auto c = p.db->acquire();
+    return store::accounts::find_by_name(*c, "flexmarket");
+  }();
+  if (!op) op = p.users->create_account(nullptr, "flexmarket");
+  auto price = ensure_sensor(p, sys, op->id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
+  auto temp = ensure_sensor(p, sys, op->id, std::nullopt, "Tainan temperature", "°C", "PT1H", true);
+  auto sun = ensure_sensor(p, sys, op->id, std::nullopt, "Tainan irradiance", "W/m²", "PT1H", true);
+  std::vector<PostedSeries> posts;
+  // Day-ahead prices for each day through tomorrow, known at 12:00 the day before.
+  for (int d = -7; d <= 1; ++d) {
+    const auto day = date::year_month_day(date::sys_days(today) + date::days(d));
+    const Instant start = timeseries::start_of_local_day(tz, day);
+    const Instant published = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(day) - date::days(1))) + hours(12);
+    if (published > at) continue;
+    PostedSeries ps;
+    ps.sensor_id = price.id;
+    ps.start = start;
+    ps.prior = published;
+    ps.source = "demo data";
+    const bool weekend = date::weekday(date::sys_days(day)).c_encoding() % 6 == 0;
+    for (int h = 0; h < 24; ++h) {
+      double v = (h >= 22 || h < 7) ? 1.8 : ((h >= 13 && h < 17 && !weekend) ? 5.6 : 3.4);
+      v += 0.3 * noise(static_cast<std::uint64_t>(to_micros(start)) / 3'600'000'000 + static_cast<std::uint64_t>(h));
+      ps.values.push_back(std::round(v * 1000) / 1000);
+    }
+    posts.push_back(ps);
+  }
+  // Weather: hourly measurements up to the last full hour.
+  PostedSeries tp, ir;
+  tp.sensor_id = temp.id;
+  ir.sensor_id = sun.id;
+  tp.start = ir.start = from;
+  tp.source = ir.source = "demo data";
+  for (Instant t = from; t + hours(1) <= at; t += hours(1)) {
+    const auto local = tz->to_local(t);
+    const double h = std::chrono::duration<double, std::ratio<3600>>(local - date::floor<date::days>(local)).count();
+    const auto day_no = static_cast<std::uint64_t>(date::floor<date::days>(local).time_since_epoch().count());
+    const double sky = (day_no % 3 == 1) ? 0.3 : 0.9;
+    tp.values.push_back(std::round((22 + 5 * std::sin(std::numbers::pi * (h - 9) / 12)) * 10) / 10);
+    ir.values.push_back(h > 6 && h < 18 ? std::round(950 * sky * std::sin(std::numbers::pi * (h - 6) / 12)) : 0.0);
+  }
+  if (!tp.values.empty()) {
+    posts.push_back(tp);
+    posts.push_back(ir);
+  }
+  if (!posts.empty()) report.readings_stored += p.timeseries->ingest(sys, posts).stored;
+  return report;
+}
+
+}  // namespace flexmarket::services

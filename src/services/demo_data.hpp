@@ -1,0 +1,23 @@
+#pragma once
+// Demo time series: three BEMS sites (ABRI_BEMS, Carlab_BEMS, NCKU_BEMS) with 15-minute
+// meter data for the last seven local days up to now, written as CSV files in each BEMS's
+// own format (ETP §5.1) and imported through the CSV import; a public day-ahead price
+// sensor (TWD/kWh, through tomorrow) and public weather sensors for Tainan.
+// Synthetic but shaped like the real thing: office load peaking by day, lower at weekends,
+// PV following the sun, less on cloudy days. Deterministic, so running it again only adds
+// the readings of the time that passed.
+#include <filesystem>
+#include <string>
+
+#include "services/platform.hpp"
+
+namespace flexmarket::services {
+
+struct DemoDataReport {
+  std::int64_t sites_created = 0;
+  std::int64_t readings_stored = 0;
+};
+
+DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& csv_dir, Instant at = now());
+
+}  // namespace flexmarket::services
