@@ -171,6 +171,12 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/accounts", "get"},       {"/api/v1/accounts", "post"},       {"/api/v1/accounts/{id}", "get"},
       {"/api/v1/users", "get"},          {"/api/v1/users", "post"},          {"/api/v1/users/{id}", "get"},
       {"/api/v1/users/{id}", "patch"},
+      {"/api/v1/assets", "get"},          {"/api/v1/assets", "post"},         {"/api/v1/assets/{id}", "get"},
+      {"/api/v1/assets/{id}", "patch"},   {"/api/v1/assets/{id}", "delete"},  {"/api/v1/sensors", "get"},
+      {"/api/v1/sensors", "post"},        {"/api/v1/sensors/{id}", "get"},    {"/api/v1/sensors/{id}", "patch"},
+      {"/api/v1/sensors/{id}", "delete"}, {"/api/v1/sensors/{id}/data", "get"}, {"/api/v1/sensors/{id}/data", "post"},
+      {"/api/v1/sensors/data", "post"},   {"/api/v1/assets/{id}/power/readings", "get"},
+      {"/api/v1/assets/{id}/power/daily", "get"}, {"/api/v1/assets/{id}/power/summary", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
