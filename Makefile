@@ -27,6 +27,8 @@ test: build
 
 bench: build
 	./bench/http_bench.sh $(BUILD)/flexmarket
+	./$(BUILD)/timeseries_bench
+	./$(BUILD)/timeseries_bench --postgres
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

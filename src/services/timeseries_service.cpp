@@ -189,7 +189,8 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
       start = timeseries::floor_to(q.start, out.resolution.fixed);
       end = timeseries::ceil_to(q.end, out.resolution.fixed);
     }
-    beliefs = store::beliefs::load(*c, sensor_id, timeseries::floor_to(start, r), timeseries::ceil_to(end, r), source_id);
+    beliefs = store::beliefs::load_most_recent(*c, db_.backend(), sensor_id, timeseries::floor_to(start, r),
+                                               timeseries::ceil_to(end, r), r, q.prior, source_id);
     auto series = timeseries::most_recent_beliefs(beliefs, start, end, r, q.prior);
     const Unit u = unit_of(out.sensor);
     auto resampled = timeseries::resample(series, out.resolution, aggregation_for(u.quantity), tz);

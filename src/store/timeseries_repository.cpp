@@ -304,6 +304,38 @@ std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Inst
   return out;
 }
 
+std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
+                                                 Instant end, std::chrono::microseconds resolution,
+                                                 std::optional<Instant> prior, std::optional<std::int64_t> source_id) {
+  if (backend == Backend::sqlite) {
+    // In-process: scanning every belief in key order is as cheap as any SQL for it.
+    auto all = load(c, sensor_id, start, end, source_id);
+    std::vector<timeseries::Belief> out;
+    out.reserve(all.size() / 2 + 1);
+    const std::int64_t prior_us = prior ? to_micros(*prior) : 0;
+    for (const auto& b : all) {
+      if (!out.empty() && out.back().event_start_us == b.event_start_us) continue;
+      if (prior && b.event_start_us + resolution.count() - b.belief_horizon_us > prior_us) continue;
+      out.push_back(b);
+    }
+    return out;
+  }
+  // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
+  std::vector<timeseries::Belief> out;
+  auto collect = [&](const RowReader& r) { out.push_back({r.int64(0), r.int64(1), r.int64(2), r.real(3)}); };
+  c.query_each(
+      "SELECT DISTINCT ON (event_start) event_start, belief_horizon, source_id, value FROM beliefs "
+      "WHERE sensor_id = ? AND event_start >= ? AND event_start < ? "
+      "AND (CAST(? AS BIGINT) = 0 OR source_id = ?) "
+      "AND (CAST(? AS BIGINT) = 0 OR belief_horizon >= event_start + ? - ?) "
+      "ORDER BY event_start, belief_horizon, source_id",
+      {sensor_id, to_micros(start), to_micros(end), source_id.value_or(0), source_id.value_or(0),
+       static_cast<std::int64_t>(prior ? 1 : 0), static_cast<std::int64_t>(resolution.count()),
+       prior ? to_micros(*prior) : std::int64_t{0}},
+      collect);
+  return out;
+}
+
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id) {
   return c.query("DELETE FROM beliefs WHERE sensor_id = ?", {sensor_id}).affected_rows;
 }

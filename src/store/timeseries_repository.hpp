@@ -90,6 +90,13 @@ std::int64_t insert(Connection& c, Backend backend, std::span<const BeliefRow> r
 // belief_horizon, source_id); only those of `source_id` when given.
 std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Instant start, Instant end,
                                      std::optional<std::int64_t> source_id);
+// The most recent belief per event (smallest horizon, then lowest source id) among those
+// formed at or before `prior`, for events of length `resolution` in [start, end), by
+// event start. The same result as timeseries::most_recent_beliefs over load(), chosen
+// inside the database where that is cheaper (PostgreSQL), so fewer rows travel.
+std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
+                                                 Instant end, std::chrono::microseconds resolution,
+                                                 std::optional<Instant> prior, std::optional<std::int64_t> source_id);
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id);
 }  // namespace beliefs
 
