@@ -308,16 +308,23 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
                                                  Instant end, std::chrono::microseconds resolution,
                                                  std::optional<Instant> prior, std::optional<std::int64_t> source_id) {
   if (backend == Backend::sqlite) {
-    // In-process: scanning every belief in key order is as cheap as any SQL for it.
-    auto all = load(c, sensor_id, start, end, source_id);
+    // In-process: one ordered scan, keeping the first acceptable belief of each event.
     std::vector<timeseries::Belief> out;
-    out.reserve(all.size() / 2 + 1);
     const std::int64_t prior_us = prior ? to_micros(*prior) : 0;
-    for (const auto& b : all) {
-      if (!out.empty() && out.back().event_start_us == b.event_start_us) continue;
-      if (prior && b.event_start_us + resolution.count() - b.belief_horizon_us > prior_us) continue;
-      out.push_back(b);
-    }
+    const std::int64_t r = resolution.count();
+    auto keep = [&](const RowReader& row) {
+      const std::int64_t event = row.int64(0);
+      if (!out.empty() && out.back().event_start_us == event) return;
+      const std::int64_t horizon = row.int64(1);
+      if (prior && event + r - horizon > prior_us) return;
+      out.push_back({event, horizon, row.int64(2), row.real(3)});
+    };
+    const std::string where = source_id ? " AND source_id = ?" : "";
+    std::vector<Value> params = {sensor_id, to_micros(start), to_micros(end)};
+    if (source_id) params.emplace_back(*source_id);
+    c.query_each("SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND "
+                 "event_start >= ? AND event_start < ?" + where + " ORDER BY event_start, belief_horizon, source_id",
+                 params, keep);
     return out;
   }
   // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
