@@ -29,6 +29,7 @@ bench: build
 	./bench/http_bench.sh $(BUILD)/flexmarket
 	./$(BUILD)/timeseries_bench
 	./$(BUILD)/timeseries_bench --postgres
+	./$(BUILD)/clearing_bench
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
