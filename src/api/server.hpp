@@ -56,5 +56,6 @@ class ApiServer {
 // (api/v1_timeseries.cpp).
 void register_v1_routes(ApiServer& server);
 void register_v1_timeseries_routes(ApiServer& server);
+void register_v1_market_routes(ApiServer& server);
 
 }  // namespace flexmarket::api

@@ -18,6 +18,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "jobs/market_clock.hpp"
 #include "security/password.hpp"
 #include "services/demo_data.hpp"
 #include "services/platform.hpp"
@@ -40,6 +41,8 @@ struct ServeOptions {
   std::string host;
   int port = -1;
   int threads = 0;
+  std::string clock, start;
+  double speed = 0;
 };
 
 Config make_config(const GlobalOptions& g, const ServeOptions* s = nullptr) {
@@ -52,6 +55,9 @@ Config make_config(const GlobalOptions& g, const ServeOptions* s = nullptr) {
     if (!s->host.empty()) flags["server.host"] = s->host;
     if (s->port >= 0) flags["server.port"] = std::to_string(s->port);
     if (s->threads > 0) flags["server.threads"] = std::to_string(s->threads);
+    if (!s->clock.empty()) flags["market.clock"] = s->clock;
+    if (!s->start.empty()) flags["market.clock_start"] = s->start;
+    if (s->speed > 0) flags["market.clock_speed"] = std::to_string(s->speed);
   }
   std::optional<std::filesystem::path> file;
   if (!g.config_file.empty()) file = g.config_file;
@@ -87,6 +93,7 @@ int serve(services::Platform& p) {
 
   api::ApiServer server(p);
   const int port = server.bind(p.config.server_host, p.config.server_port);
+  p.market_runner->start();
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     timespec tick{0, 200'000'000};
@@ -102,11 +109,14 @@ int serve(services::Platform& p) {
   log_info("listening", {{"url", "http://" + p.config.server_host + ":" + std::to_string(port)},
                          {"port", port},
                          {"database", p.db->display_url()},
+                         {"market_clock", p.market_clock->is_simulated() ? "simulated" : "real"},
+                         {"market_now", format_iso8601(p.market_clock->now())},
                          {"version", FLEXMARKET_VERSION}});
   flush_logs();
   server.run();
   done = true;
   waiter.join();
+  p.market_runner->stop();
   log_info("stopped");
   flush_logs();
   return 0;
@@ -142,6 +152,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--host", so.host, "address to listen on (default 127.0.0.1)");
     cmd->add_option("--port", so.port, "port to listen on (default 8080; 0 picks a free one)");
     cmd->add_option("--threads", so.threads, "HTTP worker threads, one per open connection (default 512)");
+    cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
+    cmd->add_option("--start", so.start, "with --clock simulated: the instant it starts at (ISO 8601; default now)");
+    cmd->add_option("--speed", so.speed, "with --clock simulated: how many times faster than real time (default 1)");
   };
   auto* serve_cmd = app.add_subcommand("serve", "serve the platform over HTTP");
   add_serve_options(serve_cmd);

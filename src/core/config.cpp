@@ -65,6 +65,27 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"auth.token_pepper", [](Config& c, const std::string& v, const std::string&) { c.auth_token_pepper = v; }},
       {"auth.login_free_failures", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_free_failures = to_int(v, k, 1, 1000); }},
       {"auth.login_max_delay", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_max_delay = to_duration(v, k); }},
+      {"market.clock", [](Config& c, const std::string& v, const std::string& k) { c.market_clock = one_of(v, k, {"real", "simulated"}); }},
+      {"market.clock_start", [](Config& c, const std::string& v, const std::string&) { c.market_clock_start = v; }},
+      {"market.clock_speed", [](Config& c, const std::string& v, const std::string& k) {
+         try {
+           std::size_t used = 0;
+           const double d = std::stod(v, &used);
+           if (used == v.size() && d > 0 && d <= 1e6) {
+             c.market_clock_speed = d;
+             return;
+           }
+         } catch (const std::exception&) {
+         }
+         throw invalid_field(k, "setting " + k + " must be a number above 0, got '" + v + "'");
+       }},
+      {"market.tick", [](Config& c, const std::string& v, const std::string& k) {
+         if (v.size() > 2 && v.substr(v.size() - 2) == "ms") {
+           c.market_tick = std::chrono::milliseconds(to_int(v.substr(0, v.size() - 2), k, 10, 600000));
+         } else {
+           c.market_tick = std::chrono::duration_cast<std::chrono::milliseconds>(to_duration(v, k));
+         }
+       }},
       {"log.level", [](Config& c, const std::string& v, const std::string& k) { c.log_level = one_of(v, k, {"trace", "debug", "info", "warn", "error"}); }},
       {"log.format", [](Config& c, const std::string& v, const std::string& k) { c.log_format = one_of(v, k, {"json", "text"}); }},
       {"log.requests", [](Config& c, const std::string& v, const std::string& k) { c.log_requests = to_bool(v, k); }},

@@ -36,6 +36,13 @@ struct Config {
   int auth_login_free_failures = 5;
   std::chrono::seconds auth_login_max_delay{900};
 
+  // The market clock: "real", or "simulated" from market_clock_start at market_clock_speed
+  // times the wall clock (demo and tests; POST /api/v1/admin/clock/advance moves it).
+  std::string market_clock = "real";
+  std::string market_clock_start;  // ISO 8601; empty: now
+  double market_clock_speed = 1.0;
+  std::chrono::milliseconds market_tick{500};
+
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::string log_format = "json";  // json (one object per line) or text
   bool log_requests = true;

@@ -1,9 +1,15 @@
 #include "services/platform.hpp"
 
 #include "core/error.hpp"
+#include "jobs/market_clock.hpp"
 #include "security/secrets.hpp"
 
 namespace flexmarket::services {
+
+Platform::Platform() = default;
+Platform::~Platform() {
+  if (market_runner) market_runner->stop();
+}
 
 std::unique_ptr<Platform> open_platform(const Config& config) {
   auto p = std::make_unique<Platform>();
@@ -26,6 +32,20 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->users = std::make_unique<UserService>(*p->db);
   p->assets = std::make_unique<AssetService>(*p->db);
   p->timeseries = std::make_unique<TimeSeriesService>(*p->db, *p->assets);
+  if (config.market_clock == "simulated") {
+    Instant start = now();
+    if (!config.market_clock_start.empty()) {
+      auto t = parse_iso8601(config.market_clock_start);
+      if (!t) throw invalid_field("market.clock_start", "market.clock_start must be ISO 8601 with an offset");
+      start = *t;
+    }
+    p->market_clock = jobs::MarketClock::simulated(start, config.market_clock_speed);
+  } else {
+    p->market_clock = jobs::MarketClock::real();
+  }
+  auto clock = p->market_clock;
+  p->market = std::make_unique<MarketService>(*p->db, *p->assets, [clock] { return clock->now(); });
+  p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick);
   return p;
 }
 

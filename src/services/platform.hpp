@@ -8,19 +8,31 @@
 #include "core/config.hpp"
 #include "services/asset_service.hpp"
 #include "services/auth_service.hpp"
+#include "services/market_service.hpp"
 #include "services/timeseries_service.hpp"
 #include "services/user_service.hpp"
 #include "store/database.hpp"
 
+namespace flexmarket::jobs {
+class MarketClock;
+class MarketRunner;
+}  // namespace flexmarket::jobs
+
 namespace flexmarket::services {
 
 struct Platform {
+  Platform();
+  ~Platform();
   Config config;
   std::unique_ptr<store::Database> db;
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<UserService> users;
   std::unique_ptr<AssetService> assets;
   std::unique_ptr<TimeSeriesService> timeseries;
+  // The market's clock (real or simulated) and what runs on it.
+  std::shared_ptr<jobs::MarketClock> market_clock;
+  std::unique_ptr<MarketService> market;
+  std::unique_ptr<jobs::MarketRunner> market_runner;
 };
 
 // Opens the configured database and loads (or on first run creates) the token pepper.

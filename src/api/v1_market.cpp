@@ -1,0 +1,287 @@
+// /api/v1 routes of the market: markets, meters, bids, clearings, settlements, the
+// simulated clock, and the event stream (Server-Sent Events).
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "api/http.hpp"
+#include "api/server.hpp"
+#include "core/error.hpp"
+#include "jobs/market_clock.hpp"
+#include "store/market_repository.hpp"
+#include "timeseries/duration.hpp"
+
+namespace flexmarket::api {
+
+namespace {
+
+double ticks(std::int64_t n, double tick) { return std::round(static_cast<double>(n) * tick * 1e9) / 1e9; }
+
+json market_json(const store::MarketRecord& m) {
+  return {{"id", m.id},
+          {"name", m.name},
+          {"timezone", m.timezone},
+          {"slot_length", timeseries::format_duration(m.slot_length)},
+          {"gate_closure_lead", timeseries::format_duration(m.gate_closure_lead)},
+          {"currency", m.currency},
+          {"price_unit", m.currency + "/kWh"},
+          {"volume_unit", "kWh"},
+          {"price_tick", m.price_tick},
+          {"price_min", ticks(m.price_min_ticks, m.price_tick)},
+          {"price_max", ticks(m.price_max_ticks, m.price_tick)},
+          {"volume_tick_kwh", m.volume_tick_kwh},
+          {"price_rule", m.price_rule},
+          {"imbalance_price_sensor_id", m.imbalance_price_sensor_id ? json(*m.imbalance_price_sensor_id) : json(nullptr)},
+          {"imbalance_short_factor", m.imbalance_short_factor},
+          {"imbalance_long_factor", m.imbalance_long_factor},
+          {"settlement_deadline", timeseries::format_duration(m.settlement_deadline)},
+          {"minor_unit_digits", m.minor_unit_digits}};
+}
+
+json bid_json(const store::BidRecord& b, const store::MarketRecord& m) {
+  return {{"id", b.id},
+          {"market_id", b.market_id},
+          {"side", b.side},
+          {"slot_start", format_iso8601(b.slot_start)},
+          {"volume_kwh", ticks(b.volume_ticks, m.volume_tick_kwh)},
+          {"price", ticks(b.price_ticks, m.price_tick)},
+          {"status", b.status},
+          {"filled_kwh", ticks(b.filled_ticks, m.volume_tick_kwh)},
+          {"gate_closure", format_iso8601(b.slot_start - m.gate_closure_lead)},
+          {"created_at", format_iso8601(b.created_at)},
+          {"updated_at", format_iso8601(b.updated_at)}};
+}
+
+json trade_json(const store::TradeRecord& t, const store::MarketRecord& m) {
+  return {{"id", t.id},
+          {"buy_bid_id", t.buy_bid_id},
+          {"sell_bid_id", t.sell_bid_id},
+          {"buyer_account_id", t.buyer_account_id},
+          {"seller_account_id", t.seller_account_id},
+          {"volume_kwh", ticks(t.volume_ticks, m.volume_tick_kwh)},
+          {"price", t.price}};
+}
+
+json settlement_json(const store::SettlementRecord& s, const store::MarketRecord& m) {
+  const double unit = std::pow(10.0, m.minor_unit_digits);
+  return {{"market_id", s.market_id},
+          {"slot_start", format_iso8601(s.slot_start)},
+          {"account_id", s.account_id},
+          {"version", s.version},
+          {"current", s.current},
+          {"sold_kwh", s.sold_kwh},
+          {"bought_kwh", s.bought_kwh},
+          {"contracted_kwh", s.contracted_kwh},
+          {"metered_kwh", s.metered_kwh},
+          {"imbalance_kwh", s.imbalance_kwh},
+          {"imbalance_price", s.imbalance_price ? json(*s.imbalance_price) : json(nullptr)},
+          {"trade_amount", static_cast<double>(s.trade_amount_minor) / unit},
+          {"imbalance_amount", static_cast<double>(s.imbalance_amount_minor) / unit},
+          {"total", static_cast<double>(s.total_minor) / unit},
+          {"currency", m.currency},
+          {"missing_intervals", s.missing_intervals},
+          {"created_at", format_iso8601(s.created_at)}};
+}
+
+Instant instant_field(const std::string& text, const std::string& field) {
+  auto t = parse_iso8601(text);
+  if (!t) throw invalid_field(field, field + " must be an ISO 8601 time with an offset");
+  return *t;
+}
+
+services::BidInput bid_input(const json& b) {
+  reject_unknown_fields(b, {"side", "slot_start", "volume_kwh", "price"});
+  services::BidInput in;
+  in.side = optional_string(b, "side");
+  if (auto s = optional_string(b, "slot_start")) in.slot_start = instant_field(*s, "slot_start");
+  in.volume_kwh = optional_number(b, "volume_kwh");
+  in.price = optional_number(b, "price");
+  return in;
+}
+
+}  // namespace
+
+void register_v1_market_routes(ApiServer& s) {
+  auto& p = s.platform();
+
+  s.route("POST", "/api/v1/markets", Access::authenticated, [&p](RequestContext& c) {
+    const json b = parse_json_object(c.req);
+    reject_unknown_fields(b, {"name", "timezone", "slot_length", "gate_closure_lead", "currency", "price_rule",
+                              "settlement_deadline", "price_tick", "price_min", "price_max", "volume_tick_kwh",
+                              "imbalance_short_factor", "imbalance_long_factor", "imbalance_price_sensor_id",
+                              "minor_unit_digits"});
+    services::MarketInput in;
+    in.name = optional_string(b, "name");
+    in.timezone = optional_string(b, "timezone");
+    in.slot_length = optional_string(b, "slot_length");
+    in.gate_closure_lead = optional_string(b, "gate_closure_lead");
+    in.currency = optional_string(b, "currency");
+    in.price_rule = optional_string(b, "price_rule");
+    in.settlement_deadline = optional_string(b, "settlement_deadline");
+    in.price_tick = optional_number(b, "price_tick");
+    in.price_min = optional_number(b, "price_min");
+    in.price_max = optional_number(b, "price_max");
+    in.volume_tick_kwh = optional_number(b, "volume_tick_kwh");
+    in.imbalance_short_factor = optional_number(b, "imbalance_short_factor");
+    in.imbalance_long_factor = optional_number(b, "imbalance_long_factor");
+    in.imbalance_price_sensor_id = optional_integer(b, "imbalance_price_sensor_id");
+    in.minor_unit_digits = optional_integer(b, "minor_unit_digits");
+    auto m = p.market->create_market(c.caller(), in);
+    c.res.set_header("Location", "/api/v1/markets/" + std::to_string(m.id));
+    send_json(c.res, 201, market_json(m));
+  });
+  s.route("GET", "/api/v1/markets", Access::authenticated, [&p](RequestContext& c) {
+    json items = json::array();
+    for (const auto& m : p.market->list_markets()) items.push_back(market_json(m));
+    send_json(c.res, 200, {{"items", items}, {"now", format_iso8601(p.market->now())}});
+  });
+  s.route("GET", R"(/api/v1/markets/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    send_json(c.res, 200, market_json(p.market->get_market(path_id(c.req))));
+  });
+  s.route("PUT", R"(/api/v1/markets/(\d+)/meters/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    const json b = parse_json_object(c.req);
+    reject_unknown_fields(b, {"sensor_id"});
+    auto sensor = optional_integer(b, "sensor_id");
+    if (!sensor) throw invalid_field("sensor_id", "field 'sensor_id' is required");
+    p.market->set_meter(c.caller(), path_id(c.req, 1), path_id(c.req, 2), *sensor);
+    send_json(c.res, 200, {{"market_id", path_id(c.req, 1)}, {"account_id", path_id(c.req, 2)}, {"sensor_id", *sensor}});
+  });
+
+  s.route("POST", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    auto b = p.market->place_bid(c.caller(), id, bid_input(parse_json_object(c.req)));
+    c.res.set_header("Location", "/api/v1/bids/" + std::to_string(b.id));
+    send_json(c.res, 201, bid_json(b, p.market->get_market(id)));
+  });
+  s.route("GET", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    std::optional<Instant> slot;
+    if (auto v = query_string(c.req, "slot_start")) slot = instant_field(*v, "slot_start");
+    auto page = p.market->list_bids(c.caller(), id, slot, query_string(c.req, "status"), query_int(c.req, "page", 1),
+                                    query_int(c.req, "per_page", 50));
+    const auto m = p.market->get_market(id);
+    json items = json::array();
+    for (const auto& b : page.items) items.push_back(bid_json(b, m));
+    send_json(c.res, 200, {{"items", items}, {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
+  });
+  s.route("GET", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    auto b = p.market->get_bid(c.caller(), path_id(c.req));
+    send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
+  });
+  s.route("PATCH", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    auto b = p.market->update_bid(c.caller(), path_id(c.req), bid_input(parse_json_object(c.req)));
+    send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
+  });
+  s.route("DELETE", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    auto b = p.market->cancel_bid(c.caller(), path_id(c.req));
+    send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
+  });
+
+  s.route("GET", R"(/api/v1/markets/(\d+)/clearings/([^/]+))", Access::authenticated, [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    const Instant slot = instant_field(c.req.matches[2].str(), "slot_start");
+    const auto m = p.market->get_market(id);
+    auto v = p.market->slot_view(c.caller(), id, slot);
+    json trades = json::array(), bids = json::array();
+    for (const auto& t : v.trades) trades.push_back(trade_json(t, m));
+    for (const auto& b : v.bids) bids.push_back(bid_json(b, m));
+    send_json(c.res, 200,
+              {{"market_id", id},
+               {"slot_start", format_iso8601(slot)},
+               {"cleared", v.clearing.cleared},
+               {"price", v.clearing.price ? json(*v.clearing.price) : json(nullptr)},
+               {"price_interval", v.clearing.price ? json::array({ticks(v.clearing.price_low_ticks, m.price_tick),
+                                                                  ticks(v.clearing.price_high_ticks, m.price_tick)})
+                                                   : json(nullptr)},
+               {"volume_kwh", ticks(v.clearing.volume_ticks, m.volume_tick_kwh)},
+               {"netted_kwh", ticks(v.clearing.netted_ticks, m.volume_tick_kwh)},
+               {"bids", v.clearing.bid_count},
+               {"demand", json::parse(v.clearing.demand_json)},
+               {"supply", json::parse(v.clearing.supply_json)},
+               {"cleared_at", format_iso8601(v.clearing.cleared_at)},
+               {"your_bids", bids},
+               {"trades", trades}});
+  });
+
+  s.route("GET", "/api/v1/settlements", Access::authenticated, [&p](RequestContext& c) {
+    auto start = query_string(c.req, "start");
+    auto end = query_string(c.req, "end");
+    if (!start) throw invalid_field("start", "query parameter 'start' is required");
+    if (!end) throw invalid_field("end", "query parameter 'end' is required");
+    auto list = p.market->settlements(c.caller(), query_int(c.req, "participant", 0), instant_field(*start, "start"),
+                                      instant_field(*end, "end"), query_string(c.req, "versions") == "all");
+    std::map<std::int64_t, store::MarketRecord> markets;
+    json items = json::array();
+    for (const auto& st : list) {
+      if (!markets.count(st.market_id)) markets.emplace(st.market_id, p.market->get_market(st.market_id));
+      items.push_back(settlement_json(st, markets.at(st.market_id)));
+    }
+    send_json(c.res, 200, {{"items", items}});
+  });
+
+  s.route("POST", "/api/v1/admin/clock/advance", Access::authenticated, [&p](RequestContext& c) {
+    require_any_role(c.caller(), {Role::admin, Role::operator_}, "moving the market clock");
+    if (!p.market_clock->is_simulated()) {
+      throw conflict("the market clock is real time; start serve with --clock simulated to move it");
+    }
+    const json b = parse_json_object(c.req);
+    reject_unknown_fields(b, {"by", "to"});
+    std::chrono::microseconds by{0};
+    if (auto d = optional_string(b, "by")) {
+      auto parsed = timeseries::parse_duration(*d);
+      if (!parsed || !parsed->is_fixed() || parsed->fixed.count() < 0) throw invalid_field("by", "by must be a duration like PT1H");
+      by = parsed->fixed;
+    } else if (auto to = optional_string(b, "to")) {
+      const Instant target = instant_field(*to, "to");
+      if (target < p.market_clock->now()) throw invalid_field("to", "the clock only moves forward");
+      by = target - p.market_clock->now();
+    } else {
+      throw invalid_field("by", "give 'by' (a duration) or 'to' (an instant)");
+    }
+    p.market_clock->advance(by);
+    auto report = p.market_runner->run_once();
+    send_json(c.res, 200, {{"now", format_iso8601(p.market_clock->now())},
+                           {"gates_closed", report.gates_closed},
+                           {"slots_cleared", report.slots_cleared},
+                           {"statements", report.statements},
+                           {"corrections", report.corrections}});
+  });
+
+  // Server-Sent Events: the caller's own and public events, from ?after=ID (or the
+  // Last-Event-ID header) on; ?follow=false ends the stream once caught up.
+  s.route("GET", "/api/v1/events", Access::authenticated, [&p](RequestContext& c) {
+    std::int64_t after = query_int(c.req, "after", 0);
+    if (c.req.has_header("Last-Event-ID")) {
+      try {
+        after = std::stoll(c.req.get_header_value("Last-Event-ID"));
+      } catch (const std::exception&) {
+      }
+    }
+    const bool follow = query_string(c.req, "follow").value_or("true") != "false";
+    const std::int64_t account = c.caller().sees_all_accounts() ? 0 : c.caller().account_id;
+    auto* db = p.db.get();
+    c.res.status = 200;
+    c.res.set_header("Cache-Control", "no-cache");
+    c.res.set_chunked_content_provider("text/event-stream", [db, after, account, follow](std::size_t, httplib::DataSink& sink) mutable {
+      auto conn = db->acquire();
+      auto events = store::events::since(*conn, after, account, 500);
+      for (const auto& e : events) {
+        std::string msg = "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.payload + "\n\n";
+        if (!sink.write(msg.data(), msg.size())) return false;
+        after = e.id;
+      }
+      if (events.empty()) {
+        if (!follow) {
+          sink.done();
+          return true;
+        }
+        const std::string ping = ": keep-alive\n\n";
+        if (!sink.write(ping.data(), ping.size())) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+      return true;
+    });
+  });
+}
+
+}  // namespace flexmarket::api

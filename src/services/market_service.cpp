@@ -1,0 +1,476 @@
+#include "services/market_service.hpp"
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "store/accounts_repository.hpp"
+#include "store/timeseries_repository.hpp"
+#include "timeseries/beliefs.hpp"
+#include "timeseries/duration.hpp"
+#include "timeseries/local_time.hpp"
+
+namespace flexmarket::services {
+
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::microseconds;
+
+std::optional<market::PriceRule> parse_rule(const std::string& s) {
+  if (s == "midpoint") return market::PriceRule::midpoint;
+  if (s == "seller") return market::PriceRule::seller;
+  if (s == "buyer") return market::PriceRule::buyer;
+  return std::nullopt;
+}
+
+microseconds duration_field(const std::optional<std::string>& text, const char* fallback, const char* field,
+                            bool allow_zero) {
+  auto d = timeseries::parse_duration(text.value_or(fallback));
+  if (!d || !d->is_fixed() || d->fixed.count() < 0 || (!allow_zero && d->fixed.count() == 0)) {
+    throw invalid_field(field, std::string(field) + " must be an ISO 8601 duration like PT1H");
+  }
+  return d->fixed;
+}
+
+// A value as a whole number of ticks; 422 when it is not one.
+std::int64_t to_ticks(double value, double tick, const char* field, const char* what) {
+  const double t = value / tick;
+  const double r = std::round(t);
+  if (!std::isfinite(t) || std::fabs(t - r) > 1e-6 * std::max(1.0, std::fabs(t))) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", tick);
+    throw invalid_field(field, std::string(what) + " must be a multiple of " + buf);
+  }
+  return static_cast<std::int64_t>(r);
+}
+
+json curve_json(const std::vector<market::CurvePoint>& pts, const store::MarketRecord& m) {
+  json out = json::array();
+  for (const auto& p : pts) {
+    out.push_back({{"price", static_cast<double>(p.price) * m.price_tick},
+                   {"volume_kwh", static_cast<double>(p.cumulative) * m.volume_tick_kwh}});
+  }
+  return out;
+}
+
+std::int64_t minor(double amount, int digits) { return std::llround(amount * std::pow(10.0, digits)); }
+
+const char* kSideBuy = "buy";
+const char* kSideSell = "sell";
+
+}  // namespace
+
+std::string_view to_string(market::PriceRule r) {
+  switch (r) {
+    case market::PriceRule::midpoint: return "midpoint";
+    case market::PriceRule::seller: return "seller";
+    case market::PriceRule::buyer: return "buyer";
+  }
+  return "midpoint";
+}
+
+MarketService::MarketService(store::Database& db, AssetService& assets, Clock clock)
+    : db_(db), assets_(assets), clock_(std::move(clock)) {}
+
+store::MarketRecord MarketService::create_market(const Principal& who, const MarketInput& in) {
+  require_any_role(who, {Role::admin, Role::operator_}, "creating a market");
+  store::MarketRecord m;
+  if (!in.name || in.name->empty() || in.name->size() > 100) throw invalid_field("name", "name must have 1 to 100 characters");
+  m.name = *in.name;
+  m.timezone = in.timezone.value_or("UTC");
+  if (!timeseries::find_zone(m.timezone)) throw invalid_field("timezone", "unknown timezone '" + m.timezone + "'");
+  m.slot_length = duration_field(in.slot_length, "PT1H", "slot_length", false);
+  m.gate_closure_lead = duration_field(in.gate_closure_lead, "PT20M", "gate_closure_lead", true);
+  m.settlement_deadline = duration_field(in.settlement_deadline, "PT24H", "settlement_deadline", true);
+  m.currency = in.currency.value_or("TWD");
+  if (m.currency.size() != 3 || !parse_unit(m.currency + "/kWh")) {
+    throw invalid_field("currency", "currency must be a three-letter code such as TWD or EUR");
+  }
+  m.minor_unit_digits = static_cast<int>(in.minor_unit_digits.value_or(2));
+  if (m.minor_unit_digits < 0 || m.minor_unit_digits > 4) throw invalid_field("minor_unit_digits", "minor_unit_digits must be 0 to 4");
+  m.price_tick = in.price_tick.value_or(0.01);
+  if (!(m.price_tick > 0)) throw invalid_field("price_tick", "price_tick must be positive");
+  m.price_min_ticks = to_ticks(in.price_min.value_or(0), m.price_tick, "price_min", "price_min");
+  m.price_max_ticks = to_ticks(in.price_max.value_or(100), m.price_tick, "price_max", "price_max");
+  if (m.price_max_ticks < m.price_min_ticks) throw invalid_field("price_max", "price_max must not be below price_min");
+  m.volume_tick_kwh = in.volume_tick_kwh.value_or(0.001);
+  if (!(m.volume_tick_kwh > 0)) throw invalid_field("volume_tick_kwh", "volume_tick_kwh must be positive");
+  m.price_rule = in.price_rule.value_or("midpoint");
+  if (!parse_rule(m.price_rule)) throw invalid_field("price_rule", "price_rule must be midpoint, seller or buyer");
+  m.imbalance_short_factor = in.imbalance_short_factor.value_or(1.2);
+  m.imbalance_long_factor = in.imbalance_long_factor.value_or(0.8);
+  if (m.imbalance_short_factor < 0) throw invalid_field("imbalance_short_factor", "imbalance_short_factor must be 0 or more");
+  if (m.imbalance_long_factor < 0) throw invalid_field("imbalance_long_factor", "imbalance_long_factor must be 0 or more");
+  if (in.imbalance_price_sensor_id) {
+    auto s = assets_.get_sensor(who, *in.imbalance_price_sensor_id);
+    auto u = parse_unit(s.unit);
+    if (!u || u->quantity != Quantity::price || u->currency != m.currency) {
+      throw invalid_field("imbalance_price_sensor_id", "the imbalance price sensor must hold prices in " + m.currency);
+    }
+    m.imbalance_price_sensor_id = s.id;
+  }
+  m.created_at = now();
+  try {
+    return db_.transaction([&](store::Connection& c) {
+      m.id = store::markets::insert(c, m);
+      return m;
+    });
+  } catch (const store::UniqueViolation&) {
+    throw conflict("a market named '" + m.name + "' already exists");
+  }
+}
+
+std::vector<store::MarketRecord> MarketService::list_markets() {
+  auto c = db_.acquire();
+  return store::markets::list(*c);
+}
+
+store::MarketRecord MarketService::get_market(std::int64_t id) {
+  auto c = db_.acquire();
+  auto m = store::markets::find(*c, id);
+  if (!m) throw not_found("no market with id " + std::to_string(id));
+  return *m;
+}
+
+void MarketService::set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id) {
+  require_any_role(who, {Role::admin, Role::operator_}, "choosing settlement meters");
+  get_market(market_id);
+  auto s = assets_.get_sensor(who, sensor_id);
+  auto u = parse_unit(s.unit);
+  if (!u || u->quantity != Quantity::power) throw invalid_field("sensor_id", "a settlement meter must be a power sensor");
+  if (s.account_id != account_id) throw invalid_field("sensor_id", "the meter must belong to the participant's account");
+  db_.transaction([&](store::Connection& c) {
+    if (!store::accounts::find_by_id(c, account_id)) throw not_found("no account with id " + std::to_string(account_id));
+    store::markets::set_meter(c, market_id, account_id, sensor_id);
+  });
+}
+
+store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t market_id, const BidInput& in) {
+  require_any_role(who, {Role::participant, Role::aggregator}, "placing a bid");
+  const store::MarketRecord m = get_market(market_id);
+  store::BidRecord b;
+  b.market_id = m.id;
+  b.account_id = who.account_id;
+  b.user_id = who.user_id;
+  if (!in.side) throw invalid_field("side", "field 'side' is required: buy or sell");
+  if (*in.side != kSideBuy && *in.side != kSideSell) throw invalid_field("side", "side must be buy or sell");
+  b.side = *in.side;
+  if (!in.slot_start) throw invalid_field("slot_start", "field 'slot_start' is required");
+  if (timeseries::floor_to(*in.slot_start, m.slot_length) != *in.slot_start) {
+    throw invalid_field("slot_start", "slot_start must be the start of one of the market's " +
+                                          timeseries::format_duration(m.slot_length) + " slots");
+  }
+  b.slot_start = *in.slot_start;
+  const Instant t = now();
+  if (b.slot_start <= t) throw invalid_field("slot_start", "this slot has already started");
+  if (b.slot_start - m.gate_closure_lead <= t) throw conflict("the gate for this slot has closed");
+  if (!in.volume_kwh) throw invalid_field("volume_kwh", "field 'volume_kwh' is required");
+  if (!(*in.volume_kwh > 0)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
+  b.volume_ticks = to_ticks(*in.volume_kwh, m.volume_tick_kwh, "volume_kwh", "volume_kwh");
+  if (!in.price) throw invalid_field("price", "field 'price' is required");
+  b.price_ticks = to_ticks(*in.price, m.price_tick, "price", "price");
+  if (b.price_ticks < m.price_min_ticks || b.price_ticks > m.price_max_ticks) {
+    throw invalid_field("price", "price must be from " + std::to_string(static_cast<double>(m.price_min_ticks) * m.price_tick) +
+                                     " to " + std::to_string(static_cast<double>(m.price_max_ticks) * m.price_tick));
+  }
+  b.status = "open";
+  b.created_at = b.updated_at = t;
+  return db_.transaction([&](store::Connection& c) {
+    b.id = store::bids::insert(c, b);
+    store::events::append(c, "bid_placed", m.id, b.account_id,
+                          json{{"bid_id", b.id}, {"side", b.side}, {"slot_start", format_iso8601(b.slot_start)}}.dump(), t);
+    return b;
+  });
+}
+
+Page<store::BidRecord> MarketService::list_bids(const Principal& who, std::int64_t market_id, std::optional<Instant> slot,
+                                                const std::optional<std::string>& status, std::int64_t page,
+                                                std::int64_t per_page) {
+  check_paging(page, per_page);
+  get_market(market_id);
+  auto c = db_.acquire();
+  // Everyone sees only its own account's bids: nobody sees another participant's book.
+  return {store::bids::list(*c, market_id, who.account_id, slot, status, (page - 1) * per_page, per_page), page,
+          per_page, store::bids::count(*c, market_id, who.account_id, slot, status)};
+}
+
+store::BidRecord MarketService::get_bid(const Principal& who, std::int64_t id) {
+  auto c = db_.acquire();
+  auto b = store::bids::find(*c, id);
+  if (!b || b->account_id != who.account_id) throw not_found("no bid with id " + std::to_string(id));
+  return *b;
+}
+
+store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id, const BidInput& in) {
+  store::BidRecord b = get_bid(who, id);
+  const store::MarketRecord m = get_market(b.market_id);
+  if (in.side && *in.side != b.side) throw invalid_field("side", "a bid's side cannot change; cancel it and place another");
+  if (in.slot_start && *in.slot_start != b.slot_start) {
+    throw invalid_field("slot_start", "a bid's slot cannot change; cancel it and place another");
+  }
+  const Instant t = now();
+  if (b.status != "open" || b.slot_start - m.gate_closure_lead <= t) {
+    throw conflict("the gate for this bid's slot has closed; it can no longer change");
+  }
+  if (in.volume_kwh) {
+    if (!(*in.volume_kwh > 0)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
+    b.volume_ticks = to_ticks(*in.volume_kwh, m.volume_tick_kwh, "volume_kwh", "volume_kwh");
+  }
+  if (in.price) {
+    b.price_ticks = to_ticks(*in.price, m.price_tick, "price", "price");
+    if (b.price_ticks < m.price_min_ticks || b.price_ticks > m.price_max_ticks) {
+      throw invalid_field("price", "price is outside the market's limits");
+    }
+  }
+  return db_.transaction([&](store::Connection& c) {
+    // Re-checked inside the transaction: gate closure may have locked it meanwhile.
+    auto fresh = store::bids::find(c, id);
+    if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer change");
+    store::bids::update_terms(c, id, b.volume_ticks, b.price_ticks, t);
+    store::events::append(c, "bid_changed", m.id, b.account_id, json{{"bid_id", id}}.dump(), t);
+    b.updated_at = t;
+    return b;
+  });
+}
+
+store::BidRecord MarketService::cancel_bid(const Principal& who, std::int64_t id) {
+  store::BidRecord b = get_bid(who, id);
+  const store::MarketRecord m = get_market(b.market_id);
+  const Instant t = now();
+  if (b.status != "open" || b.slot_start - m.gate_closure_lead <= t) {
+    throw conflict("the gate for this bid's slot has closed; it can no longer be cancelled");
+  }
+  return db_.transaction([&](store::Connection& c) {
+    auto fresh = store::bids::find(c, id);
+    if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer be cancelled");
+    store::bids::set_status(c, id, "cancelled", t);
+    store::events::append(c, "bid_cancelled", m.id, b.account_id, json{{"bid_id", id}}.dump(), t);
+    b.status = "cancelled";
+    b.updated_at = t;
+    return b;
+  });
+}
+
+bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Instant t) {
+  return db_.transaction([&](store::Connection& c) {
+    auto bids = store::bids::of_slot(c, m.id, slot, "open");
+    std::vector<market::Order> book;
+    book.reserve(bids.size());
+    for (const auto& b : bids) {
+      book.push_back({b.id, b.account_id, b.side == kSideBuy ? market::Side::buy : market::Side::sell, b.volume_ticks,
+                      b.price_ticks});
+    }
+    const auto result = market::clear(book, *parse_rule(m.price_rule));
+    store::ClearingRecord rec;
+    rec.market_id = m.id;
+    rec.slot_start = slot;
+    rec.cleared = result.cleared && result.volume > 0;
+    if (result.cleared) {
+      rec.price = result.price * m.price_tick;
+      rec.price_low_ticks = result.low;
+      rec.price_high_ticks = result.high;
+    }
+    rec.volume_ticks = result.volume;
+    rec.netted_ticks = result.netted;
+    rec.bid_count = static_cast<std::int64_t>(bids.size());
+    rec.demand_json = curve_json(result.demand, m).dump();
+    rec.supply_json = curve_json(result.supply, m).dump();
+    rec.cleared_at = t;
+    if (!store::clearings::claim(c, rec)) return false;  // another server cleared this slot
+    for (std::size_t i = 0; i < bids.size(); ++i) {
+      const auto filled = result.fills[i].volume;
+      const char* status = filled == 0 ? "lost" : (filled == bids[i].volume_ticks ? "won" : "partially_won");
+      store::bids::set_result(c, bids[i].id, status, filled, t);
+    }
+    const double price = rec.price.value_or(0);
+    std::map<std::int64_t, json> per_account;
+    for (const auto& tr : result.trades) {
+      store::trades::insert(c, {0, m.id, slot, tr.buy_bid_id, tr.sell_bid_id, tr.buyer_id, tr.seller_id, tr.volume, price});
+      for (auto [account, side] : {std::pair{tr.buyer_id, "buy"}, {tr.seller_id, "sell"}}) {
+        per_account[account].push_back({{"side", side},
+                                        {"bid_id", side[0] == 'b' ? tr.buy_bid_id : tr.sell_bid_id},
+                                        {"volume_kwh", static_cast<double>(tr.volume) * m.volume_tick_kwh},
+                                        {"price", price}});
+      }
+    }
+    json pub = {{"slot_start", format_iso8601(slot)}, {"cleared", rec.cleared}, {"bids", bids.size()},
+                {"volume_kwh", static_cast<double>(rec.volume_ticks) * m.volume_tick_kwh}};
+    if (rec.price) pub["price"] = *rec.price;
+    store::events::append(c, "gate_closed", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
+    store::events::append(c, "cleared", m.id, std::nullopt, pub.dump(), t);
+    for (auto& [account, trades] : per_account) {
+      store::events::append(c, "trades", m.id, account, json{{"slot_start", format_iso8601(slot)}, {"trades", trades}}.dump(), t);
+    }
+    return true;
+  });
+}
+
+RunReport MarketService::run_due(Instant t) {
+  RunReport report;
+  for (const auto& m : list_markets()) {
+    std::vector<Instant> due, executing, settling, to_settle;
+    {
+      auto c = db_.acquire();
+      due = store::bids::slots_with(*c, m.id, "open", t + m.gate_closure_lead + microseconds(1));
+    }
+    for (Instant slot : due) {
+      ++report.gates_closed;
+      if (close_gate(m, slot, t)) ++report.slots_cleared;
+    }
+    db_.transaction([&](store::Connection& c) {
+      for (const char* s : {"won", "partially_won"}) {
+        for (Instant slot : store::bids::slots_with(c, m.id, s, t + microseconds(1))) {
+          if (store::bids::move_status(c, m.id, slot, {"won", "partially_won"}, "executing", t) > 0) {
+            store::events::append(c, "executing", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
+          }
+        }
+      }
+      for (Instant slot : store::bids::slots_with(c, m.id, "executing", t - m.slot_length + microseconds(1))) {
+        store::bids::move_status(c, m.id, slot, {"executing"}, "settling", t);
+        store::events::append(c, "settling", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
+      }
+    });
+    {
+      auto c = db_.acquire();
+      to_settle = store::bids::slots_with(*c, m.id, "settling", t);
+    }
+    for (Instant slot : to_settle) report.statements += settle_slot(m, slot, t, false);
+    // Corrections: recently settled slots whose meter data changed since.
+    std::vector<Instant> recent;
+    {
+      auto c = db_.acquire();
+      for (const auto& s : store::settlements::list(*c, 0, t - std::chrono::hours(48), t, false)) {
+        if (s.market_id == m.id && (recent.empty() || recent.back() != s.slot_start)) recent.push_back(s.slot_start);
+      }
+    }
+    for (Instant slot : recent) report.corrections += settle_slot(m, slot, t, true);
+  }
+  return report;
+}
+
+int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Instant t, bool correction) {
+  const Instant slot_end = slot + m.slot_length;
+  const bool deadline_passed = t >= slot_end + m.settlement_deadline;
+  return db_.transaction([&](store::Connection& c) {
+    auto trades = store::trades::of_slot(c, m.id, slot);
+    std::map<std::int64_t, store::SettlementRecord> by_account;
+    const double vt = m.volume_tick_kwh;
+    for (const auto& tr : trades) {
+      const std::int64_t pay = minor(static_cast<double>(tr.volume_ticks) * vt * tr.price, m.minor_unit_digits);
+      auto& seller = by_account[tr.seller_account_id];
+      auto& buyer = by_account[tr.buyer_account_id];
+      seller.sold_kwh += static_cast<double>(tr.volume_ticks) * vt;
+      seller.trade_amount_minor += pay;
+      buyer.bought_kwh += static_cast<double>(tr.volume_ticks) * vt;
+      buyer.trade_amount_minor -= pay;
+    }
+    auto clearing = store::clearings::find(c, m.id, slot);
+    const double clearing_price = clearing && clearing->price ? *clearing->price : 0.0;
+    // The imbalance price from the market's price sensor, when it has one for the slot.
+    std::optional<double> sensor_price;
+    if (m.imbalance_price_sensor_id) {
+      if (auto s = store::sensors::find(c, *m.imbalance_price_sensor_id)) {
+        auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, timeseries::floor_to(slot, s->event_resolution),
+                                                        slot_end, s->event_resolution, std::nullopt, std::nullopt);
+        double sum = 0;
+        int n = 0;
+        for (const auto& b : beliefs) sum += b.value, ++n;
+        if (n) sensor_price = sum / n * *conversion_factor(*parse_unit(s->unit), *parse_unit(m.currency + "/kWh"));
+      }
+    }
+    // Meter data for each participant; without complete data wait for the deadline.
+    int written = 0;
+    std::vector<std::pair<std::int64_t, store::SettlementRecord>> ready;
+    for (auto& [account, st] : by_account) {
+      double metered = 0;
+      int missing = 1;
+      if (auto meter = store::markets::meter_of(c, m.id, account)) {
+        if (auto s = store::sensors::find(c, *meter)) {
+          const auto r = s->event_resolution;
+          auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, slot, slot_end, r, std::nullopt, std::nullopt);
+          auto series = timeseries::most_recent_beliefs(beliefs, slot, slot_end, r);
+          const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
+          const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
+          missing = 0;
+          for (const auto& v : series.values) {
+            if (v) metered -= *v * to_kw * hours;  // import positive, so export is minus
+            else ++missing;
+          }
+        }
+      }
+      if (missing > 0 && !deadline_passed && !correction) return 0;  // wait for the meter data
+      st.market_id = m.id;
+      st.slot_start = slot;
+      st.account_id = account;
+      st.contracted_kwh = st.sold_kwh - st.bought_kwh;
+      st.metered_kwh = std::round(metered * 1e6) / 1e6;
+      st.imbalance_kwh = std::round((st.metered_kwh - st.contracted_kwh) * 1e6) / 1e6;
+      st.missing_intervals = missing;
+      const double price = sensor_price ? *sensor_price
+                                        : clearing_price * (st.imbalance_kwh < 0 ? m.imbalance_short_factor
+                                                                                 : m.imbalance_long_factor);
+      st.imbalance_price = price;
+      st.imbalance_amount_minor = minor(st.imbalance_kwh * price, m.minor_unit_digits);
+      st.total_minor = st.trade_amount_minor + st.imbalance_amount_minor;
+      st.created_at = t;
+      ready.emplace_back(account, st);
+    }
+    for (auto& [account, st] : ready) {
+      auto previous = store::settlements::current(c, m.id, slot, account);
+      if (previous) {
+        if (!correction) continue;
+        if (previous->metered_kwh == st.metered_kwh && previous->missing_intervals == st.missing_intervals &&
+            previous->total_minor == st.total_minor) {
+          continue;  // nothing changed
+        }
+        st.version = previous->version + 1;
+      } else if (correction) {
+        continue;
+      }
+      store::settlements::insert(c, st);
+      store::events::append(c, st.version > 1 ? "settlement_corrected" : "settled", m.id, account,
+                            json{{"slot_start", format_iso8601(slot)}, {"version", st.version},
+                                 {"total", static_cast<double>(st.total_minor) / std::pow(10.0, m.minor_unit_digits)},
+                                 {"currency", m.currency}}
+                                .dump(),
+                            t);
+      ++written;
+    }
+    if (!correction) store::bids::move_status(c, m.id, slot, {"settling"}, "settled", t);
+    return written;
+  });
+}
+
+SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, Instant slot) {
+  get_market(market_id);
+  SlotView v;
+  auto c = db_.acquire();
+  auto rec = store::clearings::find(*c, market_id, slot);
+  if (!rec) throw not_found("slot " + format_iso8601(slot) + " has not been cleared (yet)");
+  v.clearing = *rec;
+  for (auto& t : store::trades::of_slot(*c, market_id, slot)) {
+    if (who.sees_all_accounts() || t.buyer_account_id == who.account_id || t.seller_account_id == who.account_id) {
+      v.trades.push_back(t);
+    }
+  }
+  v.bids = store::bids::list(*c, market_id, who.account_id, slot, std::nullopt, 0, 100000);
+  return v;
+}
+
+std::vector<store::SettlementRecord> MarketService::settlements(const Principal& who, std::int64_t account_id,
+                                                                Instant from, Instant to, bool all_versions) {
+  if (!who.sees_all_accounts()) {
+    if (account_id != 0 && account_id != who.account_id) throw not_found("no such participant");
+    account_id = who.account_id;
+  }
+  if (to <= from) throw invalid_field("end", "end must be after start");
+  auto c = db_.acquire();
+  return store::settlements::list(*c, account_id, from, to, all_versions);
+}
+
+}  // namespace flexmarket::services

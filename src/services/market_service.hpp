@@ -1,0 +1,94 @@
+#pragma once
+// The market (the real version of ETP §2.7–2.9, §4.1–4.7): markets, bids, gate closure,
+// clearing, trades, status changes and settlement against metered delivery.
+//
+// Bid lifecycle (ETP §2.8 in English): open -> locked (gate closure) -> won |
+// partially_won | lost (clearing, in the same transaction) -> executing (slot start) ->
+// settling (slot end) -> settled (statement written). Open bids may be changed or
+// cancelled until gate closure (slot start − gate-closure lead); after it: 409.
+//
+// Settlement per participant and slot: contracted = sold − bought (kWh); metered = net
+// export from its settlement meter (a power sensor, import positive, integrated over the
+// slot); imbalance = metered − contracted. Trades pay the clearing price (buyer to
+// seller, each trade's amount rounded once to the currency's minor unit, so payments sum
+// to exactly zero); imbalances are paid at the imbalance price: the market's imbalance
+// price sensor, else the clearing price times the short (imbalance < 0) or long factor.
+// A slot settles when meter data covers it, or at the settlement deadline with missing
+// intervals counted as zero and flagged; later data produces a corrected statement as a
+// new version, the old one kept.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "market/clearing.hpp"
+#include "services/asset_service.hpp"
+#include "services/principal.hpp"
+#include "store/database.hpp"
+#include "store/market_repository.hpp"
+
+namespace flexmarket::services {
+
+struct MarketInput {
+  std::optional<std::string> name, timezone, slot_length, gate_closure_lead, currency, price_rule,
+      settlement_deadline;
+  std::optional<double> price_tick, price_min, price_max, volume_tick_kwh, imbalance_short_factor,
+      imbalance_long_factor;
+  std::optional<std::int64_t> imbalance_price_sensor_id, minor_unit_digits;
+};
+
+struct BidInput {
+  std::optional<std::string> side;
+  std::optional<Instant> slot_start;
+  std::optional<double> volume_kwh, price;
+};
+
+struct SlotView {
+  store::ClearingRecord clearing;
+  std::vector<store::TradeRecord> trades;  // the caller's (all for operators)
+  std::vector<store::BidRecord> bids;      // the caller's bids of the slot
+};
+
+struct RunReport {
+  int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0;
+};
+
+class MarketService {
+ public:
+  // `clock` is the market clock (real or simulated time).
+  MarketService(store::Database& db, AssetService& assets, Clock clock);
+
+  store::MarketRecord create_market(const Principal& who, const MarketInput& in);
+  std::vector<store::MarketRecord> list_markets();
+  store::MarketRecord get_market(std::int64_t id);
+  void set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
+
+  store::BidRecord place_bid(const Principal& who, std::int64_t market_id, const BidInput& in);
+  Page<store::BidRecord> list_bids(const Principal& who, std::int64_t market_id, std::optional<Instant> slot,
+                                   const std::optional<std::string>& status, std::int64_t page, std::int64_t per_page);
+  store::BidRecord get_bid(const Principal& who, std::int64_t id);
+  store::BidRecord update_bid(const Principal& who, std::int64_t id, const BidInput& in);
+  store::BidRecord cancel_bid(const Principal& who, std::int64_t id);
+
+  SlotView slot_view(const Principal& who, std::int64_t market_id, Instant slot);
+  std::vector<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from,
+                                                   Instant to, bool all_versions);
+
+  // Everything due at `now`: gate closures with clearing, status changes, settlement and
+  // corrections. Safe to call from several servers at once.
+  RunReport run_due(Instant now);
+  // Clears one slot now if nobody has: locks its open bids, clears, stores trades.
+  bool close_gate(const store::MarketRecord& m, Instant slot, Instant now);
+
+  Instant now() const { return clock_(); }
+
+ private:
+  int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
+
+  store::Database& db_;
+  AssetService& assets_;
+  Clock clock_;
+};
+
+std::string_view to_string(market::PriceRule r);
+
+}  // namespace flexmarket::services

@@ -1,0 +1,404 @@
+#include "store/market_repository.hpp"
+
+namespace flexmarket::store {
+
+namespace {
+
+Value opt(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
+Value opt(const std::optional<double>& v) { return v ? Value(*v) : Value(nullptr); }
+std::int64_t us(std::chrono::microseconds d) { return d.count(); }
+
+constexpr const char* kMarketColumns =
+    "id, name, timezone, slot_length_us, gate_closure_lead_us, currency, minor_unit_digits, price_tick, "
+    "price_min_ticks, price_max_ticks, volume_tick_kwh, price_rule, imbalance_price_sensor_id, "
+    "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at";
+
+MarketRecord market_from(const Row& r) {
+  MarketRecord m;
+  m.id = r.int64(0);
+  m.name = r.text(1);
+  m.timezone = r.text(2);
+  m.slot_length = std::chrono::microseconds(r.int64(3));
+  m.gate_closure_lead = std::chrono::microseconds(r.int64(4));
+  m.currency = r.text(5);
+  m.minor_unit_digits = static_cast<int>(r.int64(6));
+  m.price_tick = r.real(7);
+  m.price_min_ticks = r.int64(8);
+  m.price_max_ticks = r.int64(9);
+  m.volume_tick_kwh = r.real(10);
+  m.price_rule = r.text(11);
+  m.imbalance_price_sensor_id = r.opt_int64(12);
+  m.imbalance_short_factor = r.real(13);
+  m.imbalance_long_factor = r.real(14);
+  m.settlement_deadline = std::chrono::microseconds(r.int64(15));
+  m.created_at = from_micros(r.int64(16));
+  return m;
+}
+
+constexpr const char* kBidColumns =
+    "id, market_id, account_id, user_id, side, slot_start, volume_ticks, price_ticks, status, filled_ticks, "
+    "created_at, updated_at";
+
+BidRecord bid_from(const Row& r) {
+  BidRecord b;
+  b.id = r.int64(0);
+  b.market_id = r.int64(1);
+  b.account_id = r.int64(2);
+  b.user_id = r.int64(3);
+  b.side = r.text(4);
+  b.slot_start = from_micros(r.int64(5));
+  b.volume_ticks = r.int64(6);
+  b.price_ticks = r.int64(7);
+  b.status = r.text(8);
+  b.filled_ticks = r.int64(9);
+  b.created_at = from_micros(r.int64(10));
+  b.updated_at = from_micros(r.int64(11));
+  return b;
+}
+
+constexpr const char* kClearingColumns =
+    "market_id, slot_start, cleared, price, price_low_ticks, price_high_ticks, volume_ticks, netted_ticks, bid_count, "
+    "demand, supply, cleared_at";
+
+ClearingRecord clearing_from(const Row& r) {
+  ClearingRecord c;
+  c.market_id = r.int64(0);
+  c.slot_start = from_micros(r.int64(1));
+  c.cleared = r.int64(2) != 0;
+  if (!r.is_null(3)) c.price = r.real(3);
+  c.price_low_ticks = r.is_null(4) ? 0 : r.int64(4);
+  c.price_high_ticks = r.is_null(5) ? 0 : r.int64(5);
+  c.volume_ticks = r.int64(6);
+  c.netted_ticks = r.int64(7);
+  c.bid_count = r.int64(8);
+  c.demand_json = r.text(9);
+  c.supply_json = r.text(10);
+  c.cleared_at = from_micros(r.int64(11));
+  return c;
+}
+
+constexpr const char* kTradeColumns =
+    "id, market_id, slot_start, buy_bid_id, sell_bid_id, buyer_account_id, seller_account_id, volume_ticks, price";
+
+TradeRecord trade_from(const Row& r) {
+  return {r.int64(0), r.int64(1), from_micros(r.int64(2)), r.int64(3), r.int64(4), r.int64(5), r.int64(6), r.int64(7),
+          r.real(8)};
+}
+
+constexpr const char* kSettlementColumns =
+    "id, market_id, slot_start, account_id, version, current, sold_kwh, bought_kwh, contracted_kwh, metered_kwh, "
+    "imbalance_kwh, trade_amount_minor, imbalance_amount_minor, total_minor, imbalance_price, missing_intervals, "
+    "created_at";
+
+SettlementRecord settlement_from(const Row& r) {
+  SettlementRecord s;
+  s.id = r.int64(0);
+  s.market_id = r.int64(1);
+  s.slot_start = from_micros(r.int64(2));
+  s.account_id = r.int64(3);
+  s.version = static_cast<int>(r.int64(4));
+  s.current = r.int64(5) != 0;
+  s.sold_kwh = r.real(6);
+  s.bought_kwh = r.real(7);
+  s.contracted_kwh = r.real(8);
+  s.metered_kwh = r.real(9);
+  s.imbalance_kwh = r.real(10);
+  s.trade_amount_minor = r.int64(11);
+  s.imbalance_amount_minor = r.int64(12);
+  s.total_minor = r.int64(13);
+  if (!r.is_null(14)) s.imbalance_price = r.real(14);
+  s.missing_intervals = static_cast<int>(r.int64(15));
+  s.created_at = from_micros(r.int64(16));
+  return s;
+}
+
+}  // namespace
+
+namespace markets {
+
+std::int64_t insert(Connection& c, const MarketRecord& m) {
+  return c.query(
+              "INSERT INTO markets (name, timezone, slot_length_us, gate_closure_lead_us, currency, minor_unit_digits, "
+              "price_tick, price_min_ticks, price_max_ticks, volume_tick_kwh, price_rule, imbalance_price_sensor_id, "
+              "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+              {m.name, m.timezone, us(m.slot_length), us(m.gate_closure_lead), m.currency,
+               static_cast<std::int64_t>(m.minor_unit_digits), m.price_tick, m.price_min_ticks, m.price_max_ticks,
+               m.volume_tick_kwh, m.price_rule, opt(m.imbalance_price_sensor_id), m.imbalance_short_factor,
+               m.imbalance_long_factor, us(m.settlement_deadline), to_micros(m.created_at)})[0]
+      .int64(0);
+}
+
+std::optional<MarketRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kMarketColumns + " FROM markets WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return market_from(r[0]);
+}
+
+std::vector<MarketRecord> list(Connection& c) {
+  std::vector<MarketRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kMarketColumns + " FROM markets ORDER BY id").rows) {
+    out.push_back(market_from(Row(row)));
+  }
+  return out;
+}
+
+void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id) {
+  c.query(
+      "INSERT INTO market_meters (market_id, account_id, sensor_id) VALUES (?, ?, ?) "
+      "ON CONFLICT (market_id, account_id) DO UPDATE SET sensor_id = excluded.sensor_id",
+      {market_id, account_id, sensor_id});
+}
+
+std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std::int64_t account_id) {
+  auto r = c.query("SELECT sensor_id FROM market_meters WHERE market_id = ? AND account_id = ?", {market_id, account_id});
+  if (r.empty()) return std::nullopt;
+  return r[0].int64(0);
+}
+
+}  // namespace markets
+
+namespace bids {
+
+std::int64_t insert(Connection& c, const BidRecord& b) {
+  return c.query(
+              "INSERT INTO bids (market_id, account_id, user_id, side, slot_start, volume_ticks, price_ticks, status, "
+              "filled_ticks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
+              {b.market_id, b.account_id, b.user_id, b.side, to_micros(b.slot_start), b.volume_ticks, b.price_ticks,
+               b.status, to_micros(b.created_at), to_micros(b.updated_at)})[0]
+      .int64(0);
+}
+
+std::optional<BidRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kBidColumns + " FROM bids WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return bid_from(r[0]);
+}
+
+void update_terms(Connection& c, std::int64_t id, std::int64_t volume_ticks, std::int64_t price_ticks, Instant at) {
+  c.query("UPDATE bids SET volume_ticks = ?, price_ticks = ?, updated_at = ? WHERE id = ?",
+          {volume_ticks, price_ticks, to_micros(at), id});
+}
+
+void set_status(Connection& c, std::int64_t id, const std::string& status, Instant at) {
+  c.query("UPDATE bids SET status = ?, updated_at = ? WHERE id = ?", {status, to_micros(at), id});
+}
+
+void set_result(Connection& c, std::int64_t id, const std::string& status, std::int64_t filled_ticks, Instant at) {
+  c.query("UPDATE bids SET status = ?, filled_ticks = ?, updated_at = ? WHERE id = ?",
+          {status, filled_ticks, to_micros(at), id});
+}
+
+namespace {
+std::string filter(std::vector<Value>& params, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
+                   const std::optional<std::string>& status) {
+  std::string where = " WHERE market_id = ?";
+  params.emplace_back(market_id);
+  if (account_id) {
+    where += " AND account_id = ?";
+    params.emplace_back(account_id);
+  }
+  if (slot) {
+    where += " AND slot_start = ?";
+    params.emplace_back(to_micros(*slot));
+  }
+  if (status) {
+    where += " AND status = ?";
+    params.emplace_back(*status);
+  }
+  return where;
+}
+}  // namespace
+
+std::vector<BidRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
+                            const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit) {
+  std::vector<Value> params;
+  const std::string where = filter(params, market_id, account_id, slot, status);
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  std::vector<BidRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kBidColumns + " FROM bids" + where +
+                                     " ORDER BY slot_start DESC, id LIMIT ? OFFSET ?",
+                                 params)
+                             .rows) {
+    out.push_back(bid_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
+                   const std::optional<std::string>& status) {
+  std::vector<Value> params;
+  const std::string where = filter(params, market_id, account_id, slot, status);
+  return c.query("SELECT COUNT(*) FROM bids" + where, params)[0].int64(0);
+}
+
+std::vector<BidRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot, const std::string& status) {
+  std::vector<BidRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kBidColumns +
+                                     " FROM bids WHERE market_id = ? AND slot_start = ? AND status = ? ORDER BY id",
+                                 {market_id, to_micros(slot), status})
+                             .rows) {
+    out.push_back(bid_from(Row(row)));
+  }
+  return out;
+}
+
+std::vector<Instant> slots_with(Connection& c, std::int64_t market_id, const std::string& status, Instant before) {
+  std::vector<Instant> out;
+  for (const auto& row : c.query("SELECT DISTINCT slot_start FROM bids WHERE market_id = ? AND status = ? "
+                                 "AND slot_start < ? ORDER BY slot_start",
+                                 {market_id, status, to_micros(before)})
+                             .rows) {
+    out.push_back(from_micros(Row(row).int64(0)));
+  }
+  return out;
+}
+
+std::int64_t move_status(Connection& c, std::int64_t market_id, Instant slot, const std::vector<std::string>& from,
+                         const std::string& to, Instant at) {
+  std::string in;
+  std::vector<Value> params = {to, to_micros(at), market_id, to_micros(slot)};
+  for (const auto& f : from) {
+    in += in.empty() ? "?" : ", ?";
+    params.emplace_back(f);
+  }
+  return c.query("UPDATE bids SET status = ?, updated_at = ? WHERE market_id = ? AND slot_start = ? AND status IN (" + in + ")",
+                 params)
+      .affected_rows;
+}
+
+}  // namespace bids
+
+namespace clearings {
+
+bool claim(Connection& c, const ClearingRecord& r) {
+  return c.query(
+              "INSERT INTO clearings (market_id, slot_start, cleared, price, price_low_ticks, price_high_ticks, "
+              "volume_ticks, netted_ticks, bid_count, demand, supply, cleared_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (market_id, slot_start) DO NOTHING",
+              {r.market_id, to_micros(r.slot_start), static_cast<std::int64_t>(r.cleared ? 1 : 0), opt(r.price),
+               r.price_low_ticks, r.price_high_ticks, r.volume_ticks, r.netted_ticks, r.bid_count, r.demand_json,
+               r.supply_json, to_micros(r.cleared_at)})
+             .affected_rows == 1;
+}
+
+std::optional<ClearingRecord> find(Connection& c, std::int64_t market_id, Instant slot) {
+  auto r = c.query(std::string("SELECT ") + kClearingColumns + " FROM clearings WHERE market_id = ? AND slot_start = ?",
+                   {market_id, to_micros(slot)});
+  if (r.empty()) return std::nullopt;
+  return clearing_from(r[0]);
+}
+
+std::vector<ClearingRecord> recent(Connection& c, std::int64_t market_id, Instant from, Instant to) {
+  std::vector<ClearingRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kClearingColumns +
+                                     " FROM clearings WHERE market_id = ? AND slot_start >= ? AND slot_start < ? "
+                                     "ORDER BY slot_start DESC",
+                                 {market_id, to_micros(from), to_micros(to)})
+                             .rows) {
+    out.push_back(clearing_from(Row(row)));
+  }
+  return out;
+}
+
+}  // namespace clearings
+
+namespace trades {
+
+void insert(Connection& c, const TradeRecord& t) {
+  c.query(
+      "INSERT INTO trades (market_id, slot_start, buy_bid_id, sell_bid_id, buyer_account_id, seller_account_id, "
+      "volume_ticks, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {t.market_id, to_micros(t.slot_start), t.buy_bid_id, t.sell_bid_id, t.buyer_account_id, t.seller_account_id,
+       t.volume_ticks, t.price});
+}
+
+std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot) {
+  std::vector<TradeRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kTradeColumns +
+                                     " FROM trades WHERE market_id = ? AND slot_start = ? ORDER BY id",
+                                 {market_id, to_micros(slot)})
+                             .rows) {
+    out.push_back(trade_from(Row(row)));
+  }
+  return out;
+}
+
+std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Instant from, Instant to) {
+  std::vector<TradeRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kTradeColumns +
+                                     " FROM trades WHERE (buyer_account_id = ? OR seller_account_id = ?) "
+                                     "AND slot_start >= ? AND slot_start < ? ORDER BY slot_start DESC, id",
+                                 {account_id, account_id, to_micros(from), to_micros(to)})
+                             .rows) {
+    out.push_back(trade_from(Row(row)));
+  }
+  return out;
+}
+
+}  // namespace trades
+
+namespace settlements {
+
+void insert(Connection& c, const SettlementRecord& s) {
+  c.query("UPDATE settlements SET current = 0 WHERE market_id = ? AND slot_start = ? AND account_id = ?",
+          {s.market_id, to_micros(s.slot_start), s.account_id});
+  c.query(
+      "INSERT INTO settlements (market_id, slot_start, account_id, version, current, sold_kwh, bought_kwh, "
+      "contracted_kwh, metered_kwh, imbalance_kwh, trade_amount_minor, imbalance_amount_minor, total_minor, "
+      "imbalance_price, missing_intervals, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {s.market_id, to_micros(s.slot_start), s.account_id, static_cast<std::int64_t>(s.version), s.sold_kwh,
+       s.bought_kwh, s.contracted_kwh, s.metered_kwh, s.imbalance_kwh, s.trade_amount_minor, s.imbalance_amount_minor,
+       s.total_minor, opt(s.imbalance_price), static_cast<std::int64_t>(s.missing_intervals), to_micros(s.created_at)});
+}
+
+std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id) {
+  auto r = c.query(std::string("SELECT ") + kSettlementColumns +
+                       " FROM settlements WHERE market_id = ? AND slot_start = ? AND account_id = ? AND current = 1",
+                   {market_id, to_micros(slot), account_id});
+  if (r.empty()) return std::nullopt;
+  return settlement_from(r[0]);
+}
+
+std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions) {
+  std::vector<SettlementRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kSettlementColumns +
+                                     " FROM settlements WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                                     "AND slot_start >= ? AND slot_start < ? AND (CAST(? AS BIGINT) = 1 OR current = 1) "
+                                     "ORDER BY slot_start, account_id, version",
+                                 {account_id, account_id, to_micros(from), to_micros(to),
+                                  static_cast<std::int64_t>(all_versions ? 1 : 0)})
+                             .rows) {
+    out.push_back(settlement_from(Row(row)));
+  }
+  return out;
+}
+
+}  // namespace settlements
+
+namespace events {
+
+std::int64_t append(Connection& c, const std::string& type, std::optional<std::int64_t> market_id,
+                    std::optional<std::int64_t> account_id, const std::string& payload, Instant at) {
+  return c.query("INSERT INTO events (type, market_id, account_id, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                 {type, opt(market_id), opt(account_id), payload, to_micros(at)})[0]
+      .int64(0);
+}
+
+std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit) {
+  std::vector<EventRecord> out;
+  for (const auto& row : c.query("SELECT id, type, market_id, account_id, payload, created_at FROM events "
+                                 "WHERE id > ? AND (CAST(? AS BIGINT) = 0 OR account_id IS NULL OR account_id = ?) "
+                                 "ORDER BY id LIMIT ?",
+                                 {after_id, account_id, account_id, limit})
+                             .rows) {
+    Row r(row);
+    out.push_back({r.int64(0), r.text(1), r.opt_int64(2), r.opt_int64(3), r.text(4), from_micros(r.int64(5))});
+  }
+  return out;
+}
+
+}  // namespace events
+
+}  // namespace flexmarket::store

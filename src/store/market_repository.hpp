@@ -1,0 +1,141 @@
+#pragma once
+// SQL for markets, settlement meters, bids, clearings, trades, settlements and events.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.hpp"
+#include "store/database.hpp"
+
+namespace flexmarket::store {
+
+struct MarketRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string timezone;
+  std::chrono::microseconds slot_length{0};
+  std::chrono::microseconds gate_closure_lead{0};
+  std::string currency;
+  int minor_unit_digits = 2;
+  double price_tick = 0.01;  // currency per kWh
+  std::int64_t price_min_ticks = 0, price_max_ticks = 0;
+  double volume_tick_kwh = 0.001;
+  std::string price_rule;  // midpoint, seller, buyer
+  std::optional<std::int64_t> imbalance_price_sensor_id;
+  double imbalance_short_factor = 1.0, imbalance_long_factor = 1.0;
+  std::chrono::microseconds settlement_deadline{0};
+  Instant created_at;
+};
+
+struct BidRecord {
+  std::int64_t id = 0;
+  std::int64_t market_id = 0;
+  std::int64_t account_id = 0;
+  std::int64_t user_id = 0;
+  std::string side;  // buy, sell
+  Instant slot_start;
+  std::int64_t volume_ticks = 0;
+  std::int64_t price_ticks = 0;
+  std::string status;
+  std::int64_t filled_ticks = 0;
+  Instant created_at, updated_at;
+};
+
+struct ClearingRecord {
+  std::int64_t market_id = 0;
+  Instant slot_start;
+  bool cleared = false;
+  std::optional<double> price;  // currency per kWh
+  std::int64_t price_low_ticks = 0, price_high_ticks = 0;
+  std::int64_t volume_ticks = 0, netted_ticks = 0, bid_count = 0;
+  std::string demand_json, supply_json;
+  Instant cleared_at;
+};
+
+struct TradeRecord {
+  std::int64_t id = 0;
+  std::int64_t market_id = 0;
+  Instant slot_start;
+  std::int64_t buy_bid_id = 0, sell_bid_id = 0;
+  std::int64_t buyer_account_id = 0, seller_account_id = 0;
+  std::int64_t volume_ticks = 0;
+  double price = 0;
+};
+
+struct SettlementRecord {
+  std::int64_t id = 0;
+  std::int64_t market_id = 0;
+  Instant slot_start;
+  std::int64_t account_id = 0;
+  int version = 1;
+  bool current = true;
+  double sold_kwh = 0, bought_kwh = 0, contracted_kwh = 0, metered_kwh = 0, imbalance_kwh = 0;
+  std::int64_t trade_amount_minor = 0, imbalance_amount_minor = 0, total_minor = 0;
+  std::optional<double> imbalance_price;
+  int missing_intervals = 0;
+  Instant created_at;
+};
+
+struct EventRecord {
+  std::int64_t id = 0;
+  std::string type;
+  std::optional<std::int64_t> market_id, account_id;
+  std::string payload;  // JSON
+  Instant created_at;
+};
+
+namespace markets {
+std::int64_t insert(Connection& c, const MarketRecord& m);
+std::optional<MarketRecord> find(Connection& c, std::int64_t id);
+std::vector<MarketRecord> list(Connection& c);
+void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
+std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std::int64_t account_id);
+}  // namespace markets
+
+namespace bids {
+std::int64_t insert(Connection& c, const BidRecord& b);
+std::optional<BidRecord> find(Connection& c, std::int64_t id);
+void update_terms(Connection& c, std::int64_t id, std::int64_t volume_ticks, std::int64_t price_ticks, Instant at);
+void set_status(Connection& c, std::int64_t id, const std::string& status, Instant at);
+void set_result(Connection& c, std::int64_t id, const std::string& status, std::int64_t filled_ticks, Instant at);
+// account_id 0: every account; slot and status filters optional.
+std::vector<BidRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
+                            const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
+                   const std::optional<std::string>& status);
+std::vector<BidRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot, const std::string& status);
+// Slots of a market with bids in `status` starting before `before`.
+std::vector<Instant> slots_with(Connection& c, std::int64_t market_id, const std::string& status, Instant before);
+std::int64_t move_status(Connection& c, std::int64_t market_id, Instant slot, const std::vector<std::string>& from,
+                         const std::string& to, Instant at);
+}  // namespace bids
+
+namespace clearings {
+// False when the slot already has a clearing: the caller lost the race and must stop.
+bool claim(Connection& c, const ClearingRecord& r);
+std::optional<ClearingRecord> find(Connection& c, std::int64_t market_id, Instant slot);
+std::vector<ClearingRecord> recent(Connection& c, std::int64_t market_id, Instant from, Instant to);
+}  // namespace clearings
+
+namespace trades {
+void insert(Connection& c, const TradeRecord& t);
+std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot);
+std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Instant from, Instant to);
+}  // namespace trades
+
+namespace settlements {
+// Adds a statement as the current version, marking earlier ones as not current.
+void insert(Connection& c, const SettlementRecord& s);
+std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id);
+std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
+}  // namespace settlements
+
+namespace events {
+std::int64_t append(Connection& c, const std::string& type, std::optional<std::int64_t> market_id,
+                    std::optional<std::int64_t> account_id, const std::string& payload, Instant at);
+// Events after `after_id` visible to `account_id` (its own and public ones; 0: all).
+std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
+}  // namespace events
+
+}  // namespace flexmarket::store

@@ -1,0 +1,210 @@
+// The market over HTTP on the simulated clock, on SQLite and PostgreSQL: bids, gate
+// closure, clearing, trades, status changes, settlement and corrections, events.
+#include <cmath>
+
+#include "support/fixture.hpp"
+
+namespace flexmarket::testing {
+namespace {
+
+class Market : public PlatformTest {
+ protected:
+  void SetUp() override {
+    db = fresh_database(GetParam());
+    auto r = cli(db, {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role", "admin",
+                      "--password-stdin"},
+                 std::string(kAdminPassword) + "\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Market time starts at midnight Taipei and only moves when the test says so.
+    server = std::make_unique<ServerProcess>(
+        db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
+        std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00", "--speed", "0.000001"});
+    http = server->client();
+    admin = admin_token();
+    auto [op_id, op_pw] = create_user("op@example.com", "Operations", "operator", admin);
+    op = login(*http, "op@example.com", op_pw);
+    auto [s_id, s_pw] = create_user("seller@example.com", "ABRI_BEMS", "participant", admin);
+    auto [b_id, b_pw] = create_user("buyer@example.com", "NCKU_BEMS", "participant", admin);
+    seller = login(*http, "seller@example.com", s_pw);
+    buyer = login(*http, "buyer@example.com", b_pw);
+    seller_account = body_of(http->Get("/api/v1/me", bearer(seller)))["account"]["id"].get<std::int64_t>();
+    buyer_account = body_of(http->Get("/api/v1/me", bearer(buyer)))["account"]["id"].get<std::int64_t>();
+    market = call("POST", "/api/v1/markets", op,
+                  {{"name", "Tainan local market"}, {"timezone", "Asia/Taipei"}, {"currency", "TWD"},
+                   {"price_min", 0}, {"price_max", 10}, {"imbalance_short_factor", 1.2},
+                   {"imbalance_long_factor", 0.8}},
+                  201)["id"]
+                 .get<std::int64_t>();
+    seller_meter = meter(seller, seller_account);
+    buyer_meter = meter(buyer, buyer_account);
+  }
+
+  std::int64_t meter(const std::string& token, std::int64_t account) {
+    auto id = call("POST", "/api/v1/sensors", token, {{"name", "grid meter"}, {"unit", "kW"}, {"event_resolution", "PT15M"}}, 201)["id"]
+                  .get<std::int64_t>();
+    call("PUT", "/api/v1/markets/" + std::to_string(market) + "/meters/" + std::to_string(account), op, {{"sensor_id", id}}, 200);
+    return id;
+  }
+
+  json call(const std::string& method, const std::string& path, const std::string& token, const json& body, int expect) {
+    auto send = [&]() {
+      if (method == "POST") return http->Post(path, bearer(token), body.dump(), "application/json");
+      if (method == "PUT") return http->Put(path, bearer(token), body.dump(), "application/json");
+      if (method == "PATCH") return http->Patch(path, bearer(token), body.dump(), "application/json");
+      if (method == "DELETE") return http->Delete(path, bearer(token));
+      return http->Get(path, bearer(token));
+    };
+    auto r = send();
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << method << " " << path << " " << body.dump() << " -> " << r->body;
+    return body_of(r);
+  }
+  json advance(const std::string& to) { return call("POST", "/api/v1/admin/clock/advance", op, {{"to", to}}, 200); }
+  std::string bids_path() { return "/api/v1/markets/" + std::to_string(market) + "/bids"; }
+  json bid(const std::string& token, const std::string& side, double volume, double price,
+           const std::string& slot = "2026-11-23T10:00:00+08:00", int expect = 201) {
+    return call("POST", bids_path(), token, {{"side", side}, {"slot_start", slot}, {"volume_kwh", volume}, {"price", price}}, expect);
+  }
+  void meter_reading(const std::string& token, std::int64_t sensor, double kw, const std::string& horizon = "PT0H") {
+    call("POST", "/api/v1/sensors/" + std::to_string(sensor) + "/data", token,
+         {{"start", "2026-11-23T10:00:00+08:00"}, {"values", {kw, kw, kw, kw}}, {"horizon", horizon}}, 200);
+  }
+
+  std::string admin, op, seller, buyer;
+  std::int64_t market = 0, seller_account = 0, buyer_account = 0, seller_meter = 0, buyer_meter = 0;
+};
+
+TEST_P(Market, BidToSettlementOnTheSimulatedClock) {
+  auto sell = bid(seller, "sell", 10, 3);
+  auto buy = bid(buyer, "buy", 12.5, 5);
+  EXPECT_EQ(sell["status"], "open");
+  EXPECT_EQ(sell["gate_closure"], "2026-11-23T01:40:00Z");
+  const std::string sell_path = "/api/v1/bids/" + sell["id"].dump();
+  // Changeable before gate closure; nobody sees another participant's bid.
+  EXPECT_EQ(call("PATCH", "/api/v1/bids/" + buy["id"].dump(), buyer, {{"volume_kwh", 10}}, 200)["volume_kwh"], 10.0);
+  call("GET", sell_path, buyer, nullptr, 404);
+  EXPECT_EQ(call("GET", bids_path(), buyer, nullptr, 200)["total"], 1);
+  EXPECT_EQ(call("GET", bids_path(), op, nullptr, 200)["total"], 0);
+
+  // Gate closure at 09:40 clears the slot: 10 kWh at the midpoint of [3, 5].
+  auto run = advance("2026-11-23T09:40:00+08:00");
+  EXPECT_EQ(run["slots_cleared"], 1);
+  call("PATCH", sell_path, seller, {{"price", 2}}, 409);
+  call("DELETE", sell_path, seller, nullptr, 409);
+  bid(seller, "sell", 1, 1, "2026-11-23T10:00:00+08:00", 409);  // too late for this slot
+  EXPECT_EQ(call("GET", sell_path, seller, nullptr, 200)["status"], "won");
+  const std::string clearing_path = "/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-23T02:00:00Z";
+  auto cl = call("GET", clearing_path, seller, nullptr, 200);
+  EXPECT_EQ(cl["price"], 4.0);
+  EXPECT_EQ(cl["volume_kwh"], 10.0);
+  EXPECT_EQ(cl["price_interval"], json::array({3.0, 5.0}));
+  ASSERT_EQ(cl["trades"].size(), 1u);
+  EXPECT_EQ(cl["trades"][0]["seller_account_id"], seller_account);
+  EXPECT_EQ(cl["demand"][0]["volume_kwh"], 10.0);
+  EXPECT_EQ(call("GET", clearing_path, op, nullptr, 200)["trades"].size(), 1u);  // operators see all trades
+
+  advance("2026-11-23T10:00:00+08:00");
+  EXPECT_EQ(call("GET", sell_path, seller, nullptr, 200)["status"], "executing");
+  advance("2026-11-23T11:00:00+08:00");
+  EXPECT_EQ(call("GET", sell_path, seller, nullptr, 200)["status"], "settling");
+  // The seller exports 8 kWh (-8 kW for the hour), the buyer imports 10 kWh.
+  meter_reading(seller, seller_meter, -8);
+  meter_reading(buyer, buyer_meter, 10);
+  auto settled = advance("2026-11-23T11:01:00+08:00");
+  EXPECT_EQ(settled["statements"], 2);
+  EXPECT_EQ(call("GET", sell_path, seller, nullptr, 200)["status"], "settled");
+
+  const std::string window = "/api/v1/settlements?start=2026-11-23T00:00:00%2B08:00&end=2026-11-24T00:00:00%2B08:00";
+  auto mine = call("GET", window, seller, nullptr, 200)["items"];
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_DOUBLE_EQ(mine[0]["contracted_kwh"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(mine[0]["metered_kwh"].get<double>(), 8.0);
+  EXPECT_DOUBLE_EQ(mine[0]["imbalance_kwh"].get<double>(), -2.0);
+  EXPECT_DOUBLE_EQ(mine[0]["imbalance_price"].get<double>(), 4.8);  // short: clearing price x 1.2
+  EXPECT_DOUBLE_EQ(mine[0]["trade_amount"].get<double>(), 40.0);
+  EXPECT_DOUBLE_EQ(mine[0]["imbalance_amount"].get<double>(), -9.6);
+  EXPECT_DOUBLE_EQ(mine[0]["total"].get<double>(), 30.4);
+  EXPECT_EQ(mine[0]["missing_intervals"], 0);
+  auto all = call("GET", window, op, nullptr, 200)["items"];
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_DOUBLE_EQ(all[0]["trade_amount"].get<double>() + all[1]["trade_amount"].get<double>(), 0.0);
+  EXPECT_EQ(call("GET", window + "&participant=" + std::to_string(seller_account), buyer, nullptr, 404)["error"]["code"],
+            "not_found");
+
+  // Late data: the seller's meter is corrected to 10 kWh exported. A new statement, the old kept.
+  meter_reading(seller, seller_meter, -10, "-PT1H");
+  auto corrected = advance("2026-11-23T11:02:00+08:00");
+  EXPECT_EQ(corrected["corrections"], 1);
+  auto now_mine = call("GET", window, seller, nullptr, 200)["items"];
+  ASSERT_EQ(now_mine.size(), 1u);
+  EXPECT_EQ(now_mine[0]["version"], 2);
+  EXPECT_DOUBLE_EQ(now_mine[0]["imbalance_kwh"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(now_mine[0]["total"].get<double>(), 40.0);
+  auto versions = call("GET", window + "&versions=all", seller, nullptr, 200)["items"];
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_FALSE(versions[0]["current"].get<bool>());
+  EXPECT_DOUBLE_EQ(versions[0]["total"].get<double>(), 30.4);
+
+  // Events: the seller sees its own and public ones, never the buyer's bids.
+  auto events = http->Get("/api/v1/events?follow=false", bearer(seller));
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->get_header_value("Content-Type"), "text/event-stream");
+  EXPECT_NE(events->body.find("event: cleared"), std::string::npos) << events->body;
+  EXPECT_NE(events->body.find("event: settlement_corrected"), std::string::npos);
+  EXPECT_NE(events->body.find("\"bid_id\":" + sell["id"].dump()), std::string::npos);
+  EXPECT_EQ(events->body.find("\"bid_id\":" + buy["id"].dump() + ","), std::string::npos);
+}
+
+TEST_P(Market, SettlesAtTheDeadlineWithMissingDataFlagged) {
+  bid(seller, "sell", 5, 2);
+  bid(buyer, "buy", 5, 2);
+  advance("2026-11-23T11:00:00+08:00");
+  meter_reading(seller, seller_meter, -5);  // the buyer's meter never reports
+  EXPECT_EQ(advance("2026-11-23T12:00:00+08:00")["statements"], 0);  // waiting for data
+  EXPECT_EQ(advance("2026-11-24T11:00:00+08:00")["statements"], 2);  // deadline: 24 h after the slot
+  auto all = call("GET", "/api/v1/settlements?start=2026-11-23T00:00:00Z&end=2026-11-25T00:00:00Z", op, nullptr, 200)["items"];
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& s : all) {
+    if (s["account_id"] == buyer_account) {
+      EXPECT_EQ(s["missing_intervals"], 4);
+      EXPECT_DOUBLE_EQ(s["metered_kwh"].get<double>(), 0.0);  // missing counted as zero
+      EXPECT_DOUBLE_EQ(s["imbalance_kwh"].get<double>(), 5.0);  // bought 5, consumed nothing: long
+      EXPECT_DOUBLE_EQ(s["imbalance_price"].get<double>(), 1.6);  // 2 x 0.8
+    } else {
+      EXPECT_EQ(s["missing_intervals"], 0);
+    }
+  }
+}
+
+TEST_P(Market, BadBidsAreRefusedAndChangeNothing) {
+  bid(seller, "sell", 1, 3, "2026-11-23T10:30:00+08:00", 422);
+  bid(seller, "sell", 1, 3, "2026-11-22T10:00:00+08:00", 422);
+  bid(seller, "sell", 0, 3, "2026-11-23T10:00:00+08:00", 422);
+  bid(seller, "sell", 1, 11, "2026-11-23T10:00:00+08:00", 422);
+  bid(seller, "sell", 1, 3.005, "2026-11-23T10:00:00+08:00", 422);
+  bid(seller, "sell", 0.0005, 3, "2026-11-23T10:00:00+08:00", 422);
+  bid(seller, "hold", 1, 3, "2026-11-23T10:00:00+08:00", 422);
+  auto missing = call("POST", bids_path(), seller, {{"side", "buy"}, {"volume_kwh", 1}, {"price", 1}}, 422);
+  EXPECT_EQ(missing["error"]["field"], "slot_start");
+  EXPECT_EQ(call("POST", bids_path(), seller, {{"side", "buy"}, {"slot_start", "2026-11-23T10:00:00+08:00"},
+                                               {"volume_kwh", "ten"}, {"price", 1}}, 422)["error"]["field"],
+            "volume_kwh");
+  EXPECT_EQ(call("GET", bids_path(), seller, nullptr, 200)["total"], 0);
+  call("POST", "/api/v1/markets", seller, {{"name", "my own market"}}, 403);
+  call("POST", bids_path(), op, {{"side", "buy"}, {"slot_start", "2026-11-23T10:00:00+08:00"}, {"volume_kwh", 1}, {"price", 1}}, 403);
+  call("POST", "/api/v1/markets/999/bids", seller, {{"side", "buy"}, {"slot_start", "2026-11-23T10:00:00+08:00"}, {"volume_kwh", 1}, {"price", 1}}, 404);
+  // Cancelling before gate closure works and the bid takes no part in clearing.
+  auto b = bid(buyer, "buy", 3, 9);
+  EXPECT_EQ(call("DELETE", "/api/v1/bids/" + b["id"].dump(), buyer, nullptr, 200)["status"], "cancelled");
+  bid(seller, "sell", 3, 1);
+  advance("2026-11-23T09:45:00+08:00");
+  auto cl = call("GET", "/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-23T02:00:00Z", seller, nullptr, 200);
+  EXPECT_FALSE(cl["cleared"].get<bool>());
+  EXPECT_EQ(cl["volume_kwh"], 0.0);
+}
+
+FLEXMARKET_ON_BOTH_BACKENDS(Market);
+
+}  // namespace
+}  // namespace flexmarket::testing
