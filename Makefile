@@ -30,6 +30,8 @@ bench: build
 	./$(BUILD)/timeseries_bench
 	./$(BUILD)/timeseries_bench --postgres
 	./$(BUILD)/clearing_bench
+	./$(BUILD)/market_bench
+	./$(BUILD)/market_bench --postgres
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

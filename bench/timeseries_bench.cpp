@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   httplib::Client http("127.0.0.1", port);
   http.set_read_timeout(300, 0);
   http.set_write_timeout(300, 0);
+  http.set_tcp_nodelay(true);
   auto login = http.Post("/api/v1/auth/token", R"({"email":"bench@example.com","password":"bench-password-1"})", "application/json");
   const httplib::Headers auth = {{"Authorization", "Bearer " + nlohmann::json::parse(login->body)["token"].get<std::string>()}};
 

@@ -148,10 +148,10 @@ void register_v1_market_routes(ApiServer& s) {
   });
 
   s.route("POST", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
-    const auto id = path_id(c.req);
-    auto b = p.market->place_bid(c.caller(), id, bid_input(parse_json_object(c.req)));
+    store::MarketRecord m;
+    auto b = p.market->place_bid(c.caller(), path_id(c.req), bid_input(parse_json_object(c.req)), &m);
     c.res.set_header("Location", "/api/v1/bids/" + std::to_string(b.id));
-    send_json(c.res, 201, bid_json(b, p.market->get_market(id)));
+    send_json(c.res, 201, bid_json(b, m));
   });
   s.route("GET", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
     const auto id = path_id(c.req);

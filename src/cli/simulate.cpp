@@ -67,6 +67,7 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
 
   httplib::Client client(o.url);
   client.set_read_timeout(30, 0);
+  client.set_tcp_nodelay(true);
   auto login = client.Post("/api/v1/auth/token", json{{"email", o.email}, {"password", o.password}}.dump(),
                            "application/json");
   if (!login || login->status != 200) {

@@ -150,9 +150,11 @@ void MarketService::set_meter(const Principal& who, std::int64_t market_id, std:
   });
 }
 
-store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t market_id, const BidInput& in) {
+store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t market_id, const BidInput& in,
+                                         store::MarketRecord* market_out) {
   require_any_role(who, {Role::participant, Role::aggregator}, "placing a bid");
   const store::MarketRecord m = get_market(market_id);
+  if (market_out) *market_out = m;
   store::BidRecord b;
   b.market_id = m.id;
   b.account_id = who.account_id;
@@ -282,15 +284,23 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
     rec.supply_json = curve_json(result.supply, m).dump();
     rec.cleared_at = t;
     if (!store::clearings::claim(c, rec)) return false;  // another server cleared this slot
+    std::vector<store::bids::Result> results;
+    results.reserve(bids.size());
     for (std::size_t i = 0; i < bids.size(); ++i) {
       const auto filled = result.fills[i].volume;
       const char* status = filled == 0 ? "lost" : (filled == bids[i].volume_ticks ? "won" : "partially_won");
-      store::bids::set_result(c, bids[i].id, status, filled, t);
+      results.push_back({bids[i].id, status, filled});
     }
+    store::bids::set_results(c, db_.backend(), results, t);
     const double price = rec.price.value_or(0);
+    std::vector<store::TradeRecord> rows;
+    rows.reserve(result.trades.size());
+    for (const auto& tr : result.trades) {
+      rows.push_back({0, m.id, slot, tr.buy_bid_id, tr.sell_bid_id, tr.buyer_id, tr.seller_id, tr.volume, price});
+    }
+    store::trades::insert_many(c, db_.backend(), rows);
     std::map<std::int64_t, json> per_account;
     for (const auto& tr : result.trades) {
-      store::trades::insert(c, {0, m.id, slot, tr.buy_bid_id, tr.sell_bid_id, tr.buyer_id, tr.seller_id, tr.volume, price});
       for (auto [account, side] : {std::pair{tr.buyer_id, "buy"}, {tr.seller_id, "sell"}}) {
         per_account[account].push_back({{"side", side},
                                         {"bid_id", side[0] == 'b' ? tr.buy_bid_id : tr.sell_bid_id},

@@ -62,7 +62,9 @@ class MarketService {
   store::MarketRecord get_market(std::int64_t id);
   void set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
 
-  store::BidRecord place_bid(const Principal& who, std::int64_t market_id, const BidInput& in);
+  // `market_out`, when given, receives the market (saves the caller a lookup).
+  store::BidRecord place_bid(const Principal& who, std::int64_t market_id, const BidInput& in,
+                             store::MarketRecord* market_out = nullptr);
   Page<store::BidRecord> list_bids(const Principal& who, std::int64_t market_id, std::optional<Instant> slot,
                                    const std::optional<std::string>& status, std::int64_t page, std::int64_t per_page);
   store::BidRecord get_bid(const Principal& who, std::int64_t id);

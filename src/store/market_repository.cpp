@@ -189,6 +189,30 @@ void set_result(Connection& c, std::int64_t id, const std::string& status, std::
           {status, filled_ticks, to_micros(at), id});
 }
 
+void set_results(Connection& c, Backend backend, const std::vector<Result>& results, Instant at) {
+  if (backend == Backend::sqlite) {
+    for (const auto& r : results) set_result(c, r.id, r.status, r.filled_ticks, at);
+    return;
+  }
+  constexpr std::size_t kChunk = 20000;
+  for (std::size_t from = 0; from < results.size(); from += kChunk) {
+    std::string ids = "{", statuses = "{", filled = "{";
+    for (std::size_t i = from; i < std::min(results.size(), from + kChunk); ++i) {
+      const char* sep = i == from ? "" : ",";
+      ids += sep + std::to_string(results[i].id);
+      statuses += std::string(sep) + results[i].status;
+      filled += sep + std::to_string(results[i].filled_ticks);
+    }
+    ids += "}";
+    statuses += "}";
+    filled += "}";
+    c.query(
+        "UPDATE bids SET status = r.status, filled_ticks = r.filled, updated_at = ? "
+        "FROM unnest(?::bigint[], ?::text[], ?::bigint[]) AS r(id, status, filled) WHERE bids.id = r.id",
+        {to_micros(at), ids, statuses, filled});
+  }
+}
+
 namespace {
 std::string filter(std::vector<Value>& params, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
                    const std::optional<std::string>& status) {
@@ -312,6 +336,34 @@ void insert(Connection& c, const TradeRecord& t) {
       "volume_ticks, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       {t.market_id, to_micros(t.slot_start), t.buy_bid_id, t.sell_bid_id, t.buyer_account_id, t.seller_account_id,
        t.volume_ticks, t.price});
+}
+
+void insert_many(Connection& c, Backend backend, const std::vector<TradeRecord>& trades) {
+  if (backend == Backend::sqlite) {
+    for (const auto& t : trades) insert(c, t);
+    return;
+  }
+  constexpr std::size_t kChunk = 20000;
+  for (std::size_t from = 0; from < trades.size(); from += kChunk) {
+    std::string a[5];
+    for (auto& x : a) x = "{";
+    for (std::size_t i = from; i < std::min(trades.size(), from + kChunk); ++i) {
+      const char* sep = i == from ? "" : ",";
+      const auto& t = trades[i];
+      a[0] += sep + std::to_string(t.buy_bid_id);
+      a[1] += sep + std::to_string(t.sell_bid_id);
+      a[2] += sep + std::to_string(t.buyer_account_id);
+      a[3] += sep + std::to_string(t.seller_account_id);
+      a[4] += sep + std::to_string(t.volume_ticks);
+    }
+    for (auto& x : a) x += "}";
+    const auto& first = trades[from];
+    c.query(
+        "INSERT INTO trades (market_id, slot_start, buy_bid_id, sell_bid_id, buyer_account_id, seller_account_id, "
+        "volume_ticks, price) SELECT ?, ?, b, s, ba, sa, v, ? "
+        "FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS t(b, s, ba, sa, v)",
+        {first.market_id, to_micros(first.slot_start), first.price, a[0], a[1], a[2], a[3], a[4]});
+  }
 }
 
 std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot) {

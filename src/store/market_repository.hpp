@@ -99,6 +99,13 @@ std::optional<BidRecord> find(Connection& c, std::int64_t id);
 void update_terms(Connection& c, std::int64_t id, std::int64_t volume_ticks, std::int64_t price_ticks, Instant at);
 void set_status(Connection& c, std::int64_t id, const std::string& status, Instant at);
 void set_result(Connection& c, std::int64_t id, const std::string& status, std::int64_t filled_ticks, Instant at);
+struct Result {
+  std::int64_t id;
+  const char* status;
+  std::int64_t filled_ticks;
+};
+// Many results in few statements (one round trip per 20,000 on PostgreSQL).
+void set_results(Connection& c, Backend backend, const std::vector<Result>& results, Instant at);
 // account_id 0: every account; slot and status filters optional.
 std::vector<BidRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
                             const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit);
@@ -120,6 +127,7 @@ std::vector<ClearingRecord> recent(Connection& c, std::int64_t market_id, Instan
 
 namespace trades {
 void insert(Connection& c, const TradeRecord& t);
+void insert_many(Connection& c, Backend backend, const std::vector<TradeRecord>& trades);
 std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot);
 std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Instant from, Instant to);
 }  // namespace trades

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <mutex>
 #include <unordered_map>
 
 namespace flexmarket::store {
@@ -11,7 +12,10 @@ namespace {
 
 class SqliteConnection : public Connection {
  public:
-  explicit SqliteConnection(const std::string& path) {
+  // `write_lock` is shared by every connection of one SqliteDatabase: SQLite admits one
+  // writer at a time, and waiting on a mutex is far cheaper than its busy handler, which
+  // sleeps in steps of up to 100 ms when writers collide.
+  SqliteConnection(const std::string& path, std::mutex* write_lock) : write_lock_(write_lock) {
     const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -26,6 +30,10 @@ class SqliteConnection : public Connection {
   }
 
   ~SqliteConnection() override {
+    if (holds_write_lock_) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      write_lock_->unlock();
+    }
     for (auto& [_, stmt] : statements_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
   }
@@ -101,10 +109,29 @@ class SqliteConnection : public Connection {
     }
   }
 
-  void begin() override { execute_script("BEGIN IMMEDIATE"); }
-  void commit() override { execute_script("COMMIT"); }
+  void begin() override {
+    write_lock_->lock();
+    holds_write_lock_ = true;
+    try {
+      execute_script("BEGIN IMMEDIATE");
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  void commit() override {
+    try {
+      execute_script("COMMIT");
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      release();
+      throw;
+    }
+    release();
+  }
   void rollback() override {
     if (!sqlite3_get_autocommit(db_)) execute_script("ROLLBACK");
+    release();
   }
 
  private:
@@ -148,8 +175,17 @@ class SqliteConnection : public Connection {
     throw DatabaseError(msg);
   }
 
+  void release() {
+    if (holds_write_lock_) {
+      holds_write_lock_ = false;
+      write_lock_->unlock();
+    }
+  }
+
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::mutex* write_lock_;
+  bool holds_write_lock_ = false;
 };
 
 }  // namespace
@@ -160,6 +196,6 @@ SqliteDatabase::SqliteDatabase(std::string path, int pool_size) : Database(pool_
   acquire();  // open one connection now so that a bad path fails here, not at first use
 }
 
-std::unique_ptr<Connection> SqliteDatabase::connect() { return std::make_unique<SqliteConnection>(path_); }
+std::unique_ptr<Connection> SqliteDatabase::connect() { return std::make_unique<SqliteConnection>(path_, &write_lock_); }
 
 }  // namespace flexmarket::store

@@ -1,4 +1,5 @@
 #pragma once
+#include <mutex>
 #include <string>
 
 #include "store/database.hpp"
@@ -20,6 +21,7 @@ class SqliteDatabase : public Database {
 
  private:
   std::string path_;
+  std::mutex write_lock_;  // one writing transaction at a time in this process
 };
 
 }  // namespace flexmarket::store

@@ -64,6 +64,7 @@ std::unique_ptr<httplib::Client> ServerProcess::client() const {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
   c->set_read_timeout(60, 0);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // else Nagle delays each request body by the server's delayed ACK
   return c;
 }
 
