@@ -203,6 +203,40 @@ void register_v1_market_routes(ApiServer& s) {
                {"trades", trades}});
   });
 
+  s.route("GET", R"(/api/v1/markets/(\d+)/next-slot)", Access::authenticated, [&p](RequestContext& c) {
+    auto n = p.market->next_slot(path_id(c.req));
+    send_json(c.res, 200, {{"slot_start", format_iso8601(n.slot_start)}, {"gate_closure", format_iso8601(n.gate_closure)},
+                           {"participants", n.participants}, {"bids", n.bids},
+                           {"average_price", n.average_price ? json(*n.average_price) : json(nullptr)},
+                           {"average_volume_kwh", n.average_volume_kwh ? json(*n.average_volume_kwh) : json(nullptr)}});
+  });
+  s.route("GET", R"(/api/v1/markets/(\d+)/results)", Access::authenticated, [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    const auto m = p.market->get_market(id);
+    const Instant to = query_string(c.req, "end") ? instant_field(*query_string(c.req, "end"), "end")
+                                                  : p.market->now() + std::chrono::hours(48);
+    const Instant from = query_string(c.req, "start") ? instant_field(*query_string(c.req, "start"), "start")
+                                                      : p.market->now() - std::chrono::hours(72);
+    json items = json::array();
+    for (const auto& r : p.market->results(c.caller(), id, from, to)) {
+      json j = bid_json(r.bid, m);
+      j["clearing_price"] = r.clearing_price ? json(*r.clearing_price) : json(nullptr);
+      j["counterparties"] = r.counterparties;
+      j["achievement"] = r.achievement ? json(std::round(*r.achievement * 1e4) / 1e4) : json(nullptr);
+      j["settlement_amount"] = r.settlement_amount ? json(*r.settlement_amount) : json(nullptr);
+      j["currency"] = m.currency;
+      items.push_back(j);
+    }
+    send_json(c.res, 200, {{"items", items}});
+  });
+  s.route("GET", R"(/api/v1/markets/(\d+)/executing)", Access::authenticated, [&p](RequestContext& c) {
+    auto e = p.market->executing(c.caller(), path_id(c.req));
+    send_json(c.res, 200, {{"slot_start", e.slot_start ? json(format_iso8601(*e.slot_start)) : json(nullptr)},
+                           {"price", e.price ? json(*e.price) : json(nullptr)},
+                           {"bought_kwh", e.bought_kwh},
+                           {"sold_kwh", e.sold_kwh}});
+  });
+
   s.route("GET", "/api/v1/settlements", Access::authenticated, [&p](RequestContext& c) {
     auto start = query_string(c.req, "start");
     auto end = query_string(c.req, "end");

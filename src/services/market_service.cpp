@@ -472,6 +472,82 @@ SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, 
   return v;
 }
 
+NextSlot MarketService::next_slot(std::int64_t market_id) {
+  const auto m = get_market(market_id);
+  const Instant t = now();
+  NextSlot n;
+  // The first slot whose gate closure lies after now.
+  n.slot_start = timeseries::floor_to(t + m.gate_closure_lead, m.slot_length) + m.slot_length;
+  n.gate_closure = n.slot_start - m.gate_closure_lead;
+  auto c = db_.acquire();
+  auto r = c->query(
+      "SELECT COUNT(DISTINCT account_id), COUNT(*), AVG(price_ticks), AVG(volume_ticks) FROM bids "
+      "WHERE market_id = ? AND slot_start = ? AND status <> 'cancelled'",
+      {m.id, to_micros(n.slot_start)});
+  n.participants = r[0].int64(0);
+  n.bids = r[0].int64(1);
+  if (n.bids > 0) {
+    n.average_price = std::round(r[0].real(2) * m.price_tick * 1000) / 1000;
+    n.average_volume_kwh = std::round(r[0].real(3) * m.volume_tick_kwh * 1000) / 1000;
+  }
+  return n;
+}
+
+std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t market_id, Instant from, Instant to) {
+  const auto m = get_market(market_id);
+  if (to <= from) throw invalid_field("end", "end must be after start");
+  std::vector<BidResult> out;
+  auto c = db_.acquire();
+  std::map<std::int64_t, std::string> names;
+  auto name_of = [&](std::int64_t account) {
+    auto it = names.find(account);
+    if (it != names.end()) return it->second;
+    auto a = store::accounts::find_by_id(*c, account);
+    return names[account] = a ? a->name : std::to_string(account);
+  };
+  std::map<std::int64_t, std::vector<store::TradeRecord>> trades_of_slot;
+  for (const auto& b : store::bids::list(*c, market_id, who.account_id, std::nullopt, std::nullopt, 0, 100000)) {
+    if (b.slot_start < from || b.slot_start >= to || b.status == "open" || b.status == "cancelled") continue;
+    BidResult r;
+    r.bid = b;
+    if (auto cl = store::clearings::find(*c, market_id, b.slot_start); cl && cl->price) r.clearing_price = *cl->price;
+    const auto key = to_micros(b.slot_start);
+    if (!trades_of_slot.count(key)) trades_of_slot[key] = store::trades::of_slot(*c, market_id, b.slot_start);
+    std::int64_t amount_minor = 0;
+    std::set<std::string> seen;
+    for (const auto& tr : trades_of_slot[key]) {
+      if (tr.buy_bid_id != b.id && tr.sell_bid_id != b.id) continue;
+      const bool selling = tr.sell_bid_id == b.id;
+      const auto pay = minor(static_cast<double>(tr.volume_ticks) * m.volume_tick_kwh * tr.price, m.minor_unit_digits);
+      amount_minor += selling ? pay : -pay;
+      const std::string other = name_of(selling ? tr.buyer_account_id : tr.seller_account_id);
+      if (seen.insert(other).second) r.counterparties.push_back(other);
+    }
+    if (auto st = store::settlements::current(*c, market_id, b.slot_start, who.account_id)) {
+      r.settlement_amount = static_cast<double>(amount_minor) / std::pow(10.0, m.minor_unit_digits);
+      if (b.side == kSideSell && st->sold_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, st->metered_kwh) / st->sold_kwh);
+      if (b.side == kSideBuy && st->bought_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, -st->metered_kwh) / st->bought_kwh);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Executing MarketService::executing(const Principal& who, std::int64_t market_id) {
+  const auto m = get_market(market_id);
+  const Instant slot = timeseries::floor_to(now(), m.slot_length);
+  Executing e;
+  auto c = db_.acquire();
+  for (const auto& b : store::bids::list(*c, market_id, who.account_id, slot, std::string("executing"), 0, 100000)) {
+    e.slot_start = slot;
+    (b.side == kSideBuy ? e.bought_kwh : e.sold_kwh) += static_cast<double>(b.filled_ticks) * m.volume_tick_kwh;
+  }
+  if (e.slot_start) {
+    if (auto cl = store::clearings::find(*c, market_id, slot)) e.price = cl->price;
+  }
+  return e;
+}
+
 std::vector<store::SettlementRecord> MarketService::settlements(const Principal& who, std::int64_t account_id,
                                                                 Instant from, Instant to, bool all_versions) {
   if (!who.sees_all_accounts()) {

@@ -48,6 +48,32 @@ struct SlotView {
   std::vector<store::BidRecord> bids;      // the caller's bids of the slot
 };
 
+// The next slot whose gate is still open, with what has been bid for it so far (ETP §3.12).
+struct NextSlot {
+  Instant slot_start, gate_closure;
+  std::int64_t participants = 0, bids = 0;
+  std::optional<double> average_price, average_volume_kwh;
+};
+
+// One of the caller's bids with its outcome (ETP §3.10), and, once settled, how much of
+// it was delivered (achievement = delivered / sold for sellers, consumed / bought for
+// buyers, at most 1) and what it was paid or paid (trades at the clearing price).
+struct BidResult {
+  store::BidRecord bid;
+  std::optional<double> clearing_price;
+  std::vector<std::string> counterparties;  // account names
+  std::optional<double> achievement;
+  std::optional<double> settlement_amount;  // currency; positive: received
+};
+
+// What the caller trades in the slot executing now (ETP §3.11, price and volume the
+// right way round).
+struct Executing {
+  std::optional<Instant> slot_start;
+  double bought_kwh = 0, sold_kwh = 0;
+  std::optional<double> price;
+};
+
 struct RunReport {
   int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0;
 };
@@ -72,6 +98,10 @@ class MarketService {
   store::BidRecord cancel_bid(const Principal& who, std::int64_t id);
 
   SlotView slot_view(const Principal& who, std::int64_t market_id, Instant slot);
+  NextSlot next_slot(std::int64_t market_id);
+  std::vector<BidResult> results(const Principal& who, std::int64_t market_id, Instant from, Instant to);
+  Executing executing(const Principal& who, std::int64_t market_id);
+
   std::vector<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from,
                                                    Instant to, bool all_versions);
 

@@ -1,6 +1,7 @@
 // The market over HTTP on the simulated clock, on SQLite and PostgreSQL: bids, gate
 // closure, clearing, trades, status changes, settlement and corrections, events.
 #include <cmath>
+#include <thread>
 
 #include "support/fixture.hpp"
 
@@ -202,6 +203,69 @@ TEST_P(Market, BadBidsAreRefusedAndChangeNothing) {
   auto cl = call("GET", "/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-23T02:00:00Z", seller, nullptr, 200);
   EXPECT_FALSE(cl["cleared"].get<bool>());
   EXPECT_EQ(cl["volume_kwh"], 0.0);
+}
+
+TEST_P(Market, ViewsForParticipants) {
+  // At 00:00 the next open slot is 01:00 (gate 00:40).
+  auto next = call("GET", "/api/v1/markets/" + std::to_string(market) + "/next-slot", buyer, nullptr, 200);
+  EXPECT_EQ(next["slot_start"], "2026-11-22T17:00:00Z");
+  EXPECT_EQ(next["participants"], 0);
+  EXPECT_TRUE(next["average_price"].is_null());
+  bid(seller, "sell", 4, 2, "2026-11-23T01:00:00+08:00");
+  bid(seller, "sell", 6, 3, "2026-11-23T01:00:00+08:00");
+  bid(buyer, "buy", 8, 4, "2026-11-23T01:00:00+08:00");
+  next = call("GET", "/api/v1/markets/" + std::to_string(market) + "/next-slot", buyer, nullptr, 200);
+  EXPECT_EQ(next["participants"], 2);
+  EXPECT_EQ(next["bids"], 3);
+  EXPECT_DOUBLE_EQ(next["average_price"].get<double>(), 3.0);
+  EXPECT_DOUBLE_EQ(next["average_volume_kwh"].get<double>(), 6.0);
+
+  advance("2026-11-23T01:10:00+08:00");
+  auto exec = call("GET", "/api/v1/markets/" + std::to_string(market) + "/executing", buyer, nullptr, 200);
+  EXPECT_EQ(exec["slot_start"], "2026-11-22T17:00:00Z");
+  EXPECT_DOUBLE_EQ(exec["bought_kwh"].get<double>(), 8.0);  // volume, not price
+  // The 3-TWD seller keeps 2 kWh unsold, so no price above 3 clears: the interval is [3, 3].
+  EXPECT_DOUBLE_EQ(exec["price"].get<double>(), 3.0);
+  meter_reading(seller, seller_meter, 0);
+  call("POST", "/api/v1/sensors/" + std::to_string(seller_meter) + "/data", seller,
+       {{"start", "2026-11-23T01:00:00+08:00"}, {"values", {-10, -10, -10, -10}}}, 200);  // 10 kWh exported
+  call("POST", "/api/v1/sensors/" + std::to_string(buyer_meter) + "/data", buyer,
+       {{"start", "2026-11-23T01:00:00+08:00"}, {"values", {8, 8, 8, 8}}}, 200);
+  advance("2026-11-23T02:01:00+08:00");
+  auto results = call("GET", "/api/v1/markets/" + std::to_string(market) + "/results", seller, nullptr, 200)["items"];
+  ASSERT_EQ(results.size(), 2u);
+  double received = 0;
+  for (const auto& r : results) {
+    EXPECT_EQ(r["status"], "settled");
+    EXPECT_EQ(r["counterparties"], json::array({"NCKU_BEMS"}));
+    EXPECT_DOUBLE_EQ(r["achievement"].get<double>(), 1.0);  // 10 kWh delivered of 8 sold, capped at 1
+    received += r["settlement_amount"].get<double>();
+  }
+  EXPECT_DOUBLE_EQ(received, 24.0);  // 8 kWh at 3
+  auto mine = call("GET", "/api/v1/markets/" + std::to_string(market) + "/results", buyer, nullptr, 200)["items"];
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_DOUBLE_EQ(mine[0]["settlement_amount"].get<double>(), -24.0);
+  EXPECT_EQ(mine[0]["counterparties"], json::array({"ABRI_BEMS"}));
+}
+
+TEST_P(Market, TwoServersOnOneDatabaseClearASlotOnce) {
+  bid(seller, "sell", 10, 3);
+  bid(buyer, "buy", 10, 5);
+  ServerProcess second(db, {{"FLEXMARKET_MARKET_TICK", "60s"}},
+                       {"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00", "--speed", "0.000001"});
+  auto other = second.client();
+  const json body = {{"to", "2026-11-23T09:45:00+08:00"}};
+  std::thread t([&] { other->Post("/api/v1/admin/clock/advance", bearer(op), body.dump(), "application/json"); });
+  auto mine = http->Post("/api/v1/admin/clock/advance", bearer(op), body.dump(), "application/json");
+  t.join();
+  ASSERT_TRUE(mine);
+  auto cl = call("GET", "/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-23T02:00:00Z", op, nullptr, 200);
+  EXPECT_EQ(cl["trades"].size(), 1u);
+  EXPECT_DOUBLE_EQ(cl["volume_kwh"].get<double>(), 10.0);
+  auto events = http->Get("/api/v1/events?follow=false", bearer(op));
+  std::size_t cleared = 0;
+  for (std::size_t pos = 0; (pos = events->body.find("event: cleared", pos)) != std::string::npos; ++pos) ++cleared;
+  EXPECT_EQ(cleared, 1u);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(Market);
