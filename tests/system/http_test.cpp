@@ -177,6 +177,13 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/sensors/{id}", "delete"}, {"/api/v1/sensors/{id}/data", "get"}, {"/api/v1/sensors/{id}/data", "post"},
       {"/api/v1/sensors/data", "post"},   {"/api/v1/assets/{id}/power/readings", "get"},
       {"/api/v1/assets/{id}/power/daily", "get"}, {"/api/v1/assets/{id}/power/summary", "get"},
+      {"/api/v1/markets", "get"},         {"/api/v1/markets", "post"},        {"/api/v1/markets/{id}", "get"},
+      {"/api/v1/markets/{id}/meters/{account_id}", "put"}, {"/api/v1/markets/{id}/bids", "get"},
+      {"/api/v1/markets/{id}/bids", "post"}, {"/api/v1/bids/{id}", "get"},  {"/api/v1/bids/{id}", "patch"},
+      {"/api/v1/bids/{id}", "delete"},    {"/api/v1/markets/{id}/clearings/{slot_start}", "get"},
+      {"/api/v1/markets/{id}/next-slot", "get"}, {"/api/v1/markets/{id}/results", "get"},
+      {"/api/v1/markets/{id}/executing", "get"}, {"/api/v1/settlements", "get"},
+      {"/api/v1/admin/clock/advance", "post"}, {"/api/v1/events", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
