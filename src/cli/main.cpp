@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "jobs/market_clock.hpp"
 #include "security/password.hpp"
 #include "services/demo_data.hpp"
+#include "services/demo_market.hpp"
 #include "services/platform.hpp"
 #include "timeseries/duration.hpp"
 #include "store/migrations.hpp"
@@ -84,8 +86,9 @@ sigset_t stop_signals() {
 }
 
 // Serves until SIGTERM or SIGINT; requests in flight are answered before it returns.
-// The signals must already be blocked in every thread (see main).
-int serve(services::Platform& p) {
+// The signals must already be blocked in every thread (see main). `on_start` runs once
+// the server listens, `on_stop` once it has stopped.
+int serve(services::Platform& p, const std::function<void()>& on_start = {}, const std::function<void()>& on_stop = {}) {
   sigset_t signals = stop_signals();
 
   auto report = store::upgrade(*p.db);
@@ -113,9 +116,11 @@ int serve(services::Platform& p) {
                          {"market_now", format_iso8601(p.market_clock->now())},
                          {"version", FLEXMARKET_VERSION}});
   flush_logs();
+  if (on_start) on_start();
   server.run();
   done = true;
   waiter.join();
+  if (on_stop) on_stop();
   p.market_runner->stop();
   log_info("stopped");
   flush_logs();
@@ -225,6 +230,11 @@ int main(int argc, char** argv) {
 
   try {
     if (serve_cmd->parsed() || demo_cmd->parsed()) {
+      if (demo_cmd->parsed() && so.clock.empty()) {
+        // The demo runs market time 60 times faster than real time: a slot a minute.
+        so.clock = "simulated";
+        if (so.speed <= 0) so.speed = 60;
+      }
       // Blocked before any thread starts (the log writer is one), so that only serve()'s
       // waiter receives them and a SIGTERM never kills the process mid-request.
       sigset_t signals = stop_signals();
@@ -245,7 +255,14 @@ int main(int argc, char** argv) {
         } else {
           std::cout << "Demo data already present; lost a password? flexmarket user password --email admin@flexmarket.local\n";
         }
+        services::DemoMarket demo_market(*p, c.var_dir / "demo");
+        const auto market_id = demo_market.setup();
+        std::cout << "Demo market " << market_id << " (Tainan local market) runs on a simulated clock from "
+                  << format_iso8601(p->market_clock->now()) << " at " << c.market_clock_speed
+                  << "x: bots bid for the three BEMS sites, slots clear and settle as market time passes.\n";
         std::cout << "Serving http://" << c.server_host << ":" << c.server_port << "  (Ctrl-C stops)\n" << std::flush;
+        return serve(
+            *p, [&] { demo_market.start(std::chrono::milliseconds(2000)); }, [&] { demo_market.stop(); });
       }
       return serve(*p);
     }
