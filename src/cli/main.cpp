@@ -221,6 +221,18 @@ int main(int argc, char** argv) {
   sim_power->add_option("--count", sim.count, "with --every: stop after this many readings");
   sim_power->add_option("--now", sim.now, "act as if it were this ISO 8601 instant (testing)");
   sim_power->add_flag("--password-stdin", password_stdin, "read the password from standard input (else FLEXMARKET_PASSWORD)");
+  auto* sim_bids = simulate_cmd->add_subcommand("bids", "a participant's bidding bot over the HTTP API");
+  cli::SimulateBidsOptions bot;
+  std::int64_t bot_sensor = 0, bot_price_sensor = 0;
+  sim_bids->add_option("--market", bot.market_id, "the market id")->required();
+  sim_bids->add_option("--email", bot.email, "the participant's login email")->required();
+  sim_bids->add_option("--url", bot.url, "the platform (default http://127.0.0.1:8080)");
+  sim_bids->add_option("--sensor", bot_sensor, "its meter, for the forecast (default: its first power sensor)");
+  sim_bids->add_option("--price-sensor", bot_price_sensor, "day-ahead prices (default: the sensor named 'day-ahead price')");
+  sim_bids->add_option("--slots", bot.slots, "how many coming slots to bid for (default 3)");
+  sim_bids->add_option("--every", bot.every, "bid again every interval, e.g. 1m (default: once)");
+  sim_bids->add_option("--count", bot.count, "with --every: stop after this many rounds");
+  sim_bids->add_flag("--password-stdin", password_stdin, "read the password from standard input (else FLEXMARKET_PASSWORD)");
 
   try {
     app.parse(argc, argv);
@@ -345,6 +357,21 @@ int main(int argc, char** argv) {
         return 2;
       }
       return cli::simulate_powerdata(sim);
+    }
+
+    if (sim_bids->parsed()) {
+      init_logging("warn", "text");
+      if (bot_sensor > 0) bot.sensor_id = bot_sensor;
+      if (bot_price_sensor > 0) bot.price_sensor_id = bot_price_sensor;
+      if (password_stdin) {
+        std::getline(std::cin, bot.password);
+      } else if (const char* pw = std::getenv("FLEXMARKET_PASSWORD")) {
+        bot.password = pw;
+      } else {
+        std::cerr << "error: give the password with --password-stdin or FLEXMARKET_PASSWORD\n";
+        return 2;
+      }
+      return cli::simulate_bids(bot);
     }
 
     if (user_cmd->parsed()) {

@@ -15,6 +15,9 @@
 #include "timeseries/csv.hpp"
 #include "timeseries/local_time.hpp"
 #include "timeseries/simulate.hpp"
+#include "market/bidding_bot.hpp"
+#include "timeseries/beliefs.hpp"
+#include "timeseries/duration.hpp"
 
 namespace flexmarket::cli {
 
@@ -148,6 +151,95 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
     if (!o.now.empty()) continue;  // simulated time: no waiting
     timespec wait{static_cast<time_t>(every.count()), 0};
     if (sigtimedwait(&stop, nullptr, &wait) > 0) return 0;
+  }
+}
+
+}  // namespace flexmarket::cli
+
+namespace flexmarket::cli {
+
+int simulate_bids(const SimulateBidsOptions& o) {
+  httplib::Client client(o.url);
+  client.set_read_timeout(30, 0);
+  client.set_tcp_nodelay(true);
+  auto login = client.Post("/api/v1/auth/token", json{{"email", o.email}, {"password", o.password}}.dump(),
+                           "application/json");
+  if (!login || login->status != 200) {
+    std::cerr << "error: login as " << o.email << " failed: " << (login ? login->body : "no answer from " + o.url) << "\n";
+    return 1;
+  }
+  const httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+  std::chrono::seconds every{0};
+  if (!o.every.empty()) {
+    auto d = parse_duration_seconds(o.every);
+    if (!d || d->count() <= 0) {
+      std::cerr << "error: --every must be a duration like 1m\n";
+      return 2;
+    }
+    every = *d;
+  }
+  try {
+    const json market = get_json(client, "/api/v1/markets/" + std::to_string(o.market_id), auth);
+    const auto slot_len = timeseries::parse_duration(market["slot_length"].get<std::string>())->fixed;
+    const auto lead = timeseries::parse_duration(market["gate_closure_lead"].get<std::string>())->fixed;
+    market::BotSettings settings;
+    settings.volume_tick_kwh = market["volume_tick_kwh"];
+    settings.price_tick = market["price_tick"];
+    std::int64_t sensor = o.sensor_id.value_or(0), price_sensor = o.price_sensor_id.value_or(0);
+    const json sensors = get_json(client, "/api/v1/sensors?per_page=500", auth);
+    const json me = get_json(client, "/api/v1/me", auth);
+    for (const auto& s : sensors["items"]) {
+      const std::string unit = s["unit"];
+      if (!sensor && s["account_id"] == me["account"]["id"] && (unit == "kW" || unit == "W" || unit == "MW")) sensor = s["id"];
+      if (!price_sensor && s["name"] == "day-ahead price") price_sensor = s["id"];
+    }
+    if (!sensor) throw std::runtime_error("no power sensor of the participant's account; give --sensor");
+    if (!price_sensor) throw std::runtime_error("no sensor named 'day-ahead price'; give --price-sensor");
+    const std::string res = timeseries::format_duration(slot_len);
+    for (int round = 0;; ++round) {
+      const Instant t = *parse_iso8601(get_json(client, "/api/v1/markets", auth)["now"].get<std::string>());
+      Instant slot = timeseries::floor_to(t + lead, slot_len) + slot_len;
+      for (int k = 0; k < o.slots; ++k, slot += slot_len) {
+        const std::string at = format_iso8601(slot);
+        const std::string bids_path = "/api/v1/markets/" + std::to_string(o.market_id) + "/bids";
+        if (get_json(client, bids_path + "?slot_start=" + at, auth)["total"].get<int>() > 0) continue;
+        const json history = get_json(client, "/api/v1/sensors/" + std::to_string(sensor) + "/data?start=" +
+                                                   format_iso8601(slot - std::chrono::hours(24 * 7)) + "&end=" + at +
+                                                   "&resolution=" + res, auth);
+        double sum = 0;
+        int n = 0;
+        Instant e = *parse_iso8601(history["start"].get<std::string>());
+        for (const auto& v : history["values"]) {
+          if (!v.is_null() && (slot - e) % std::chrono::hours(24) == std::chrono::microseconds(0)) sum += v.get<double>(), ++n;
+          e += slot_len;
+        }
+        std::optional<double> forecast;
+        if (n) forecast = sum / n * std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
+        const json price = get_json(client, "/api/v1/sensors/" + std::to_string(price_sensor) + "/data?start=" + at +
+                                                "&end=" + format_iso8601(slot + slot_len) + "&resolution=" + res, auth);
+        if (price["values"].empty() || price["values"][0].is_null()) {
+          std::cout << at << ": no day-ahead price yet, not bidding\n";
+          continue;
+        }
+        for (const auto& b : market::plan_bids(forecast, price["values"][0].get<double>(), settings,
+                                               static_cast<std::uint64_t>(to_micros(slot)))) {
+          const json body = {{"side", b.side == market::Side::buy ? "buy" : "sell"}, {"slot_start", at},
+                             {"volume_kwh", b.volume_kwh}, {"price", b.price}};
+          auto r = client.Post(bids_path, auth, body.dump(), "application/json");
+          if (!r || r->status != 201) {
+            std::cerr << "bid refused: " << (r ? r->body : "no answer") << "\n";
+          } else {
+            std::cout << at << " " << body["side"].get<std::string>() << " " << b.volume_kwh << " kWh at " << b.price << "\n";
+          }
+        }
+      }
+      std::cout << std::flush;
+      if (every.count() == 0 || (o.count > 0 && round + 1 >= o.count)) return 0;
+      std::this_thread::sleep_for(every);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
   }
 }
 

@@ -23,4 +23,20 @@ struct SimulatePowerOptions {
 // Returns the process exit code; prints what it posts.
 int simulate_powerdata(const SimulatePowerOptions& o);
 
+// `flexmarket simulate bids`: a participant's bidding bot over the HTTP API (the real
+// version of ETP §5.2): for each of the next `slots` slots whose gate is open and that it
+// has not bid for yet, it forecasts its net import as the mean of the same slot over the
+// last 7 days of its meter, and bids around the day-ahead price (market::plan_bids).
+struct SimulateBidsOptions {
+  std::string url = "http://127.0.0.1:8080";
+  std::string email, password;
+  std::int64_t market_id = 0;
+  std::optional<std::int64_t> sensor_id;        // default: the first power sensor of its site
+  std::optional<std::int64_t> price_sensor_id;  // default: the public sensor "day-ahead price"
+  int slots = 3;
+  std::string every;  // "" once, else e.g. 1m
+  int count = 0;
+};
+int simulate_bids(const SimulateBidsOptions& o);
+
 }  // namespace flexmarket::cli

@@ -248,6 +248,39 @@ TEST_P(Market, ViewsForParticipants) {
   EXPECT_EQ(mine[0]["counterparties"], json::array({"ABRI_BEMS"}));
 }
 
+TEST_P(Market, BiddingBotBidsFromItsForecastAroundTheDayAheadPrice) {
+  auto price = call("POST", "/api/v1/sensors", op,
+                    {{"name", "day-ahead price"}, {"unit", "TWD/kWh"}, {"event_resolution", "PT1H"}, {"public", true}}, 201)["id"];
+  call("POST", "/api/v1/sensors/" + price.dump() + "/data", op,
+       {{"start", "2026-11-23T00:00:00+08:00"}, {"values", std::vector<double>(24, 3.0)}}, 200);
+  // A week of the seller exporting 10 kW: its forecast for each slot is a 10 kWh export.
+  call("POST", "/api/v1/sensors/" + std::to_string(seller_meter) + "/data", seller,
+       {{"start", "2026-11-16T00:00:00+08:00"}, {"resolution", "PT1H"}, {"values", std::vector<double>(24 * 7, -10.0)}}, 200);
+  const std::string url = "http://127.0.0.1:" + std::to_string(server->port());
+  auto r = run({FLEXMARKET_BINARY, "simulate", "bids", "--market", std::to_string(market), "--email", "seller@example.com",
+                "--url", url, "--slots", "2"},
+               {{"FLEXMARKET_PASSWORD", "unused"}});
+  EXPECT_EQ(r.exit_code, 1);  // wrong password
+  auto [id, pw] = create_user("bot@example.com", "ABRI_BEMS", "participant", admin);
+  r = run({FLEXMARKET_BINARY, "simulate", "bids", "--market", std::to_string(market), "--email", "bot@example.com",
+           "--url", url, "--slots", "2"},
+          {{"FLEXMARKET_PASSWORD", pw}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto bids = call("GET", bids_path(), seller, nullptr, 200)["items"];  // same account as the bot
+  ASSERT_EQ(bids.size(), 2u) << r.out;
+  for (const auto& b : bids) {
+    EXPECT_EQ(b["side"], "sell");
+    EXPECT_DOUBLE_EQ(b["volume_kwh"].get<double>(), 10.0);
+    EXPECT_LE(b["price"].get<double>(), 3.0);
+    EXPECT_GE(b["price"].get<double>(), 2.7);
+  }
+  // Run again: the slots already have its bids, so nothing new.
+  r = run({FLEXMARKET_BINARY, "simulate", "bids", "--market", std::to_string(market), "--email", "bot@example.com",
+           "--url", url, "--slots", "2"},
+          {{"FLEXMARKET_PASSWORD", pw}});
+  EXPECT_EQ(call("GET", bids_path(), seller, nullptr, 200)["total"], 2);
+}
+
 TEST_P(Market, TwoServersOnOneDatabaseClearASlotOnce) {
   bid(seller, "sell", 10, 3);
   bid(buyer, "buy", 10, 5);
