@@ -10,6 +10,7 @@
 #include "jobs/market_clock.hpp"
 #include "store/market_repository.hpp"
 #include "timeseries/duration.hpp"
+#include "timeseries/local_time.hpp"
 
 namespace flexmarket::api {
 
@@ -97,6 +98,30 @@ services::BidInput bid_input(const json& b) {
   in.volume_kwh = optional_number(b, "volume_kwh");
   in.price = optional_number(b, "price");
   return in;
+}
+
+json dr_json(const store::DrOfferRecord& o, const store::MarketRecord& m) {
+  auto opt_t = [](const std::optional<Instant>& t) { return t ? json(format_iso8601(*t)) : json(nullptr); };
+  auto opt_d = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"id", o.id},
+          {"market_id", o.market_id},
+          {"account_id", o.account_id},
+          {"day_start", format_iso8601(o.day_start)},
+          {"day_end", format_iso8601(o.day_end)},
+          {"volume_kwh", o.volume_kwh},
+          {"price", o.price},
+          {"status", o.status},
+          {"aggregator_account_id", o.aggregator_account_id ? json(*o.aggregator_account_id) : json(nullptr)},
+          {"window_start", opt_t(o.window_start)},
+          {"window_end", opt_t(o.window_end)},
+          {"baseline_kwh", opt_d(o.baseline_kwh)},
+          {"baseline_days", o.baseline_days_used},
+          {"actual_kwh", opt_d(o.actual_kwh)},
+          {"delivered_kwh", opt_d(o.delivered_kwh)},
+          {"rate", opt_d(o.rate)},
+          {"amount", o.amount_minor ? json(static_cast<double>(*o.amount_minor) / std::pow(10.0, m.minor_unit_digits))
+                                    : json(nullptr)},
+          {"currency", m.currency}};
 }
 
 }  // namespace
@@ -237,6 +262,44 @@ void register_v1_market_routes(ApiServer& s) {
                            {"sold_kwh", e.sold_kwh}});
   });
 
+  s.route("POST", R"(/api/v1/markets/(\d+)/dr-offers)", Access::authenticated, [&p](RequestContext& c) {
+    const json b = parse_json_object(c.req);
+    reject_unknown_fields(b, {"day", "volume_kwh", "price"});
+    const auto day_text = optional_string(b, "day");
+    if (!day_text) throw invalid_field("day", "field 'day' is required (a local date like 2026-11-24)");
+    const auto day = timeseries::parse_date(*day_text);
+    if (!day) throw invalid_field("day", "day must be a date like 2026-11-24");
+    const auto volume = optional_number(b, "volume_kwh");
+    const auto price = optional_number(b, "price");
+    if (!volume) throw invalid_field("volume_kwh", "field 'volume_kwh' is required");
+    if (!price) throw invalid_field("price", "field 'price' is required");
+    const auto id = path_id(c.req);
+    auto o = p.market->offer_reduction(c.caller(), id, *day, *volume, *price);
+    send_json(c.res, 201, dr_json(o, p.market->get_market(id)));
+  });
+  s.route("GET", R"(/api/v1/markets/(\d+)/dr-offers)", Access::authenticated, [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    const auto m = p.market->get_market(id);
+    const Instant from = query_string(c.req, "start") ? instant_field(*query_string(c.req, "start"), "start")
+                                                      : p.market->now() - std::chrono::hours(24 * 7);
+    const Instant to = query_string(c.req, "end") ? instant_field(*query_string(c.req, "end"), "end")
+                                                  : p.market->now() + std::chrono::hours(24 * 7);
+    json items = json::array();
+    for (const auto& o : p.market->dr_offers(c.caller(), id, from, to)) items.push_back(dr_json(o, m));
+    send_json(c.res, 200, {{"items", items}});
+  });
+  s.route("POST", R"(/api/v1/dr-offers/(\d+)/accept)", Access::authenticated, [&p](RequestContext& c) {
+    const json b = parse_json_object(c.req);
+    reject_unknown_fields(b, {"window_start", "window_end"});
+    const auto ws = optional_string(b, "window_start");
+    const auto we = optional_string(b, "window_end");
+    if (!ws) throw invalid_field("window_start", "field 'window_start' is required");
+    if (!we) throw invalid_field("window_end", "field 'window_end' is required");
+    auto o = p.market->accept_reduction(c.caller(), path_id(c.req), instant_field(*ws, "window_start"),
+                                        instant_field(*we, "window_end"));
+    send_json(c.res, 200, dr_json(o, p.market->get_market(o.market_id)));
+  });
+
   s.route("GET", "/api/v1/settlements", Access::authenticated, [&p](RequestContext& c) {
     auto start = query_string(c.req, "start");
     auto end = query_string(c.req, "end");
@@ -278,7 +341,8 @@ void register_v1_market_routes(ApiServer& s) {
                            {"gates_closed", report.gates_closed},
                            {"slots_cleared", report.slots_cleared},
                            {"statements", report.statements},
-                           {"corrections", report.corrections}});
+                           {"corrections", report.corrections},
+                           {"dr_settled", report.dr_settled}});
   });
 
   // Server-Sent Events: the caller's own and public events, from ?after=ID (or the

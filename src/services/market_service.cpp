@@ -13,6 +13,7 @@
 #include "timeseries/beliefs.hpp"
 #include "timeseries/duration.hpp"
 #include "timeseries/local_time.hpp"
+#include "market/baseline.hpp"
 
 namespace flexmarket::services {
 
@@ -360,7 +361,138 @@ RunReport MarketService::run_due(Instant t) {
     }
     for (Instant slot : recent) report.corrections += settle_slot(m, slot, t, true);
   }
+  report.dr_settled = settle_demand_response(t);
   return report;
+}
+
+store::DrOfferRecord MarketService::offer_reduction(const Principal& who, std::int64_t market_id, date::year_month_day day,
+                                                    double volume_kwh, double price) {
+  require_any_role(who, {Role::participant}, "offering a load reduction");
+  const auto m = get_market(market_id);
+  const auto* tz = timeseries::find_zone(m.timezone);
+  store::DrOfferRecord o;
+  o.market_id = m.id;
+  o.account_id = who.account_id;
+  o.day_start = timeseries::start_of_local_day(tz, day);
+  o.day_end = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(day) + date::days(1)));
+  const Instant t = now();
+  if (o.day_start <= t) throw invalid_field("day", "offers are for a coming day, not today or the past");
+  if (!(volume_kwh > 0) || !std::isfinite(volume_kwh)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
+  const auto price_ticks = to_ticks(price, m.price_tick, "price", "price");
+  if (price_ticks < m.price_min_ticks || price_ticks > m.price_max_ticks) throw invalid_field("price", "price is outside the market's limits");
+  o.volume_kwh = volume_kwh;
+  o.price = price;
+  o.status = "offered";
+  o.created_at = o.updated_at = t;
+  return db_.transaction([&](store::Connection& c) {
+    o.id = store::dr_offers::insert(c, o);
+    store::events::append(c, "dr_offered", m.id, who.account_id, json{{"offer_id", o.id}}.dump(), t);
+    return o;
+  });
+}
+
+std::vector<store::DrOfferRecord> MarketService::dr_offers(const Principal& who, std::int64_t market_id, Instant from,
+                                                          Instant to) {
+  get_market(market_id);
+  if (to <= from) throw invalid_field("end", "end must be after start");
+  // Aggregators see every offer (they choose among them); participants their own.
+  const bool all = who.has_any({Role::aggregator, Role::operator_, Role::admin});
+  auto c = db_.acquire();
+  return store::dr_offers::list(*c, market_id, all ? 0 : who.account_id, from, to);
+}
+
+store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::int64_t offer_id, Instant ws, Instant we) {
+  require_any_role(who, {Role::aggregator}, "accepting a load reduction");
+  const Instant t = now();
+  return db_.transaction([&](store::Connection& c) {
+    auto o = store::dr_offers::find(c, offer_id);
+    if (!o) throw not_found("no demand-response offer with id " + std::to_string(offer_id));
+    if (o->status != "offered") throw conflict("this offer is " + o->status + ", not open for acceptance");
+    if (we <= ws) throw invalid_field("window_end", "window_end must be after window_start");
+    if (ws < o->day_start || we > o->day_end) throw invalid_field("window_start", "the window must lie inside the offer's day");
+    if (ws <= t) throw invalid_field("window_start", "the window must start in the future");
+    o->status = "accepted";
+    o->aggregator_account_id = who.account_id;
+    o->window_start = ws;
+    o->window_end = we;
+    o->updated_at = t;
+    store::dr_offers::update(c, *o);
+    const std::string payload = json{{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}}.dump();
+    store::events::append(c, "dr_accepted", o->market_id, o->account_id, payload, t);
+    store::events::append(c, "dr_accepted", o->market_id, who.account_id, payload, t);
+    return *o;
+  });
+}
+
+int MarketService::settle_demand_response(Instant t) {
+  int settled = 0;
+  std::vector<store::DrOfferRecord> due;
+  {
+    auto c = db_.acquire();
+    for (auto& o : store::dr_offers::with_status(*c, "offered")) {
+      if (o.day_end <= t) {
+        o.status = "expired";
+        o.updated_at = t;
+        store::dr_offers::update(*c, o);
+      }
+    }
+    for (auto& o : store::dr_offers::with_status(*c, "accepted")) {
+      if (*o.window_end <= t) due.push_back(o);
+    }
+  }
+  for (auto& o : due) {
+    const auto m = get_market(o.market_id);
+    const auto* tz = timeseries::find_zone(m.timezone);
+    db_.transaction([&](store::Connection& c) {
+      auto meter = store::markets::meter_of(c, m.id, o.account_id);
+      std::optional<store::SensorRecord> s;
+      if (meter) s = store::sensors::find(c, *meter);
+      // Energy used in [from, to): import positive; empty when any interval is missing.
+      auto energy = [&](Instant from, Instant to) -> std::optional<double> {
+        if (!s) return std::nullopt;
+        const auto r = s->event_resolution;
+        auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, timeseries::floor_to(from, r), to, r,
+                                                        std::nullopt, std::nullopt);
+        auto series = timeseries::most_recent_beliefs(beliefs, from, to, r);
+        const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
+        const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
+        double sum = 0;
+        for (const auto& v : series.values) {
+          if (!v) return std::nullopt;
+          sum += *v * to_kw * hours;
+        }
+        return sum;
+      };
+      const auto actual = energy(*o.window_start, *o.window_end);
+      if (!actual && t < *o.window_end + m.settlement_deadline) return;  // wait for the meter
+      const auto weekend_of = [&](Instant at) {
+        const auto wd = date::weekday(date::sys_days(timeseries::local_day_of(tz, at))).c_encoding();
+        return wd == 0 || wd == 6;
+      };
+      std::vector<market::DayWindow> history;
+      for (int d = 1; d <= 20; ++d) {
+        const auto shift = std::chrono::hours(24 * d);
+        history.push_back({weekend_of(*o.window_start - shift), energy(*o.window_start - shift, *o.window_end - shift)});
+      }
+      const auto base = market::customer_baseline(weekend_of(*o.window_start), history, 5);
+      o.baseline_days_used = base.days_used;
+      o.baseline_kwh = base.baseline_kwh;
+      o.actual_kwh = actual;
+      const auto outcome = (base.baseline_kwh && actual) ? market::dr_outcome(*base.baseline_kwh, *actual, o.volume_kwh)
+                                                         : market::DrOutcome{0, 0, 0};
+      o.delivered_kwh = std::round(outcome.delivered_kwh * 1e6) / 1e6;
+      o.rate = std::round(outcome.rate * 1e4) / 1e4;
+      o.amount_minor = minor(outcome.paid_kwh * o.price, m.minor_unit_digits);
+      o.status = "settled";
+      o.updated_at = t;
+      store::dr_offers::update(c, o);
+      const std::string payload = json{{"offer_id", o.id}, {"delivered_kwh", *o.delivered_kwh}, {"rate", *o.rate}}.dump();
+      store::events::append(c, "dr_settled", m.id, o.account_id, payload, t);
+      if (o.aggregator_account_id) store::events::append(c, "dr_settled", m.id, *o.aggregator_account_id, payload, t);
+      ++settled;
+    });
+  }
+  return settled;
 }
 
 int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Instant t, bool correction) {

@@ -17,6 +17,8 @@
 // intervals counted as zero and flagged; later data produces a corrected statement as a
 // new version, the old one kept.
 #include <optional>
+
+#include <date/date.h>
 #include <string>
 #include <vector>
 
@@ -75,7 +77,7 @@ struct Executing {
 };
 
 struct RunReport {
-  int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0;
+  int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0, dr_settled = 0;
 };
 
 class MarketService {
@@ -105,6 +107,18 @@ class MarketService {
   std::vector<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from,
                                                    Instant to, bool all_versions);
 
+  // Demand response (ETP §4.10, §8). A participant offers a load reduction (kWh, price per
+  // kWh) for a coming local day; an aggregator accepts it for a window inside that day;
+  // after the window the delivered reduction = max(0, baseline − actual), from the
+  // participant's settlement meter, baseline = market::customer_baseline over the previous
+  // comparable days; the aggregator pays the offered price for min(delivered, offered).
+  // Without complete meter data by the settlement deadline nothing counts as delivered.
+  store::DrOfferRecord offer_reduction(const Principal& who, std::int64_t market_id, date::year_month_day day,
+                                       double volume_kwh, double price);
+  std::vector<store::DrOfferRecord> dr_offers(const Principal& who, std::int64_t market_id, Instant from, Instant to);
+  store::DrOfferRecord accept_reduction(const Principal& who, std::int64_t offer_id, Instant window_start,
+                                        Instant window_end);
+
   // Everything due at `now`: gate closures with clearing, status changes, settlement and
   // corrections. Safe to call from several servers at once.
   RunReport run_due(Instant now);
@@ -115,6 +129,7 @@ class MarketService {
 
  private:
   int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
+  int settle_demand_response(Instant now);
 
   store::Database& db_;
   AssetService& assets_;

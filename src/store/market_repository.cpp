@@ -114,6 +114,97 @@ SettlementRecord settlement_from(const Row& r) {
 
 }  // namespace
 
+namespace dr_offers {
+
+namespace {
+constexpr const char* kColumns =
+    "id, market_id, account_id, day_start, day_end, volume_kwh, price, status, aggregator_account_id, window_start, "
+    "window_end, baseline_kwh, actual_kwh, delivered_kwh, rate, amount_minor, baseline_days_used, created_at, updated_at";
+
+DrOfferRecord from_row(const Row& r) {
+  DrOfferRecord o;
+  o.id = r.int64(0);
+  o.market_id = r.int64(1);
+  o.account_id = r.int64(2);
+  o.day_start = from_micros(r.int64(3));
+  o.day_end = from_micros(r.int64(4));
+  o.volume_kwh = r.real(5);
+  o.price = r.real(6);
+  o.status = r.text(7);
+  o.aggregator_account_id = r.opt_int64(8);
+  if (!r.is_null(9)) o.window_start = from_micros(r.int64(9));
+  if (!r.is_null(10)) o.window_end = from_micros(r.int64(10));
+  if (!r.is_null(11)) o.baseline_kwh = r.real(11);
+  if (!r.is_null(12)) o.actual_kwh = r.real(12);
+  if (!r.is_null(13)) o.delivered_kwh = r.real(13);
+  if (!r.is_null(14)) o.rate = r.real(14);
+  o.amount_minor = r.opt_int64(15);
+  o.baseline_days_used = r.is_null(16) ? 0 : static_cast<int>(r.int64(16));
+  o.created_at = from_micros(r.int64(17));
+  o.updated_at = from_micros(r.int64(18));
+  return o;
+}
+
+Value opt_t(const std::optional<Instant>& t) { return t ? Value(to_micros(*t)) : Value(nullptr); }
+
+std::vector<Value> values(const DrOfferRecord& o) {
+  return {o.market_id, o.account_id, to_micros(o.day_start), to_micros(o.day_end), o.volume_kwh, o.price, o.status,
+          opt(o.aggregator_account_id), opt_t(o.window_start), opt_t(o.window_end), opt(o.baseline_kwh),
+          opt(o.actual_kwh), opt(o.delivered_kwh), opt(o.rate), opt(o.amount_minor),
+          static_cast<std::int64_t>(o.baseline_days_used), to_micros(o.created_at), to_micros(o.updated_at)};
+}
+}  // namespace
+
+std::int64_t insert(Connection& c, const DrOfferRecord& o) {
+  return c.query(
+              "INSERT INTO dr_offers (market_id, account_id, day_start, day_end, volume_kwh, price, status, "
+              "aggregator_account_id, window_start, window_end, baseline_kwh, actual_kwh, delivered_kwh, rate, "
+              "amount_minor, baseline_days_used, created_at, updated_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+              values(o))[0]
+      .int64(0);
+}
+
+void update(Connection& c, const DrOfferRecord& o) {
+  auto v = values(o);
+  v.push_back(o.id);
+  c.query(
+      "UPDATE dr_offers SET market_id = ?, account_id = ?, day_start = ?, day_end = ?, volume_kwh = ?, price = ?, "
+      "status = ?, aggregator_account_id = ?, window_start = ?, window_end = ?, baseline_kwh = ?, actual_kwh = ?, "
+      "delivered_kwh = ?, rate = ?, amount_minor = ?, baseline_days_used = ?, created_at = ?, updated_at = ? "
+      "WHERE id = ?",
+      v);
+}
+
+std::optional<DrOfferRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kColumns + " FROM dr_offers WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return from_row(r[0]);
+}
+
+std::vector<DrOfferRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to) {
+  std::vector<DrOfferRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kColumns +
+                                     " FROM dr_offers WHERE market_id = ? AND (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                                     "AND day_start >= ? AND day_start < ? ORDER BY day_start, id",
+                                 {market_id, account_id, account_id, to_micros(from), to_micros(to)})
+                             .rows) {
+    out.push_back(from_row(Row(row)));
+  }
+  return out;
+}
+
+std::vector<DrOfferRecord> with_status(Connection& c, const std::string& status) {
+  std::vector<DrOfferRecord> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kColumns + " FROM dr_offers WHERE status = ? ORDER BY id", {status}).rows) {
+    out.push_back(from_row(Row(row)));
+  }
+  return out;
+}
+
+}  // namespace dr_offers
+
 namespace markets {
 
 std::int64_t insert(Connection& c, const MarketRecord& m) {

@@ -85,6 +85,29 @@ struct EventRecord {
   Instant created_at;
 };
 
+struct DrOfferRecord {
+  std::int64_t id = 0;
+  std::int64_t market_id = 0, account_id = 0;
+  Instant day_start, day_end;
+  double volume_kwh = 0, price = 0;
+  std::string status;  // offered, accepted, settled, expired
+  std::optional<std::int64_t> aggregator_account_id;
+  std::optional<Instant> window_start, window_end;
+  std::optional<double> baseline_kwh, actual_kwh, delivered_kwh, rate;
+  std::optional<std::int64_t> amount_minor;
+  int baseline_days_used = 0;
+  Instant created_at, updated_at;
+};
+
+namespace dr_offers {
+std::int64_t insert(Connection& c, const DrOfferRecord& o);
+void update(Connection& c, const DrOfferRecord& o);
+std::optional<DrOfferRecord> find(Connection& c, std::int64_t id);
+// account_id 0: every account.
+std::vector<DrOfferRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to);
+std::vector<DrOfferRecord> with_status(Connection& c, const std::string& status);
+}  // namespace dr_offers
+
 namespace markets {
 std::int64_t insert(Connection& c, const MarketRecord& m);
 std::optional<MarketRecord> find(Connection& c, std::int64_t id);

@@ -281,6 +281,45 @@ TEST_P(Market, BiddingBotBidsFromItsForecastAroundTheDayAheadPrice) {
   EXPECT_EQ(call("GET", bids_path(), seller, nullptr, 200)["total"], 2);
 }
 
+TEST_P(Market, DemandResponseSettlesAgainstTheCustomerBaseline) {
+  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
+  const std::string agg = login(*http, "agg@example.com", agg_pw);
+  const std::string offers = "/api/v1/markets/" + std::to_string(market) + "/dr-offers";
+  // Tuesday 2026-11-24: the NCKU site offers 8 kWh of load reduction at 6 TWD/kWh.
+  auto offer = call("POST", offers, buyer, {{"day", "2026-11-24"}, {"volume_kwh", 8}, {"price", 6}}, 201);
+  EXPECT_EQ(offer["status"], "offered");
+  EXPECT_EQ(offer["day_start"], "2026-11-23T16:00:00Z");
+  call("POST", offers, buyer, {{"day", "2026-11-23"}, {"volume_kwh", 8}, {"price", 6}}, 422);  // today
+  call("POST", offers, buyer, {{"day", "2026-11-24"}, {"volume_kwh", -1}, {"price", 6}}, 422);
+  call("POST", offers, agg, {{"day", "2026-11-24"}, {"volume_kwh", 8}, {"price", 6}}, 403);
+  EXPECT_EQ(call("GET", offers, seller, nullptr, 200)["items"].size(), 0u);  // not the seller's
+  EXPECT_EQ(call("GET", offers, agg, nullptr, 200)["items"].size(), 1u);     // aggregators choose among all
+  const std::string accept = "/api/v1/dr-offers/" + offer["id"].dump() + "/accept";
+  call("POST", accept, buyer, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 403);
+  call("POST", accept, agg, {{"window_start", "2026-11-24T16:00:00+08:00"}, {"window_end", "2026-11-24T14:00:00+08:00"}}, 422);
+  call("POST", accept, agg, {{"window_start", "2026-11-25T14:00:00+08:00"}, {"window_end", "2026-11-25T16:00:00+08:00"}}, 422);
+  auto accepted = call("POST", accept, agg, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 200);
+  EXPECT_EQ(accepted["status"], "accepted");
+  call("POST", accept, agg, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 409);
+  // Meter: 10 kW in 14:00-16:00 on the previous working days (20 kWh each; the weekend
+  // days use 2 kW and must not count), 5 kW on the day itself (10 kWh): 10 kWh delivered.
+  for (int d = 17; d <= 24; ++d) {
+    const bool weekend = d == 21 || d == 22;
+    const double kw = d == 24 ? 5 : (weekend ? 2 : 10);
+    call("POST", "/api/v1/sensors/" + std::to_string(buyer_meter) + "/data", buyer,
+         {{"start", "2026-11-" + std::to_string(d) + "T14:00:00+08:00"}, {"resolution", "PT1H"}, {"values", {kw, kw}}}, 200);
+  }
+  EXPECT_EQ(advance("2026-11-24T16:05:00+08:00")["dr_settled"], 1);
+  auto settled = call("GET", offers, agg, nullptr, 200)["items"][0];
+  EXPECT_EQ(settled["status"], "settled");
+  EXPECT_DOUBLE_EQ(settled["baseline_kwh"].get<double>(), 20.0);
+  EXPECT_EQ(settled["baseline_days"], 5);
+  EXPECT_DOUBLE_EQ(settled["actual_kwh"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(settled["delivered_kwh"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(settled["rate"].get<double>(), 1.25);
+  EXPECT_DOUBLE_EQ(settled["amount"].get<double>(), 48.0);  // min(10, 8) kWh at 6
+}
+
 TEST_P(Market, TwoServersOnOneDatabaseClearASlotOnce) {
   bid(seller, "sell", 10, 3);
   bid(buyer, "buy", 10, 5);
