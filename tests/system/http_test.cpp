@@ -184,6 +184,8 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/markets/{id}/next-slot", "get"}, {"/api/v1/markets/{id}/results", "get"},
       {"/api/v1/markets/{id}/executing", "get"}, {"/api/v1/settlements", "get"},
       {"/api/v1/admin/clock/advance", "post"}, {"/api/v1/events", "get"},
+      {"/api/v1/markets/{id}/dr-offers", "get"}, {"/api/v1/markets/{id}/dr-offers", "post"},
+      {"/api/v1/dr-offers/{id}/accept", "post"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
