@@ -61,6 +61,12 @@ json curve_json(const std::vector<market::CurvePoint>& pts, const store::MarketR
 
 std::int64_t minor(double amount, int digits) { return std::llround(amount * std::pow(10.0, digits)); }
 
+// A key per market and slot for PostgreSQL advisory locks: placing a bid holds it shared,
+// gate closure exclusively, so no bid lands in a slot while (or after) it clears.
+std::int64_t slot_lock_key(std::int64_t market_id, Instant slot) {
+  return (market_id << 40) ^ (to_micros(slot) / 1'000'000);
+}
+
 const char* kSideBuy = "buy";
 const char* kSideSell = "sell";
 
@@ -184,6 +190,11 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   b.status = "open";
   b.created_at = b.updated_at = t;
   return db_.transaction([&](store::Connection& c) {
+    if (db_.backend() == store::Backend::postgres) {
+      c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
+    }
+    // Gate closure may have run since the checks above.
+    if (store::clearings::find(c, m.id, b.slot_start)) throw conflict("the gate for this slot has closed");
     b.id = store::bids::insert(c, b);
     store::events::append(c, "bid_placed", m.id, b.account_id,
                           json{{"bid_id", b.id}, {"side", b.side}, {"slot_start", format_iso8601(b.slot_start)}}.dump(), t);
@@ -231,6 +242,9 @@ store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id
     }
   }
   return db_.transaction([&](store::Connection& c) {
+    if (db_.backend() == store::Backend::postgres) {
+      c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
+    }
     // Re-checked inside the transaction: gate closure may have locked it meanwhile.
     auto fresh = store::bids::find(c, id);
     if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer change");
@@ -249,6 +263,9 @@ store::BidRecord MarketService::cancel_bid(const Principal& who, std::int64_t id
     throw conflict("the gate for this bid's slot has closed; it can no longer be cancelled");
   }
   return db_.transaction([&](store::Connection& c) {
+    if (db_.backend() == store::Backend::postgres) {
+      c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
+    }
     auto fresh = store::bids::find(c, id);
     if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer be cancelled");
     store::bids::set_status(c, id, "cancelled", t);
@@ -261,6 +278,9 @@ store::BidRecord MarketService::cancel_bid(const Principal& who, std::int64_t id
 
 bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Instant t) {
   return db_.transaction([&](store::Connection& c) {
+    if (db_.backend() == store::Backend::postgres) {
+      c.query("SELECT pg_advisory_xact_lock(?)", {slot_lock_key(m.id, slot)});
+    }
     auto bids = store::bids::of_slot(c, m.id, slot, "open");
     std::vector<market::Order> book;
     book.reserve(bids.size());
