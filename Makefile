@@ -32,6 +32,7 @@ bench: build
 	./$(BUILD)/clearing_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
+	./bench/bid_bench.sh $(BUILD)/flexmarket
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

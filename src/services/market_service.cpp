@@ -189,17 +189,50 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   }
   b.status = "open";
   b.created_at = b.updated_at = t;
-  return db_.transaction([&](store::Connection& c) {
-    if (db_.backend() == store::Backend::postgres) {
-      c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
+  PendingBid mine{&b, false, nullptr};
+  commit_grouped(mine);
+  return b;
+}
+
+void MarketService::commit_grouped(PendingBid& mine) {
+  std::unique_lock lock(batch_mu_);
+  batch_queue_.push_back(&mine);
+  while (!mine.done) {
+    if (batch_leader_) {
+      batch_cv_.wait(lock);
+      continue;
     }
-    // Gate closure may have run since the checks above.
-    if (store::clearings::find(c, m.id, b.slot_start)) throw conflict("the gate for this slot has closed");
-    b.id = store::bids::insert(c, b);
-    store::events::append(c, "bid_placed", m.id, b.account_id,
-                          json{{"bid_id", b.id}, {"side", b.side}, {"slot_start", format_iso8601(b.slot_start)}}.dump(), t);
-    return b;
-  });
+    batch_leader_ = true;
+    std::vector<PendingBid*> batch;
+    batch.swap(batch_queue_);
+    lock.unlock();
+    try {
+      db_.transaction([&](store::Connection& c) {
+        for (PendingBid* p : batch) {
+          store::BidRecord& b = *p->bid;
+          if (db_.backend() == store::Backend::postgres) {
+            c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(b.market_id, b.slot_start)});
+          }
+          // Gate closure may have run since the bid was checked.
+          if (store::clearings::find(c, b.market_id, b.slot_start)) {
+            p->error = std::make_exception_ptr(conflict("the gate for this slot has closed"));
+            continue;
+          }
+          b.id = store::bids::insert(c, b);
+          store::events::append(c, "bid_placed", b.market_id, b.account_id,
+                                json{{"bid_id", b.id}, {"side", b.side}, {"slot_start", format_iso8601(b.slot_start)}}.dump(),
+                                b.created_at);
+        }
+      });
+    } catch (...) {
+      for (PendingBid* p : batch) p->error = std::current_exception();
+    }
+    lock.lock();
+    for (PendingBid* p : batch) p->done = true;
+    batch_leader_ = false;
+    batch_cv_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
 }
 
 Page<store::BidRecord> MarketService::list_bids(const Principal& who, std::int64_t market_id, std::optional<Instant> slot,

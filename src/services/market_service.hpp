@@ -16,6 +16,9 @@
 // A slot settles when meter data covers it, or at the settlement deadline with missing
 // intervals counted as zero and flagged; later data produces a corrected statement as a
 // new version, the old one kept.
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <optional>
 
 #include <date/date.h>
@@ -130,6 +133,19 @@ class MarketService {
  private:
   int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
   int settle_demand_response(Instant now);
+
+  // Group commit for bid placement: bids arriving while a commit runs share the next
+  // transaction, so concurrent placements cost one commit instead of one each.
+  struct PendingBid {
+    store::BidRecord* bid;
+    bool done = false;
+    std::exception_ptr error;
+  };
+  void commit_grouped(PendingBid& mine);
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::vector<PendingBid*> batch_queue_;
+  bool batch_leader_ = false;
 
   store::Database& db_;
   AssetService& assets_;
