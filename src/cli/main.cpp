@@ -166,6 +166,11 @@ int main(int argc, char** argv) {
   auto* demo_cmd = app.add_subcommand("demo", "set up the demo data (once) and serve the platform");
   add_serve_options(demo_cmd);
 
+  auto* worker_cmd = app.add_subcommand("worker", "run the market clock (gate closure, clearing, settlement) without serving HTTP");
+  worker_cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
+  worker_cmd->add_option("--start", so.start, "with --clock simulated: the instant it starts at");
+  worker_cmd->add_option("--speed", so.speed, "with --clock simulated: how many times faster than real time");
+
   auto* db_cmd = app.add_subcommand("db", "manage the database schema");
   db_cmd->require_subcommand(1);
   auto* db_upgrade = db_cmd->add_subcommand("upgrade", "apply pending migrations (safe to run twice)");
@@ -277,6 +282,25 @@ int main(int argc, char** argv) {
             *p, [&] { demo_market.start(std::chrono::milliseconds(2000)); }, [&] { demo_market.stop(); });
       }
       return serve(*p);
+    }
+
+    if (worker_cmd->parsed()) {
+      sigset_t signals = stop_signals();
+      pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+      Config c = make_config(g, &so);
+      auto p = services::open_platform(c);
+      store::upgrade(*p->db);
+      p->market_runner->start();
+      log_info("worker running", {{"database", p->db->display_url()},
+                                  {"market_clock", p->market_clock->is_simulated() ? "simulated" : "real"}});
+      flush_logs();
+      int sig = 0;
+      sigwait(&signals, &sig);
+      log_info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      p->market_runner->stop();
+      log_info("stopped");
+      flush_logs();
+      return 0;
     }
 
     if (db_cmd->parsed()) {

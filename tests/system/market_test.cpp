@@ -1,5 +1,7 @@
 // The market over HTTP on the simulated clock, on SQLite and PostgreSQL: bids, gate
 // closure, clearing, trades, status changes, settlement and corrections, events.
+#include <signal.h>
+
 #include <cmath>
 #include <thread>
 
@@ -338,6 +340,30 @@ TEST_P(Market, TwoServersOnOneDatabaseClearASlotOnce) {
   std::size_t cleared = 0;
   for (std::size_t pos = 0; (pos = events->body.find("event: cleared", pos)) != std::string::npos; ++pos) ++cleared;
   EXPECT_EQ(cleared, 1u);
+}
+
+TEST_P(Market, WorkerRunsTheMarketClockWithoutHttp) {
+  bid(seller, "sell", 2, 3, "2026-11-23T01:00:00+08:00");
+  bid(buyer, "buy", 2, 5, "2026-11-23T01:00:00+08:00");
+  // A worker whose simulated clock starts after that slot's gate closure clears it.
+  const std::string dir = make_temp_dir("fm-worker");
+  Process worker({FLEXMARKET_BINARY, "worker", "--database", db.url, "--var-dir", db.var_dir, "--clock", "simulated",
+                  "--start", "2026-11-23T00:45:00+08:00", "--speed", "0.000001"},
+                 {{"FLEXMARKET_MARKET_TICK", "100ms"}}, dir + "/out", dir + "/err");
+  json cl;
+  for (int i = 0; i < 100; ++i) {
+    auto r = http->Get("/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-22T17:00:00Z", bearer(op));
+    if (r && r->status == 200) {
+      cl = body_of(r);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  worker.signal(SIGTERM);
+  EXPECT_EQ(worker.wait(), 0) << read_file(dir + "/err");
+  ASSERT_TRUE(cl.is_object()) << read_file(dir + "/err");
+  EXPECT_DOUBLE_EQ(cl["volume_kwh"].get<double>(), 2.0);
+  std::filesystem::remove_all(dir);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(Market);
