@@ -34,6 +34,17 @@ std::string default_format(const std::string& participant) {
   return "carlab_bems";
 }
 
+// Logs in as the participant; prints why and returns nullopt when it cannot.
+std::optional<httplib::Headers> login_headers(httplib::Client& client, const std::string& url, const std::string& email,
+                                              const std::string& password) {
+  auto r = client.Post("/api/v1/auth/token", json{{"email", email}, {"password", password}}.dump(), "application/json");
+  if (!r || r->status != 200) {
+    std::cerr << "error: login as " << email << " failed: " << (r ? r->body : "no answer from " + url) << "\n";
+    return std::nullopt;
+  }
+  return httplib::Headers{{"Authorization", "Bearer " + json::parse(r->body)["token"].get<std::string>()}};
+}
+
 json get_json(httplib::Client& c, const std::string& path, const httplib::Headers& h) {
   auto r = c.Get(path, h);
   if (!r) throw std::runtime_error("cannot reach the platform for GET " + path);
@@ -71,13 +82,8 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
   httplib::Client client(o.url);
   client.set_read_timeout(30, 0);
   client.set_tcp_nodelay(true);
-  auto login = client.Post("/api/v1/auth/token", json{{"email", o.email}, {"password", o.password}}.dump(),
-                           "application/json");
-  if (!login || login->status != 200) {
-    std::cerr << "error: login as " << o.email << " failed: " << (login ? login->body : "no answer from " + o.url) << "\n";
-    return 1;
-  }
-  const httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+  const auto auth = login_headers(client, o.url, o.email, o.password);
+  if (!auth) return 1;
 
   std::int64_t sensor = 0;
   try {
@@ -85,13 +91,13 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
       sensor = *o.sensor_id;
     } else {
       // The participant's site: the site asset named after it, else its only site.
-      const json assets = get_json(client, "/api/v1/assets?per_page=500", auth)["items"];
+      const json assets = get_json(client, "/api/v1/assets?per_page=500", *auth)["items"];
       std::int64_t site = 0;
       for (const auto& a : assets) {
         if (a["type"] == "site" && (a["name"] == o.participant || site == 0)) site = a["id"].get<std::int64_t>();
       }
       if (!site) throw std::runtime_error("the participant has no site asset; give --sensor");
-      const json sensors = get_json(client, "/api/v1/sensors?per_page=500&asset_id=" + std::to_string(site), auth);
+      const json sensors = get_json(client, "/api/v1/sensors?per_page=500&asset_id=" + std::to_string(site), *auth);
       for (const auto& s : sensors["items"]) {
         const std::string unit = s["unit"];
         if (unit == "kW" || unit == "W" || unit == "MW") {
@@ -137,7 +143,7 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
       return 1;
     }
     const json body = {{"start", timeseries::format_local_iso8601(tz, pick->time)}, {"values", {pick->value}}};
-    auto r = client.Post("/api/v1/sensors/" + std::to_string(sensor) + "/data", auth, body.dump(), "application/json");
+    auto r = client.Post("/api/v1/sensors/" + std::to_string(sensor) + "/data", *auth, body.dump(), "application/json");
     if (!r || r->status != 200) {
       std::cerr << "error: posting failed: " << (r ? r->body : "no answer") << "\n";
       if (every.count() == 0) return 1;
@@ -154,21 +160,12 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
   }
 }
 
-}  // namespace flexmarket::cli
-
-namespace flexmarket::cli {
-
 int simulate_bids(const SimulateBidsOptions& o) {
   httplib::Client client(o.url);
   client.set_read_timeout(30, 0);
   client.set_tcp_nodelay(true);
-  auto login = client.Post("/api/v1/auth/token", json{{"email", o.email}, {"password", o.password}}.dump(),
-                           "application/json");
-  if (!login || login->status != 200) {
-    std::cerr << "error: login as " << o.email << " failed: " << (login ? login->body : "no answer from " + o.url) << "\n";
-    return 1;
-  }
-  const httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+  const auto auth = login_headers(client, o.url, o.email, o.password);
+  if (!auth) return 1;
   std::chrono::seconds every{0};
   if (!o.every.empty()) {
     auto d = parse_duration_seconds(o.every);
@@ -179,15 +176,15 @@ int simulate_bids(const SimulateBidsOptions& o) {
     every = *d;
   }
   try {
-    const json market = get_json(client, "/api/v1/markets/" + std::to_string(o.market_id), auth);
+    const json market = get_json(client, "/api/v1/markets/" + std::to_string(o.market_id), *auth);
     const auto slot_len = timeseries::parse_duration(market["slot_length"].get<std::string>())->fixed;
     const auto lead = timeseries::parse_duration(market["gate_closure_lead"].get<std::string>())->fixed;
     market::BotSettings settings;
     settings.volume_tick_kwh = market["volume_tick_kwh"];
     settings.price_tick = market["price_tick"];
     std::int64_t sensor = o.sensor_id.value_or(0), price_sensor = o.price_sensor_id.value_or(0);
-    const json sensors = get_json(client, "/api/v1/sensors?per_page=500", auth);
-    const json me = get_json(client, "/api/v1/me", auth);
+    const json sensors = get_json(client, "/api/v1/sensors?per_page=500", *auth);
+    const json me = get_json(client, "/api/v1/me", *auth);
     for (const auto& s : sensors["items"]) {
       const std::string unit = s["unit"];
       if (!sensor && s["account_id"] == me["account"]["id"] && (unit == "kW" || unit == "W" || unit == "MW")) sensor = s["id"];
@@ -197,15 +194,15 @@ int simulate_bids(const SimulateBidsOptions& o) {
     if (!price_sensor) throw std::runtime_error("no sensor named 'day-ahead price'; give --price-sensor");
     const std::string res = timeseries::format_duration(slot_len);
     for (int round = 0;; ++round) {
-      const Instant t = *parse_iso8601(get_json(client, "/api/v1/markets", auth)["now"].get<std::string>());
+      const Instant t = *parse_iso8601(get_json(client, "/api/v1/markets", *auth)["now"].get<std::string>());
       Instant slot = timeseries::floor_to(t + lead, slot_len) + slot_len;
       for (int k = 0; k < o.slots; ++k, slot += slot_len) {
         const std::string at = format_iso8601(slot);
         const std::string bids_path = "/api/v1/markets/" + std::to_string(o.market_id) + "/bids";
-        if (get_json(client, bids_path + "?slot_start=" + at, auth)["total"].get<int>() > 0) continue;
+        if (get_json(client, bids_path + "?slot_start=" + at, *auth)["total"].get<int>() > 0) continue;
         const json history = get_json(client, "/api/v1/sensors/" + std::to_string(sensor) + "/data?start=" +
                                                    format_iso8601(slot - std::chrono::hours(24 * 7)) + "&end=" + at +
-                                                   "&resolution=" + res, auth);
+                                                   "&resolution=" + res, *auth);
         double sum = 0;
         int n = 0;
         Instant e = *parse_iso8601(history["start"].get<std::string>());
@@ -216,7 +213,7 @@ int simulate_bids(const SimulateBidsOptions& o) {
         std::optional<double> forecast;
         if (n) forecast = sum / n * std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
         const json price = get_json(client, "/api/v1/sensors/" + std::to_string(price_sensor) + "/data?start=" + at +
-                                                "&end=" + format_iso8601(slot + slot_len) + "&resolution=" + res, auth);
+                                                "&end=" + format_iso8601(slot + slot_len) + "&resolution=" + res, *auth);
         if (price["values"].empty() || price["values"][0].is_null()) {
           std::cout << at << ": no day-ahead price yet, not bidding\n";
           continue;
@@ -225,7 +222,7 @@ int simulate_bids(const SimulateBidsOptions& o) {
                                                static_cast<std::uint64_t>(to_micros(slot)))) {
           const json body = {{"side", b.side == market::Side::buy ? "buy" : "sell"}, {"slot_start", at},
                              {"volume_kwh", b.volume_kwh}, {"price", b.price}};
-          auto r = client.Post(bids_path, auth, body.dump(), "application/json");
+          auto r = client.Post(bids_path, *auth, body.dump(), "application/json");
           if (!r || r->status != 201) {
             std::cerr << "bid refused: " << (r ? r->body : "no answer") << "\n";
           } else {

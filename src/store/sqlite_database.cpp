@@ -10,6 +10,15 @@ namespace flexmarket::store {
 
 namespace {
 
+// Makes a cached statement reusable when a query ends, normally or by an exception.
+struct StatementReset {
+  sqlite3_stmt* stmt;
+  ~StatementReset() {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+  }
+};
+
 class SqliteConnection : public Connection {
  public:
   // `write_lock` is shared by every connection of one SqliteDatabase: SQLite admits one
@@ -41,13 +50,7 @@ class SqliteConnection : public Connection {
   void query_each(std::string_view sql, const std::vector<Value>& params,
                   const std::function<void(const RowReader&)>& fn) override {
     sqlite3_stmt* stmt = prepare(sql);
-    struct Reset {
-      sqlite3_stmt* s;
-      ~Reset() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-      }
-    } reset{stmt};
+    StatementReset reset{stmt};
     bind(stmt, sql, params);
     struct Reader : RowReader {
       sqlite3_stmt* s;
@@ -66,13 +69,7 @@ class SqliteConnection : public Connection {
 
   Result query(std::string_view sql, const std::vector<Value>& params) override {
     sqlite3_stmt* stmt = prepare(sql);
-    struct Reset {
-      sqlite3_stmt* s;
-      ~Reset() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-      }
-    } reset{stmt};
+    StatementReset reset{stmt};
     bind(stmt, sql, params);
     Result result;
     for (;;) {
