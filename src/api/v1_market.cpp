@@ -36,7 +36,9 @@ json market_json(const store::MarketRecord& m) {
           {"imbalance_short_factor", m.imbalance_short_factor},
           {"imbalance_long_factor", m.imbalance_long_factor},
           {"settlement_deadline", timeseries::format_duration(m.settlement_deadline)},
-          {"minor_unit_digits", m.minor_unit_digits}};
+          {"minor_unit_digits", m.minor_unit_digits},
+          {"dr_baseline_days", m.dr_baseline_days},
+          {"dr_baseline_comparable", m.dr_baseline_comparable}};
 }
 
 json bid_json(const store::BidRecord& b, const store::MarketRecord& m) {
@@ -134,7 +136,7 @@ void register_v1_market_routes(ApiServer& s) {
     reject_unknown_fields(b, {"name", "timezone", "slot_length", "gate_closure_lead", "currency", "price_rule",
                               "settlement_deadline", "price_tick", "price_min", "price_max", "volume_tick_kwh",
                               "imbalance_short_factor", "imbalance_long_factor", "imbalance_price_sensor_id",
-                              "minor_unit_digits"});
+                              "minor_unit_digits", "dr_baseline_days", "dr_baseline_comparable"});
     services::MarketInput in;
     in.name = optional_string(b, "name");
     in.timezone = optional_string(b, "timezone");
@@ -151,6 +153,8 @@ void register_v1_market_routes(ApiServer& s) {
     in.imbalance_long_factor = optional_number(b, "imbalance_long_factor");
     in.imbalance_price_sensor_id = optional_integer(b, "imbalance_price_sensor_id");
     in.minor_unit_digits = optional_integer(b, "minor_unit_digits");
+    in.dr_baseline_days = optional_integer(b, "dr_baseline_days");
+    in.dr_baseline_comparable = optional_string(b, "dr_baseline_comparable");
     auto m = p.market->create_market(c.caller(), in);
     c.res.set_header("Location", "/api/v1/markets/" + std::to_string(m.id));
     send_json(c.res, 201, market_json(m));

@@ -4,12 +4,12 @@
 
 namespace flexmarket::market {
 
-Baseline customer_baseline(bool weekend, const std::vector<DayWindow>& history, int days) {
+Baseline customer_baseline(bool weekend, const std::vector<DayWindow>& history, int days, bool same_day_type) {
   Baseline b;
   double sum = 0;
   for (const auto& d : history) {
     if (b.days_used >= days) break;
-    if (d.weekend != weekend || !d.energy_kwh) continue;
+    if ((same_day_type && d.weekend != weekend) || !d.energy_kwh) continue;
     sum += *d.energy_kwh;
     ++b.days_used;
   }

@@ -19,8 +19,10 @@ struct Baseline {
   int days_used = 0;
 };
 
-// `history` runs from the day before the event day backwards.
-Baseline customer_baseline(bool event_day_is_weekend, const std::vector<DayWindow>& history, int days = 5);
+// `history` runs from the day before the event day backwards. With `same_day_type`
+// false, every day compares.
+Baseline customer_baseline(bool event_day_is_weekend, const std::vector<DayWindow>& history, int days = 5,
+                           bool same_day_type = true);
 
 struct DrOutcome {
   double delivered_kwh;  // max(0, baseline − actual)

@@ -16,6 +16,10 @@ TEST(Baseline, MeanOfComparableDaysSkippingGaps) {
   EXPECT_EQ(weekend.days_used, 2);
   EXPECT_DOUBLE_EQ(*weekend.baseline_kwh, 1.0);
   EXPECT_FALSE(customer_baseline(false, {{true, 3}}).baseline_kwh);
+  // Another rule: the last 3 days of any kind.
+  auto any = customer_baseline(false, h, 3, false);
+  EXPECT_EQ(any.days_used, 3);
+  EXPECT_DOUBLE_EQ(*any.baseline_kwh, (10 + 14 + 12) / 3.0);
 }
 
 TEST(Baseline, DeliveredRateAndPaidVolume) {

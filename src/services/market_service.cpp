@@ -121,6 +121,12 @@ store::MarketRecord MarketService::create_market(const Principal& who, const Mar
     }
     m.imbalance_price_sensor_id = s.id;
   }
+  m.dr_baseline_days = static_cast<int>(in.dr_baseline_days.value_or(5));
+  if (m.dr_baseline_days < 1 || m.dr_baseline_days > 20) throw invalid_field("dr_baseline_days", "dr_baseline_days must be 1 to 20");
+  m.dr_baseline_comparable = in.dr_baseline_comparable.value_or("day_type");
+  if (m.dr_baseline_comparable != "day_type" && m.dr_baseline_comparable != "any") {
+    throw invalid_field("dr_baseline_comparable", "dr_baseline_comparable must be day_type or any");
+  }
   m.created_at = now();
   try {
     return db_.transaction([&](store::Connection& c) {
@@ -523,11 +529,12 @@ int MarketService::settle_demand_response(Instant t) {
         return wd == 0 || wd == 6;
       };
       std::vector<market::DayWindow> history;
-      for (int d = 1; d <= 20; ++d) {
+      for (int d = 1; d <= 4 * m.dr_baseline_days + 10; ++d) {
         const auto shift = std::chrono::hours(24 * d);
         history.push_back({weekend_of(*o.window_start - shift), energy(*o.window_start - shift, *o.window_end - shift)});
       }
-      const auto base = market::customer_baseline(weekend_of(*o.window_start), history, 5);
+      const auto base = market::customer_baseline(weekend_of(*o.window_start), history, m.dr_baseline_days,
+                                                  m.dr_baseline_comparable == "day_type");
       o.baseline_days_used = base.days_used;
       o.baseline_kwh = base.baseline_kwh;
       o.actual_kwh = actual;

@@ -38,7 +38,8 @@ struct MarketInput {
       settlement_deadline;
   std::optional<double> price_tick, price_min, price_max, volume_tick_kwh, imbalance_short_factor,
       imbalance_long_factor;
-  std::optional<std::int64_t> imbalance_price_sensor_id, minor_unit_digits;
+  std::optional<std::int64_t> imbalance_price_sensor_id, minor_unit_digits, dr_baseline_days;
+  std::optional<std::string> dr_baseline_comparable;
 };
 
 struct BidInput {

@@ -11,7 +11,8 @@ std::int64_t us(std::chrono::microseconds d) { return d.count(); }
 constexpr const char* kMarketColumns =
     "id, name, timezone, slot_length_us, gate_closure_lead_us, currency, minor_unit_digits, price_tick, "
     "price_min_ticks, price_max_ticks, volume_tick_kwh, price_rule, imbalance_price_sensor_id, "
-    "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at";
+    "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at, dr_baseline_days, "
+    "dr_baseline_comparable";
 
 MarketRecord market_from(const Row& r) {
   MarketRecord m;
@@ -32,6 +33,8 @@ MarketRecord market_from(const Row& r) {
   m.imbalance_long_factor = r.real(14);
   m.settlement_deadline = std::chrono::microseconds(r.int64(15));
   m.created_at = from_micros(r.int64(16));
+  m.dr_baseline_days = static_cast<int>(r.int64(17));
+  m.dr_baseline_comparable = r.text(18);
   return m;
 }
 
@@ -211,12 +214,13 @@ std::int64_t insert(Connection& c, const MarketRecord& m) {
   return c.query(
               "INSERT INTO markets (name, timezone, slot_length_us, gate_closure_lead_us, currency, minor_unit_digits, "
               "price_tick, price_min_ticks, price_max_ticks, volume_tick_kwh, price_rule, imbalance_price_sensor_id, "
-              "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+              "imbalance_short_factor, imbalance_long_factor, settlement_deadline_us, created_at, dr_baseline_days, "
+              "dr_baseline_comparable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
               {m.name, m.timezone, us(m.slot_length), us(m.gate_closure_lead), m.currency,
                static_cast<std::int64_t>(m.minor_unit_digits), m.price_tick, m.price_min_ticks, m.price_max_ticks,
                m.volume_tick_kwh, m.price_rule, opt(m.imbalance_price_sensor_id), m.imbalance_short_factor,
-               m.imbalance_long_factor, us(m.settlement_deadline), to_micros(m.created_at)})[0]
+               m.imbalance_long_factor, us(m.settlement_deadline), to_micros(m.created_at),
+               static_cast<std::int64_t>(m.dr_baseline_days), m.dr_baseline_comparable})[0]
       .int64(0);
 }
 

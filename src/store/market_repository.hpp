@@ -25,6 +25,8 @@ struct MarketRecord {
   std::optional<std::int64_t> imbalance_price_sensor_id;
   double imbalance_short_factor = 1.0, imbalance_long_factor = 1.0;
   std::chrono::microseconds settlement_deadline{0};
+  int dr_baseline_days = 5;
+  std::string dr_baseline_comparable = "day_type";  // or "any"
   Instant created_at;
 };
 

@@ -322,6 +322,16 @@ TEST_P(Market, DemandResponseSettlesAgainstTheCustomerBaseline) {
   EXPECT_DOUBLE_EQ(settled["amount"].get<double>(), 48.0);  // min(10, 8) kWh at 6
 }
 
+TEST_P(Market, BaselineRuleIsTheMarkets) {
+  auto m = call("POST", "/api/v1/markets", op, {{"name", "any-day market"}, {"dr_baseline_days", 3}, {"dr_baseline_comparable", "any"}}, 201);
+  EXPECT_EQ(m["dr_baseline_days"], 3);
+  EXPECT_EQ(m["dr_baseline_comparable"], "any");
+  EXPECT_EQ(call("GET", "/api/v1/markets/" + std::to_string(market), op, nullptr, 200)["dr_baseline_days"], 5);
+  EXPECT_EQ(call("POST", "/api/v1/markets", op, {{"name", "x"}, {"dr_baseline_days", 0}}, 422)["error"]["field"], "dr_baseline_days");
+  EXPECT_EQ(call("POST", "/api/v1/markets", op, {{"name", "y"}, {"dr_baseline_comparable", "moon"}}, 422)["error"]["field"],
+            "dr_baseline_comparable");
+}
+
 TEST_P(Market, TwoServersOnOneDatabaseClearASlotOnce) {
   bid(seller, "sell", 10, 3);
   bid(buyer, "buy", 10, 5);

@@ -23,3 +23,8 @@ CREATE TABLE dr_offers (
   updated_at BIGINT NOT NULL
 );
 CREATE INDEX dr_offers_day ON dr_offers (market_id, day_start);
+
+-- The market's customer-baseline rule: how many previous days, and which days compare
+-- (day_type: working days with working days, weekend days with weekend days; any: all).
+ALTER TABLE markets ADD COLUMN dr_baseline_days INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE markets ADD COLUMN dr_baseline_comparable TEXT NOT NULL DEFAULT 'day_type';
