@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "api/http.hpp"
 #include "core/error.hpp"
@@ -130,8 +131,19 @@ int ApiServer::bind(const std::string& host, int port) {
   return bound;
 }
 
-void ApiServer::run() { server_->listen_after_bind(); }
+void ApiServer::run() {
+  if (!stop_requested_) server_->listen_after_bind();
+  run_finished_ = true;
+}
 
-void ApiServer::stop() { server_->stop(); }
+void ApiServer::stop() {
+  stop_requested_ = true;
+  // cpp-httplib ignores stop() until it listens: wait for that, or for run() to have seen
+  // the request and given up, so a SIGTERM during start-up is not lost.
+  for (int i = 0; i < 3000 && !server_->is_running() && !run_finished_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server_->stop();
+}
 
 }  // namespace flexmarket::api

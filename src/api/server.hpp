@@ -2,6 +2,7 @@
 // The HTTP server: cpp-httplib with one worker thread per open connection (see
 // docs/decisions/0001-http-server.md), request ids, one JSON log line per request, and
 // routes that authenticate before they reach a handler.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,7 +39,8 @@ class ApiServer {
   int bind(const std::string& host, int port);
   // Serves until stop() is called; returns once requests in flight are answered.
   void run();
-  // Stops accepting connections; safe to call from another thread.
+  // Stops accepting connections; safe to call from another thread, also before run()
+  // has started (then run() returns at once).
   void stop();
 
   // Registers a route; `pattern` is a regex over the path.
@@ -50,6 +52,8 @@ class ApiServer {
   services::Platform& platform_;
   std::unique_ptr<httplib::Server> server_;
   int listen_socket_ = -1;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> run_finished_{false};
 };
 
 // Routes of /api/v1: accounts and users (api/v1.cpp), assets, sensors and their data

@@ -158,6 +158,23 @@ TEST_P(Http, SigtermFinishesRequestsInFlightThenExitsCleanly) {
   EXPECT_LT(connect_to(server->port()), 0);
 }
 
+TEST_P(Http, SigtermDuringStartupStillStops) {
+  // A signal that arrives before the server listens used to be lost (cpp-httplib ignores
+  // stop() until then) and the server ran on forever.
+  const std::string dir = make_temp_dir("fm-early");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Process p({FLEXMARKET_BINARY, "serve", "--database", db.url, "--var-dir", db.var_dir, "--port", "0"}, {},
+              dir + "/out", dir + "/err");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    p.signal(SIGTERM);
+    // Poll instead of blocking, so that a regression fails the test instead of hanging it.
+    for (int i = 0; i < 600 && p.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_FALSE(p.running()) << "serve ignored SIGTERM received during start-up";
+    EXPECT_EQ(p.wait(), 0) << read_file(dir + "/err");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_P(Http, OpenApiDocumentsEveryRoute) {
   auto r = http->Get("/api/v1/openapi.json");
   ASSERT_TRUE(r);
