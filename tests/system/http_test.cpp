@@ -170,7 +170,10 @@ TEST_P(Http, SigtermDuringStartupStillStops) {
     // Poll instead of blocking, so that a regression fails the test instead of hanging it.
     for (int i = 0; i < 600 && p.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_FALSE(p.running()) << "serve ignored SIGTERM received during start-up";
-    EXPECT_EQ(p.wait(), 0) << read_file(dir + "/err");
+    // 0: stopped by serve's own handling; 143: the signal came before main blocked it, so
+    // its default action ended the process before anything had started.
+    const int code = p.wait();
+    EXPECT_TRUE(code == 0 || code == 128 + SIGTERM) << code << read_file(dir + "/err");
   }
   std::filesystem::remove_all(dir);
 }
