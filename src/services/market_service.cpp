@@ -144,9 +144,16 @@ std::vector<store::MarketRecord> MarketService::list_markets() {
 }
 
 store::MarketRecord MarketService::get_market(std::int64_t id) {
+  {
+    std::lock_guard lock(markets_mu_);
+    auto it = markets_.find(id);
+    if (it != markets_.end()) return it->second;
+  }
   auto c = db_.acquire();
   auto m = store::markets::find(*c, id);
   if (!m) throw not_found("no market with id " + std::to_string(id));
+  std::lock_guard lock(markets_mu_);
+  markets_.emplace(id, *m);
   return *m;
 }
 

@@ -17,6 +17,7 @@
 // intervals counted as zero and flagged; later data produces a corrected statement as a
 // new version, the old one kept.
 #include <condition_variable>
+#include <map>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -151,6 +152,10 @@ class MarketService {
   store::Database& db_;
   AssetService& assets_;
   Clock clock_;
+  // Markets never change once created (there is no update), so every server may keep
+  // them: one query less per bid.
+  std::mutex markets_mu_;
+  std::map<std::int64_t, store::MarketRecord> markets_;
 };
 
 std::string_view to_string(market::PriceRule r);
