@@ -1,5 +1,7 @@
 #include "services/platform.hpp"
 
+#include <filesystem>
+
 #include "core/error.hpp"
 #include "jobs/market_clock.hpp"
 #include "security/secrets.hpp"
@@ -12,6 +14,12 @@ Platform::~Platform() {
 }
 
 std::unique_ptr<Platform> open_platform(const Config& config) {
+  // var/ holds the embedded database (password hashes, token digests) and the secrets:
+  // created readable by its owner only.
+  if (!std::filesystem::exists(config.var_dir)) {
+    std::filesystem::create_directories(config.var_dir);
+    std::filesystem::permissions(config.var_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  }
   auto p = std::make_unique<Platform>();
   p->config = config;
   p->db = store::Database::open(config.effective_database_url(), config.database_pool_size);

@@ -189,7 +189,11 @@ class SqliteConnection : public Connection {
 
 SqliteDatabase::SqliteDatabase(std::string path, int pool_size) : Database(pool_size), path_(std::move(path)) {
   const auto dir = std::filesystem::path(path_).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir);
+  if (!dir.empty() && !std::filesystem::exists(dir)) {
+    // A directory made for the database is its owner's only: it holds password hashes.
+    std::filesystem::create_directories(dir);
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  }
   acquire();  // open one connection now so that a bad path fails here, not at first use
 }
 

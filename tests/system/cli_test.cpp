@@ -73,6 +73,13 @@ TEST_P(Cli, UserCreateValidatesAndPrintsAGeneratedPasswordOnce) {
 }
 
 TEST_P(Cli, SecretsAreGeneratedOwnerOnly) {
+  const std::string fresh_var = db.var_dir + "/new-var";
+  auto r = run({FLEXMARKET_BINARY, "user", "create", "--email", "b@example.com", "--account", "B", "--role", "meter",
+                "--database", db.url, "--var-dir", fresh_var});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct stat var_st {};
+  ASSERT_EQ(stat(fresh_var.c_str(), &var_st), 0);
+  EXPECT_EQ(var_st.st_mode & 0777, 0700u);  // a new var/ is its owner's only
   ASSERT_EQ(cli(db, {"user", "create", "--email", "a@example.com", "--account", "A", "--role", "meter"}).exit_code, 0);
   struct stat st {};
   ASSERT_EQ(stat((db.var_dir + "/secrets/token_pepper").c_str(), &st), 0);
