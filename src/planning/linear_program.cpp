@@ -1,0 +1,18 @@
+#include "planning/linear_program.hpp"
+
+namespace flexmarket::planning {
+
+int LinearProgram::add_column(double cost_coefficient, double lower, double upper, std::string name) {
+  cost.push_back(cost_coefficient);
+  col_lower.push_back(lower);
+  col_upper.push_back(upper);
+  col_names.push_back(std::move(name));
+  return static_cast<int>(cost.size()) - 1;
+}
+
+int LinearProgram::add_row(Row row) {
+  rows.push_back(std::move(row));
+  return static_cast<int>(rows.size()) - 1;
+}
+
+}  // namespace flexmarket::planning
