@@ -7,6 +7,7 @@
 #
 # Target on 2 cores: >= 10,000 bids/s.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 bin=${1:-build/flexmarket}
 shift || true
 duration=8s
@@ -29,17 +30,10 @@ echo "operator-password-1" | "$bin" user create --email op@example.com --account
 echo "participant-pw-1" | "$bin" user create --email p@example.com --account Site --role participant --password-stdin --var-dir "$work" --log-level warn >/dev/null
 "$bin" serve --var-dir "$work" --port 0 --clock simulated --start 2026-11-23T00:00:00+08:00 --speed 0.000001 2>"$work/server.log" >/dev/null &
 server_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(grep -o '"port":[0-9]*' "$work/server.log" 2>/dev/null | head -1 | cut -d: -f2 || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+port=$(wait_for_port "$work/server.log")
 base="http://127.0.0.1:$port"
-token() { curl -sf -X POST "$base/api/v1/auth/token" -d "{\"email\":\"$1\",\"password\":\"$2\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/'; }
-op=$(token op@example.com operator-password-1)
-pt=$(token p@example.com participant-pw-1)
+op=$(login "$base" op@example.com operator-password-1)
+pt=$(login "$base" p@example.com participant-pw-1)
 market=$(curl -sf -X POST "$base/api/v1/markets" -H "Authorization: Bearer $op" -d '{"name":"bench","price_max":10}' | sed -E 's/.*"id":([0-9]+).*/\1/')
 cat > "$work/bid.lua" <<LUA
 local n = 0

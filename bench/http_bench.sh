@@ -10,6 +10,7 @@
 #
 # Target on a 2-core machine: >= 20,000 authenticated requests/s with p99 <= 10 ms.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 bin=${1:-build/flexmarket}
 shift || true
@@ -62,17 +63,10 @@ echo "$password" | "$bin" user create --email bench@example.com --account Bench 
 
 "$bin" serve "${db_args[@]}" --port 0 2>"$work/server.log" &
 server_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(grep -o '"port":[0-9]*' "$work/server.log" 2>/dev/null | head -1 | cut -d: -f2 || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
+port=$(wait_for_port "$work/server.log")
 base="http://127.0.0.1:$port"
 
-token=$(curl -sf -X POST "$base/api/v1/auth/token" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"bench@example.com\",\"password\":\"$password\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+token=$(login "$base" bench@example.com "$password")
 
 run() {
   local name=$1; shift
