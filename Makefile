@@ -30,6 +30,7 @@ bench: build
 	./$(BUILD)/timeseries_bench
 	./$(BUILD)/timeseries_bench --postgres
 	./$(BUILD)/clearing_bench
+	./$(BUILD)/planning_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
 	./bench/bid_bench.sh $(BUILD)/flexmarket

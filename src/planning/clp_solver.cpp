@@ -16,6 +16,11 @@ class ClpSolver : public Solver {
   std::string name() const override { return "clp"; }
 
   Solution solve(const LinearProgram& lp) override {
+    if (lp.has_integers()) {
+      Solution s;
+      s.message = "Clp solves linear programs only and this one has integer columns; choose cbc";
+      return s;
+    }
     const int n = static_cast<int>(lp.columns());
     CoinPackedMatrix matrix(false, 0, 0);  // row-ordered
     matrix.setDimensions(0, n);

@@ -14,6 +14,7 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 struct LinearProgram {
   std::vector<double> cost, col_lower, col_upper;
   std::vector<std::string> col_names;
+  std::vector<char> integer;  // 1 where the column must take an integer value
   struct Row {
     std::vector<int> index;
     std::vector<double> value;
@@ -23,10 +24,11 @@ struct LinearProgram {
   std::vector<Row> rows;
 
   // Adds a column and returns its index.
-  int add_column(double cost_coefficient, double lower, double upper, std::string name = {});
+  int add_column(double cost_coefficient, double lower, double upper, std::string name = {}, bool is_integer = false);
   // Adds a row and returns its index.
   int add_row(Row row);
   std::size_t columns() const { return cost.size(); }
+  bool has_integers() const;
 };
 
 }  // namespace flexmarket::planning

@@ -1,6 +1,7 @@
 #pragma once
-// Solvers behind one interface. COIN-OR Clp solves LPs; FLEXMARKET_LP_SOLVER will choose
-// among solvers once there is more than one (like BVP's BVP_LP_SOLVER).
+// Solvers behind one interface: COIN-OR Clp for LPs, COIN-OR Cbc where columns must be
+// integer. The planner picks the solver named by `planning.lp_solver`
+// (FLEXMARKET_PLANNING_LP_SOLVER, like BVP's BVP_LP_SOLVER).
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,5 +27,8 @@ class Solver {
 };
 
 std::unique_ptr<Solver> make_clp_solver();
+std::unique_ptr<Solver> make_cbc_solver();
+// "clp" or "cbc"; throws std::invalid_argument for anything else.
+std::unique_ptr<Solver> make_solver(const std::string& name);
 
 }  // namespace flexmarket::planning

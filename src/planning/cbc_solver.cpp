@@ -1,0 +1,74 @@
+#include <CbcModel.hpp>
+#include <CoinPackedMatrix.hpp>
+#include <OsiClpSolverInterface.hpp>
+
+#include <cmath>
+
+#include "planning/solver.hpp"
+
+namespace flexmarket::planning {
+
+namespace {
+
+double bound(double v) { return std::isinf(v) ? (v > 0 ? COIN_DBL_MAX : -COIN_DBL_MAX) : v; }
+
+// COIN-OR Cbc (branch and cut over Clp) for programs with integer columns.
+class CbcSolver : public Solver {
+ public:
+  std::string name() const override { return "cbc"; }
+
+  Solution solve(const LinearProgram& lp) override {
+    const int n = static_cast<int>(lp.columns());
+    CoinPackedMatrix matrix(false, 0, 0);
+    matrix.setDimensions(0, n);
+    std::vector<double> row_lower, row_upper;
+    for (const auto& r : lp.rows) {
+      matrix.appendRow(static_cast<int>(r.index.size()), r.index.data(), r.value.data());
+      row_lower.push_back(bound(r.lower));
+      row_upper.push_back(bound(r.upper));
+    }
+    std::vector<double> col_lower(lp.col_lower), col_upper(lp.col_upper);
+    for (auto& v : col_lower) v = bound(v);
+    for (auto& v : col_upper) v = bound(v);
+    OsiClpSolverInterface osi;
+    osi.messageHandler()->setLogLevel(0);
+    osi.loadProblem(matrix, col_lower.data(), col_upper.data(), lp.cost.data(), row_lower.data(), row_upper.data());
+    for (int j = 0; j < n; ++j) {
+      if (static_cast<std::size_t>(j) < lp.integer.size() && lp.integer[static_cast<std::size_t>(j)]) osi.setInteger(j);
+    }
+    CbcModel model(osi);
+    model.setLogLevel(0);
+    model.messageHandler()->setLogLevel(0);
+    model.setAllowableGap(1e-9);
+    model.setAllowableFractionGap(1e-9);
+    model.branchAndBound();
+    Solution s;
+    if (model.isProvenOptimal() && model.bestSolution() != nullptr) {
+      s.status = SolveStatus::optimal;
+      s.objective = model.getObjValue();
+      const double* x = model.bestSolution();
+      s.x.assign(x, x + n);
+    } else if (model.isProvenInfeasible() || model.isInitialSolveProvenPrimalInfeasible()) {
+      s.status = SolveStatus::infeasible;
+      s.message = "the constraints cannot all be met";
+    } else if (model.isContinuousUnbounded() || model.isInitialSolveProvenDualInfeasible()) {
+      s.status = SolveStatus::unbounded;
+      s.message = "the objective is unbounded";
+    } else {
+      s.message = "Cbc stopped with status " + std::to_string(model.status());
+    }
+    return s;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Solver> make_cbc_solver() { return std::make_unique<CbcSolver>(); }
+
+std::unique_ptr<Solver> make_solver(const std::string& name) {
+  if (name == "clp") return make_clp_solver();
+  if (name == "cbc") return make_cbc_solver();
+  throw std::invalid_argument("unknown LP solver '" + name + "' (choose clp or cbc)");
+}
+
+}  // namespace flexmarket::planning
