@@ -61,5 +61,6 @@ class ApiServer {
 void register_v1_routes(ApiServer& server);
 void register_v1_timeseries_routes(ApiServer& server);
 void register_v1_market_routes(ApiServer& server);
+void register_v1_schedule_routes(ApiServer& server);
 
 }  // namespace flexmarket::api

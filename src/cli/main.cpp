@@ -15,10 +15,12 @@
 #include <CLI/CLI.hpp>
 
 #include "api/server.hpp"
+#include "cli/schedule.hpp"
 #include "cli/simulate.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "jobs/job_runner.hpp"
 #include "jobs/market_clock.hpp"
 #include "security/password.hpp"
 #include "services/demo_data.hpp"
@@ -97,6 +99,10 @@ int serve(services::Platform& p, const std::function<void()>& on_start = {}, con
   api::ApiServer server(p);
   const int port = server.bind(p.config.server_host, p.config.server_port);
   p.market_runner->start();
+  if (p.config.jobs_embedded) {
+    services::make_job_runner(p, services::JobMode::embedded);
+    p.job_runner->start();
+  }
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     timespec tick{0, 200'000'000};
@@ -121,6 +127,7 @@ int serve(services::Platform& p, const std::function<void()>& on_start = {}, con
   done = true;
   waiter.join();
   if (on_stop) on_stop();
+  if (p.job_runner) p.job_runner->stop();
   p.market_runner->stop();
   log_info("stopped");
   flush_logs();
@@ -166,7 +173,7 @@ int main(int argc, char** argv) {
   auto* demo_cmd = app.add_subcommand("demo", "set up the demo data (once) and serve the platform");
   add_serve_options(demo_cmd);
 
-  auto* worker_cmd = app.add_subcommand("worker", "run the market clock (gate closure, clearing, settlement) without serving HTTP");
+  auto* worker_cmd = app.add_subcommand("worker", "run queued jobs (schedules) and the market clock (gate closure, clearing, settlement) without serving HTTP");
   worker_cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
   worker_cmd->add_option("--start", so.start, "with --clock simulated: the instant it starts at");
   worker_cmd->add_option("--speed", so.speed, "with --clock simulated: how many times faster than real time");
@@ -207,6 +214,15 @@ int main(int argc, char** argv) {
   import_csv->add_option("--unit", import_unit, "unit of the file's values (default: the sensor's)");
   import_csv->add_option("--horizon", import_horizon, "belief horizon, e.g. PT0H for measurements (default)");
   import_csv->add_option("--source", import_source, "source label (default: flexmarket cli)");
+
+  auto* schedule_cmd = app.add_subcommand("schedule", "plan a flexible asset (or a site's devices) and print the schedule");
+  cli::ScheduleOptions sched;
+  schedule_cmd->add_option("--asset", sched.asset_id, "the asset id: a battery, EV charger, shiftable load, or a site")->required();
+  schedule_cmd->add_option("--start", sched.start, "the first slot's start, ISO 8601 with an offset")->required();
+  schedule_cmd->add_option("--duration", sched.duration, "the planning window, ISO 8601 (default PT48H, at most P7D)");
+  schedule_cmd->add_option("--flex-model", sched.flex_model, "the device model as JSON, or @file (docs/scheduling.md)");
+  schedule_cmd->add_option("--flex-context", sched.flex_context, "prices, site limits, inflexible sensors as JSON, or @file");
+  schedule_cmd->add_option("--format", sched.format, "table (default) or csv");
 
   auto* simulate_cmd = app.add_subcommand("simulate", "stand-ins for devices and participants");
   simulate_cmd->require_subcommand(1);
@@ -291,12 +307,15 @@ int main(int argc, char** argv) {
       auto p = services::open_platform(c);
       store::upgrade(*p->db);
       p->market_runner->start();
+      services::make_job_runner(*p, services::JobMode::worker);
+      p->job_runner->start();
       log_info("worker running", {{"database", p->db->display_url()},
                                   {"market_clock", p->market_clock->is_simulated() ? "simulated" : "real"}});
       flush_logs();
       int sig = 0;
       sigwait(&signals, &sig);
       log_info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      p->job_runner->stop();
       p->market_runner->stop();
       log_info("stopped");
       flush_logs();
@@ -330,6 +349,13 @@ int main(int argc, char** argv) {
         std::cout << store::describe_schema(*db);
       }
       return 0;
+    }
+
+    if (schedule_cmd->parsed()) {
+      Config c = make_config(g);
+      auto p = services::open_platform(c);
+      store::upgrade(*p->db);
+      return cli::run_schedule(*p, sched, std::cout, std::cerr);
     }
 
     if (import_csv->parsed()) {

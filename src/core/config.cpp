@@ -86,6 +86,8 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
            c.market_tick = std::chrono::duration_cast<std::chrono::milliseconds>(to_duration(v, k));
          }
        }},
+      {"lp.solver", [](Config& c, const std::string& v, const std::string& k) { c.lp_solver = one_of(v, k, {"auto", "fast", "clp", "cbc"}); }},
+      {"jobs.embedded", [](Config& c, const std::string& v, const std::string& k) { c.jobs_embedded = to_bool(v, k); }},
       {"log.level", [](Config& c, const std::string& v, const std::string& k) { c.log_level = one_of(v, k, {"trace", "debug", "info", "warn", "error"}); }},
       {"log.format", [](Config& c, const std::string& v, const std::string& k) { c.log_format = one_of(v, k, {"json", "text"}); }},
       {"log.requests", [](Config& c, const std::string& v, const std::string& k) { c.log_requests = to_bool(v, k); }},

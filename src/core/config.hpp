@@ -43,6 +43,12 @@ struct Config {
   double market_clock_speed = 1.0;
   std::chrono::milliseconds market_tick{500};
 
+  // Which solver plans schedules: auto (the structured solver where it applies, then Clp,
+  // or Cbc where integers are needed), fast, clp or cbc. FLEXMARKET_LP_SOLVER.
+  std::string lp_solver = "auto";
+  // Whether serve runs queued jobs itself while no `flexmarket worker` is running.
+  bool jobs_embedded = true;
+
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::string log_format = "json";  // json (one object per line) or text
   bool log_requests = true;

@@ -499,6 +499,8 @@ bool needs_integers(const SiteProblem& p) {
 
 }  // namespace
 
+void validate_site_problem(const SiteProblem& p) { validate(p); }
+
 bool fast_path_applies(const SiteProblem& p) {
   return !p.storage.empty() && p.shiftable.empty() && p.curtailable.empty() && p.commitments.empty() &&
          !needs_integers(p);

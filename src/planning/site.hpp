@@ -92,6 +92,10 @@ struct SiteSchedule {
 // constraint that cannot be met when the problem is infeasible; never a partial schedule.
 SiteSchedule schedule_site(const SiteProblem& p, Solver& solver);
 
+// Checks the input alone (sizes, ranges, targets inside the window); throws
+// std::invalid_argument naming what is wrong.
+void validate_site_problem(const SiteProblem& p);
+
 // Whether the structured interior-point path (fast_storage.hpp) can solve the problem.
 bool fast_path_applies(const SiteProblem& p);
 // "auto" (fast path where it applies, then Clp, or Cbc where integers are needed), "clp",

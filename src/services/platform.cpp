@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "jobs/job_runner.hpp"
 #include "jobs/market_clock.hpp"
 #include "security/secrets.hpp"
 
@@ -10,7 +11,17 @@ namespace flexmarket::services {
 
 Platform::Platform() = default;
 Platform::~Platform() {
+  if (job_runner) job_runner->stop();
   if (market_runner) market_runner->stop();
+}
+
+void make_job_runner(Platform& p, JobMode mode) {
+  p.job_runner = std::make_unique<jobs::JobRunner>(
+      *p.db, mode == JobMode::worker ? jobs::JobRunner::Mode::worker : jobs::JobRunner::Mode::embedded);
+  auto* schedules = p.schedules.get();
+  p.job_runner->handle(ScheduleService::kJobKind, [schedules](const store::JobRecord& j) { return schedules->run(j); });
+  auto* runner = p.job_runner.get();
+  schedules->on_queued = [runner](std::int64_t) { runner->notify(); };
 }
 
 std::unique_ptr<Platform> open_platform(const Config& config) {
@@ -54,6 +65,7 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   auto clock = p->market_clock;
   p->market = std::make_unique<MarketService>(*p->db, *p->assets, [clock] { return clock->now(); });
   p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick);
+  p->schedules = std::make_unique<ScheduleService>(*p->db, *p->assets, *p->timeseries, config.lp_solver);
   return p;
 }
 

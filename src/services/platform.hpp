@@ -9,6 +9,7 @@
 #include "services/asset_service.hpp"
 #include "services/auth_service.hpp"
 #include "services/market_service.hpp"
+#include "services/schedule_service.hpp"
 #include "services/timeseries_service.hpp"
 #include "services/user_service.hpp"
 #include "store/database.hpp"
@@ -16,6 +17,7 @@
 namespace flexmarket::jobs {
 class MarketClock;
 class MarketRunner;
+class JobRunner;
 }  // namespace flexmarket::jobs
 
 namespace flexmarket::services {
@@ -33,7 +35,14 @@ struct Platform {
   std::shared_ptr<jobs::MarketClock> market_clock;
   std::unique_ptr<MarketService> market;
   std::unique_ptr<jobs::MarketRunner> market_runner;
+  std::unique_ptr<ScheduleService> schedules;
+  // Runs queued jobs: embedded in serve (while no worker runs) or as `flexmarket worker`.
+  std::unique_ptr<jobs::JobRunner> job_runner;
 };
+
+enum class JobMode { embedded, worker };
+// Creates p.job_runner with the platform's job handlers (not started).
+void make_job_runner(Platform& p, JobMode mode);
 
 // Opens the configured database and loads (or on first run creates) the token pepper.
 // Does not touch the schema: see store::upgrade.

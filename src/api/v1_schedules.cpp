@@ -1,0 +1,21 @@
+// /api/v1 routes for schedules: request one for an asset (queued as a job), read its state
+// and, once made, the schedule.
+#include "api/http.hpp"
+#include "api/server.hpp"
+
+namespace flexmarket::api {
+
+void register_v1_schedule_routes(ApiServer& s) {
+  auto& p = s.platform();
+  s.route("POST", R"(/api/v1/assets/(\d+)/schedules)", Access::authenticated, [&p](RequestContext& c) {
+    const json body = parse_json_object(c.req);
+    const std::int64_t id = p.schedules->request(c.caller(), path_id(c.req), body);
+    c.res.set_header("Location", "/api/v1/schedules/" + std::to_string(id));
+    send_json(c.res, 202, {{"id", id}, {"state", "queued"}, {"url", "/api/v1/schedules/" + std::to_string(id)}});
+  });
+  s.route("GET", R"(/api/v1/schedules/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+    send_json(c.res, 200, p.schedules->get(c.caller(), path_id(c.req)));
+  });
+}
+
+}  // namespace flexmarket::api

@@ -1,0 +1,128 @@
+#include "jobs/job_runner.hpp"
+
+#include <unistd.h>
+
+#include <array>
+
+#include "core/log.hpp"
+
+namespace flexmarket::jobs {
+
+namespace {
+
+std::string host_and_pid(JobRunner::Mode mode) {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  return std::string(mode == JobRunner::Mode::worker ? "worker@" : "serve@") + host.data() + ":" +
+         std::to_string(getpid());
+}
+
+Instant wall_now() { return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+JobRunner::JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll)
+    : db_(db), mode_(mode), poll_(poll), name_(host_and_pid(mode)) {}
+
+JobRunner::~JobRunner() { stop(); }
+
+void JobRunner::handle(const std::string& kind, Handler h) { handlers_[kind] = std::move(h); }
+
+void JobRunner::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    while (true) {
+      try {
+        if (mode_ == Mode::worker) {
+          auto c = db_.acquire();
+          store::jobs::heartbeat(*c, name_, wall_now());
+        }
+        if (mode_ == Mode::worker || !workers_alive()) {
+          while (run_one(std::nullopt)) {
+            std::lock_guard lock(mu_);
+            if (stopping_) break;
+          }
+        }
+      } catch (const std::exception& e) {
+        log_error("job runner", {{"error", e.what()}});
+      }
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, poll_, [this] { return stopping_ || notified_; });
+      notified_ = false;
+      if (stopping_) break;
+    }
+    if (mode_ == Mode::worker) {
+      try {
+        auto c = db_.acquire();
+        store::jobs::forget_worker(*c, name_);
+      } catch (const std::exception&) {
+        // The announcement expires on its own.
+      }
+    }
+  });
+}
+
+void JobRunner::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void JobRunner::notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool JobRunner::run_now(std::int64_t id) { return run_one(id); }
+
+bool JobRunner::workers_alive() {
+  auto c = db_.acquire();
+  return store::jobs::workers_seen_since(*c, wall_now() - kWorkerLiveness) > 0;
+}
+
+bool JobRunner::run_one(std::optional<std::int64_t> id) {
+  std::optional<store::JobRecord> job;
+  {
+    auto c = db_.acquire();
+    c->begin();
+    try {
+      job = store::jobs::claim(*c, db_.backend(), name_, wall_now(), id);
+      c->commit();
+    } catch (...) {
+      c->rollback();
+      throw;
+    }
+  }
+  if (!job) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  bool ok = false;
+  std::string outcome;
+  try {
+    auto it = handlers_.find(job->kind);
+    if (it == handlers_.end()) throw std::runtime_error("no handler for jobs of kind '" + job->kind + "'");
+    outcome = it->second(*job);
+    ok = true;
+  } catch (const std::exception& e) {
+    outcome = e.what();
+  }
+  {
+    auto c = db_.acquire();
+    store::jobs::finish(*c, job->id, ok, outcome, wall_now());
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (ok) {
+    log_info("job done", {{"job", job->id}, {"kind", job->kind}, {"ms", ms}, {"runner", name_}});
+  } else {
+    log_warn("job failed", {{"job", job->id}, {"kind", job->kind}, {"error", outcome}, {"runner", name_}});
+  }
+  return true;
+}
+
+}  // namespace flexmarket::jobs

@@ -1,0 +1,48 @@
+#pragma once
+// Schedules for flexible assets (BVP §5, done completely): a request is checked and queued
+// as a job; a job reads prices and forecasts, plans the asset (or every flexible device of
+// a site together) with planning::schedule_site, and stores each device's power schedule as
+// beliefs of its power sensor under the source "flexmarket scheduler".
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "services/asset_service.hpp"
+#include "services/principal.hpp"
+#include "services/timeseries_service.hpp"
+#include "store/database.hpp"
+#include "store/jobs_repository.hpp"
+
+namespace flexmarket::services {
+
+class ScheduleService {
+ public:
+  // `solver`: auto, fast, clp or cbc (config planning.lp_solver).
+  ScheduleService(store::Database& db, AssetService& assets, TimeSeriesService& timeseries, std::string solver,
+                  Clock clock = now);
+
+  // Checks the request (422 naming the field for anything wrong; nothing is queued then)
+  // and queues it. Returns the job id.
+  std::int64_t request(const Principal& who, std::int64_t asset_id, const nlohmann::json& body);
+  // The job's state and, once done, the schedule (see docs/scheduling.md).
+  nlohmann::json get(const Principal& who, std::int64_t job_id);
+  // The job handler: plans, stores the schedule, returns the result as JSON text. Throws,
+  // with the reason, when no schedule can be made.
+  std::string run(const store::JobRecord& job);
+
+  // Called after a job is queued (serve wakes its embedded runner with it).
+  std::function<void(std::int64_t job_id)> on_queued;
+  static constexpr const char* kJobKind = "schedule";
+  static constexpr const char* kSourceName = "flexmarket scheduler";
+
+ private:
+  store::Database& db_;
+  AssetService& assets_;
+  TimeSeriesService& timeseries_;
+  std::string solver_;
+  Clock clock_;
+};
+
+}  // namespace flexmarket::services

@@ -1,0 +1,38 @@
+#pragma once
+// SQL for the work queue (migration 0005).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/time.hpp"
+#include "store/database.hpp"
+
+namespace flexmarket::store {
+
+struct JobRecord {
+  std::int64_t id = 0;
+  std::string kind;
+  std::int64_t account_id = 0;
+  std::optional<std::int64_t> asset_id;
+  std::string state;  // queued, running, done, failed
+  std::string payload;
+  std::optional<std::string> result, error, worker;
+  Instant created_at;
+  std::optional<Instant> started_at, finished_at;
+};
+
+namespace jobs {
+std::int64_t enqueue(Connection& c, const JobRecord& j);
+std::optional<JobRecord> find(Connection& c, std::int64_t id);
+// Moves the oldest queued job (or job `only_id` if it is queued) to running for `worker`
+// and returns it; nullopt when there is none. One statement: concurrent claims never get
+// the same job (PostgreSQL skips rows another claim holds; SQLite writes one at a time).
+std::optional<JobRecord> claim(Connection& c, Backend backend, const std::string& worker, Instant now,
+                               std::optional<std::int64_t> only_id = std::nullopt);
+void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_or_error, Instant now);
+void heartbeat(Connection& c, const std::string& worker, Instant now);
+void forget_worker(Connection& c, const std::string& worker);
+std::int64_t workers_seen_since(Connection& c, Instant since);
+}  // namespace jobs
+
+}  // namespace flexmarket::store
