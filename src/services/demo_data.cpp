@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "core/error.hpp"
+#include "jobs/job_runner.hpp"
 #include "store/accounts_repository.hpp"
 #include "timeseries/local_time.hpp"
 
@@ -255,6 +256,72 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
   }
   if (!posts.empty()) report.readings_stored += p.timeseries->ingest(sys, posts).stored;
   return report;
+}
+
+}  // namespace flexmarket::services
+
+namespace flexmarket::services {
+
+DemoSchedule seed_demo_schedule(Platform& p, Instant at) {
+  const Principal sys = system_principal();
+  const auto* tz = timeseries::find_zone(kZone);
+  auto account = [&] {
+    auto c = p.db->acquire();
+    return store::accounts::find_by_name(*c, "ABRI_BEMS");
+  }();
+  if (!account) throw not_found("the demo site ABRI_BEMS is missing: run the demo time series first");
+  auto site = ensure_asset(p, sys, account->id, "ABRI_BEMS", "site", std::nullopt, std::nullopt);
+  auto battery = ensure_asset(p, sys, account->id, "ABRI battery", "battery", site.id, 50);
+  if (!battery.soc_max_kwh) {
+    AssetInput in;
+    in.storage_capacity_kwh = 200;
+    in.soc_min_kwh = 20;
+    in.soc_max_kwh = 190;
+    in.charge_efficiency = 0.95;
+    in.discharge_efficiency = 0.95;
+    battery = p.assets->update_asset(sys, battery.id, in);
+  }
+  auto ev = ensure_asset(p, sys, account->id, "ABRI EV charger", "ev_charger_twoway", site.id, 11);
+  if (!ev.storage_capacity_kwh) {
+    AssetInput in;
+    in.storage_capacity_kwh = 60;
+    ev = p.assets->update_asset(sys, ev.id, in);
+  }
+  ensure_sensor(p, sys, account->id, battery.id, "battery power", "kW", "PT15M", false);
+  ensure_sensor(p, sys, account->id, ev.id, "ev charger power", "kW", "PT15M", false);
+  auto op = [&] {
+    auto c = p.db->acquire();
+    return store::accounts::find_by_name(*c, "flexmarket");
+  }();
+  if (!op) throw not_found("the demo price sensor is missing: run the demo time series first");
+  auto price = ensure_sensor(p, sys, op->id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
+
+  // From now to the end of the last day with prices (tomorrow's are known from 12:00).
+  const Instant start = timeseries::floor_to(at, minutes(15));
+  const auto today = timeseries::local_day_of(tz, at);
+  const Instant noon = timeseries::start_of_local_day(tz, today) + hours(12);
+  const Instant end = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(today) + date::days(at >= noon ? 2 : 1)));
+  // The car is plugged in now and must hold 45 kWh by the first 07:00 at least 8 h away.
+  Instant leave = timeseries::start_of_local_day(tz, today) + hours(7);
+  while (leave < start + hours(8)) leave += hours(24);
+  if (leave > end) leave = end;
+  const nlohmann::json body = {
+      {"start", format_iso8601(start)},
+      {"duration", timeseries::format_duration(std::chrono::duration_cast<std::chrono::microseconds>(end - start))},
+      {"flex_model",
+       {{{"asset_id", battery.id}, {"soc_at_start", 100}},
+        {{"asset_id", ev.id},
+         {"soc_at_start", 15},
+         {"soc_targets", {{{"datetime", format_iso8601(leave)}, {"min", 45}}}},
+         {"availability", {{{"start", format_iso8601(start)}, {"end", format_iso8601(leave)}}}}}}},
+      {"flex_context", {{"consumption_price_sensor", price.id}, {"site_power_capacity_kw", 100}}}};
+  DemoSchedule out;
+  out.id = p.schedules->request(sys, site.id, body);
+  jobs::JobRunner runner(*p.db, jobs::JobRunner::Mode::embedded);
+  runner.handle(ScheduleService::kJobKind, [&p](const store::JobRecord& j) { return p.schedules->run(j); });
+  runner.run_now(out.id);
+  out.schedule = p.schedules->get(sys, out.id);
+  return out;
 }
 
 }  // namespace flexmarket::services

@@ -18,6 +18,15 @@ struct DemoDataReport {
   std::int64_t readings_stored = 0;
 };
 
+// A battery and a two-way EV charger at the ABRI site, scheduled together from `at` against
+// the demo day-ahead prices (run at once, not queued for later); the schedule as
+// GET /api/v1/schedules/{id} shows it, savings included.
+struct DemoSchedule {
+  std::int64_t id = 0;
+  nlohmann::json schedule;
+};
+DemoSchedule seed_demo_schedule(Platform& p, Instant at = now());
+
 DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& csv_dir, Instant at = now());
 
 }  // namespace flexmarket::services
