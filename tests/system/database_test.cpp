@@ -2,7 +2,9 @@
 // constraint errors, and migrations run by two processes' worth of threads at once.
 #include <thread>
 
+#include "jobs/job_runner.hpp"
 #include "store/database.hpp"
+#include "store/jobs_repository.hpp"
 #include "store/migrations.hpp"
 #include "support/fixture.hpp"
 
@@ -82,6 +84,51 @@ TEST_P(Database, ConcurrentUpgradesApplyEachMigrationOnce) {
   }
   EXPECT_EQ(applied, store::migrations().size());
   EXPECT_EQ(store::applied_versions(*db).size(), store::migrations().size());
+}
+
+// Four runners (as four workers would) drain one queue: every job runs exactly once.
+TEST_P(Database, QueuedJobsRunExactlyOnceAcrossRunners) {
+  store::upgrade(*db);
+  constexpr int kJobs = 120;
+  {
+    auto c = db->acquire();
+    for (int i = 0; i < kJobs; ++i) {
+      store::JobRecord j;
+      j.kind = "count";
+      j.account_id = 1;
+      j.payload = "{}";
+      j.created_at = now();
+      store::jobs::enqueue(*c, j);
+    }
+  }
+  std::vector<std::atomic<int>> runs(kJobs + 1);
+  std::vector<std::unique_ptr<jobs::JobRunner>> runners;
+  for (int r = 0; r < 4; ++r) {
+    runners.push_back(std::make_unique<jobs::JobRunner>(*db, jobs::JobRunner::Mode::worker, std::chrono::milliseconds(20)));
+    runners.back()->handle("count", [&runs](const store::JobRecord& j) {
+      runs[static_cast<std::size_t>(j.id)]++;
+      if (j.id % 10 == 0) throw std::runtime_error("every tenth job fails");
+      return std::string("{}");
+    });
+  }
+  for (auto& r : runners) r->start();
+  std::int64_t open = kJobs;
+  for (int i = 0; i < 1000 && open > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto c = db->acquire();
+    open = c->query("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")[0].int64(0);
+  }
+  for (auto& r : runners) r->stop();
+  ASSERT_EQ(open, 0);
+  for (int id = 1; id <= kJobs; ++id) EXPECT_EQ(runs[static_cast<std::size_t>(id)].load(), 1) << "job " << id;
+  auto c = db->acquire();
+  EXPECT_EQ(c->query("SELECT COUNT(*) FROM jobs WHERE state = 'done'")[0].int64(0), kJobs - kJobs / 10);
+  auto failed = store::jobs::find(*c, 10);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->state, "failed");
+  EXPECT_EQ(failed->error, "every tenth job fails");
+  // Workers leave when they stop.
+  EXPECT_EQ(c->query("SELECT COUNT(*) FROM workers")[0].int64(0), 0);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(Database);
