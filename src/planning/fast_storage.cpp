@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -283,40 +284,22 @@ class Ipm {
       return ldl(0);
     }
     schur_.assign(n_ * n_, 0);
-    std::vector<double> z(n_ + 1);
-    for (std::size_t d = 0; d < devices_; ++d) {
-      const double* ta = &diag_[d * n_];
-      const double* tb = &lower_[d * n_];
-      const double* bd = &coupling_[d * n_];
-      const double* d2 = &d2_[d * n_];
-      // Ts's diagonal, before the factorisation overwrites T.
-      for (std::size_t j = 0; j < n_; ++j) ts_diag_[j] = ta[j] - d2[j];
-      for (std::size_t j = 0; j < n_; ++j) ts_lower_[j] = tb[j];
-      if (!ldl(d)) return false;
-      const double* dd = &diag_[d * n_];
-      const double* ll = &lower_[d * n_];
-      for (std::size_t k = 0; k < n_; ++k) {
-        if (d2[k] <= 0) continue;
-        // z = T^-1 e_k * D2_k, for rows >= k-1.
-        double f = d2[k];
-        for (std::size_t i = k; i < n_; ++i) {
-          if (i > k) f = -ll[i] * f;
-          z[i] = f / dd[i];
-        }
-        const std::size_t first = k > 0 ? k - 1 : 0;
-        if (k > 0) z[k - 1] = 0;
-        for (std::size_t i = n_ - 1; i > first; --i) z[i - 1] -= ll[i] * z[i];
-        // (Ts z)_i for i >= k, then scaled by E_i E_k.
-        const double ek = bd[k] / d2[k];
-        double* col = &schur_[k * n_];
-        for (std::size_t i = k; i < n_; ++i) {
-          double t = ts_diag_[i] * z[i];
-          if (i > 0) t += ts_lower_[i] * z[i - 1];
-          if (i + 1 < n_) t += ts_lower_[i + 1] * z[i + 1];
-          if (d2[i] > 0) col[i] += (bd[i] / d2[i]) * ek * t;
-        }
-      }
+    // The devices' terms are independent: with many devices, half go to a second thread
+    // with its own copy of the matrix.
+    bool ok = true;
+    if (devices_ >= 64) {
+      std::vector<double> other(n_ * n_, 0);
+      bool other_ok = true;
+      const std::size_t half = devices_ / 2;
+      std::thread helper([&] { other_ok = accumulate(half, devices_, other.data()); });
+      ok = accumulate(0, half, schur_.data());
+      helper.join();
+      for (std::size_t i = 0; i < n_ * n_; ++i) schur_[i] += other[i];
+      ok = ok && other_ok;
+    } else {
+      ok = accumulate(0, devices_, schur_.data());
     }
+    if (!ok) return false;
     for (std::size_t j = 0; j < n_; ++j) schur_[j * n_ + j] += own_[j] + gsum_[j];
     // Cholesky, column-major lower triangle: schur_[k*n + i] holds M(i, k) for i >= k.
     for (std::size_t k = 0; k < n_; ++k) {
@@ -331,6 +314,51 @@ class Ipm {
       if (!(ck[k] > 1e-30)) ck[k] = 1e64;
       const double r = std::sqrt(ck[k]);
       for (std::size_t i = k; i < n_; ++i) ck[i] /= r;
+    }
+    return true;
+  }
+
+  // Adds devices [begin, end)'s terms E (Ts (Ts + D2)^-1 D2) E to the lower triangle of
+  // `out` (column-major), factorising each device's block on the way.
+  bool accumulate(std::size_t begin, std::size_t end, double* out) {
+    std::vector<double> z(n_ + 1), tsd(n_), tsl(n_ + 1, 0), e(n_);
+    for (std::size_t d = begin; d < end; ++d) {
+      const double* ta = &diag_[d * n_];
+      const double* tb = &lower_[d * n_];
+      const double* bd = &coupling_[d * n_];
+      const double* d2 = &d2_[d * n_];
+      // Ts, before the factorisation overwrites T.
+      for (std::size_t j = 0; j < n_; ++j) {
+        tsd[j] = ta[j] - d2[j];
+        tsl[j] = tb[j];
+        e[j] = d2[j] > 0 ? bd[j] / d2[j] : 0.0;
+      }
+      if (!ldl(d)) return false;
+      const double* dd = &diag_[d * n_];
+      const double* ll = &lower_[d * n_];
+      for (std::size_t k = 0; k < n_; ++k) {
+        if (d2[k] <= 0) continue;
+        // z = T^-1 e_k * D2_k, for rows >= k-1.
+        double f = d2[k];
+        z[k] = f / dd[k];
+        for (std::size_t i = k + 1; i < n_; ++i) {
+          f = -ll[i] * f;
+          z[i] = f / dd[i];
+        }
+        z[n_] = 0;
+        const std::size_t first = k > 0 ? k - 1 : 0;
+        if (k > 0) z[k - 1] = 0;
+        for (std::size_t i = n_ - 1; i > first; --i) z[i - 1] -= ll[i] * z[i];
+        // (Ts z)_i for i >= k, scaled by E_i E_k.
+        const double ek = e[k];
+        double* col = out + k * n_;
+        double prev = k > 0 ? z[k - 1] : 0.0;
+        for (std::size_t i = k; i < n_; ++i) {
+          const double t = tsd[i] * z[i] + tsl[i] * prev + tsl[i + 1] * z[i + 1];
+          prev = z[i];
+          col[i] += e[i] * ek * t;
+        }
+      }
     }
     return true;
   }
@@ -399,7 +427,6 @@ class Ipm {
   std::vector<char> fixed_;
   double xscale_ = 1, cscale_ = 1e-12;
   std::vector<double> site_, own_, gsum_, d2_, coupling_, diag_, lower_, schur_;
-  std::vector<double> ts_diag_ = std::vector<double>(n_), ts_lower_ = std::vector<double>(n_);
 };
 
 }  // namespace
