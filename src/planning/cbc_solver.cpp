@@ -4,13 +4,12 @@
 
 #include <cmath>
 
+#include "planning/coin_arrays.hpp"
 #include "planning/solver.hpp"
 
 namespace flexmarket::planning {
 
 namespace {
-
-double bound(double v) { return std::isinf(v) ? (v > 0 ? COIN_DBL_MAX : -COIN_DBL_MAX) : v; }
 
 // COIN-OR Cbc (branch and cut over Clp) for programs with integer columns.
 class CbcSolver : public Solver {
@@ -19,20 +18,10 @@ class CbcSolver : public Solver {
 
   Solution solve(const LinearProgram& lp) override {
     const int n = static_cast<int>(lp.columns());
-    CoinPackedMatrix matrix(false, 0, 0);
-    matrix.setDimensions(0, n);
-    std::vector<double> row_lower, row_upper;
-    for (const auto& r : lp.rows) {
-      matrix.appendRow(static_cast<int>(r.index.size()), r.index.data(), r.value.data());
-      row_lower.push_back(bound(r.lower));
-      row_upper.push_back(bound(r.upper));
-    }
-    std::vector<double> col_lower(lp.col_lower), col_upper(lp.col_upper);
-    for (auto& v : col_lower) v = bound(v);
-    for (auto& v : col_upper) v = bound(v);
+    CoinArrays a(lp);
     OsiClpSolverInterface osi;
     osi.messageHandler()->setLogLevel(0);
-    osi.loadProblem(matrix, col_lower.data(), col_upper.data(), lp.cost.data(), row_lower.data(), row_upper.data());
+    osi.loadProblem(a.matrix, a.col_lower.data(), a.col_upper.data(), lp.cost.data(), a.row_lower.data(), a.row_upper.data());
     for (int j = 0; j < n; ++j) {
       if (static_cast<std::size_t>(j) < lp.integer.size() && lp.integer[static_cast<std::size_t>(j)]) osi.setInteger(j);
     }

@@ -3,13 +3,12 @@
 
 #include <cmath>
 
+#include "planning/coin_arrays.hpp"
 #include "planning/solver.hpp"
 
 namespace flexmarket::planning {
 
 namespace {
-
-double bound(double v) { return std::isinf(v) ? (v > 0 ? COIN_DBL_MAX : -COIN_DBL_MAX) : v; }
 
 class ClpSolver : public Solver {
  public:
@@ -22,20 +21,10 @@ class ClpSolver : public Solver {
       return s;
     }
     const int n = static_cast<int>(lp.columns());
-    CoinPackedMatrix matrix(false, 0, 0);  // row-ordered
-    matrix.setDimensions(0, n);
-    std::vector<double> row_lower, row_upper;
-    for (const auto& r : lp.rows) {
-      matrix.appendRow(static_cast<int>(r.index.size()), r.index.data(), r.value.data());
-      row_lower.push_back(bound(r.lower));
-      row_upper.push_back(bound(r.upper));
-    }
-    std::vector<double> col_lower(lp.col_lower), col_upper(lp.col_upper);
-    for (auto& v : col_lower) v = bound(v);
-    for (auto& v : col_upper) v = bound(v);
+    CoinArrays a(lp);
     ClpSimplex model;
     model.setLogLevel(0);
-    model.loadProblem(matrix, col_lower.data(), col_upper.data(), lp.cost.data(), row_lower.data(), row_upper.data());
+    model.loadProblem(a.matrix, a.col_lower.data(), a.col_upper.data(), lp.cost.data(), a.row_lower.data(), a.row_upper.data());
     model.dual();
     Solution s;
     if (model.isProvenOptimal()) {

@@ -46,6 +46,22 @@ class PlatformTest : public ::testing::TestWithParam<DbBackend> {
     return {j["user"]["id"].get<std::int64_t>(), j["password"].get<std::string>()};
   }
 
+  // POST or GET with a token, expecting a status; the body as JSON.
+  json post(const std::string& path, const std::string& token, const json& body, int expect = 201) {
+    auto r = http->Post(path, bearer(token), body.dump(), "application/json");
+    EXPECT_TRUE(r) << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << path << " " << r->body;
+    return body_of(r);
+  }
+  json get(const std::string& path, const std::string& token, int expect = 200) {
+    auto r = http->Get(path, bearer(token));
+    EXPECT_TRUE(r) << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << path << " " << r->body;
+    return body_of(r);
+  }
+
   TestDatabase db;
   std::unique_ptr<ServerProcess> server;
   std::unique_ptr<httplib::Client> http;

@@ -41,20 +41,6 @@ class Schedules : public PlatformTest {
     return post("/api/v1/sensors", alice, {{"name", name}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", asset}})["id"];
   }
 
-  json post(const std::string& path, const std::string& token, const json& body, int expect = 201) {
-    auto r = http->Post(path, bearer(token), body.dump(), "application/json");
-    EXPECT_TRUE(r) << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expect) << path << " " << r->body;
-    return body_of(r);
-  }
-  json get(const std::string& path, const std::string& token, int expect = 200) {
-    auto r = http->Get(path, bearer(token));
-    EXPECT_TRUE(r) << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expect) << path << " " << r->body;
-    return body_of(r);
-  }
 
   json battery_request(double soc_at_start = 100, const std::string& duration = "PT24H") {
     return {{"start", "2026-11-23T00:00:00Z"},

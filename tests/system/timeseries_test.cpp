@@ -18,20 +18,6 @@ class TimeSeries : public PlatformTest {
                   {{"name", "net load"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", site}})["id"];
   }
 
-  json post(const std::string& path, const std::string& token, const json& body, int expect = 201) {
-    auto r = http->Post(path, bearer(token), body.dump(), "application/json");
-    EXPECT_TRUE(r) << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expect) << path << " " << r->body;
-    return body_of(r);
-  }
-  json get(const std::string& path, const std::string& token, int expect = 200) {
-    auto r = http->Get(path, bearer(token));
-    EXPECT_TRUE(r) << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expect) << path << " " << r->body;
-    return body_of(r);
-  }
   std::string data_path(std::int64_t id) { return "/api/v1/sensors/" + std::to_string(id) + "/data"; }
 
   std::string admin, alice, bob;
