@@ -255,8 +255,6 @@ struct Plan {
   std::vector<std::vector<double>> produced;                // per curtailable generator, >= 0
 };
 
-double device_cost(const SiteProblem& p, const std::vector<double>& power) { return connection_cost(p, power); }
-
 SiteSchedule assemble(const SiteProblem& p, const Plan& plan, std::string solver_name) {
   const std::size_t n = p.consumption_price.size();
   SiteSchedule out;
@@ -264,6 +262,13 @@ SiteSchedule assemble(const SiteProblem& p, const Plan& plan, std::string solver
   std::vector<double> net(n, 0), base_net(n, 0);
   if (!p.inflexible_kw.empty()) net = base_net = p.inflexible_kw;
   double extra = 0, base_extra = 0;  // cycle and curtailment costs
+  auto add = [&](DeviceSchedule ds) {
+    for (std::size_t j = 0; j < n; ++j) {
+      net[j] += ds.power_kw[j];
+      base_net[j] += ds.baseline_power_kw[j];
+    }
+    out.devices.push_back(std::move(ds));
+  };
   for (std::size_t k = 0; k < p.storage.size(); ++k) {
     const auto& d = p.storage[k];
     DeviceSchedule ds;
@@ -277,28 +282,20 @@ SiteSchedule assemble(const SiteProblem& p, const Plan& plan, std::string solver
     ds.baseline_power_kw = storage_baseline(p, d);
     double base_throughput = 0;
     for (double v : ds.baseline_power_kw) base_throughput += std::abs(v) * p.slot_hours;
-    ds.cost = device_cost(p, ds.power_kw) + d.cycle_cost_per_kwh * throughput;
-    ds.baseline_cost = device_cost(p, ds.baseline_power_kw) + d.cycle_cost_per_kwh * base_throughput;
+    ds.cost = connection_cost(p, ds.power_kw) + d.cycle_cost_per_kwh * throughput;
+    ds.baseline_cost = connection_cost(p, ds.baseline_power_kw) + d.cycle_cost_per_kwh * base_throughput;
     extra += d.cycle_cost_per_kwh * throughput;
     base_extra += d.cycle_cost_per_kwh * base_throughput;
-    for (std::size_t j = 0; j < n; ++j) {
-      net[j] += ds.power_kw[j];
-      base_net[j] += ds.baseline_power_kw[j];
-    }
-    out.devices.push_back(std::move(ds));
+    add(std::move(ds));
   }
   for (std::size_t k = 0; k < p.shiftable.size(); ++k) {
     DeviceSchedule ds;
     ds.name = p.shiftable[k].name;
     ds.power_kw = plan.shiftable[k];
     ds.baseline_power_kw = shiftable_baseline(p, p.shiftable[k]);
-    ds.cost = device_cost(p, ds.power_kw);
-    ds.baseline_cost = device_cost(p, ds.baseline_power_kw);
-    for (std::size_t j = 0; j < n; ++j) {
-      net[j] += ds.power_kw[j];
-      base_net[j] += ds.baseline_power_kw[j];
-    }
-    out.devices.push_back(std::move(ds));
+    ds.cost = connection_cost(p, ds.power_kw);
+    ds.baseline_cost = connection_cost(p, ds.baseline_power_kw);
+    add(std::move(ds));
   }
   for (std::size_t k = 0; k < p.curtailable.size(); ++k) {
     const auto& g = p.curtailable[k];
@@ -309,13 +306,11 @@ SiteSchedule assemble(const SiteProblem& p, const Plan& plan, std::string solver
       ds.power_kw.push_back(-plan.produced[k][j]);
       ds.baseline_power_kw.push_back(-g.forecast_kw[j]);
       curtailed += (g.forecast_kw[j] - plan.produced[k][j]) * p.slot_hours;
-      net[j] += ds.power_kw[j];
-      base_net[j] += ds.baseline_power_kw[j];
     }
-    ds.cost = device_cost(p, ds.power_kw) + g.curtailment_price * curtailed;
-    ds.baseline_cost = device_cost(p, ds.baseline_power_kw);
+    ds.cost = connection_cost(p, ds.power_kw) + g.curtailment_price * curtailed;
+    ds.baseline_cost = connection_cost(p, ds.baseline_power_kw);
     extra += g.curtailment_price * curtailed;
-    out.devices.push_back(std::move(ds));
+    add(std::move(ds));
   }
   out.site_power_kw = net;
   out.cost = connection_cost(p, net) + deviation_cost(p, net) + extra;

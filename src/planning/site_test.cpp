@@ -154,6 +154,16 @@ TEST_P(EverySolver, AnUnpluggedCarNeitherChargesNorDischarges) {
 
 INSTANTIATE_TEST_SUITE_P(Solvers, EverySolver, ::testing::Values("clp", "cbc", "fast"));
 
+// 10 kWh, full, 10 kW either way.
+StorageDevice full_10kwh_battery() {
+  StorageDevice b;
+  b.name = "battery";
+  b.soc_max_kwh = 10;
+  b.soc_at_start_kwh = 10;
+  b.max_charge_kw = b.max_discharge_kw = 10;
+  return b;
+}
+
 TEST(SitePlanning, CommitmentsChargeUpAndDownDeviationsSeparately) {
   // One hour at 0.2 to buy and 0.05 to sell; 5 kW of load; a battery holding 10 kWh; a
   // commitment to a net of 0 kW.
@@ -163,12 +173,7 @@ TEST(SitePlanning, CommitmentsChargeUpAndDownDeviationsSeparately) {
     p.consumption_price = {0.2};
     p.production_price = {0.05};
     p.inflexible_kw = {5};
-    StorageDevice b;
-    b.name = "battery";
-    b.soc_max_kwh = 10;
-    b.soc_at_start_kwh = 10;
-    b.max_charge_kw = b.max_discharge_kw = 10;
-    p.storage.push_back(b);
+    p.storage.push_back(full_10kwh_battery());
     p.commitments.push_back({"position", {0}, {1.0}, {down_price}});
     return p;
   };
@@ -216,12 +221,7 @@ TEST(SitePlanning, ProductionPricedAboveConsumptionNeedsIntegersAndCbc) {
   p.slot_hours = 1;
   p.consumption_price = {0.1};
   p.production_price = {0.2};
-  StorageDevice b;
-  b.name = "battery";
-  b.soc_max_kwh = 10;
-  b.soc_at_start_kwh = 10;
-  b.max_charge_kw = b.max_discharge_kw = 10;
-  p.storage.push_back(b);
+  p.storage.push_back(full_10kwh_battery());
   EXPECT_FALSE(fast_path_applies(p));
   const auto s = schedule_site(p, "auto");
   EXPECT_EQ(s.solver, "cbc");

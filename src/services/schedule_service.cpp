@@ -92,6 +92,7 @@ bool is_power(const std::string& unit) {
 
 // The checked request, with everything the planner needs except the data.
 struct Plan {
+  std::int64_t account_id = 0;  // the asset's
   Instant start, end;
   microseconds resolution{0};
   std::size_t slots = 0;
@@ -299,6 +300,7 @@ Plan check_request(const Principal& who, AssetService& assets, store::Database& 
     throw Error(422, "invalid_field", "scheduling is not supported for assets of type " + asset.type, "asset_id");
   }
   p.timezone = asset.timezone;
+  p.account_id = asset.account_id;
   p.start = instant(body, "start", "");
   microseconds horizon = kDefaultHorizon;
   if (auto it = body.find("duration"); it != body.end() && !it->is_null()) {
@@ -465,7 +467,7 @@ Plan check_request(const Principal& who, AssetService& assets, store::Database& 
   try {
     pl::validate_site_problem(sp);
   } catch (const std::invalid_argument& e) {
-    throw invalid_field(asset.type == "site" ? "flex_model" : "flex_model", e.what());
+    throw invalid_field("flex_model", e.what());
   }
   return p;
 }
@@ -474,8 +476,7 @@ Plan check_request(const Principal& who, AssetService& assets, store::Database& 
 
 std::int64_t ScheduleService::request(const Principal& who, std::int64_t asset_id, const json& body) {
   require_any_role(who, {Role::admin, Role::operator_, Role::aggregator, Role::participant}, "scheduling an asset");
-  const store::AssetRecord asset = assets_.get_asset(who, asset_id);
-  check_request(who, assets_, db_, asset_id, body);
+  const Plan plan = check_request(who, assets_, db_, asset_id, body);
   json payload = {{"asset_id", asset_id},
                   {"request", body},
                   {"user_id", who.user_id},
@@ -485,7 +486,7 @@ std::int64_t ScheduleService::request(const Principal& who, std::int64_t asset_i
   for (Role r : who.roles) payload["roles"].push_back(std::string(to_string(r)));
   store::JobRecord job;
   job.kind = kJobKind;
-  job.account_id = asset.account_id;
+  job.account_id = plan.account_id;
   job.asset_id = asset_id;
   job.payload = payload.dump();
   job.created_at = clock_();
