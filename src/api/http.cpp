@@ -111,6 +111,15 @@ std::int64_t path_id(const httplib::Request& req, std::size_t index) {
   throw not_found("no such resource");
 }
 
+void refusals_hide_the_object(const std::function<void()>& check, const std::function<void()>& work) {
+  try {
+    work();
+  } catch (const Error& e) {
+    if (e.status() >= 400 && e.status() < 500 && e.status() != 401 && e.status() != 403 && e.status() != 404) check();
+    throw;
+  }
+}
+
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");

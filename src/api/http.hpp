@@ -2,6 +2,7 @@
 // Request parsing and response writing shared by every route, and the one place where
 // errors become HTTP responses: {"error": {"code", "message", "field"?}}.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ std::optional<std::string> query_string(const httplib::Request& req, const std::
 std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback);
 // Path parameter captured by the route's regex (group `index`) as a positive id; 404 otherwise.
 std::int64_t path_id(const httplib::Request& req, std::size_t index = 1);
+
+// Runs `work`; when it refuses the input (a 4xx other than 401, 403 and 404), runs
+// `check` first, so that a caller who may not reach the object named in the path learns
+// that (403/404) rather than what its input lacked. For routes that check input before
+// they look the object up.
+void refusals_hide_the_object(const std::function<void()>& check, const std::function<void()>& work);
 
 void send_json(httplib::Response& res, int status, const json& body);
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,

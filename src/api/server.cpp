@@ -48,8 +48,15 @@ std::string bearer_token(const httplib::Request& req) {
 }  // namespace
 
 ApiServer::ApiServer(services::Platform& platform)
-    : platform_(platform), server_(std::make_unique<httplib::Server>()) {
+    : platform_(platform),
+      server_(std::make_unique<GuardedServer>(platform.config.server_request_timeout,
+                                              platform.config.server_max_connections_per_address)) {
   const auto& cfg = platform_.config;
+  EventHub::Settings hub;
+  hub.max_streams = cfg.limits.streams;
+  hub.max_per_user = cfg.limits.streams_per_user;
+  hub.token_check = cfg.server_stream_token_check;
+  events_ = std::make_unique<EventHub>(platform_, hub);
   const int threads = cfg.server_threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   server_->set_keep_alive_timeout(cfg.server_keep_alive_timeout.count());
@@ -58,6 +65,12 @@ ApiServer::ApiServer(services::Platform& platform)
   server_->set_write_timeout(30, 0);
   server_->set_payload_max_length(64 * 1024 * 1024);
   server_->set_tcp_nodelay(true);
+  // Every answer is private, per caller, and never meant to be framed or sniffed.
+  server_->set_default_headers({{"X-Content-Type-Options", "nosniff"},
+                                {"X-Frame-Options", "DENY"},
+                                {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+                                {"Referrer-Policy", "no-referrer"},
+                                {"Cache-Control", "no-store"}});
   // Debian's compiled cpp-httplib listens with a backlog of 5, too short for a burst of
   // new connections; keep the listening socket to widen it after bind (see bind()).
   server_->set_socket_options([this](socket_t sock) {
@@ -99,16 +112,56 @@ ApiServer::ApiServer(services::Platform& platform)
 
 ApiServer::~ApiServer() = default;
 
-void ApiServer::route(const std::string& method, const std::string& pattern, Access access, Handler handler) {
-  auto wrapped = [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+std::string_view to_string(Resource r) {
+  switch (r) {
+    case Resource::account: return "account";
+    case Resource::user: return "user";
+    case Resource::asset: return "asset";
+    case Resource::sensor: return "sensor";
+    case Resource::market: return "market";
+    case Resource::bid: return "bid";
+    case Resource::dr_offer: return "dr_offer";
+    case Resource::schedule: return "schedule";
+    case Resource::slot: return "slot";
+  }
+  return "";
+}
+
+Policy open_route() { return Policy{Access::public_route, {}, {}, {}}; }
+
+Policy everyone(std::vector<Resource> path, std::vector<Role> others) {
+  return Policy{Access::authenticated, all_roles(), std::move(path), std::move(others)};
+}
+
+Policy only(std::vector<Role> roles, std::vector<Resource> path, std::vector<Role> others) {
+  return Policy{Access::authenticated, std::move(roles), std::move(path), std::move(others)};
+}
+
+void ApiServer::route(const std::string& method, const std::string& pattern, Policy policy, Handler handler) {
+  if (policy.access == Access::authenticated && policy.roles.empty()) {
+    throw std::invalid_argument("route " + method + " " + pattern + " declares no role that may call it");
+  }
+  routes_.push_back({method, pattern, policy});
+  auto wrapped = [this, policy, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     try {
       std::optional<services::Principal> principal;
-      if (access == Access::authenticated) principal = platform_.auth->authenticate(bearer_token(req));
+      const Access access = policy.access;
+      if (access == Access::authenticated) {
+        principal = platform_.auth->authenticate(bearer_token(req));
+        if (!principal->has_any_of(policy.roles)) {
+          std::string names;
+          for (Role r : policy.roles) names += (names.empty() ? "" : ", ") + std::string(to_string(r));
+          throw forbidden("this endpoint is for the roles " + names);
+        }
+      }
       RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id};
       handler(ctx);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
-      res.set_header("Server-Timing", "app;dur=" + std::to_string(ms));
+      // Not on public routes: a login's duration must not tell anything about the account.
+      if (access == Access::authenticated) {
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
+        res.set_header("Server-Timing", "app;dur=" + std::to_string(ms));
+      }
     } catch (...) {
       send_current_exception(res, t_request_id);
     }
@@ -138,6 +191,7 @@ void ApiServer::run() {
 
 void ApiServer::stop() {
   stop_requested_ = true;
+  events_->stop();
   // cpp-httplib ignores stop() until it listens: wait for that, or for run() to have seen
   // the request and given up, so a SIGTERM during start-up is not lost.
   for (int i = 0; i < 3000 && !server_->is_running() && !run_finished_; ++i) {

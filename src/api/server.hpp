@@ -6,9 +6,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <httplib.h>
 
+#include "api/connections.hpp"
+#include "api/event_hub.hpp"
 #include "services/platform.hpp"
 #include "services/principal.hpp"
 
@@ -28,6 +32,32 @@ using Handler = std::function<void(RequestContext&)>;
 
 enum class Access { public_route, authenticated };
 
+// What a number captured from a route's path names: ownership follows from it.
+enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, slot };
+std::string_view to_string(Resource r);
+
+// Every route declares who may call it; the server refuses other roles with 403 before
+// the handler runs, and tests/system/access_matrix_test.cpp walks every route x role x
+// own/other account against these declarations.
+struct Policy {
+  Access access = Access::authenticated;
+  std::vector<Role> roles;       // who may call; with authenticated access, never empty
+  std::vector<Resource> path;    // what each captured path segment names
+  std::vector<Role> others;      // who may reach another account's object named in the path
+};
+
+// Public: no token needed.
+Policy open_route();
+// Every authenticated role.
+Policy everyone(std::vector<Resource> path = {}, std::vector<Role> others = {});
+// Only the roles given.
+Policy only(std::vector<Role> roles, std::vector<Resource> path = {}, std::vector<Role> others = {});
+
+struct RouteInfo {
+  std::string method, pattern;
+  Policy policy;
+};
+
 class ApiServer {
  public:
   explicit ApiServer(services::Platform& platform);
@@ -44,13 +74,17 @@ class ApiServer {
   void stop();
 
   // Registers a route; `pattern` is a regex over the path.
-  void route(const std::string& method, const std::string& pattern, Access access, Handler handler);
+  void route(const std::string& method, const std::string& pattern, Policy policy, Handler handler);
+  const std::vector<RouteInfo>& routes() const { return routes_; }
 
   services::Platform& platform() { return platform_; }
+  EventHub& events() { return *events_; }
 
  private:
   services::Platform& platform_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GuardedServer> server_;
+  std::unique_ptr<EventHub> events_;
+  std::vector<RouteInfo> routes_;
   int listen_socket_ = -1;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> run_finished_{false};

@@ -69,7 +69,7 @@ void register_v1_routes(ApiServer& s) {
   register_v1_market_routes(s);
   register_v1_schedule_routes(s);
 
-  s.route("GET", "/api/v1/health", Access::public_route, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/health", open_route(), [&p](RequestContext& c) {
     json body = {{"status", "ok"}, {"version", FLEXMARKET_VERSION}, {"database", store::to_string(p.db->backend())}};
     try {
       auto conn = p.db->acquire();
@@ -82,28 +82,28 @@ void register_v1_routes(ApiServer& s) {
     send_json(c.res, 200, body);
   });
 
-  s.route("GET", "/api/v1/openapi.json", Access::public_route, [](RequestContext& c) {
+  s.route("GET", "/api/v1/openapi.json", open_route(), [](RequestContext& c) {
     c.res.status = 200;
     c.res.set_content(std::string(openapi_document()), "application/json");
   });
 
-  s.route("POST", "/api/v1/auth/token", Access::public_route, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/auth/token", open_route(), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"email", "password"});
     const std::string email = require_string(body, "email");
     const std::string password = require_string(body, "password");
-    const auto issued = p.auth->issue_token(email, password);
+    const auto issued = p.auth->issue_token(email, password, c.req.remote_addr);
     send_json(c.res, 200,
               {{"token", issued.token}, {"token_type", "Bearer"}, {"expires_at", format_iso8601(issued.expires_at)}});
   });
 
-  s.route("DELETE", "/api/v1/auth/token", Access::authenticated, [&p](RequestContext& c) {
+  s.route("DELETE", "/api/v1/auth/token", everyone(), [&p](RequestContext& c) {
     const std::string h = c.req.get_header_value("Authorization");
     p.auth->revoke(std::string_view(h).substr(7));
     c.res.status = 204;
   });
 
-  s.route("GET", "/api/v1/me", Access::authenticated, [](RequestContext& c) {
+  s.route("GET", "/api/v1/me", everyone(), [](RequestContext& c) {
     const auto& who = c.caller();
     send_json(c.res, 200,
               {{"user", {{"id", who.user_id}, {"email", who.email}}},
@@ -111,7 +111,7 @@ void register_v1_routes(ApiServer& s) {
                {"roles", roles_json(who.roles)}});
   });
 
-  s.route("POST", "/api/v1/me/password", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/me/password", everyone(), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"current_password", "new_password"});
     const std::string current = require_string(body, "current_password");
@@ -120,28 +120,28 @@ void register_v1_routes(ApiServer& s) {
     c.res.status = 204;
   });
 
-  s.route("GET", "/api/v1/accounts", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/accounts", everyone(), [&p](RequestContext& c) {
     auto page = p.users->list_accounts(&c.caller(), query_int(c.req, "page", 1), query_int(c.req, "per_page", 50));
     send_json(c.res, 200, page_json(page, account_json));
   });
 
-  s.route("POST", "/api/v1/accounts", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/accounts", only({Role::admin}), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"name"});
     send_json(c.res, 201, account_json(p.users->create_account(&c.caller(), require_string(body, "name"))));
   });
 
-  s.route("GET", R"(/api/v1/accounts/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/accounts/(\d+))", everyone({Resource::account}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     send_json(c.res, 200, account_json(p.users->get_account(&c.caller(), path_id(c.req))));
   });
 
-  s.route("GET", "/api/v1/users", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/users", everyone(), [&p](RequestContext& c) {
     auto page = p.users->list_users(&c.caller(), query_int(c.req, "account_id", 0), query_int(c.req, "page", 1),
                                     query_int(c.req, "per_page", 50));
     send_json(c.res, 200, page_json(page, user_json));
   });
 
-  s.route("POST", "/api/v1/users", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/users", only({Role::admin}), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"email", "account", "roles", "password"});
     services::NewUser u;
@@ -158,11 +158,11 @@ void register_v1_routes(ApiServer& s) {
     send_json(c.res, 201, out);
   });
 
-  s.route("GET", R"(/api/v1/users/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/users/(\d+))", everyone({Resource::user}, {Role::admin}), [&p](RequestContext& c) {
     send_json(c.res, 200, user_json(p.users->get_user(&c.caller(), path_id(c.req))));
   });
 
-  s.route("PATCH", R"(/api/v1/users/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("PATCH", R"(/api/v1/users/(\d+))", only({Role::admin}, {Resource::user}, {Role::admin}), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"roles", "active", "password"});
     services::UserChanges ch;

@@ -1,9 +1,10 @@
 // /api/v1 routes of the market: markets, meters, bids, clearings, settlements, the
 // simulated clock, and the event stream (Server-Sent Events).
+#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <thread>
 
+#include "api/decoders.hpp"
 #include "api/http.hpp"
 #include "api/server.hpp"
 #include "core/error.hpp"
@@ -86,21 +87,7 @@ json settlement_json(const store::SettlementRecord& s, const store::MarketRecord
           {"created_at", format_iso8601(s.created_at)}};
 }
 
-Instant instant_field(const std::string& text, const std::string& field) {
-  auto t = parse_iso8601(text);
-  if (!t) throw invalid_field(field, field + " must be an ISO 8601 time with an offset");
-  return *t;
-}
 
-services::BidInput bid_input(const json& b) {
-  reject_unknown_fields(b, {"side", "slot_start", "volume_kwh", "price"});
-  services::BidInput in;
-  in.side = optional_string(b, "side");
-  if (auto s = optional_string(b, "slot_start")) in.slot_start = instant_field(*s, "slot_start");
-  in.volume_kwh = optional_number(b, "volume_kwh");
-  in.price = optional_number(b, "price");
-  return in;
-}
 
 json dr_json(const store::DrOfferRecord& o, const store::MarketRecord& m) {
   auto opt_t = [](const std::optional<Instant>& t) { return t ? json(format_iso8601(*t)) : json(nullptr); };
@@ -131,7 +118,7 @@ json dr_json(const store::DrOfferRecord& o, const store::MarketRecord& m) {
 void register_v1_market_routes(ApiServer& s) {
   auto& p = s.platform();
 
-  s.route("POST", "/api/v1/markets", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/markets", only({Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"name", "timezone", "slot_length", "gate_closure_lead", "currency", "price_rule",
                               "settlement_deadline", "price_tick", "price_min", "price_max", "volume_tick_kwh",
@@ -159,15 +146,15 @@ void register_v1_market_routes(ApiServer& s) {
     c.res.set_header("Location", "/api/v1/markets/" + std::to_string(m.id));
     send_json(c.res, 201, market_json(m));
   });
-  s.route("GET", "/api/v1/markets", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/markets", everyone(), [&p](RequestContext& c) {
     json items = json::array();
     for (const auto& m : p.market->list_markets()) items.push_back(market_json(m));
     send_json(c.res, 200, {{"items", items}, {"now", format_iso8601(p.market->now())}});
   });
-  s.route("GET", R"(/api/v1/markets/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+))", everyone({Resource::market}), [&p](RequestContext& c) {
     send_json(c.res, 200, market_json(p.market->get_market(path_id(c.req))));
   });
-  s.route("PUT", R"(/api/v1/markets/(\d+)/meters/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("PUT", R"(/api/v1/markets/(\d+)/meters/(\d+))", only({Role::admin, Role::operator_}, {Resource::market, Resource::account}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"sensor_id"});
     auto sensor = optional_integer(b, "sensor_id");
@@ -176,13 +163,13 @@ void register_v1_market_routes(ApiServer& s) {
     send_json(c.res, 200, {{"market_id", path_id(c.req, 1)}, {"account_id", path_id(c.req, 2)}, {"sensor_id", *sensor}});
   });
 
-  s.route("POST", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", R"(/api/v1/markets/(\d+)/bids)", only({Role::participant, Role::aggregator}, {Resource::market}), [&p](RequestContext& c) {
     store::MarketRecord m;
     auto b = p.market->place_bid(c.caller(), path_id(c.req), bid_input(parse_json_object(c.req)), &m);
     c.res.set_header("Location", "/api/v1/bids/" + std::to_string(b.id));
     send_json(c.res, 201, bid_json(b, m));
   });
-  s.route("GET", R"(/api/v1/markets/(\d+)/bids)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/bids)", everyone({Resource::market}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     std::optional<Instant> slot;
     if (auto v = query_string(c.req, "slot_start")) slot = instant_field(*v, "slot_start");
@@ -193,20 +180,20 @@ void register_v1_market_routes(ApiServer& s) {
     for (const auto& b : page.items) items.push_back(bid_json(b, m));
     send_json(c.res, 200, {{"items", items}, {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
   });
-  s.route("GET", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/bids/(\d+))", everyone({Resource::bid}, {}), [&p](RequestContext& c) {
     auto b = p.market->get_bid(c.caller(), path_id(c.req));
     send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
   });
-  s.route("PATCH", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("PATCH", R"(/api/v1/bids/(\d+))", only({Role::participant, Role::aggregator}, {Resource::bid}, {}), [&p](RequestContext& c) {
     auto b = p.market->update_bid(c.caller(), path_id(c.req), bid_input(parse_json_object(c.req)));
     send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
   });
-  s.route("DELETE", R"(/api/v1/bids/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("DELETE", R"(/api/v1/bids/(\d+))", only({Role::participant, Role::aggregator}, {Resource::bid}, {}), [&p](RequestContext& c) {
     auto b = p.market->cancel_bid(c.caller(), path_id(c.req));
     send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
   });
 
-  s.route("GET", R"(/api/v1/markets/(\d+)/clearings/([^/]+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/clearings/([^/]+))", everyone({Resource::market, Resource::slot}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const Instant slot = instant_field(c.req.matches[2].str(), "slot_start");
     const auto m = p.market->get_market(id);
@@ -232,14 +219,15 @@ void register_v1_market_routes(ApiServer& s) {
                {"trades", trades}});
   });
 
-  s.route("GET", R"(/api/v1/markets/(\d+)/next-slot)", Access::authenticated, [&p](RequestContext& c) {
-    auto n = p.market->next_slot(path_id(c.req));
+  s.route("GET", R"(/api/v1/markets/(\d+)/next-slot)", everyone({Resource::market}), [&p](RequestContext& c) {
+    auto n = p.market->next_slot(c.caller(), path_id(c.req));
     send_json(c.res, 200, {{"slot_start", format_iso8601(n.slot_start)}, {"gate_closure", format_iso8601(n.gate_closure)},
                            {"participants", n.participants}, {"bids", n.bids},
+                           {"averages_hidden", n.averages_hidden},
                            {"average_price", n.average_price ? json(*n.average_price) : json(nullptr)},
                            {"average_volume_kwh", n.average_volume_kwh ? json(*n.average_volume_kwh) : json(nullptr)}});
   });
-  s.route("GET", R"(/api/v1/markets/(\d+)/results)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/results)", everyone({Resource::market}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto m = p.market->get_market(id);
     const Instant to = query_string(c.req, "end") ? instant_field(*query_string(c.req, "end"), "end")
@@ -258,7 +246,7 @@ void register_v1_market_routes(ApiServer& s) {
     }
     send_json(c.res, 200, {{"items", items}});
   });
-  s.route("GET", R"(/api/v1/markets/(\d+)/executing)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/executing)", everyone({Resource::market}), [&p](RequestContext& c) {
     auto e = p.market->executing(c.caller(), path_id(c.req));
     send_json(c.res, 200, {{"slot_start", e.slot_start ? json(format_iso8601(*e.slot_start)) : json(nullptr)},
                            {"price", e.price ? json(*e.price) : json(nullptr)},
@@ -266,7 +254,7 @@ void register_v1_market_routes(ApiServer& s) {
                            {"sold_kwh", e.sold_kwh}});
   });
 
-  s.route("POST", R"(/api/v1/markets/(\d+)/dr-offers)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", R"(/api/v1/markets/(\d+)/dr-offers)", only({Role::participant}, {Resource::market}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"day", "volume_kwh", "price"});
     const auto day_text = optional_string(b, "day");
@@ -281,7 +269,7 @@ void register_v1_market_routes(ApiServer& s) {
     auto o = p.market->offer_reduction(c.caller(), id, *day, *volume, *price);
     send_json(c.res, 201, dr_json(o, p.market->get_market(id)));
   });
-  s.route("GET", R"(/api/v1/markets/(\d+)/dr-offers)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/dr-offers)", everyone({Resource::market}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto m = p.market->get_market(id);
     const Instant from = query_string(c.req, "start") ? instant_field(*query_string(c.req, "start"), "start")
@@ -292,7 +280,7 @@ void register_v1_market_routes(ApiServer& s) {
     for (const auto& o : p.market->dr_offers(c.caller(), id, from, to)) items.push_back(dr_json(o, m));
     send_json(c.res, 200, {{"items", items}});
   });
-  s.route("POST", R"(/api/v1/dr-offers/(\d+)/accept)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", R"(/api/v1/dr-offers/(\d+)/accept)", only({Role::aggregator}, {Resource::dr_offer}, {Role::aggregator}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"window_start", "window_end"});
     const auto ws = optional_string(b, "window_start");
@@ -304,7 +292,7 @@ void register_v1_market_routes(ApiServer& s) {
     send_json(c.res, 200, dr_json(o, p.market->get_market(o.market_id)));
   });
 
-  s.route("GET", "/api/v1/settlements", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/settlements", everyone(), [&p](RequestContext& c) {
     auto start = query_string(c.req, "start");
     auto end = query_string(c.req, "end");
     if (!start) throw invalid_field("start", "query parameter 'start' is required");
@@ -320,7 +308,7 @@ void register_v1_market_routes(ApiServer& s) {
     send_json(c.res, 200, {{"items", items}});
   });
 
-  s.route("POST", "/api/v1/admin/clock/advance", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/admin/clock/advance", only({Role::admin, Role::operator_}), [&p](RequestContext& c) {
     require_any_role(c.caller(), {Role::admin, Role::operator_}, "moving the market clock");
     if (!p.market_clock->is_simulated()) {
       throw conflict("the market clock is real time; start serve with --clock simulated to move it");
@@ -349,40 +337,59 @@ void register_v1_market_routes(ApiServer& s) {
                            {"dr_settled", report.dr_settled}});
   });
 
-  // Server-Sent Events: the caller's own and public events, from ?after=ID (or the
-  // Last-Event-ID header) on; ?follow=false ends the stream once caught up.
-  s.route("GET", "/api/v1/events", Access::authenticated, [&p](RequestContext& c) {
+  // Server-Sent Events: the caller's account's own and public events, from ?after=ID (or
+  // the Last-Event-ID header) on. ?follow=false answers what there is and ends; otherwise
+  // the event hub takes the connection over (no worker thread, no database connection).
+  s.route("GET", "/api/v1/events", everyone(), [&p, &s](RequestContext& c) {
     std::int64_t after = query_int(c.req, "after", 0);
     if (c.req.has_header("Last-Event-ID")) {
-      try {
-        after = std::stoll(c.req.get_header_value("Last-Event-ID"));
-      } catch (const std::exception&) {
+      const std::string v = c.req.get_header_value("Last-Event-ID");
+      std::int64_t id = 0;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
+      if (ec != std::errc() || ptr != v.data() + v.size() || id < 0) {
+        throw invalid_field("Last-Event-ID", "Last-Event-ID must be an event id");
       }
+      after = id;
     }
-    const bool follow = query_string(c.req, "follow").value_or("true") != "false";
-    const std::int64_t account = c.caller().sees_all_accounts() ? 0 : c.caller().account_id;
-    auto* db = p.db.get();
-    c.res.status = 200;
-    c.res.set_header("Cache-Control", "no-cache");
-    c.res.set_chunked_content_provider("text/event-stream", [db, after, account, follow](std::size_t, httplib::DataSink& sink) mutable {
-      auto conn = db->acquire();
-      auto events = store::events::since(*conn, after, account, 500);
-      for (const auto& e : events) {
-        std::string msg = "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.payload + "\n\n";
-        if (!sink.write(msg.data(), msg.size())) return false;
-        after = e.id;
-      }
-      if (events.empty()) {
-        if (!follow) {
-          sink.done();
-          return true;
+    if (after < 0) throw invalid_field("after", "after must be an event id (0 or more)");
+    const std::string follow_text = query_string(c.req, "follow").value_or("true");
+    if (follow_text != "true" && follow_text != "false") throw invalid_field("follow", "follow must be true or false");
+    const std::int64_t account = c.caller().account_id;
+    if (follow_text == "false") {
+      std::string body;
+      for (std::int64_t page = 0; page < 20; ++page) {
+        auto events = p.market->events_since(after, account, 500);
+        for (const auto& e : events) {
+          body += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.payload + "\n\n";
+          after = e.id;
         }
-        const std::string ping = ": keep-alive\n\n";
-        if (!sink.write(ping.data(), ping.size())) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        if (events.size() < 500) break;
       }
-      return true;
+      c.res.status = 200;
+      c.res.set_content(body, "text/event-stream");
+      return;
+    }
+    auto* conn = current_connection();
+    auto& hub = s.events();
+    if (!conn) throw unavailable("event streams are not available on this connection");
+    if (!hub.reserve(c.caller().user_id)) {
+      throw Error(429, "too_many_streams",
+                  "too many open event streams (limits.streams_per_user per user, limits.streams in all); close one")
+          .with_retry_after(5);
+    }
+    const std::string headers =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\nX-Request-Id: " + c.request_id + "\r\nConnection: keep-alive\r\n\r\n"
+        ": stream open\n\n";
+    if (!conn->write_all(headers)) {
+      hub.release(c.caller().user_id);
+      return;
+    }
+    const std::string token = c.req.get_header_value("Authorization").substr(7);
+    conn->adopt([&hub, user = c.caller().user_id, account, token, after](socket_t sock) {
+      hub.add(sock, user, account, token, after);
     });
+    c.res.status = 200;
   });
 }
 

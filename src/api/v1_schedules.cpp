@@ -7,13 +7,13 @@ namespace flexmarket::api {
 
 void register_v1_schedule_routes(ApiServer& s) {
   auto& p = s.platform();
-  s.route("POST", R"(/api/v1/assets/(\d+)/schedules)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", R"(/api/v1/assets/(\d+)/schedules)", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::asset}, {}), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
     const std::int64_t id = p.schedules->request(c.caller(), path_id(c.req), body);
     c.res.set_header("Location", "/api/v1/schedules/" + std::to_string(id));
     send_json(c.res, 202, {{"id", id}, {"state", "queued"}, {"url", "/api/v1/schedules/" + std::to_string(id)}});
   });
-  s.route("GET", R"(/api/v1/schedules/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/schedules/(\d+))", everyone({Resource::schedule}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     send_json(c.res, 200, p.schedules->get(c.caller(), path_id(c.req)));
   });
 }

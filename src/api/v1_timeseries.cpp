@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include "api/decoders.hpp"
 #include "api/http.hpp"
 #include "api/server.hpp"
 #include "core/error.hpp"
@@ -50,108 +51,6 @@ json sensor_json(const store::SensorRecord& s) {
           {"created_at", format_iso8601(s.created_at)}};
 }
 
-services::AssetInput asset_input(const json& b) {
-  reject_unknown_fields(b, {"account_id", "parent_id", "name", "type", "timezone", "latitude", "longitude",
-                            "capacity_kw", "storage_capacity_kwh", "max_charge_kw", "max_discharge_kw",
-                            "charge_efficiency", "discharge_efficiency", "soc_min_kwh", "soc_max_kwh"});
-  services::AssetInput in;
-  in.account_id = optional_integer(b, "account_id");
-  in.parent_id = optional_integer(b, "parent_id");
-  in.name = optional_string(b, "name");
-  in.type = optional_string(b, "type");
-  in.timezone = optional_string(b, "timezone");
-  in.latitude = optional_number(b, "latitude");
-  in.longitude = optional_number(b, "longitude");
-  in.capacity_kw = optional_number(b, "capacity_kw");
-  in.storage_capacity_kwh = optional_number(b, "storage_capacity_kwh");
-  in.max_charge_kw = optional_number(b, "max_charge_kw");
-  in.max_discharge_kw = optional_number(b, "max_discharge_kw");
-  in.charge_efficiency = optional_number(b, "charge_efficiency");
-  in.discharge_efficiency = optional_number(b, "discharge_efficiency");
-  in.soc_min_kwh = optional_number(b, "soc_min_kwh");
-  in.soc_max_kwh = optional_number(b, "soc_max_kwh");
-  return in;
-}
-
-services::SensorInput sensor_input(const json& b) {
-  reject_unknown_fields(b, {"account_id", "asset_id", "name", "unit", "event_resolution", "timezone", "public"});
-  services::SensorInput in;
-  in.account_id = optional_integer(b, "account_id");
-  in.asset_id = optional_integer(b, "asset_id");
-  in.name = optional_string(b, "name");
-  in.unit = optional_string(b, "unit");
-  in.event_resolution = optional_string(b, "event_resolution");
-  in.timezone = optional_string(b, "timezone");
-  in.is_public = optional_bool(b, "public");
-  return in;
-}
-
-Instant parse_instant(std::string_view text, const std::string& field) {
-  auto t = parse_iso8601(text);
-  if (!t) throw invalid_field(field, field + " must be an ISO 8601 time with an offset, like 2026-11-22T08:00:00+08:00");
-  return *t;
-}
-
-Duration parse_iso_duration(std::string_view text, const std::string& field) {
-  auto d = timeseries::parse_duration(text);
-  if (!d) throw invalid_field(field, field + " must be an ISO 8601 duration like PT15M, PT1H or P1D");
-  return *d;
-}
-
-// Data posts are the hot path: parsed with simdjson into PostedSeries.
-std::string_view sj_string(simdjson::dom::element e, const std::string& field) {
-  std::string_view v;
-  if (e.get(v) != simdjson::SUCCESS) throw invalid_field(field, "field '" + field + "' must be a string");
-  return v;
-}
-
-PostedSeries posted_series(simdjson::dom::object o, const std::string& prefix, std::optional<std::int64_t> sensor) {
-  PostedSeries p;
-  p.field_prefix = prefix;
-  bool has_values = false, has_start = false;
-  for (auto [key, value] : o) {
-    const std::string k(key);
-    const std::string f = prefix + k;
-    if (k == "sensor" && !sensor) {
-      int64_t id;
-      if (value.get(id) != simdjson::SUCCESS || id <= 0) throw invalid_field(f, "sensor must be a sensor id");
-      p.sensor_id = id;
-    } else if (k == "start") {
-      p.start = parse_instant(sj_string(value, f), f);
-      has_start = true;
-    } else if (k == "resolution") {
-      p.resolution = parse_iso_duration(sj_string(value, f), f);
-    } else if (k == "duration") {
-      p.duration = parse_iso_duration(sj_string(value, f), f);
-    } else if (k == "unit") {
-      p.unit = std::string(sj_string(value, f));
-    } else if (k == "horizon") {
-      p.horizon = parse_iso_duration(sj_string(value, f), f);
-    } else if (k == "prior") {
-      p.prior = parse_instant(sj_string(value, f), f);
-    } else if (k == "source") {
-      p.source = std::string(sj_string(value, f));
-    } else if (k == "values") {
-      simdjson::dom::array arr;
-      if (value.get(arr) != simdjson::SUCCESS) throw invalid_field(f, "values must be an array of numbers");
-      p.values.reserve(arr.size());
-      for (auto v : arr) {
-        double d;
-        if (v.get(d) != simdjson::SUCCESS) throw invalid_field(f, "values must be an array of numbers (no nulls)");
-        p.values.push_back(d);
-      }
-      has_values = true;
-    } else {
-      throw invalid_field(f, "unknown field '" + k + "'");
-    }
-  }
-  if (sensor) p.sensor_id = *sensor;
-  if (!p.sensor_id) throw invalid_field(prefix + "sensor", "field 'sensor' is required");
-  if (!has_start) throw invalid_field(prefix + "start", "field 'start' is required");
-  if (!has_values) throw invalid_field(prefix + "values", "field 'values' is required");
-  return p;
-}
-
 simdjson::dom::element parse_fast(const httplib::Request& req) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -195,59 +94,66 @@ std::string site_timezone(services::Platform& p, const services::Principal& who,
 void register_v1_timeseries_routes(ApiServer& s) {
   auto& p = s.platform();
 
-  s.route("POST", "/api/v1/assets", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/assets", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}), [&p](RequestContext& c) {
     auto a = p.assets->create_asset(c.caller(), asset_input(parse_json_object(c.req)));
     c.res.set_header("Location", "/api/v1/assets/" + std::to_string(a.id));
     send_json(c.res, 201, asset_json(a));
   });
-  s.route("GET", "/api/v1/assets", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/assets", everyone(), [&p](RequestContext& c) {
     auto page = p.assets->list_assets(c.caller(), query_int(c.req, "account_id", 0), query_int(c.req, "page", 1),
                                       query_int(c.req, "per_page", 50));
     json items = json::array();
     for (const auto& a : page.items) items.push_back(asset_json(a));
     send_json(c.res, 200, {{"items", items}, {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
   });
-  s.route("GET", R"(/api/v1/assets/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/assets/(\d+))", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     send_json(c.res, 200, asset_json(p.assets->get_asset(c.caller(), path_id(c.req))));
   });
-  s.route("PATCH", R"(/api/v1/assets/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("PATCH", R"(/api/v1/assets/(\d+))", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::asset}, {Role::admin}), [&p](RequestContext& c) {
     send_json(c.res, 200,
               asset_json(p.assets->update_asset(c.caller(), path_id(c.req), asset_input(parse_json_object(c.req)))));
   });
-  s.route("DELETE", R"(/api/v1/assets/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("DELETE", R"(/api/v1/assets/(\d+))", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::asset}, {Role::admin}), [&p](RequestContext& c) {
     p.assets->delete_asset(c.caller(), path_id(c.req));
     c.res.status = 204;
   });
 
-  s.route("POST", "/api/v1/sensors", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/sensors", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}), [&p](RequestContext& c) {
     auto sn = p.assets->create_sensor(c.caller(), sensor_input(parse_json_object(c.req)));
     c.res.set_header("Location", "/api/v1/sensors/" + std::to_string(sn.id));
     send_json(c.res, 201, sensor_json(sn));
   });
-  s.route("GET", "/api/v1/sensors", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/sensors", everyone(), [&p](RequestContext& c) {
     auto page = p.assets->list_sensors(c.caller(), query_int(c.req, "asset_id", 0), query_int(c.req, "page", 1),
                                        query_int(c.req, "per_page", 50));
     json items = json::array();
     for (const auto& x : page.items) items.push_back(sensor_json(x));
     send_json(c.res, 200, {{"items", items}, {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
   });
-  s.route("GET", R"(/api/v1/sensors/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/sensors/(\d+))", everyone({Resource::sensor}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     send_json(c.res, 200, sensor_json(p.assets->get_sensor(c.caller(), path_id(c.req))));
   });
-  s.route("PATCH", R"(/api/v1/sensors/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("PATCH", R"(/api/v1/sensors/(\d+))", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::sensor}, {Role::admin}), [&p](RequestContext& c) {
     send_json(c.res, 200,
               sensor_json(p.assets->update_sensor(c.caller(), path_id(c.req), sensor_input(parse_json_object(c.req)))));
   });
-  s.route("DELETE", R"(/api/v1/sensors/(\d+))", Access::authenticated, [&p](RequestContext& c) {
+  s.route("DELETE", R"(/api/v1/sensors/(\d+))", only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::sensor}, {Role::admin}), [&p](RequestContext& c) {
     p.assets->delete_sensor(c.caller(), path_id(c.req));
     c.res.status = 204;
   });
 
   // One sensor's data: JSON, or a CSV file (Content-Type text/csv).
-  s.route("POST", R"(/api/v1/sensors/(\d+)/data)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", R"(/api/v1/sensors/(\d+)/data)", everyone({Resource::sensor}, {}), [&p](RequestContext& c) {
     const std::int64_t id = path_id(c.req);
+    // Input is checked before the sensor is looked up (the hot path asks the database
+    // once); a refusal must not tell a caller about a sensor it may not write.
+    refusals_hide_the_object([&] { p.assets->sensor_for_data(c.caller(), id); }, [&] {
     const std::string type = c.req.get_header_value("Content-Type");
     if (type.rfind("text/csv", 0) == 0) {
+      if (static_cast<std::int64_t>(c.req.body.size()) > p.config.limits.csv_bytes) {
+        throw too_large("body", "a CSV upload may have at most " + std::to_string(p.config.limits.csv_bytes) +
+                                    " bytes (limits.csv_bytes); split the file");
+      }
       services::CsvImport spec;
       spec.sensor_id = id;
       const std::string format = query_string(c.req, "format").value_or("generic");
@@ -268,34 +174,22 @@ void register_v1_timeseries_routes(ApiServer& s) {
     if (doc.get(o) != simdjson::SUCCESS) throw bad_request("invalid_json", "the request body must be a JSON object");
     auto report = p.timeseries->ingest(c.caller(), {posted_series(o, "", id)});
     send_json(c.res, 200, {{"received", report.received}, {"stored", report.stored}});
+    });
   });
 
   // Many sensors at once: {"data": [{"sensor": 1, "start": ..., "values": [...]}, ...]}.
-  s.route("POST", "/api/v1/sensors/data", Access::authenticated, [&p](RequestContext& c) {
+  s.route("POST", "/api/v1/sensors/data", everyone(), [&p](RequestContext& c) {
     simdjson::dom::element doc = parse_fast(c.req);
     simdjson::dom::object o;
     if (doc.get(o) != simdjson::SUCCESS) throw bad_request("invalid_json", "the request body must be a JSON object");
-    simdjson::dom::array data;
-    for (auto [key, value] : o) {
-      if (key != "data") throw invalid_field(std::string(key), "unknown field '" + std::string(key) + "'");
-      if (value.get(data) != simdjson::SUCCESS) throw invalid_field("data", "data must be an array of series");
-    }
-    if (!data.size()) throw invalid_field("data", "field 'data' is required and must not be empty");
-    std::vector<PostedSeries> series;
-    series.reserve(data.size());
-    std::size_t i = 0;
-    for (auto item : data) {
-      const std::string prefix = "data[" + std::to_string(i++) + "].";
-      simdjson::dom::object so;
-      if (item.get(so) != simdjson::SUCCESS) throw invalid_field(prefix.substr(0, prefix.size() - 1), "each series must be an object");
-      series.push_back(posted_series(so, prefix, std::nullopt));
-    }
+    auto series = decode_sensor_data_batch(o);
     auto report = p.timeseries->ingest(c.caller(), series);
     send_json(c.res, 200, {{"received", report.received}, {"stored", report.stored}});
   });
 
-  s.route("GET", R"(/api/v1/sensors/(\d+)/data)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/sensors/(\d+)/data)", everyone({Resource::sensor}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     services::SeriesQuery q;
+    refusals_hide_the_object([&] { p.assets->get_sensor(c.caller(), path_id(c.req)); }, [&] {
     auto start = query_string(c.req, "start");
     auto end = query_string(c.req, "end");
     if (!start) throw invalid_field("start", "query parameter 'start' is required");
@@ -307,8 +201,10 @@ void register_v1_timeseries_routes(ApiServer& s) {
     q.source = query_string(c.req, "source");
     q.unit = query_string(c.req, "unit");
     q.timezone = query_string(c.req, "timezone");
+    const std::string format_text = query_string(c.req, "format").value_or("json");
+    if (format_text != "json" && format_text != "csv") throw invalid_field("format", "format must be json or csv");
+    });
     const std::string format = query_string(c.req, "format").value_or("json");
-    if (format != "json" && format != "csv") throw invalid_field("format", "format must be json or csv");
     auto result = p.timeseries->read(c.caller(), path_id(c.req), q);
     const auto* tz = timeseries::find_zone(result.timezone);
     std::string out;
@@ -350,7 +246,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
     c.res.set_content(out, "application/json");
   });
 
-  s.route("GET", R"(/api/v1/assets/(\d+)/power/readings)", Access::authenticated, [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/assets/(\d+)/power/readings)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id));
     std::string tz_name;
@@ -379,7 +275,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
                 {"coverage", coverage}};
   };
 
-  s.route("GET", R"(/api/v1/assets/(\d+)/power/daily)", Access::authenticated, [&p, day_json](RequestContext& c) {
+  s.route("GET", R"(/api/v1/assets/(\d+)/power/daily)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p, day_json](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto last = query_date(c.req, "end_date", site_timezone(p, c.caller(), id));
     const auto days = query_int(c.req, "days", 7);
@@ -391,7 +287,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
     send_json(c.res, 200, {{"timezone", tz_name}, {"unit", "kWh"}, {"days", out}});
   });
 
-  s.route("GET", R"(/api/v1/assets/(\d+)/power/summary)", Access::authenticated, [&p, day_json](RequestContext& c) {
+  s.route("GET", R"(/api/v1/assets/(\d+)/power/summary)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p, day_json](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id));
     std::string tz_name;

@@ -1,6 +1,7 @@
 // The flexmarket command: serve the platform, manage its database and users, run the demo.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -90,6 +91,42 @@ sigset_t stop_signals() {
 // Serves until SIGTERM or SIGINT; requests in flight are answered before it returns.
 // The signals must already be blocked in every thread (see main). `on_start` runs once
 // the server listens, `on_stop` once it has stopped.
+int print_routes(const std::vector<api::RouteInfo>& routes, bool as_json, std::ostream& out) {
+  auto names = [](const auto& items) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& x : items) a.push_back(std::string(to_string(x)));
+    return a;
+  };
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& r : routes) {
+    const bool pub = r.policy.access == api::Access::public_route;
+    all.push_back({{"method", r.method},
+                   {"pattern", r.pattern},
+                   {"public", pub},
+                   {"roles", names(r.policy.roles)},
+                   {"path", names(r.policy.path)},
+                   {"others", names(r.policy.others)}});
+  }
+  if (as_json) {
+    out << all.dump(1) << "\n";
+    return 0;
+  }
+  std::printf("%-7s %-46s %-40s %s\n", "METHOD", "PATH", "ROLES", "OTHER ACCOUNTS' OBJECTS");
+  for (const auto& r : all) {
+    std::string roles = r["public"].get<bool>() ? "(public)" : "";
+    for (const auto& x : r["roles"]) roles += (roles.empty() ? "" : ",") + x.get<std::string>();
+    std::string others;
+    for (const auto& x : r["others"]) others += (others.empty() ? "" : ",") + x.get<std::string>();
+    const bool ownable = std::any_of(r["path"].begin(), r["path"].end(),
+                                     [](const auto& k) { return k != "market" && k != "slot"; });
+    if (!ownable) others = "-";
+    else if (others.empty()) others = "nobody";
+    std::printf("%-7s %-46s %-40s %s\n", r["method"].get<std::string>().c_str(), r["pattern"].get<std::string>().c_str(),
+                roles.c_str(), others.c_str());
+  }
+  return 0;
+}
+
 int serve(services::Platform& p, const std::function<void()>& on_start = {}, const std::function<void()>& on_stop = {}) {
   sigset_t signals = stop_signals();
 
@@ -147,6 +184,9 @@ std::vector<Role> parse_roles_or_throw(const std::vector<std::string>& names) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every file flexmarket creates (the SQLite database with its -wal and -shm, secrets)
+  // holds password hashes or token digests: readable by the owner only, wherever it is.
+  ::umask(077);
   CLI::App app{"flexmarket: a local energy market and flexibility platform"};
   app.require_subcommand(1);
   app.set_version_flag("--version", FLEXMARKET_VERSION);
@@ -177,6 +217,10 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
   worker_cmd->add_option("--start", so.start, "with --clock simulated: the instant it starts at");
   worker_cmd->add_option("--speed", so.speed, "with --clock simulated: how many times faster than real time");
+
+  auto* routes_cmd = app.add_subcommand("routes", "print every API route with the roles that may call it");
+  bool routes_json = false;
+  routes_cmd->add_flag("--json", routes_json, "one JSON array (method, pattern, roles, path, others)");
 
   auto* db_cmd = app.add_subcommand("db", "manage the database schema");
   db_cmd->require_subcommand(1);
@@ -364,6 +408,14 @@ int main(int argc, char** argv) {
         std::cout << store::describe_schema(*db);
       }
       return 0;
+    }
+
+    if (routes_cmd->parsed()) {
+      // The route table needs no database: a platform with none is enough to list it.
+      services::Platform p;
+      p.config = make_config(g);
+      api::ApiServer server(p);
+      return print_routes(server.routes(), routes_json, std::cout);
     }
 
     if (schedule_cmd->parsed()) {

@@ -5,6 +5,7 @@
 // A setting's key is "section.name" (e.g. "server.port"); its environment variable is
 // FLEXMARKET_ followed by the key in capitals with '.' as '_' (FLEXMARKET_SERVER_PORT).
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -42,12 +43,36 @@ struct Config {
   std::string market_clock_start;  // ISO 8601; empty: now
   double market_clock_speed = 1.0;
   std::chrono::milliseconds market_tick{500};
+  // Next-slot averages are shown to participants only when at least this many bid.
+  int market_stats_min_participants = 3;
 
   // Which solver plans schedules: auto (the structured solver where it applies, then Clp,
   // or Cbc where integers are needed), fast, clp or cbc. FLEXMARKET_LP_SOLVER.
   std::string lp_solver = "auto";
   // Whether serve runs queued jobs itself while no `flexmarket worker` is running.
   bool jobs_embedded = true;
+
+  // Whole-request deadline: a request's headers and body must arrive within it, however
+  // slowly the bytes trickle (slow clients hold a thread each).
+  std::chrono::seconds server_request_timeout{20};
+  // Connections one client address may hold open at once; more are closed at once.
+  int server_max_connections_per_address = 256;
+  // How often an open event stream's token is checked again (revoked, expired, user
+  // deactivated: the stream ends).
+  std::chrono::seconds server_stream_token_check{15};
+
+  // Limits checked before work starts, so that one request cannot take the platform's
+  // memory, time or threads (each refused with 413 or 422 stating the limit).
+  struct Limits {
+    std::int64_t read_points = 500'000;         // values one data read may return
+    std::int64_t write_rows = 1'000'000;        // rows one write may store (after expansion)
+    std::int64_t csv_bytes = 32LL * 1024 * 1024;  // a CSV upload's size
+    int csv_columns = 64;                       // fields per CSV line
+    std::int64_t schedule_variables = 100'000;  // planning slots x devices of one schedule
+    std::chrono::seconds job_timeout{300};      // a job's longest run
+    int streams_per_user = 8;                   // open event streams of one user
+    int streams = 4096;                         // open event streams in all
+  } limits;
 
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::string log_format = "json";  // json (one object per line) or text

@@ -39,6 +39,10 @@ inline Error bad_request(const std::string& code, const std::string& message) {
 inline Error invalid_field(const std::string& field, const std::string& message) {
   return Error(422, "invalid_field", message, field);
 }
+// 413: the request asks for more than a configured limit allows (stated in the message).
+inline Error too_large(const std::string& field, const std::string& message) {
+  return Error(413, "limit_exceeded", message, field);
+}
 inline Error unauthorized(const std::string& message) {
   return Error(401, "unauthorized", message);
 }

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "core/log.hpp"
+#include "core/stop.hpp"
 
 namespace flexmarket::jobs {
 
@@ -21,8 +22,8 @@ Instant wall_now() { return std::chrono::time_point_cast<std::chrono::microsecon
 
 }  // namespace
 
-JobRunner::JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll)
-    : db_(db), mode_(mode), poll_(poll), name_(host_and_pid(mode)) {}
+JobRunner::JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll, std::chrono::seconds timeout)
+    : db_(db), mode_(mode), poll_(poll), name_(host_and_pid(mode)), timeout_(timeout) {}
 
 JobRunner::~JobRunner() { stop(); }
 
@@ -31,6 +32,7 @@ void JobRunner::handle(const std::string& kind, Handler h) { handlers_[kind] = s
 void JobRunner::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
+  cancel_ = false;
   thread_ = std::thread([this] {
     while (true) {
       try {
@@ -68,6 +70,7 @@ void JobRunner::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  cancel_ = true;
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -105,10 +108,20 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
   bool ok = false;
   std::string outcome;
   try {
+    ScopedStop limit(StopToken(t0 + timeout_, &cancel_));
     auto it = handlers_.find(job->kind);
     if (it == handlers_.end()) throw std::runtime_error("no handler for jobs of kind '" + job->kind + "'");
     outcome = it->second(*job);
     ok = true;
+  } catch (const Stopped& e) {
+    if (e.cancelled()) {
+      // Shutting down: the job goes back to the queue for the next runner, unfinished.
+      auto c = db_.acquire();
+      store::jobs::requeue(*c, job->id);
+      log_info("job requeued", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
+      return false;
+    }
+    outcome = "the job ran longer than limits.job_timeout (" + std::to_string(timeout_.count()) + " s) and was stopped";
   } catch (const std::exception& e) {
     outcome = e.what();
   }

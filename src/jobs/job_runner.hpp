@@ -3,6 +3,7 @@
 // worker mode: it announces itself every poll and takes every job. `serve` runs one in
 // embedded mode: it takes jobs only while no worker has announced itself recently, so a
 // platform without workers still gets its schedules made.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -23,7 +24,10 @@ class JobRunner {
   using Handler = std::function<std::string(const store::JobRecord&)>;
   enum class Mode { embedded, worker };
 
-  JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+  // A job running longer than `timeout` is stopped and fails; stop() stops the job in
+  // flight within moments and puts it back in the queue for the next runner.
+  JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll = std::chrono::milliseconds(500),
+            std::chrono::seconds timeout = std::chrono::seconds(300));
   ~JobRunner();
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -51,6 +55,8 @@ class JobRunner {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false, notified_ = false;
+  std::chrono::seconds timeout_;
+  std::atomic<bool> cancel_{false};
   std::thread thread_;
 };
 

@@ -1,15 +1,24 @@
+#include <CbcEventHandler.hpp>
 #include <CbcModel.hpp>
 #include <CoinPackedMatrix.hpp>
 #include <OsiClpSolverInterface.hpp>
 
 #include <cmath>
 
+#include "core/stop.hpp"
 #include "planning/coin_arrays.hpp"
 #include "planning/solver.hpp"
 
 namespace flexmarket::planning {
 
 namespace {
+
+// Ends branch and bound when the thread's StopToken asks (time limit, shutdown).
+class StopHandler : public CbcEventHandler {
+ public:
+  CbcAction event(CbcEvent) override { return current_stop().stop_requested() ? stop : noAction; }
+  CbcEventHandler* clone() const override { return new StopHandler(*this); }
+};
 
 // COIN-OR Cbc (branch and cut over Clp) for programs with integer columns.
 class CbcSolver : public Solver {
@@ -30,7 +39,11 @@ class CbcSolver : public Solver {
     model.messageHandler()->setLogLevel(0);
     model.setAllowableGap(1e-9);
     model.setAllowableFractionGap(1e-9);
+    StopHandler stop;
+    model.passInEventHandler(&stop);
+    model.setMaximumSeconds(current_stop().seconds_left());
     model.branchAndBound();
+    throw_if_stop_requested();
     Solution s;
     if (model.isProvenOptimal() && model.bestSolution() != nullptr) {
       s.status = SolveStatus::optimal;

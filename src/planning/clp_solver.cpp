@@ -1,14 +1,23 @@
+#include <ClpEventHandler.hpp>
 #include <ClpSimplex.hpp>
 #include <CoinPackedMatrix.hpp>
 
 #include <cmath>
 
+#include "core/stop.hpp"
 #include "planning/coin_arrays.hpp"
 #include "planning/solver.hpp"
 
 namespace flexmarket::planning {
 
 namespace {
+
+// Ends the simplex iterations when the thread's StopToken asks (time limit, shutdown).
+class StopHandler : public ClpEventHandler {
+ public:
+  int event(Event e) override { return e == endOfIteration && current_stop().stop_requested() ? 5 : -1; }
+  ClpEventHandler* clone() const override { return new StopHandler(*this); }
+};
 
 class ClpSolver : public Solver {
  public:
@@ -25,7 +34,11 @@ class ClpSolver : public Solver {
     ClpSimplex model;
     model.setLogLevel(0);
     model.loadProblem(a.matrix, a.col_lower.data(), a.col_upper.data(), lp.cost.data(), a.row_lower.data(), a.row_upper.data());
+    StopHandler stop;
+    model.passInEventHandler(&stop);
+    model.setMaximumSeconds(current_stop().seconds_left());
     model.dual();
+    throw_if_stop_requested();
     Solution s;
     if (model.isProvenOptimal()) {
       s.status = SolveStatus::optimal;

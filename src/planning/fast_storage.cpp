@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/stop.hpp"
+
 namespace flexmarket::planning {
 
 namespace {
@@ -68,6 +70,7 @@ class Ipm {
     std::vector<double> rp(rows), rd(vars), theta(vars), rl(vars), ru(vars), rho(vars), rhs(rows), tmp(vars);
     std::vector<double> dx(vars), dy(rows), dzl(vars), dzu(vars), dxa(vars), dzla(vars), dzua(vars);
     for (int it = 0; it < 80; ++it) {
+      throw_if_stop_requested();
       result.iterations = it;
       multiply(x, rp);
       for (std::size_t r = 0; r < rows; ++r) rp[r] = b_[r] - rp[r];

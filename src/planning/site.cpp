@@ -183,12 +183,14 @@ void check_feasibility(const SiteProblem& p) {
   }
 }
 
-double tie_break(const SiteProblem& p, std::size_t j) {
+// The price added per slot so that, between equal prices, acting sooner wins: slope * j.
+// Computed once per problem (per slot it made planning quadratic in the slot count).
+double tie_break_slope(const SiteProblem& p) {
   const std::size_t n = p.consumption_price.size();
   if (!p.prefer_acting_sooner || n < 2) return 0;
   const auto [lo, hi] = std::minmax_element(p.consumption_price.begin(), p.consumption_price.end());
   const double spread = (*hi - *lo) > 0 ? (*hi - *lo) : 1.0;
-  return spread * 1e-3 * static_cast<double>(j) / static_cast<double>(n - 1);
+  return spread * 1e-3 / static_cast<double>(n - 1);
 }
 
 // Energy at the connection: consumption priced at the consumption price, production at the
@@ -380,8 +382,9 @@ LinearProgram build_program(const SiteProblem& p, Columns& cols) {
     }
     big += *std::max_element(g.forecast_kw.begin(), g.forecast_kw.end());
   }
+  const double tie_slope = tie_break_slope(p);
   for (std::size_t j = 0; j < n; ++j) {
-    const double slope = tie_break(p, j);
+    const double slope = tie_slope * static_cast<double>(j);
     const double inflex = p.inflexible_kw.empty() ? 0 : std::abs(p.inflexible_kw[j]);
     const double bound = big + inflex;
     const int imp = lp.add_column((p.consumption_price[j] + slope) * dt, 0, std::min(bound, p.import_limit_kw.value_or(kInfinity)));
@@ -454,8 +457,9 @@ FastStorageProblem to_fast_problem(const SiteProblem& p) {
     f.devices.push_back(std::move(fd));
     big += std::max(d.max_charge_kw, d.max_discharge_kw);
   }
+  const double tie_slope = tie_break_slope(p);
   for (std::size_t j = 0; j < n; ++j) {
-    const double slope = tie_break(p, j);
+    const double slope = tie_slope * static_cast<double>(j);
     f.buy_price.push_back(p.consumption_price[j] + slope);
     f.sell_price.push_back(q[j] - slope);
     const double bound = big + (p.inflexible_kw.empty() ? 0 : std::abs(p.inflexible_kw[j]));
@@ -486,8 +490,10 @@ SiteSchedule schedule_site(const SiteProblem& p, Solver& solver) {
 namespace {
 bool needs_integers(const SiteProblem& p) {
   const auto& q = production(p);
+  const double tie_slope = tie_break_slope(p);
   for (std::size_t j = 0; j < p.consumption_price.size(); ++j) {
-    if (q[j] - tie_break(p, j) > p.consumption_price[j] + tie_break(p, j)) return true;
+    const double slope = tie_slope * static_cast<double>(j);
+    if (q[j] - slope > p.consumption_price[j] + slope) return true;
   }
   return false;
 }

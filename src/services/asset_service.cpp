@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/units.hpp"
 #include "store/accounts_repository.hpp"
 #include "timeseries/duration.hpp"
@@ -17,16 +18,17 @@ bool may_see(const Principal& who, std::int64_t account_id) {
   return who.sees_all_accounts() || who.account_id == account_id;
 }
 
+bool may_change(const Principal& who, std::int64_t account_id) {
+  return who.administers_accounts() || who.account_id == account_id;
+}
+
 void require_editor(const Principal& who) {
   if (!who.has_any({Role::admin, Role::operator_, Role::participant, Role::aggregator})) {
     throw forbidden("changing assets and sensors needs the role participant, aggregator, operator or admin");
   }
 }
 
-std::string check_name(const std::string& name) {
-  if (name.empty() || name.size() > 100) throw invalid_field("name", "name must have 1 to 100 characters");
-  return name;
-}
+std::string check_name(const std::string& name) { return checked_name(name, "name"); }
 
 std::string check_timezone(const std::string& tz) {
   if (!timeseries::find_zone(tz)) {
@@ -84,6 +86,16 @@ void AssetService::check_asset(const store::AssetRecord& a, store::Connection& c
     }
     if (parent->type != "site") throw invalid_field("parent_id", "an asset's parent must be a site");
     if (parent->id == a.id) throw invalid_field("parent_id", "an asset cannot be its own parent");
+    // Walk up from the new parent: meeting this asset again would close a cycle.
+    std::optional<std::int64_t> up = parent->parent_id;
+    for (int depth = 0; up; ++depth) {
+      if (*up == a.id || depth > 64) throw invalid_field("parent_id", "this parent would make the asset its own ancestor");
+      auto next = store::assets::find(c, *up);
+      up = next ? next->parent_id : std::nullopt;
+    }
+  }
+  if (a.id != 0 && a.type != "site" && !store::assets::children(c, a.id).empty()) {
+    throw invalid_field("type", "only a site can have assets under it; move or delete them first");
   }
 }
 
@@ -92,7 +104,7 @@ store::AssetRecord AssetService::create_asset(const Principal& who, const AssetI
   store::AssetRecord a;
   a.account_id = who.account_id;
   if (in.account_id && *in.account_id != who.account_id) {
-    if (!who.sees_all_accounts()) throw forbidden("only admins and operators create assets for another account");
+    if (!who.administers_accounts()) throw forbidden("only admins create assets for another account");
     a.account_id = *in.account_id;
   }
   if (!in.name) throw invalid_field("name", "field 'name' is required");
@@ -101,6 +113,13 @@ store::AssetRecord AssetService::create_asset(const Principal& who, const AssetI
   a.type = *in.type;
   a.timezone = in.timezone.value_or("UTC");
   a.parent_id = in.parent_id;
+  // A device under a site lives in the site's timezone unless told otherwise.
+  if (!in.timezone && in.parent_id) {
+    auto c = db_.acquire();
+    if (auto parent = store::assets::find(*c, *in.parent_id); parent && parent->account_id == a.account_id) {
+      a.timezone = parent->timezone;
+    }
+  }
   a.latitude = in.latitude;
   a.longitude = in.longitude;
   a.capacity_kw = in.capacity_kw;
@@ -146,6 +165,7 @@ Page<store::AssetRecord> AssetService::list_assets(const Principal& who, std::in
 store::AssetRecord AssetService::update_asset(const Principal& who, std::int64_t id, const AssetInput& in) {
   require_editor(who);
   store::AssetRecord a = get_asset(who, id);
+  if (!may_change(who, a.account_id)) throw forbidden("asset " + std::to_string(id) + " belongs to another account and is read-only");
   if (in.account_id && *in.account_id != a.account_id) throw invalid_field("account_id", "an asset cannot move to another account");
   if (in.name) a.name = *in.name;
   if (in.type) a.type = *in.type;
@@ -172,7 +192,9 @@ store::AssetRecord AssetService::update_asset(const Principal& who, std::int64_t
 
 void AssetService::delete_asset(const Principal& who, std::int64_t id) {
   require_editor(who);
-  get_asset(who, id);
+  if (!may_change(who, get_asset(who, id).account_id)) {
+    throw forbidden("asset " + std::to_string(id) + " belongs to another account and is read-only");
+  }
   db_.transaction([&](store::Connection& c) {
     if (store::assets::sensor_count(c, id) > 0) throw conflict("delete the asset's sensors first");
     if (!store::assets::children(c, id).empty()) throw conflict("delete or move the site's assets first");
@@ -185,7 +207,7 @@ store::SensorRecord AssetService::create_sensor(const Principal& who, const Sens
   store::SensorRecord s;
   s.account_id = who.account_id;
   if (in.account_id && *in.account_id != who.account_id) {
-    if (!who.sees_all_accounts()) throw forbidden("only admins and operators create sensors for another account");
+    if (!who.administers_accounts()) throw forbidden("only admins create sensors for another account");
     s.account_id = *in.account_id;
   }
   if (!in.name) throw invalid_field("name", "field 'name' is required");
@@ -276,7 +298,17 @@ void AssetService::delete_sensor(const Principal& who, std::int64_t id) {
 
 store::SensorRecord AssetService::sensor_for_writing(const Principal& who, std::int64_t id) {
   store::SensorRecord s = get_sensor(who, id);
-  if (!may_see(who, s.account_id)) throw forbidden("sensor " + std::to_string(id) + " belongs to another account and is read-only");
+  if (!may_change(who, s.account_id)) throw forbidden("sensor " + std::to_string(id) + " belongs to another account and is read-only");
+  return s;
+}
+
+store::SensorRecord AssetService::sensor_for_data(const Principal& who, std::int64_t id) {
+  store::SensorRecord s = get_sensor(who, id);
+  // Meter data feeds settlement: only the sensor's own account (or the platform's own
+  // tools) writes it, never an operator or admin of another account.
+  if (s.account_id != who.account_id && !who.is_platform()) {
+    throw forbidden("sensor " + std::to_string(id) + " belongs to another account; only its own account writes its data");
+  }
   return s;
 }
 

@@ -56,6 +56,9 @@ class AssetService {
   void delete_sensor(const Principal& who, std::int64_t id);
 
   // For services: the sensor if `who` may write data to it (404 if unseen, 403 if read-only).
+  // A sensor whose readings the caller may write (its own account's, or any for the
+  // platform itself); 403 otherwise.
+  store::SensorRecord sensor_for_data(const Principal& who, std::int64_t id);
   store::SensorRecord sensor_for_writing(const Principal& who, std::int64_t id);
 
  private:

@@ -5,6 +5,7 @@
 #include <semaphore>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "security/password.hpp"
 #include "store/accounts_repository.hpp"
 
@@ -48,7 +49,8 @@ std::string normalize_email(std::string_view email) {
   out = first == std::string::npos ? "" : out.substr(first, last - first + 1);
   const auto at = out.find('@');
   if (out.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= out.size() ||
-      out.find('@', at + 1) != std::string::npos || out.find_first_of(" \t\r\n,") != std::string::npos) {
+      out.find('@', at + 1) != std::string::npos || out.find_first_of(" \t\r\n,") != std::string::npos ||
+      !is_clean_text(out)) {
     throw invalid_field("email", "email must be an address like name@example.com");
   }
   return out;
@@ -65,14 +67,19 @@ void check_password_strength(const std::string& password, const std::string& fie
 AuthService::AuthService(store::Database& db, AuthSettings settings, Clock clock)
     : db_(db), settings_(settings), clock_(std::move(clock)) {}
 
-IssuedToken AuthService::issue_token(const std::string& raw_email, const std::string& password) {
+IssuedToken AuthService::issue_token(const std::string& raw_email, const std::string& password,
+                                     const std::string& client) {
   const std::string email = normalize_email(raw_email);
   const Instant t = clock_();
+  // Throttled per email and client address: guesses from one address cannot lock the
+  // owner out from another.
+  const std::string key = email + " " + client;
 
-  std::optional<store::UserRecord> user;
-  {
-    auto c = db_.acquire();
-    if (auto f = store::login_failures::find(*c, email); f && f->failures >= settings_.free_failures) {
+  // The attempt is counted as a failure before the password is checked, in the same
+  // transaction as the check: concurrent guesses cannot all slip past the throttle.
+  std::optional<store::UserRecord> user = db_.transaction([&](store::Connection& c) {
+    if (db_.backend() == store::Backend::postgres) c.query("SELECT pg_advisory_xact_lock(hashtext(?))", {key});
+    if (auto f = store::login_failures::find(c, key); f && f->failures >= settings_.free_failures) {
       const int doublings = std::min(f->failures - settings_.free_failures, 30);
       const auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings),
                                                        settings_.max_delay);
@@ -83,8 +90,9 @@ IssuedToken AuthService::issue_token(const std::string& raw_email, const std::st
             .with_retry_after(static_cast<int>(left));
       }
     }
-    user = store::users::find_by_email(*c, email);
-  }
+    store::login_failures::record(c, key, t);
+    return store::users::find_by_email(c, email);
+  });
 
   bool ok = false;
   if (user && user->active) {
@@ -93,14 +101,11 @@ IssuedToken AuthService::issue_token(const std::string& raw_email, const std::st
     SlotGuard g;
     security::verify_dummy_password(password);
   }
-  if (!ok) {
-    db_.transaction([&](store::Connection& c) { store::login_failures::record(c, email, t); });
-    throw Error(401, "invalid_credentials", "email or password is wrong");
-  }
+  if (!ok) throw Error(401, "invalid_credentials", "email or password is wrong");
 
   IssuedToken issued{security::generate_token(), t + settings_.token_ttl};
   db_.transaction([&](store::Connection& c) {
-    store::login_failures::clear(c, email);
+    store::login_failures::clear(c, key);
     store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user->id, t, issued.expires_at);
   });
   return issued;
@@ -114,11 +119,11 @@ Principal AuthService::authenticate(std::string_view token) {
     rec = store::tokens::find(*c, security::token_digest(token, settings_.pepper));
   }
   if (!rec) throw Error(401, "invalid_token", "the bearer token is not valid");
+  if (!rec->user.active) throw Error(401, "user_inactive", "this user has been deactivated");
   if (rec->revoked_at || rec->issued_at < rec->user.password_changed_at) {
     throw Error(401, "token_revoked", "the bearer token was revoked; log in again");
   }
   if (clock_() >= rec->expires_at) throw Error(401, "token_expired", "the bearer token has expired; log in again");
-  if (!rec->user.active) throw Error(401, "user_inactive", "this user has been deactivated");
   return principal_of(rec->user);
 }
 

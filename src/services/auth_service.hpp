@@ -36,8 +36,8 @@ class AuthService {
   AuthService(store::Database& db, AuthSettings settings, Clock clock = now);
 
   // Throws 401 "invalid_credentials" (not saying which part was wrong), 429 when the
-  // email is being throttled, 422 for a malformed email.
-  IssuedToken issue_token(const std::string& email, const std::string& password);
+  // email is being throttled from this client address, 422 for a malformed email.
+  IssuedToken issue_token(const std::string& email, const std::string& password, const std::string& client = {});
 
   // Throws 401 with code invalid_token, token_expired or token_revoked.
   Principal authenticate(std::string_view token);

@@ -138,5 +138,16 @@ TEST_F(AuthServiceTest, FailuresBackOffExponentiallyPerEmail) {
   EXPECT_EQ(attempt("pat-password-1"), 200);
 }
 
+// Issue 9, finding 6: guesses from one address do not lock the owner out from another.
+TEST_F(AuthServiceTest, ThrottleIsPerClientAddress) {
+  auto attempt = [&](const std::string& pw, const std::string& from) {
+    return status_of([&] { auth->issue_token("pat@example.com", pw, from); });
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt("bad", "203.0.113.9"), 401);
+  EXPECT_EQ(attempt("pat-password-1", "203.0.113.9"), 429);
+  EXPECT_EQ(attempt("pat-password-1", "198.51.100.4"), 200);
+  EXPECT_EQ(attempt("pat-password-1", "203.0.113.9"), 429);  // the guesser's address stays throttled
+}
+
 }  // namespace
 }  // namespace flexmarket::services

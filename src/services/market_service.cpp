@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/quantity.hpp"
+#include "core/text.hpp"
 #include "core/units.hpp"
 #include "store/accounts_repository.hpp"
 #include "store/timeseries_repository.hpp"
@@ -30,24 +32,23 @@ std::optional<market::PriceRule> parse_rule(const std::string& s) {
 }
 
 microseconds duration_field(const std::optional<std::string>& text, const char* fallback, const char* field,
-                            bool allow_zero) {
+                            microseconds lo, microseconds hi) {
   auto d = timeseries::parse_duration(text.value_or(fallback));
-  if (!d || !d->is_fixed() || d->fixed.count() < 0 || (!allow_zero && d->fixed.count() == 0)) {
-    throw invalid_field(field, std::string(field) + " must be an ISO 8601 duration like PT1H");
+  if (!d || !d->is_fixed() || d->fixed < lo || d->fixed > hi) {
+    throw invalid_field(field, std::string(field) + " must be an ISO 8601 duration from " + timeseries::format_duration(lo) +
+                                   " to " + timeseries::format_duration(hi));
   }
   return d->fixed;
 }
 
-// A value as a whole number of ticks; 422 when it is not one.
-std::int64_t to_ticks(double value, double tick, const char* field, const char* what) {
-  const double t = value / tick;
-  const double r = std::round(t);
-  if (!std::isfinite(t) || std::fabs(t - r) > 1e-6 * std::max(1.0, std::fabs(t))) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", tick);
-    throw invalid_field(field, std::string(what) + " must be a multiple of " + buf);
-  }
-  return static_cast<std::int64_t>(r);
+constexpr double kMaxPrice = 1e6;
+
+// A bid's or offer's volume: at least one tick, at most kMaxTicks.
+std::int64_t volume_ticks(double kwh, const store::MarketRecord& m) {
+  return checked_ticks(kwh, m.volume_tick_kwh, "volume_kwh", 1, kMaxTicks);
+}
+std::int64_t price_ticks(double price, const store::MarketRecord& m) {
+  return checked_ticks(price, m.price_tick, "price", m.price_min_ticks, m.price_max_ticks);
 }
 
 json curve_json(const std::vector<market::CurvePoint>& pts, const store::MarketRecord& m) {
@@ -87,32 +88,35 @@ MarketService::MarketService(store::Database& db, AssetService& assets, Clock cl
 store::MarketRecord MarketService::create_market(const Principal& who, const MarketInput& in) {
   require_any_role(who, {Role::admin, Role::operator_}, "creating a market");
   store::MarketRecord m;
-  if (!in.name || in.name->empty() || in.name->size() > 100) throw invalid_field("name", "name must have 1 to 100 characters");
-  m.name = *in.name;
+  if (!in.name) throw invalid_field("name", "field 'name' is required");
+  m.name = checked_name(*in.name, "name");
   m.timezone = in.timezone.value_or("UTC");
   if (!timeseries::find_zone(m.timezone)) throw invalid_field("timezone", "unknown timezone '" + m.timezone + "'");
-  m.slot_length = duration_field(in.slot_length, "PT1H", "slot_length", false);
-  m.gate_closure_lead = duration_field(in.gate_closure_lead, "PT20M", "gate_closure_lead", true);
-  m.settlement_deadline = duration_field(in.settlement_deadline, "PT24H", "settlement_deadline", true);
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  m.slot_length = duration_field(in.slot_length, "PT1H", "slot_length", minutes(1), hours(24));
+  m.gate_closure_lead = duration_field(in.gate_closure_lead, "PT20M", "gate_closure_lead", minutes(0), hours(24 * 7));
+  m.settlement_deadline = duration_field(in.settlement_deadline, "PT24H", "settlement_deadline", minutes(0), hours(24 * 31));
   m.currency = in.currency.value_or("TWD");
   if (m.currency.size() != 3 || !parse_unit(m.currency + "/kWh")) {
     throw invalid_field("currency", "currency must be a three-letter code such as TWD or EUR");
   }
   m.minor_unit_digits = static_cast<int>(in.minor_unit_digits.value_or(2));
   if (m.minor_unit_digits < 0 || m.minor_unit_digits > 4) throw invalid_field("minor_unit_digits", "minor_unit_digits must be 0 to 4");
-  m.price_tick = in.price_tick.value_or(0.01);
-  if (!(m.price_tick > 0)) throw invalid_field("price_tick", "price_tick must be positive");
-  m.price_min_ticks = to_ticks(in.price_min.value_or(0), m.price_tick, "price_min", "price_min");
-  m.price_max_ticks = to_ticks(in.price_max.value_or(100), m.price_tick, "price_max", "price_max");
-  if (m.price_max_ticks < m.price_min_ticks) throw invalid_field("price_max", "price_max must not be below price_min");
-  m.volume_tick_kwh = in.volume_tick_kwh.value_or(0.001);
-  if (!(m.volume_tick_kwh > 0)) throw invalid_field("volume_tick_kwh", "volume_tick_kwh must be positive");
+  // Ticks and limits keep every price and volume an exact integer far from int64's edge.
+  m.price_tick = checked_number(in.price_tick.value_or(0.01), "price_tick", 1e-6, 1000);
+  m.price_min_ticks = checked_ticks(checked_number(in.price_min.value_or(0), "price_min", -kMaxPrice, kMaxPrice),
+                                    m.price_tick, "price_min");
+  m.price_max_ticks = checked_ticks(checked_number(in.price_max.value_or(100), "price_max", -kMaxPrice, kMaxPrice),
+                                    m.price_tick, "price_max");
+  if (m.price_max_ticks <= m.price_min_ticks) throw invalid_field("price_max", "price_max must be above price_min");
+  m.volume_tick_kwh = checked_number(in.volume_tick_kwh.value_or(0.001), "volume_tick_kwh", 1e-6, 1000);
   m.price_rule = in.price_rule.value_or("midpoint");
   if (!parse_rule(m.price_rule)) throw invalid_field("price_rule", "price_rule must be midpoint, seller or buyer");
   m.imbalance_short_factor = in.imbalance_short_factor.value_or(1.2);
   m.imbalance_long_factor = in.imbalance_long_factor.value_or(0.8);
-  if (m.imbalance_short_factor < 0) throw invalid_field("imbalance_short_factor", "imbalance_short_factor must be 0 or more");
-  if (m.imbalance_long_factor < 0) throw invalid_field("imbalance_long_factor", "imbalance_long_factor must be 0 or more");
+  checked_number(m.imbalance_short_factor, "imbalance_short_factor", 0, 100);
+  checked_number(m.imbalance_long_factor, "imbalance_long_factor", 0, 100);
   if (in.imbalance_price_sensor_id) {
     auto s = assets_.get_sensor(who, *in.imbalance_price_sensor_id);
     auto u = parse_unit(s.unit);
@@ -192,14 +196,9 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   if (b.slot_start <= t) throw invalid_field("slot_start", "this slot has already started");
   if (b.slot_start - m.gate_closure_lead <= t) throw conflict("the gate for this slot has closed");
   if (!in.volume_kwh) throw invalid_field("volume_kwh", "field 'volume_kwh' is required");
-  if (!(*in.volume_kwh > 0)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
-  b.volume_ticks = to_ticks(*in.volume_kwh, m.volume_tick_kwh, "volume_kwh", "volume_kwh");
+  b.volume_ticks = volume_ticks(*in.volume_kwh, m);
   if (!in.price) throw invalid_field("price", "field 'price' is required");
-  b.price_ticks = to_ticks(*in.price, m.price_tick, "price", "price");
-  if (b.price_ticks < m.price_min_ticks || b.price_ticks > m.price_max_ticks) {
-    throw invalid_field("price", "price must be from " + std::to_string(static_cast<double>(m.price_min_ticks) * m.price_tick) +
-                                     " to " + std::to_string(static_cast<double>(m.price_max_ticks) * m.price_tick));
-  }
+  b.price_ticks = price_ticks(*in.price, m);
   b.status = "open";
   b.created_at = b.updated_at = t;
   PendingBid mine{&b, false, nullptr};
@@ -267,6 +266,7 @@ store::BidRecord MarketService::get_bid(const Principal& who, std::int64_t id) {
 }
 
 store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id, const BidInput& in) {
+  require_any_role(who, {Role::participant, Role::aggregator}, "changing a bid");
   store::BidRecord b = get_bid(who, id);
   const store::MarketRecord m = get_market(b.market_id);
   if (in.side && *in.side != b.side) throw invalid_field("side", "a bid's side cannot change; cancel it and place another");
@@ -277,16 +277,8 @@ store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id
   if (b.status != "open" || b.slot_start - m.gate_closure_lead <= t) {
     throw conflict("the gate for this bid's slot has closed; it can no longer change");
   }
-  if (in.volume_kwh) {
-    if (!(*in.volume_kwh > 0)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
-    b.volume_ticks = to_ticks(*in.volume_kwh, m.volume_tick_kwh, "volume_kwh", "volume_kwh");
-  }
-  if (in.price) {
-    b.price_ticks = to_ticks(*in.price, m.price_tick, "price", "price");
-    if (b.price_ticks < m.price_min_ticks || b.price_ticks > m.price_max_ticks) {
-      throw invalid_field("price", "price is outside the market's limits");
-    }
-  }
+  if (in.volume_kwh) b.volume_ticks = volume_ticks(*in.volume_kwh, m);
+  if (in.price) b.price_ticks = price_ticks(*in.price, m);
   return db_.transaction([&](store::Connection& c) {
     if (db_.backend() == store::Backend::postgres) {
       c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
@@ -302,6 +294,7 @@ store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id
 }
 
 store::BidRecord MarketService::cancel_bid(const Principal& who, std::int64_t id) {
+  require_any_role(who, {Role::participant, Role::aggregator}, "cancelling a bid");
   store::BidRecord b = get_bid(who, id);
   const store::MarketRecord m = get_market(b.market_id);
   const Instant t = now();
@@ -443,9 +436,8 @@ store::DrOfferRecord MarketService::offer_reduction(const Principal& who, std::i
   o.day_end = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(day) + date::days(1)));
   const Instant t = now();
   if (o.day_start <= t) throw invalid_field("day", "offers are for a coming day, not today or the past");
-  if (!(volume_kwh > 0) || !std::isfinite(volume_kwh)) throw invalid_field("volume_kwh", "volume_kwh must be positive");
-  const auto price_ticks = to_ticks(price, m.price_tick, "price", "price");
-  if (price_ticks < m.price_min_ticks || price_ticks > m.price_max_ticks) throw invalid_field("price", "price is outside the market's limits");
+  volume_ticks(volume_kwh, m);
+  price_ticks(price, m);
   o.volume_kwh = volume_kwh;
   o.price = price;
   o.status = "offered";
@@ -671,7 +663,18 @@ SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, 
   return v;
 }
 
-NextSlot MarketService::next_slot(std::int64_t market_id) {
+std::vector<store::EventRecord> MarketService::events_since(std::int64_t after_id, std::int64_t account_id,
+                                                           std::int64_t limit) {
+  auto c = db_.acquire();
+  return store::events::since(*c, after_id, account_id, limit);
+}
+
+std::int64_t MarketService::last_event_id() {
+  auto c = db_.acquire();
+  return store::events::last_id(*c);
+}
+
+NextSlot MarketService::next_slot(const Principal& who, std::int64_t market_id) {
   const auto m = get_market(market_id);
   const Instant t = now();
   NextSlot n;
@@ -685,7 +688,9 @@ NextSlot MarketService::next_slot(std::int64_t market_id) {
       {m.id, to_micros(n.slot_start)});
   n.participants = r[0].int64(0);
   n.bids = r[0].int64(1);
-  if (n.bids > 0) {
+  // Averages over one or two participants would give their bids away.
+  n.averages_hidden = n.bids > 0 && n.participants < stats_min_participants_ && !who.has(Role::operator_);
+  if (n.bids > 0 && !n.averages_hidden) {
     n.average_price = std::round(r[0].real(2) * m.price_tick * 1000) / 1000;
     n.average_volume_kwh = std::round(r[0].real(3) * m.volume_tick_kwh * 1000) / 1000;
   }

@@ -60,6 +60,9 @@ struct NextSlot {
   Instant slot_start, gate_closure;
   std::int64_t participants = 0, bids = 0;
   std::optional<double> average_price, average_volume_kwh;
+  // True when averages exist but fewer participants than market.stats_min_participants
+  // bid (operators see them anyway).
+  bool averages_hidden = false;
 };
 
 // One of the caller's bids with its outcome (ETP §3.10), and, once settled, how much of
@@ -105,7 +108,14 @@ class MarketService {
   store::BidRecord cancel_bid(const Principal& who, std::int64_t id);
 
   SlotView slot_view(const Principal& who, std::int64_t market_id, Instant slot);
-  NextSlot next_slot(std::int64_t market_id);
+
+  // Events after `after_id` that `account_id` may see: its own and public ones (0: every
+  // event, for the platform's own fan-out). Nobody else's private events, whatever role.
+  std::vector<store::EventRecord> events_since(std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
+  std::int64_t last_event_id();
+  NextSlot next_slot(const Principal& who, std::int64_t market_id);
+  // Fewest participants in a slot before its next-slot averages are shown to participants.
+  void set_stats_min_participants(int n) { stats_min_participants_ = n; }
   std::vector<BidResult> results(const Principal& who, std::int64_t market_id, Instant from, Instant to);
   Executing executing(const Principal& who, std::int64_t market_id);
 
@@ -156,8 +166,10 @@ class MarketService {
   // them: one query less per bid.
   std::mutex markets_mu_;
   std::map<std::int64_t, store::MarketRecord> markets_;
+  int stats_min_participants_ = 3;
 };
 
 std::string_view to_string(market::PriceRule r);
 
 }  // namespace flexmarket::services
+

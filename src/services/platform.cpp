@@ -17,7 +17,8 @@ Platform::~Platform() {
 
 void make_job_runner(Platform& p, JobMode mode) {
   p.job_runner = std::make_unique<jobs::JobRunner>(
-      *p.db, mode == JobMode::worker ? jobs::JobRunner::Mode::worker : jobs::JobRunner::Mode::embedded);
+      *p.db, mode == JobMode::worker ? jobs::JobRunner::Mode::worker : jobs::JobRunner::Mode::embedded,
+      std::chrono::milliseconds(500), p.config.limits.job_timeout);
   auto* schedules = p.schedules.get();
   p.job_runner->handle(ScheduleService::kJobKind, [schedules](const store::JobRecord& j) { return schedules->run(j); });
   auto* runner = p.job_runner.get();
@@ -51,6 +52,7 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->users = std::make_unique<UserService>(*p->db);
   p->assets = std::make_unique<AssetService>(*p->db);
   p->timeseries = std::make_unique<TimeSeriesService>(*p->db, *p->assets);
+  p->timeseries->set_limits(config.limits);
   if (config.market_clock == "simulated") {
     Instant start = now();
     if (!config.market_clock_start.empty()) {
@@ -64,8 +66,10 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   }
   auto clock = p->market_clock;
   p->market = std::make_unique<MarketService>(*p->db, *p->assets, [clock] { return clock->now(); });
+  p->market->set_stats_min_participants(config.market_stats_min_participants);
   p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick);
   p->schedules = std::make_unique<ScheduleService>(*p->db, *p->assets, *p->timeseries, config.lp_solver);
+  p->schedules->set_max_variables(config.limits.schedule_variables);
   return p;
 }
 

@@ -22,8 +22,17 @@ struct Principal {
   bool has_any(std::initializer_list<Role> rs) const {
     return std::any_of(rs.begin(), rs.end(), [&](Role r) { return has(r); });
   }
-  // Admins and operators act on every account; everyone else on its own only.
+  bool has_any_of(const std::vector<Role>& rs) const {
+    return std::any_of(rs.begin(), rs.end(), [&](Role r) { return has(r); });
+  }
+  // Admins and operators read every account's assets, sensors and settlements (the
+  // operator runs the market on them); everyone else reads its own account's only.
   bool sees_all_accounts() const { return has_any({Role::admin, Role::operator_}); }
+  // Only admins administer accounts: users, roles, passwords, other accounts' assets.
+  // Nobody, admins included, sees another account's bids or private events, or writes
+  // another account's meter data; only the platform itself (CLI, demo) does the latter.
+  bool administers_accounts() const { return has(Role::admin); }
+  bool is_platform() const { return user_id == 0; }
 };
 
 // Throws 403 unless the caller has one of the roles.

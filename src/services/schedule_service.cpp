@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/stop.hpp"
 #include "core/units.hpp"
 #include "planning/site.hpp"
 #include "store/jobs_repository.hpp"
@@ -296,6 +297,10 @@ Plan check_request(const Principal& who, AssetService& assets, store::Database& 
   allow_only(body, "", {"start", "duration", "flex_model", "flex_context"});
   Plan p;
   const store::AssetRecord asset = assets.get_asset(who, asset_id);
+  // A schedule is written into the asset's sensors: only its own account plans it.
+  if (asset.account_id != who.account_id && !who.is_platform()) {
+    throw forbidden("asset " + std::to_string(asset_id) + " belongs to another account; only its own account schedules it");
+  }
   if (asset.type != "site" && !kFlexibleTypes.count(asset.type)) {
     throw Error(422, "invalid_field", "scheduling is not supported for assets of type " + asset.type, "asset_id");
   }
@@ -477,6 +482,13 @@ Plan check_request(const Principal& who, AssetService& assets, store::Database& 
 std::int64_t ScheduleService::request(const Principal& who, std::int64_t asset_id, const json& body) {
   require_any_role(who, {Role::admin, Role::operator_, Role::aggregator, Role::participant}, "scheduling an asset");
   const Plan plan = check_request(who, assets_, db_, asset_id, body);
+  // Refused before queueing: one huge plan would hold a runner for minutes.
+  const auto size = static_cast<std::int64_t>(plan.slots * std::max<std::size_t>(1, plan.devices.size()));
+  if (size > max_variables_) {
+    throw too_large("duration", fmt::format("this schedule has {} slots x {} devices = {}, more than limits.schedule_variables "
+                                            "({}); plan a shorter window or at a coarser resolution",
+                                            plan.slots, plan.devices.size(), size, max_variables_));
+  }
   json payload = {{"asset_id", asset_id},
                   {"request", body},
                   {"user_id", who.user_id},
@@ -623,6 +635,7 @@ std::string ScheduleService::run(const store::JobRecord& job) {
     sp.curtailable.push_back(std::move(g));
   }
 
+  throw_if_stop_requested();
   const pl::SiteSchedule schedule = pl::schedule_site(sp, solver_);
 
   // Store each device's power as beliefs of its power sensor, formed now.

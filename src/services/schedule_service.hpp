@@ -22,6 +22,8 @@ class ScheduleService {
   // `solver`: auto, fast, clp or cbc (config planning.lp_solver).
   ScheduleService(store::Database& db, AssetService& assets, TimeSeriesService& timeseries, std::string solver,
                   Clock clock = now);
+  // Largest plan accepted (slots x devices, limits.schedule_variables).
+  void set_max_variables(std::int64_t n) { max_variables_ = n; }
 
   // Checks the request (422 naming the field for anything wrong; nothing is queued then)
   // and queues it. Returns the job id.
@@ -43,6 +45,7 @@ class ScheduleService {
   TimeSeriesService& timeseries_;
   std::string solver_;
   Clock clock_;
+  std::int64_t max_variables_ = 100'000;
 };
 
 }  // namespace flexmarket::services

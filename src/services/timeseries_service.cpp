@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/units.hpp"
 #include "store/timeseries_repository.hpp"
 #include "timeseries/local_time.hpp"
@@ -65,7 +66,7 @@ TimeSeriesService::TimeSeriesService(store::Database& db, AssetService& assets, 
 std::int64_t TimeSeriesService::source_for(store::Connection& c, const Principal& who,
                                            const std::optional<std::string>& label) {
   const std::string name = label && !label->empty() ? *label : who.email;
-  if (name.size() > 100) throw invalid_field("source", "source must have at most 100 characters");
+  checked_name(name, "source");
   // The platform's own imports (CLI, demo) are scripts, not users.
   return store::sources::get_or_create(c, who.user_id ? "user" : "script", name, who.user_id);
 }
@@ -81,7 +82,7 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
   for (const PostedSeries& p : series) {
     const std::string& f = p.field_prefix;
     auto it = sensors.find(p.sensor_id);
-    if (it == sensors.end()) it = sensors.emplace(p.sensor_id, assets_.sensor_for_writing(who, p.sensor_id)).first;
+    if (it == sensors.end()) it = sensors.emplace(p.sensor_id, assets_.sensor_for_data(who, p.sensor_id)).first;
     const store::SensorRecord& s = it->second;
     const auto r = s.event_resolution;
     if (p.values.empty()) throw invalid_field(f + "values", "values must hold at least one number");
@@ -113,6 +114,12 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
                                                   " does not fit sensor " + std::to_string(s.id) + ": send " +
                                                   timeseries::format_duration(r) + " or a whole multiple of it");
       }
+      // Counted before expanding: one value at PT1000H onto a PT1S sensor is 3.6M rows.
+      const auto expanded = static_cast<double>(values.size()) * static_cast<double>(posted_res / r);
+      if (expanded + static_cast<double>(rows.size()) > static_cast<double>(limits_.write_rows)) {
+        throw too_large(f + "values", "this write would store more than " + std::to_string(limits_.write_rows) +
+                                          " values (limits.write_rows); send less at a time");
+      }
       values = timeseries::repeat_to_finer(values, static_cast<std::size_t>(posted_res / r),
                                            aggregation_for(unit_of(s).quantity));
     }
@@ -121,6 +128,10 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
                                            " grid (e.g. a whole quarter-hour for PT15M)");
     }
     if (p.horizon && !p.horizon->is_fixed()) throw invalid_field(f + "horizon", "horizon must be a fixed duration like PT6H");
+    if (static_cast<std::int64_t>(rows.size() + values.size()) > limits_.write_rows) {
+      throw too_large(f + "values", "this write would store more than " + std::to_string(limits_.write_rows) +
+                                        " values (limits.write_rows); send less at a time");
+    }
     const std::size_t first = rows.size();
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i])) throw invalid_field(f + "values", "values must be finite numbers");
@@ -160,6 +171,16 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
   const auto* tz = timeseries::find_zone(out.timezone);
   if (!tz) throw invalid_field("timezone", "unknown timezone '" + out.timezone + "'");
   out.resolution = q.resolution.value_or(Duration{0, r});
+  if (out.resolution.days < 0 || (out.resolution.is_fixed() && out.resolution.fixed.count() <= 0)) {
+    throw invalid_field("resolution", "resolution must be a positive duration like PT1H");
+  }
+  // Output points are counted before anything is loaded or allocated.
+  const double out_step = out.resolution.is_fixed() ? static_cast<double>(out.resolution.fixed.count())
+                                                    : static_cast<double>(out.resolution.days) * 86'400e6;
+  if (static_cast<double>(to_micros(q.end) - to_micros(q.start)) / out_step > static_cast<double>(limits_.read_points)) {
+    throw too_large("resolution", "this read would return more than " + std::to_string(limits_.read_points) +
+                                      " values (limits.read_points); ask for a shorter window or a coarser resolution");
+  }
   std::optional<std::int64_t> source_id;
   std::vector<timeseries::Belief> beliefs;
   {
@@ -188,6 +209,11 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
     } else if (out.resolution.fixed > r) {
       start = timeseries::floor_to(q.start, out.resolution.fixed);
       end = timeseries::ceil_to(q.end, out.resolution.fixed);
+    }
+    // Widening to whole output buckets must not open a window the check above refused.
+    if ((end - start) / r > kMaxEventsPerRead) {
+      throw too_large("resolution", "the window widened to whole " + timeseries::format_duration(out.resolution) +
+                                        " buckets holds more than " + std::to_string(kMaxEventsPerRead) + " events");
     }
     beliefs = store::beliefs::load_most_recent(*c, db_.backend(), sensor_id, timeseries::floor_to(start, r),
                                                timeseries::ceil_to(end, r), r, q.prior, source_id);
@@ -218,12 +244,16 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
 CsvImportReport TimeSeriesService::import_csv(const Principal& who, const CsvImport& spec, std::string_view text,
                                               const std::function<void(std::size_t, std::size_t)>& progress) {
   CsvImportReport report;
-  const store::SensorRecord s = assets_.sensor_for_writing(who, spec.sensor_id);
+  const store::SensorRecord s = assets_.sensor_for_data(who, spec.sensor_id);
   const std::string tz_name = spec.timezone.value_or(s.timezone);
   const auto* tz = timeseries::find_zone(tz_name);
   if (!tz) throw invalid_field("timezone", "unknown timezone '" + tz_name + "'");
   const double factor = spec.unit ? factor_or_throw(*spec.unit, s, "unit") : 1.0;
-  auto parsed = timeseries::parse_csv(text, spec.format, tz);
+  auto parsed = timeseries::parse_csv(text, spec.format, tz, static_cast<std::size_t>(limits_.csv_columns));
+  if (static_cast<std::int64_t>(parsed.readings.size()) > limits_.write_rows) {
+    throw too_large("body", "the file holds more than " + std::to_string(limits_.write_rows) +
+                                " readings (limits.write_rows); split it");
+  }
   report.rows = static_cast<std::int64_t>(parsed.readings.size());
   report.errors = std::move(parsed.errors);
   const auto r = s.event_resolution;

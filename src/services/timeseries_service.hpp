@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.hpp"
 #include "services/asset_service.hpp"
 #include "services/principal.hpp"
 #include "store/database.hpp"
@@ -93,6 +94,8 @@ struct DayEnergy {
 class TimeSeriesService {
  public:
   TimeSeriesService(store::Database& db, AssetService& assets, Clock clock = now);
+  // Sizes refused before any work (limits.read_points, write_rows, csv_columns).
+  void set_limits(const Config::Limits& limits) { limits_ = limits; }
 
   // All series are checked first; nothing is stored unless every one is acceptable.
   IngestReport ingest(const Principal& who, const std::vector<PostedSeries>& series);
@@ -117,6 +120,7 @@ class TimeSeriesService {
   store::Database& db_;
   AssetService& assets_;
   Clock clock_;
+  Config::Limits limits_;
 };
 
 }  // namespace flexmarket::services

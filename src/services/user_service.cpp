@@ -3,29 +3,27 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "security/password.hpp"
 
 namespace flexmarket::services {
 
 namespace {
 
-bool operator_may_manage(const std::vector<Role>& roles) {
-  return std::all_of(roles.begin(), roles.end(), [](Role r) {
-    return r == Role::participant || r == Role::meter || r == Role::aggregator;
-  });
-}
-
-void check_may_assign(const Principal* actor, const std::vector<Role>& roles) {
-  if (!actor || actor->has(Role::admin)) return;
-  if (actor->has(Role::operator_) && operator_may_manage(roles)) return;
-  if (actor->has(Role::operator_)) {
-    throw forbidden("an operator may only manage participant, meter and aggregator users");
-  }
-  throw forbidden("managing users needs the role admin or operator");
+// Users, roles and passwords are the admin's: an operator runs the market and must not
+// be able to take over a participant's login (and then bid as it).
+void require_admin(const Principal* actor, const std::string& action) {
+  if (actor) require_any_role(*actor, {Role::admin}, action);
 }
 
 void check_sees_account(const Principal* actor, std::int64_t account_id) {
   if (actor && !actor->sees_all_accounts() && actor->account_id != account_id) {
+    throw not_found("no such account or user");
+  }
+}
+
+void check_sees_users_of(const Principal* actor, std::int64_t account_id) {
+  if (actor && !actor->administers_accounts() && actor->account_id != account_id) {
     throw not_found("no such account or user");
   }
 }
@@ -35,17 +33,13 @@ void check_sees_account(const Principal* actor, std::int64_t account_id) {
 std::string check_account_name(const std::string& name) {
   const auto first = name.find_first_not_of(' ');
   const std::string trimmed = first == std::string::npos ? "" : name.substr(first, name.find_last_not_of(' ') - first + 1);
-  if (trimmed.empty() || trimmed.size() > 100) throw invalid_field("name", "account name must have 1 to 100 characters");
-  for (unsigned char c : trimmed) {
-    if (c < 0x20 || c == 0x7f) throw invalid_field("name", "account name must not contain control characters");
-  }
-  return trimmed;
+  return checked_name(trimmed, "name");
 }
 
 UserService::UserService(store::Database& db, Clock clock) : db_(db), clock_(std::move(clock)) {}
 
 store::AccountRecord UserService::create_account(const Principal* actor, const std::string& raw_name) {
-  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "creating an account");
+  require_admin(actor, "creating an account");
   const std::string name = check_account_name(raw_name);
   try {
     return db_.transaction([&](store::Connection& c) { return store::accounts::insert(c, name, clock_()); });
@@ -77,10 +71,9 @@ store::AccountRecord UserService::get_account(const Principal* actor, std::int64
 }
 
 CreatedUser UserService::create_user(const Principal* actor, const NewUser& u) {
-  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "creating a user");
+  require_admin(actor, "creating a user");
   const std::string email = normalize_email(u.email);
   if (u.roles.empty()) throw invalid_field("roles", "a user needs at least one role");
-  check_may_assign(actor, u.roles);
   const std::string account_name = check_account_name(u.account);
   if (u.password) check_password_strength(*u.password);
 
@@ -110,7 +103,7 @@ Page<store::UserRecord> UserService::list_users(const Principal* actor, std::int
                                                 std::int64_t per_page) {
   check_paging(page, per_page);
   if (account_id < 0) throw invalid_field("account_id", "account_id must be a positive integer");
-  if (actor && !actor->sees_all_accounts()) {
+  if (actor && !actor->administers_accounts()) {
     if (account_id != 0 && account_id != actor->account_id) throw not_found("no such account");
     account_id = actor->account_id;
   }
@@ -125,7 +118,7 @@ store::UserRecord UserService::get_user(const Principal* actor, std::int64_t id)
   auto c = db_.acquire();
   auto u = store::users::find_by_id(*c, id);
   if (!u) throw not_found("no user with id " + std::to_string(id));
-  check_sees_account(actor, u->account_id);
+  check_sees_users_of(actor, u->account_id);
   return *u;
 }
 
@@ -137,13 +130,9 @@ store::UserRecord UserService::find_user_by_email(const std::string& email) {
 }
 
 store::UserRecord UserService::update_user(const Principal* actor, std::int64_t id, const UserChanges& ch) {
-  if (actor) require_any_role(*actor, {Role::admin, Role::operator_}, "changing a user");
-  store::UserRecord current = get_user(actor, id);
-  check_may_assign(actor, current.roles);
-  if (ch.roles) {
-    if (ch.roles->empty()) throw invalid_field("roles", "a user needs at least one role");
-    check_may_assign(actor, *ch.roles);
-  }
+  require_admin(actor, "changing a user");
+  get_user(actor, id);
+  if (ch.roles && ch.roles->empty()) throw invalid_field("roles", "a user needs at least one role");
   if (ch.password) check_password_strength(*ch.password);
   const std::string hash = ch.password ? hash_password_bounded(*ch.password) : std::string();
 
@@ -152,6 +141,8 @@ store::UserRecord UserService::update_user(const Principal* actor, std::int64_t 
     const bool had_admin = store::users::any_admin(c);
     if (ch.roles) store::users::set_roles(c, id, *ch.roles);
     if (ch.active) store::users::set_active(c, id, *ch.active);
+    // Deactivation ends every session for good: reactivating must not revive old tokens.
+    if (ch.active && !*ch.active) store::tokens::revoke_all(c, id, t);
     if (ch.password) {
       store::users::set_password(c, id, hash, t);
       store::tokens::revoke_all(c, id, t);

@@ -159,21 +159,21 @@ std::int64_t purge_expired(Connection& c, Instant before) {
 namespace login_failures {
 
 std::optional<LoginFailures> find(Connection& c, const std::string& email) {
-  auto r = c.query("SELECT failures, last_failure_at FROM login_failures WHERE email = ?", {email});
+  auto r = c.query("SELECT failures, last_failure_at FROM login_failures WHERE throttle_key = ?", {email});
   if (r.empty()) return std::nullopt;
   return LoginFailures{static_cast<int>(r[0].int64(0)), from_micros(r[0].int64(1))};
 }
 
 void record(Connection& c, const std::string& email, Instant at) {
   c.query(
-      "INSERT INTO login_failures (email, failures, last_failure_at) VALUES (?, 1, ?) "
-      "ON CONFLICT (email) DO UPDATE SET failures = login_failures.failures + 1, "
+      "INSERT INTO login_failures (throttle_key, failures, last_failure_at) VALUES (?, 1, ?) "
+      "ON CONFLICT (throttle_key) DO UPDATE SET failures = login_failures.failures + 1, "
       "last_failure_at = excluded.last_failure_at",
       {email, to_micros(at)});
 }
 
 void clear(Connection& c, const std::string& email) {
-  c.query("DELETE FROM login_failures WHERE email = ?", {email});
+  c.query("DELETE FROM login_failures WHERE throttle_key = ?", {email});
 }
 
 }  // namespace login_failures

@@ -70,6 +70,10 @@ void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_o
           {result_or_error, to_micros(now), id});
 }
 
+void requeue(Connection& c, std::int64_t id) {
+  c.query("UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL WHERE id = ? AND state = 'running'", {id});
+}
+
 void heartbeat(Connection& c, const std::string& worker, Instant now) {
   c.query("INSERT INTO workers (name, heartbeat_at) VALUES (?, ?) "
           "ON CONFLICT (name) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",

@@ -30,6 +30,8 @@ std::optional<JobRecord> find(Connection& c, std::int64_t id);
 std::optional<JobRecord> claim(Connection& c, Backend backend, const std::string& worker, Instant now,
                                std::optional<std::int64_t> only_id = std::nullopt);
 void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_or_error, Instant now);
+// Puts a running job back in the queue (its runner stopped before finishing it).
+void requeue(Connection& c, std::int64_t id);
 void heartbeat(Connection& c, const std::string& worker, Instant now);
 void forget_worker(Connection& c, const std::string& worker);
 std::int64_t workers_seen_since(Connection& c, Instant since);

@@ -546,6 +546,11 @@ std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_
   return out;
 }
 
+std::int64_t last_id(Connection& c) {
+  auto r = c.query("SELECT COALESCE(MAX(id), 0) FROM events");
+  return r.empty() ? 0 : r[0].int64(0);
+}
+
 }  // namespace events
 
 }  // namespace flexmarket::store

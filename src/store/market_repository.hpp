@@ -169,6 +169,8 @@ std::int64_t append(Connection& c, const std::string& type, std::optional<std::i
                     std::optional<std::int64_t> account_id, const std::string& payload, Instant at);
 // Events after `after_id` visible to `account_id` (its own and public ones; 0: all).
 std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
+// The id of the newest event, 0 when there is none.
+std::int64_t last_id(Connection& c);
 }  // namespace events
 
 }  // namespace flexmarket::store

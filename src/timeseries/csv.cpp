@@ -19,7 +19,9 @@ std::string_view trim(std::string_view s) {
 }
 
 // Splits one line on commas; double quotes protect commas ("" is a literal quote).
-std::vector<std::string> split_fields(std::string_view line) {
+// Stops at max_fields + 1 fields: the caller refuses such a line, and a line of commas
+// must not become millions of strings.
+std::vector<std::string> split_fields(std::string_view line, std::size_t max_fields) {
   std::vector<std::string> out;
   std::string cur;
   bool quoted = false;
@@ -39,6 +41,7 @@ std::vector<std::string> split_fields(std::string_view line) {
     } else if (c == ',') {
       out.emplace_back(trim(cur));
       cur.clear();
+      if (out.size() > max_fields) return out;
     } else {
       cur += c;
     }
@@ -110,7 +113,7 @@ std::optional<Instant> parse_reading_time(std::string_view text, const date::tim
   return t;
 }
 
-CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::time_zone* tz) {
+CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::time_zone* tz, std::size_t max_columns) {
   CsvParseResult result;
   auto fail = [&](std::size_t line, std::string msg) {
     if (result.errors.size() < kMaxErrors) result.errors.push_back({line, std::move(msg)});
@@ -126,7 +129,12 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     if (trim(raw).empty()) continue;
-    const auto fields = split_fields(raw);
+    if (result.errors.size() >= kMaxErrors) break;
+    const auto fields = split_fields(raw, max_columns);
+    if (fields.size() > max_columns) {
+      fail(line_no, "more than " + std::to_string(max_columns) + " columns");
+      break;
+    }
     if (!header_seen) {
       header_seen = true;
       auto col = [&](std::string_view name) -> int {
@@ -184,6 +192,7 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
     result.readings.push_back({*t, v, line_no});
   }
   if (!header_seen) fail(0, "the file is empty");
+  else if (result.errors.empty() && result.readings.empty()) fail(0, "the file holds no readings");
   if (!result.errors.empty()) result.readings.clear();
   return result;
 }

@@ -39,7 +39,9 @@ struct CsvParseResult {
   std::vector<CsvError> errors;      // at most 20
 };
 
-CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::time_zone* tz);
+// Lines with more than max_columns fields are refused (and end the parse).
+CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::time_zone* tz,
+                         std::size_t max_columns = 64);
 
 // A time as the CSV formats write it: ISO 8601 with offset, or local in `tz`.
 // On failure returns nullopt and says why in `why`.

@@ -20,8 +20,13 @@ struct Duration {
   bool operator==(const Duration&) const = default;
 };
 
+// The longest duration flexmarket accepts anywhere, in days (about 100 years): longer ones
+// are nonsense as resolutions, horizons or windows and would overflow microseconds.
+inline constexpr std::int64_t kMaxDurationDays = 36'600;
+
 // nullopt for anything that is not a supported ISO 8601 duration (years and months are
-// not supported: they have no fixed length in days).
+// not supported: they have no fixed length in days), for numbers with more than 12 digits
+// or more than 6 decimals, and for durations longer than kMaxDurationDays. Never throws.
 std::optional<Duration> parse_duration(std::string_view text);
 std::string format_duration(const Duration& d);
 std::string format_duration(std::chrono::microseconds fixed);

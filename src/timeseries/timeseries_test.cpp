@@ -33,6 +33,22 @@ TEST(Duration, ParsesAndFormatsIso8601) {
   EXPECT_EQ(format_duration(microseconds(0)), "PT0S");
 }
 
+// Issue 9, finding 9: malformed or huge durations are refused, never thrown or overflowed.
+TEST(Duration, RefusesMalformedAndHugeWithoutThrowing) {
+  for (const char* bad : {"PT.H", "P.D", "PT1.H", "PT..5S", "PT2562047788H", "P99999999D", "P9999999W", "PT1e3S",
+                          "PT1.0000001S", "P1.5D", "PT-1H", "P1DT", "PTH", "P0.5W"}) {
+    EXPECT_NO_THROW(EXPECT_FALSE(parse_duration(bad)) << bad);
+  }
+  EXPECT_FALSE(parse_duration("PT" + std::string(400, '9') + "H"));
+  EXPECT_FALSE(parse_duration("P" + std::string(100, '1') + "D"));
+  EXPECT_EQ(parse_duration("PT0.000001S")->fixed, microseconds(1));
+  EXPECT_EQ(parse_duration("PT0.25H")->fixed, minutes(15));
+  EXPECT_EQ(parse_duration("P36600D")->days, 36600);
+  EXPECT_FALSE(parse_duration("P36601D"));
+  EXPECT_EQ(parse_duration("PT878400H")->fixed, hours(878400));
+  EXPECT_FALSE(parse_duration("PT878401H"));
+}
+
 TEST(Beliefs, MostRecentPerEventAndBeforePrior) {
   // Event 00:00-01:00 (end 01:00): a day-ahead forecast (horizon 12 h, formed 13:00 the day
   // before), an intraday one (1 h, formed 00:00) and the measurement (0, formed 01:00).

@@ -219,6 +219,11 @@ TEST_P(Market, ViewsForParticipants) {
   next = call("GET", "/api/v1/markets/" + std::to_string(market) + "/next-slot", buyer, nullptr, 200);
   EXPECT_EQ(next["participants"], 2);
   EXPECT_EQ(next["bids"], 3);
+  // Averages over two participants would tell each the other's bids: only the operator
+  // sees them below market.stats_min_participants (3).
+  EXPECT_TRUE(next["average_price"].is_null());
+  EXPECT_EQ(next["averages_hidden"], true);
+  next = call("GET", "/api/v1/markets/" + std::to_string(market) + "/next-slot", op, nullptr, 200);
   EXPECT_DOUBLE_EQ(next["average_price"].get<double>(), 3.0);
   EXPECT_DOUBLE_EQ(next["average_volume_kwh"].get<double>(), 6.0);
 

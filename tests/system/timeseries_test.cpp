@@ -219,7 +219,7 @@ TEST_P(TimeSeries, AssetsValidateAndStayInTheirAccount) {
                        {"max_charge_kw", 50}, {"max_discharge_kw", 50}, {"charge_efficiency", 0.95},
                        {"discharge_efficiency", 0.95}, {"soc_min_kwh", 10}, {"soc_max_kwh", 90}});
   EXPECT_EQ(battery["soc_max_kwh"], 90.0);
-  EXPECT_EQ(battery["timezone"], "UTC");
+  EXPECT_EQ(battery["timezone"], "Asia/Taipei");  // the site's, when none is given
   post("/api/v1/assets", alice, {{"name", "b2"}, {"type", "battery"}, {"charge_efficiency", 1.2}}, 422);
   post("/api/v1/assets", alice, {{"name", "b3"}, {"type", "battery"}, {"storage_capacity_kwh", 10}, {"soc_max_kwh", 20}}, 422);
   post("/api/v1/assets", alice, {{"name", "b4"}, {"type", "flux capacitor"}}, 422);
