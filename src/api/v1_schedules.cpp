@@ -16,6 +16,9 @@ void register_v1_schedule_routes(ApiServer& s) {
   s.route("GET", R"(/api/v1/schedules/(\d+))", everyone({Resource::schedule}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     send_json(c.res, 200, p.schedules->get(c.caller(), path_id(c.req)));
   });
+  s.route("DELETE", R"(/api/v1/schedules/(\d+))",
+          only({Role::admin, Role::operator_, Role::aggregator, Role::participant}, {Resource::schedule}, {}),
+          [&p](RequestContext& c) { send_json(c.res, 200, p.schedules->cancel(c.caller(), path_id(c.req))); });
 }
 
 }  // namespace flexmarket::api

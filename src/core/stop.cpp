@@ -16,8 +16,8 @@ double StopToken::seconds_left() const {
 const StopToken& current_stop() { return t_current; }
 
 void throw_if_stop_requested() {
-  const StopToken& t = current_stop();
-  if (t.stop_requested()) throw Stopped(t.cancelled());
+  const StopReason r = current_stop().reason();
+  if (r != StopReason::none) throw Stopped(r);
 }
 
 ScopedStop::ScopedStop(StopToken token) : previous_(t_current) { t_current = token; }

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "core/log.hpp"
 #include "core/stop.hpp"
@@ -32,7 +35,8 @@ void JobRunner::handle(const std::string& kind, Handler h) { handlers_[kind] = s
 void JobRunner::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
-  cancel_ = false;
+  shutting_down_ = false;
+  stop_reason_ = StopReason::none;
   thread_ = std::thread([this] {
     while (true) {
       try {
@@ -70,7 +74,8 @@ void JobRunner::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cancel_ = true;
+  shutting_down_ = true;
+  stop_reason_ = StopReason::shutdown;
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -107,24 +112,62 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
   const auto t0 = std::chrono::steady_clock::now();
   bool ok = false;
   std::string outcome;
+  // A cancellation belonged to the previous job; a shutdown stays raised.
+  StopReason previous = StopReason::cancelled;
+  stop_reason_.compare_exchange_strong(previous, StopReason::none);
+  // While the job runs, look once a second whether a user cancelled it (from any server).
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool finished = false;
+  std::thread watcher([&] {
+    std::unique_lock lock(watch_mu);
+    while (!watch_cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+      try {
+        auto c = db_.acquire();
+        if (store::jobs::cancel_requested(*c, job->id)) {
+          StopReason none = StopReason::none;
+          stop_reason_.compare_exchange_strong(none, StopReason::cancelled);
+        }
+      } catch (const std::exception&) {
+        // The database is busy or away: look again next second.
+      }
+    }
+  });
+  auto stop_watching = [&] {
+    {
+      std::lock_guard lock(watch_mu);
+      finished = true;
+    }
+    watch_cv.notify_all();
+    watcher.join();
+  };
   try {
-    ScopedStop limit(StopToken(t0 + timeout_, &cancel_));
+    ScopedStop limit(StopToken(t0 + timeout_, &stop_reason_));
     auto it = handlers_.find(job->kind);
     if (it == handlers_.end()) throw std::runtime_error("no handler for jobs of kind '" + job->kind + "'");
     outcome = it->second(*job);
     ok = true;
   } catch (const Stopped& e) {
-    if (e.cancelled()) {
-      // Shutting down: the job goes back to the queue for the next runner, unfinished.
-      auto c = db_.acquire();
-      store::jobs::requeue(*c, job->id);
-      log_info("job requeued", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
-      return false;
+    stop_watching();
+    auto c = db_.acquire();
+    switch (e.reason()) {
+      case StopReason::shutdown:
+        // The job goes back to the queue for the next runner, unfinished.
+        store::jobs::requeue(*c, job->id);
+        log_info("job requeued", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
+        return false;
+      case StopReason::cancelled:
+        store::jobs::finish_cancelled(*c, job->id, wall_now());
+        log_info("job cancelled", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
+        return true;
+      default:
+        outcome = "the job ran longer than limits.job_timeout (" + std::to_string(timeout_.count()) +
+                  " s) and was stopped";
     }
-    outcome = "the job ran longer than limits.job_timeout (" + std::to_string(timeout_.count()) + " s) and was stopped";
   } catch (const std::exception& e) {
     outcome = e.what();
   }
+  if (watcher.joinable()) stop_watching();
   {
     auto c = db_.acquire();
     store::jobs::finish(*c, job->id, ok, outcome, wall_now());

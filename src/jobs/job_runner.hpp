@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "core/stop.hpp"
 #include "store/database.hpp"
 #include "store/jobs_repository.hpp"
 
@@ -56,7 +57,9 @@ class JobRunner {
   std::condition_variable wake_;
   bool stopping_ = false, notified_ = false;
   std::chrono::seconds timeout_;
-  std::atomic<bool> cancel_{false};
+  // Raised while a job runs: shutdown by stop(), cancelled when a user cancels it.
+  std::atomic<StopReason> stop_reason_{StopReason::none};
+  std::atomic<bool> shutting_down_{false};
   std::thread thread_;
 };
 

@@ -511,6 +511,21 @@ std::int64_t ScheduleService::request(const Principal& who, std::int64_t asset_i
   return id;
 }
 
+json ScheduleService::cancel(const Principal& who, std::int64_t job_id) {
+  {
+    auto c = db_.acquire();
+    auto job = store::jobs::find(*c, job_id);
+    if (!job || job->kind != kJobKind || job->account_id != who.account_id) {
+      throw not_found(fmt::format("no schedule {}", job_id));
+    }
+    if (job->state == "done" || job->state == "failed") {
+      throw conflict(fmt::format("schedule {} has already {}", job_id, job->state == "done" ? "been made" : "failed"));
+    }
+    store::jobs::cancel(*c, job_id, clock_());
+  }
+  return get(who, job_id);
+}
+
 json ScheduleService::get(const Principal& who, std::int64_t job_id) {
   std::optional<store::JobRecord> job;
   {
@@ -529,6 +544,7 @@ json ScheduleService::get(const Principal& who, std::int64_t job_id) {
               {"started_at", job->started_at ? json(format_iso8601(*job->started_at)) : json(nullptr)},
               {"finished_at", job->finished_at ? json(format_iso8601(*job->finished_at)) : json(nullptr)}};
   if (job->state == "failed") out["error"] = job->error.value_or("the job does not say why it failed");
+  out["cancel_requested"] = job->cancel_requested_at.has_value();
   if (job->state == "done" && job->result) out.update(json::parse(*job->result));
   return out;
 }

@@ -30,6 +30,9 @@ class ScheduleService {
   std::int64_t request(const Principal& who, std::int64_t asset_id, const nlohmann::json& body);
   // The job's state and, once done, the schedule (see docs/scheduling.md).
   nlohmann::json get(const Principal& who, std::int64_t job_id);
+  // Cancels a queued schedule at once; a running one stops within about a second (its
+  // state then becomes "cancelled"). 409 once it is done or failed. Own account only.
+  nlohmann::json cancel(const Principal& who, std::int64_t job_id);
   // The job handler: plans, stores the schedule, returns the result as JSON text. Throws,
   // with the reason, when no schedule can be made.
   std::string run(const store::JobRecord& job);

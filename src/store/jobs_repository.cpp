@@ -5,7 +5,8 @@ namespace flexmarket::store::jobs {
 namespace {
 
 constexpr const char* kColumns =
-    "id, kind, account_id, asset_id, state, payload, result, error, worker, created_at, started_at, finished_at";
+    "id, kind, account_id, asset_id, state, payload, result, error, worker, created_at, started_at, finished_at, "
+    "cancel_requested_at";
 
 std::optional<std::string> opt_text(const Row& r, std::size_t i) {
   if (r.is_null(i)) return std::nullopt;
@@ -31,6 +32,7 @@ JobRecord job_from(const Row& r) {
   j.created_at = from_micros(r.int64(9));
   j.started_at = opt_time(r, 10);
   j.finished_at = opt_time(r, 11);
+  j.cancel_requested_at = opt_time(r, 12);
   return j;
 }
 
@@ -72,6 +74,28 @@ void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_o
 
 void requeue(Connection& c, std::int64_t id) {
   c.query("UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL WHERE id = ? AND state = 'running'", {id});
+}
+
+std::string cancel(Connection& c, std::int64_t id, Instant now) {
+  if (!c.query("UPDATE jobs SET state = 'cancelled', finished_at = ?, cancel_requested_at = ? "
+               "WHERE id = ? AND state = 'queued' RETURNING id",
+               {to_micros(now), to_micros(now), id})
+           .rows.empty()) {
+    return "cancelled";
+  }
+  c.query("UPDATE jobs SET cancel_requested_at = ? WHERE id = ? AND state = 'running' AND cancel_requested_at IS NULL",
+          {to_micros(now), id});
+  auto j = find(c, id);
+  return j ? j->state : "";
+}
+
+bool cancel_requested(Connection& c, std::int64_t id) {
+  auto r = c.query("SELECT cancel_requested_at FROM jobs WHERE id = ?", {id});
+  return !r.rows.empty() && !r[0].is_null(0);
+}
+
+void finish_cancelled(Connection& c, std::int64_t id, Instant now) {
+  c.query("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'running'", {to_micros(now), id});
 }
 
 void heartbeat(Connection& c, const std::string& worker, Instant now) {

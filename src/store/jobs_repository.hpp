@@ -14,11 +14,12 @@ struct JobRecord {
   std::string kind;
   std::int64_t account_id = 0;
   std::optional<std::int64_t> asset_id;
-  std::string state;  // queued, running, done, failed
+  std::string state;  // queued, running, done, failed, cancelled
   std::string payload;
   std::optional<std::string> result, error, worker;
   Instant created_at;
   std::optional<Instant> started_at, finished_at;
+  std::optional<Instant> cancel_requested_at;
 };
 
 namespace jobs {
@@ -32,6 +33,12 @@ std::optional<JobRecord> claim(Connection& c, Backend backend, const std::string
 void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_or_error, Instant now);
 // Puts a running job back in the queue (its runner stopped before finishing it).
 void requeue(Connection& c, std::int64_t id);
+// Cancels a queued job at once, or asks its runner to stop a running one; returns the
+// job's state afterwards ("cancelled", "running", or done/failed if it had finished).
+std::string cancel(Connection& c, std::int64_t id, Instant now);
+bool cancel_requested(Connection& c, std::int64_t id);
+// Marks a running job whose runner stopped it on request as cancelled.
+void finish_cancelled(Connection& c, std::int64_t id, Instant now);
 void heartbeat(Connection& c, const std::string& worker, Instant now);
 void forget_worker(Connection& c, const std::string& worker);
 std::int64_t workers_seen_since(Connection& c, Instant since);

@@ -555,7 +555,7 @@ class HostileJobs : public Hostile {
   std::int64_t battery_week(const std::string& token) {
     const std::int64_t site =
         post("/api/v1/assets", token, {{"name", "site"}, {"type", "site"}})["id"];
-    const std::int64_t battery = post("/api/v1/assets", token,
+    battery = post("/api/v1/assets", token,
                                       {{"name", "battery"},
                                        {"type", "battery"},
                                        {"parent_id", site},
@@ -568,7 +568,7 @@ class HostileJobs : public Hostile {
           {"unit", "kW"},
           {"event_resolution", "PT1S"},
           {"asset_id", battery}});
-    const std::int64_t prices =
+    prices =
         post("/api/v1/sensors", token,
              {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
     std::vector<double> week(24 * 7);
@@ -576,6 +576,9 @@ class HostileJobs : public Hostile {
       week[h] = 50 + 40 * static_cast<double>((h / 4) % 2);
     post("/api/v1/sensors/" + std::to_string(prices) + "/data", token,
          {{"start", "2026-11-24T00:00:00Z"}, {"resolution", "PT1H"}, {"values", week}}, 200);
+    return schedule_week(token);
+  }
+  std::int64_t schedule_week(const std::string& token) {
     return call("POST", "/api/v1/assets/" + std::to_string(battery) + "/schedules", token,
                 {{"start", "2026-11-24T00:00:00Z"},
                  {"duration", "P7D"},
@@ -594,7 +597,29 @@ class HostileJobs : public Hostile {
     }
     return s;
   }
+  std::int64_t battery = 0, prices = 0;
 };
+
+// Jobs can be cancelled: a queued one at once, a running one when its runner next looks.
+TEST_P(HostileJobs, AUserCancelsAQueuedOrARunningSchedule) {
+  start({{"FLEXMARKET_LIMITS_SCHEDULE_VARIABLES", "10000000"},
+         {"FLEXMARKET_LIMITS_READ_POINTS", "10000000"}});
+  const auto running = battery_week(seller);
+  ASSERT_EQ(await_state(running, {"running", "done", "failed"})["state"], "running");
+  const auto queued = schedule_week(seller);
+  call("DELETE", "/api/v1/schedules/" + std::to_string(queued), buyer, nullptr, 404);
+  call("DELETE", "/api/v1/schedules/" + std::to_string(queued), meter, nullptr, 403);
+  EXPECT_EQ(call("DELETE", "/api/v1/schedules/" + std::to_string(queued), seller, nullptr, 200)["state"],
+            "cancelled");
+  const auto asked = call("DELETE", "/api/v1/schedules/" + std::to_string(running), seller, nullptr, 200);
+  EXPECT_EQ(asked["cancel_requested"], true);
+  EXPECT_EQ(await_state(running, {"cancelled", "done", "failed"})["state"], "cancelled");
+  // The queued one never ran.
+  const auto q = get("/api/v1/schedules/" + std::to_string(queued), seller);
+  EXPECT_EQ(q["state"], "cancelled");
+  EXPECT_TRUE(q["started_at"].is_null());
+  EXPECT_TRUE(healthy());
+}
 
 TEST_P(HostileJobs, AJobLongerThanItsLimitIsStoppedAndFails) {
   start({{"FLEXMARKET_LIMITS_SCHEDULE_VARIABLES", "10000000"},
