@@ -38,7 +38,7 @@ trap cleanup EXIT
 password="bench-password-1"
 echo "$password" | "$bin" user create --email bench@example.com --account Bench --role participant \
   --password-stdin --var-dir "$work" --log-level warn >/dev/null
-FLEXMARKET_LIMITS_STREAMS_PER_USER=$((streams + 8)) "$bin" serve --var-dir "$work" --port 0 --log-level warn \
+FLEXMARKET_LIMITS_STREAMS_PER_USER=$((streams + 8)) "$bin" serve --var-dir "$work" --port 0 \
   2>"$work/server.log" &
 server_pid=$!
 port=$(wait_for_port "$work/server.log")
