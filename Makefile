@@ -62,8 +62,9 @@ fuzz: fuzz-build
 
 # The unit tests and the hostile-input and access system tests under AddressSanitizer and
 # UndefinedBehaviorSanitizer (a CI-sized run: the full system suite takes too long there).
+# Warnings stay warnings: GCC 12 reports false maybe-uninitialized ones in libstdc++ here.
 sanitize: setup
-	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFLEXMARKET_WERROR=$(WERROR) \
+	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFLEXMARKET_WERROR=OFF \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1"
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target unit_tests system_tests flexmarket
 	ASAN_OPTIONS=detect_leaks=0 ./$(SANITIZE_BUILD)/unit_tests
@@ -78,6 +79,7 @@ bench: build
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
 	./bench/bid_bench.sh $(BUILD)/flexmarket
+	./bench/abuse_bench.sh $(BUILD)/flexmarket
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

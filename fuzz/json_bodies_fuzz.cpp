@@ -15,15 +15,17 @@ using namespace flexmarket;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  const int which = data[0] % 5;
+  const int which = data[0] % 7;
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    if (which < 3) {
+    if (which < 3 || which > 4) {
       const auto j = nlohmann::json::parse(body, nullptr, false);
       if (j.is_discarded() || !j.is_object()) return 0;
       if (which == 0) api::asset_input(j);
       if (which == 1) api::sensor_input(j);
       if (which == 2) api::bid_input(j);
+      if (which == 5) api::market_input(j);
+      if (which == 6) api::new_user_input(j);
     } else {
       simdjson::dom::parser parser;
       simdjson::dom::element doc;

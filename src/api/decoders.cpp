@@ -92,6 +92,54 @@ services::BidInput bid_input(const json& b) {
   return in;
 }
 
+services::MarketInput market_input(const json& b) {
+  reject_unknown_fields(b, {"name", "timezone", "slot_length", "gate_closure_lead", "currency", "price_rule",
+                            "settlement_deadline", "price_tick", "price_min", "price_max", "volume_tick_kwh",
+                            "imbalance_short_factor", "imbalance_long_factor", "imbalance_price_sensor_id",
+                            "minor_unit_digits", "dr_baseline_days", "dr_baseline_comparable"});
+  services::MarketInput in;
+  in.name = optional_string(b, "name");
+  in.timezone = optional_string(b, "timezone");
+  in.slot_length = optional_string(b, "slot_length");
+  in.gate_closure_lead = optional_string(b, "gate_closure_lead");
+  in.currency = optional_string(b, "currency");
+  in.price_rule = optional_string(b, "price_rule");
+  in.settlement_deadline = optional_string(b, "settlement_deadline");
+  in.price_tick = optional_number(b, "price_tick");
+  in.price_min = optional_number(b, "price_min");
+  in.price_max = optional_number(b, "price_max");
+  in.volume_tick_kwh = optional_number(b, "volume_tick_kwh");
+  in.imbalance_short_factor = optional_number(b, "imbalance_short_factor");
+  in.imbalance_long_factor = optional_number(b, "imbalance_long_factor");
+  in.imbalance_price_sensor_id = optional_integer(b, "imbalance_price_sensor_id");
+  in.minor_unit_digits = optional_integer(b, "minor_unit_digits");
+  in.dr_baseline_days = optional_integer(b, "dr_baseline_days");
+  in.dr_baseline_comparable = optional_string(b, "dr_baseline_comparable");
+  return in;
+}
+
+services::NewUser new_user_input(const json& body) {
+  reject_unknown_fields(body, {"email", "account", "roles", "password"});
+  services::NewUser u;
+  u.email = require_string(body, "email");
+  u.account = require_string(body, "account");
+  auto roles = optional_string_array(body, "roles");
+  if (!roles) throw invalid_field("roles", "field 'roles' is required");
+  u.roles = roles_input(*roles);
+  u.password = optional_string(body, "password");
+  return u;
+}
+
+std::vector<Role> roles_input(const std::vector<std::string>& names) {
+  std::vector<Role> out;
+  for (const auto& n : names) {
+    auto r = parse_role(n);
+    if (!r) throw invalid_field("roles", "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
+    out.push_back(*r);
+  }
+  return out;
+}
+
 PostedSeries posted_series(simdjson::dom::object o, const std::string& prefix,
                            std::optional<std::int64_t> sensor) {
   PostedSeries p;

@@ -60,6 +60,10 @@ std::optional<std::int64_t> optional_integer(const json& body, const std::string
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_number_integer()) throw invalid_field(field, "field '" + field + "' must be an integer");
+  // Above int64's range nlohmann keeps an unsigned value that would wrap when read signed.
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw invalid_field(field, "field '" + field + "' is too large");
+  }
   return it->get<std::int64_t>();
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/decoders.hpp"
 #include "api/http.hpp"
 #include "api/server.hpp"
 #include "core/error.hpp"
@@ -42,16 +43,6 @@ json page_json(const services::Page<T>& p, F&& item) {
   json items = json::array();
   for (const auto& x : p.items) items.push_back(item(x));
   return {{"items", items}, {"page", p.page}, {"per_page", p.per_page}, {"total", p.total}};
-}
-
-std::vector<Role> parse_roles(const std::vector<std::string>& names) {
-  std::vector<Role> out;
-  for (const auto& n : names) {
-    auto r = parse_role(n);
-    if (!r) throw invalid_field("roles", "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
-    out.push_back(*r);
-  }
-  return out;
 }
 
 std::string_view openapi_document() {
@@ -142,15 +133,7 @@ void register_v1_routes(ApiServer& s) {
   });
 
   s.route("POST", "/api/v1/users", only({Role::admin}), [&p](RequestContext& c) {
-    const json body = parse_json_object(c.req);
-    reject_unknown_fields(body, {"email", "account", "roles", "password"});
-    services::NewUser u;
-    u.email = require_string(body, "email");
-    u.account = require_string(body, "account");
-    auto roles = optional_string_array(body, "roles");
-    if (!roles) throw invalid_field("roles", "field 'roles' is required");
-    u.roles = parse_roles(*roles);
-    u.password = optional_string(body, "password");
+    const services::NewUser u = new_user_input(parse_json_object(c.req));
     auto created = p.users->create_user(&c.caller(), u);
     json out = {{"user", user_json(created.user)}, {"account_created", created.account_created}};
     if (created.generated_password) out["password"] = *created.generated_password;
@@ -166,7 +149,7 @@ void register_v1_routes(ApiServer& s) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"roles", "active", "password"});
     services::UserChanges ch;
-    if (auto roles = optional_string_array(body, "roles")) ch.roles = parse_roles(*roles);
+    if (auto roles = optional_string_array(body, "roles")) ch.roles = roles_input(*roles);
     ch.active = optional_bool(body, "active");
     ch.password = optional_string(body, "password");
     send_json(c.res, 200, user_json(p.users->update_user(&c.caller(), path_id(c.req), ch)));

@@ -119,30 +119,7 @@ void register_v1_market_routes(ApiServer& s) {
   auto& p = s.platform();
 
   s.route("POST", "/api/v1/markets", only({Role::admin, Role::operator_}), [&p](RequestContext& c) {
-    const json b = parse_json_object(c.req);
-    reject_unknown_fields(b, {"name", "timezone", "slot_length", "gate_closure_lead", "currency", "price_rule",
-                              "settlement_deadline", "price_tick", "price_min", "price_max", "volume_tick_kwh",
-                              "imbalance_short_factor", "imbalance_long_factor", "imbalance_price_sensor_id",
-                              "minor_unit_digits", "dr_baseline_days", "dr_baseline_comparable"});
-    services::MarketInput in;
-    in.name = optional_string(b, "name");
-    in.timezone = optional_string(b, "timezone");
-    in.slot_length = optional_string(b, "slot_length");
-    in.gate_closure_lead = optional_string(b, "gate_closure_lead");
-    in.currency = optional_string(b, "currency");
-    in.price_rule = optional_string(b, "price_rule");
-    in.settlement_deadline = optional_string(b, "settlement_deadline");
-    in.price_tick = optional_number(b, "price_tick");
-    in.price_min = optional_number(b, "price_min");
-    in.price_max = optional_number(b, "price_max");
-    in.volume_tick_kwh = optional_number(b, "volume_tick_kwh");
-    in.imbalance_short_factor = optional_number(b, "imbalance_short_factor");
-    in.imbalance_long_factor = optional_number(b, "imbalance_long_factor");
-    in.imbalance_price_sensor_id = optional_integer(b, "imbalance_price_sensor_id");
-    in.minor_unit_digits = optional_integer(b, "minor_unit_digits");
-    in.dr_baseline_days = optional_integer(b, "dr_baseline_days");
-    in.dr_baseline_comparable = optional_string(b, "dr_baseline_comparable");
-    auto m = p.market->create_market(c.caller(), in);
+    auto m = p.market->create_market(c.caller(), market_input(parse_json_object(c.req)));
     c.res.set_header("Location", "/api/v1/markets/" + std::to_string(m.id));
     send_json(c.res, 201, market_json(m));
   });
@@ -316,6 +293,7 @@ void register_v1_market_routes(ApiServer& s) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"by", "to"});
     std::chrono::microseconds by{0};
+    if (b.contains("by") && b.contains("to")) throw invalid_field("to", "give either by or to, not both");
     if (auto d = optional_string(b, "by")) {
       auto parsed = timeseries::parse_duration(*d);
       if (!parsed || !parsed->is_fixed() || parsed->fixed.count() < 0) throw invalid_field("by", "by must be a duration like PT1H");
@@ -326,6 +304,9 @@ void register_v1_market_routes(ApiServer& s) {
       by = target - p.market_clock->now();
     } else {
       throw invalid_field("by", "give 'by' (a duration) or 'to' (an instant)");
+    }
+    if (p.market_clock->now() + by > *parse_iso8601("2199-12-31T00:00:00Z")) {
+      throw invalid_field("by", "the clock stops at the end of 2199");
     }
     p.market_clock->advance(by);
     auto report = p.market_runner->run_once();

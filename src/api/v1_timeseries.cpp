@@ -71,6 +71,10 @@ void send_csv_errors(httplib::Response& res, const std::vector<timeseries::CsvEr
 }
 
 void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no inf or NaN
+    return;
+  }
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);

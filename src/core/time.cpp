@@ -48,7 +48,7 @@ std::optional<Instant> parse_iso8601(std::string_view s) {
     return std::nullopt;
   }
   const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 59 || y < kFirstYear || y > kLastYear) return std::nullopt;
   std::size_t pos = 19;
   std::int64_t micros = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -22,6 +22,10 @@ std::string format_iso8601(Instant t);
 
 // Parses ISO 8601 with a "Z" or ±HH:MM offset ("2026-11-22T16:15:00+08:00"), optional
 // fractional seconds. Returns nullopt for anything else, including a missing offset.
+// Years flexmarket accepts in any instant or date it is given: meter data, markets and
+// plans live here; year 0 or 9999 is a mistake (and would not print back in ISO 8601).
+inline constexpr int kFirstYear = 1900;
+inline constexpr int kLastYear = 2199;
 std::optional<Instant> parse_iso8601(std::string_view text);
 
 }  // namespace flexmarket

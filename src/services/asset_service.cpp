@@ -212,14 +212,15 @@ store::SensorRecord AssetService::create_sensor(const Principal& who, const Sens
   }
   if (!in.name) throw invalid_field("name", "field 'name' is required");
   s.name = check_name(*in.name);
-  if (!in.unit) throw invalid_field("unit", "field 'unit' is required");
+  if (!in.unit || in.unit->empty()) throw invalid_field("unit", "field 'unit' is required");
   if (!parse_unit(*in.unit)) {
     throw invalid_field("unit", "unknown unit '" + *in.unit + "': use e.g. kW, MW, kWh, MWh, EUR/MWh, TWD/kWh, °C, W/m², %");
   }
   s.unit = parse_unit(*in.unit)->symbol;
   if (!in.event_resolution) throw invalid_field("event_resolution", "field 'event_resolution' is required (e.g. PT15M)");
   auto res = timeseries::parse_duration(*in.event_resolution);
-  if (!res || !res->is_fixed() || res->fixed.count() <= 0 || res->fixed > std::chrono::hours(24)) {
+  if (!res || !res->is_fixed() || res->fixed < std::chrono::seconds(1) || res->fixed > std::chrono::hours(24) ||
+      res->fixed % std::chrono::seconds(1) != std::chrono::microseconds(0)) {
     throw invalid_field("event_resolution", "event_resolution must be an ISO 8601 duration from PT1S to PT24H, like PT15M");
   }
   s.event_resolution = res->fixed;

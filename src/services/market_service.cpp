@@ -42,6 +42,8 @@ microseconds duration_field(const std::optional<std::string>& text, const char* 
 }
 
 constexpr double kMaxPrice = 1e6;
+// How far ahead bids and offers may reach.
+constexpr auto kBidHorizon = std::chrono::hours(24 * 366);
 
 // A bid's or offer's volume: at least one tick, at most kMaxTicks.
 std::int64_t volume_ticks(double kwh, const store::MarketRecord& m) {
@@ -60,7 +62,16 @@ json curve_json(const std::vector<market::CurvePoint>& pts, const store::MarketR
   return out;
 }
 
-std::int64_t minor(double amount, int digits) { return std::llround(amount * std::pow(10.0, digits)); }
+// An amount in minor units. Readings are bounded at ingest, so this only saturates on
+// absurd market parameters; it never wraps (a debt must not turn into a credit).
+std::int64_t minor(double amount, int digits) {
+  const double v = amount * std::pow(10.0, digits);
+  constexpr double kMax = 9.0e18;
+  if (std::isnan(v)) return 0;
+  if (v >= kMax) return static_cast<std::int64_t>(kMax);
+  if (v <= -kMax) return -static_cast<std::int64_t>(kMax);
+  return std::llround(v);
+}
 
 // A key per market and slot for PostgreSQL advisory locks: placing a bid holds it shared,
 // gate closure exclusively, so no bid lands in a slot while (or after) it clears.
@@ -101,8 +112,7 @@ store::MarketRecord MarketService::create_market(const Principal& who, const Mar
   if (m.currency.size() != 3 || !parse_unit(m.currency + "/kWh")) {
     throw invalid_field("currency", "currency must be a three-letter code such as TWD or EUR");
   }
-  m.minor_unit_digits = static_cast<int>(in.minor_unit_digits.value_or(2));
-  if (m.minor_unit_digits < 0 || m.minor_unit_digits > 4) throw invalid_field("minor_unit_digits", "minor_unit_digits must be 0 to 4");
+  m.minor_unit_digits = static_cast<int>(checked_count(in.minor_unit_digits.value_or(2), "minor_unit_digits", 0, 4));
   // Ticks and limits keep every price and volume an exact integer far from int64's edge.
   m.price_tick = checked_number(in.price_tick.value_or(0.01), "price_tick", 1e-6, 1000);
   m.price_min_ticks = checked_ticks(checked_number(in.price_min.value_or(0), "price_min", -kMaxPrice, kMaxPrice),
@@ -125,8 +135,7 @@ store::MarketRecord MarketService::create_market(const Principal& who, const Mar
     }
     m.imbalance_price_sensor_id = s.id;
   }
-  m.dr_baseline_days = static_cast<int>(in.dr_baseline_days.value_or(5));
-  if (m.dr_baseline_days < 1 || m.dr_baseline_days > 20) throw invalid_field("dr_baseline_days", "dr_baseline_days must be 1 to 20");
+  m.dr_baseline_days = static_cast<int>(checked_count(in.dr_baseline_days.value_or(5), "dr_baseline_days", 1, 20));
   m.dr_baseline_comparable = in.dr_baseline_comparable.value_or("day_type");
   if (m.dr_baseline_comparable != "day_type" && m.dr_baseline_comparable != "any") {
     throw invalid_field("dr_baseline_comparable", "dr_baseline_comparable must be day_type or any");
@@ -194,6 +203,7 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   b.slot_start = *in.slot_start;
   const Instant t = now();
   if (b.slot_start <= t) throw invalid_field("slot_start", "this slot has already started");
+  if (b.slot_start > t + kBidHorizon) throw invalid_field("slot_start", "bids are for slots within the coming 366 days");
   if (b.slot_start - m.gate_closure_lead <= t) throw conflict("the gate for this slot has closed");
   if (!in.volume_kwh) throw invalid_field("volume_kwh", "field 'volume_kwh' is required");
   b.volume_ticks = volume_ticks(*in.volume_kwh, m);
@@ -436,6 +446,7 @@ store::DrOfferRecord MarketService::offer_reduction(const Principal& who, std::i
   o.day_end = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(day) + date::days(1)));
   const Instant t = now();
   if (o.day_start <= t) throw invalid_field("day", "offers are for a coming day, not today or the past");
+  if (o.day_start > t + kBidHorizon) throw invalid_field("day", "offers are for days within the coming 366 days");
   volume_ticks(volume_kwh, m);
   price_ticks(price, m);
   o.volume_kwh = volume_kwh;

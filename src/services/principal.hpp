@@ -57,7 +57,7 @@ struct Page {
 
 // Checks paging input (page from 1, per_page 1..500) and throws 422 naming the field.
 inline void check_paging(std::int64_t page, std::int64_t per_page) {
-  if (page < 1) throw invalid_field("page", "page must be 1 or more");
+  if (page < 1 || page > 1'000'000'000) throw invalid_field("page", "page must be from 1 to 1000000000");
   if (per_page < 1 || per_page > 500) throw invalid_field("per_page", "per_page must be from 1 to 500");
 }
 

@@ -20,6 +20,9 @@ using std::chrono::microseconds;
 using timeseries::Duration;
 
 constexpr std::int64_t kMaxEventsPerRead = 2'000'000;
+// No reading of any quantity comes near this; larger ones are mistakes or attacks, and sums
+// and averages of them (settlement, resampling) would leave the range of doubles and int64.
+constexpr double kMaxValue = 1e12;
 
 Unit unit_of(const store::SensorRecord& s) { return *parse_unit(s.unit); }
 
@@ -87,6 +90,7 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
     const auto r = s.event_resolution;
     if (p.values.empty()) throw invalid_field(f + "values", "values must hold at least one number");
     if (p.horizon && p.prior) throw invalid_field(f + "prior", "give either horizon or prior, not both");
+    if (p.resolution && p.duration) throw invalid_field(f + "duration", "give either resolution or duration, not both");
     // Resolution of the posted values.
     microseconds posted_res{0};
     if (p.resolution) {
@@ -134,7 +138,9 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
     }
     const std::size_t first = rows.size();
     for (std::size_t i = 0; i < values.size(); ++i) {
-      if (!std::isfinite(values[i])) throw invalid_field(f + "values", "values must be finite numbers");
+      if (!std::isfinite(values[i]) || std::fabs(values[i]) > kMaxValue) {
+        throw invalid_field(f + "values", "values must be finite numbers within ±1e12 (in the sensor's unit)");
+      }
       const std::int64_t start = to_micros(p.start) + static_cast<std::int64_t>(i) * r.count();
       std::int64_t horizon = 0;
       if (p.horizon) horizon = p.horizon->fixed.count();
@@ -270,6 +276,10 @@ CsvImportReport TimeSeriesService::import_csv(const Principal& who, const CsvImp
     }
     if (!seen.insert(to_micros(reading.time)).second) {
       report.errors.push_back({reading.line, "a second reading for " + format_iso8601(reading.time)});
+      continue;
+    }
+    if (std::fabs(reading.value * factor) > kMaxValue) {
+      report.errors.push_back({reading.line, "the value is beyond ±1e12 (in the sensor's unit)"});
       continue;
     }
     rows.push_back({s.id, to_micros(reading.time), horizon, 0, reading.value * factor});

@@ -122,6 +122,7 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
 
   std::size_t line_no = 0, pos = 0;
   int time_col = -1, value_col = -1;
+  std::size_t columns = 0;  // of the first line: a data line with more lost a separator (e.g. 12,5)
   bool header_seen = false;
   while (pos <= text.size()) {
     const std::size_t nl = text.find('\n', pos);
@@ -137,6 +138,7 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
     }
     if (!header_seen) {
       header_seen = true;
+      columns = fields.size();
       auto col = [&](std::string_view name) -> int {
         for (std::size_t i = 0; i < fields.size(); ++i) {
           if (fields[i] == name) return static_cast<int>(i);
@@ -173,6 +175,11 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
       if (!result.errors.empty()) return result;
       if (format != CsvFormat::generic) continue;
     }
+    if (fields.size() > columns) {
+      fail(line_no, "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()) +
+                        " (quote a value with a decimal comma: \"12,5\")");
+      continue;
+    }
     const std::size_t need = static_cast<std::size_t>(std::max(time_col, value_col)) + 1;
     if (fields.size() < need) {
       fail(line_no, "expected at least " + std::to_string(need) + " columns, found " + std::to_string(fields.size()));
@@ -191,7 +198,7 @@ CsvParseResult parse_csv(std::string_view text, CsvFormat format, const date::ti
     }
     result.readings.push_back({*t, v, line_no});
   }
-  if (!header_seen) fail(0, "the file is empty");
+  if (!header_seen && result.errors.empty()) fail(0, "the file is empty");
   else if (result.errors.empty() && result.readings.empty()) fail(0, "the file holds no readings");
   if (!result.errors.empty()) result.readings.clear();
   return result;

@@ -77,3 +77,23 @@ TEST(Csv, MissingColumnsAndLocalTimesWithoutZone) {
 
 }  // namespace
 }  // namespace flexmarket::timeseries
+
+namespace flexmarket::timeseries {
+namespace {
+
+// Issue 9: an unquoted decimal comma must not silently store the integer part.
+TEST(Csv, ExtraColumnsAreRefusedNotDropped) {
+  auto r = parse_csv("datetime,value\n2025-07-01T03:45:00+08:00,12,5\n", CsvFormat::generic, nullptr);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 2u);
+  EXPECT_TRUE(r.readings.empty());
+  auto quoted = parse_csv("datetime,value\n2025-07-01T03:45:00+08:00,\"12.5\"\n", CsvFormat::generic, nullptr);
+  ASSERT_TRUE(quoted.errors.empty());
+  EXPECT_DOUBLE_EQ(quoted.readings.at(0).value, 12.5);
+  auto wide = parse_csv(std::string(100, ','), CsvFormat::generic, nullptr, 8);
+  EXPECT_EQ(wide.errors.size(), 1u);
+  EXPECT_EQ(parse_csv("datetime,value\n", CsvFormat::generic, nullptr).errors.size(), 1u);  // no readings
+}
+
+}  // namespace
+}  // namespace flexmarket::timeseries

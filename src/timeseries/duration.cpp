@@ -49,6 +49,7 @@ std::optional<Duration> parse_duration(std::string_view s) {
   s.remove_prefix(1);
   Duration d;
   bool in_time = false, any = false;
+  int last_rank = 0;  // designators come once each, in order: W D, then T H M S
   // Sums stay far below int64 limits: each part is checked against kMaxDurationDays.
   std::int64_t micros = 0;
   constexpr std::int64_t kMaxMicros = kMaxDurationDays * 86'400'000'000LL;
@@ -68,6 +69,9 @@ std::optional<Duration> parse_duration(std::string_view s) {
     const char unit = s[i];
     s.remove_prefix(i + 1);
     any = true;
+    const int rank = in_time ? (unit == 'H' ? 3 : unit == 'M' ? 4 : unit == 'S' ? 5 : 0) : (unit == 'W' ? 1 : unit == 'D' ? 2 : 0);
+    if (rank == 0 || rank <= last_rank) return std::nullopt;
+    last_rank = rank;
     if (!in_time) {
       if (n->fractional || n->whole > kMaxDurationDays) return std::nullopt;
       if (unit == 'D') d.days += n->whole;

@@ -50,7 +50,7 @@ std::optional<date::year_month_day> parse_date(std::string_view s) {
   if (std::sscanf(text.c_str(), "%4d%c%2d%c%2d%n", &y, &sep1, &m, &sep2, &d, &used) != 5) return std::nullopt;
   if (static_cast<std::size_t>(used) != text.size() || sep1 != sep2 || (sep1 != '-' && sep1 != '/')) return std::nullopt;
   const date::year_month_day ymd{date::year(y), date::month(static_cast<unsigned>(m)), date::day(static_cast<unsigned>(d))};
-  if (!ymd.ok()) return std::nullopt;
+  if (!ymd.ok() || y < kFirstYear || y > kLastYear) return std::nullopt;
   return ymd;
 }
 

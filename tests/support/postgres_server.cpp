@@ -89,8 +89,10 @@ std::string PostgresServer::create_database(const std::string& name) {
 }
 
 PostgresServer& PostgresServer::shared() {
-  static std::unique_ptr<PostgresServer> server = [] {
-    auto s = std::make_unique<PostgresServer>();
+  // Never deleted: the exit handler that stops it must not run after a static destructor
+  // freed it (AddressSanitizer found exactly that).
+  static PostgresServer* server = [] {
+    auto* s = new PostgresServer();
     s->start();
     std::atexit([] { shared().stop(); });
     return s;

@@ -645,6 +645,71 @@ TEST_P(HostileJobs, StoppingTheServerGivesTheRunningJobBack) {
   EXPECT_EQ(get("/api/v1/schedules/" + std::to_string(id), seller)["state"], "queued");
 }
 
+// A second probe (this session's own): numbers that would crash the solver, wrap money or
+// print inf; integers beyond int64; nonsense sensors, dates and field combinations.
+TEST_P(Hostile, SecondProbeFindingsAreRefused) {
+  const std::string data = "/api/v1/sensors/" + std::to_string(seller_meter) + "/data";
+  // Readings beyond ±1e12 would overflow settlement sums and print inf.
+  call("POST", data, seller, {{"start", "2026-11-23T00:00:00+08:00"}, {"values", {1e308, 1.0}}}, 422);
+  auto csv = http->Post(data, bearer(seller), "datetime,value\n2026-11-23T00:00:00+08:00,1e300\n", "text/csv");
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->status, 422);
+  // An unquoted decimal comma is refused, not read as 12.
+  csv = http->Post(data, bearer(seller), "datetime,value\n2026-11-23T00:00:00+08:00,12,5\n", "text/csv");
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->status, 422) << csv->body;
+  // Paging and integers that would wrap.
+  call("GET", "/api/v1/users?page=100000000000000000&per_page=500", admin, nullptr, 422);
+  call("POST", "/api/v1/markets", op, {{"name", "w1"}, {"minor_unit_digits", 4294967298LL}}, 422);
+  auto huge = http->Post("/api/v1/markets", bearer(op), R"({"name": "w2", "dr_baseline_days": 9223372036854775813})",
+                         "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 422);
+  // Sensors: below a second, repeated designators, no unit.
+  for (const char* res : {"PT0.5S", "PT15M15M", "PT1.5S"}) {
+    call("POST", "/api/v1/sensors", seller, {{"name", "s"}, {"unit", "kW"}, {"event_resolution", res}}, 422);
+  }
+  call("POST", "/api/v1/sensors", seller, {{"name", "s"}, {"unit", ""}, {"event_resolution", "PT15M"}}, 422);
+  // Dates outside 1900-2199, and bids or offers beyond a year ahead.
+  call("POST", data, seller, {{"start", "0000-01-01T00:00:00Z"}, {"values", {1.0}}}, 422);
+  call("POST", data, seller, {{"start", "9999-12-31T23:45:00Z"}, {"values", {1.0}}}, 422);
+  call("POST", bids_path(), seller, {{"side", "buy"}, {"slot_start", "2099-12-31T23:00:00Z"}, {"volume_kwh", 1}, {"price", 3}}, 422);
+  call("POST", "/api/v1/markets/" + std::to_string(market) + "/dr-offers", seller,
+       {{"day", "2099-12-31"}, {"volume_kwh", 1}, {"price", 3}}, 422);
+  // Fields that contradict each other.
+  call("POST", data, seller, {{"start", "2026-11-23T00:00:00+08:00"}, {"values", {1.0}}, {"duration", "PT1H"}, {"resolution", "PT15M"}}, 422);
+  call("POST", "/api/v1/admin/clock/advance", op, {{"by", "PT1H"}, {"to", "2026-11-24T00:00:00+08:00"}}, 422);
+  call("POST", "/api/v1/admin/clock/advance", op, {{"by", "P36600D"}}, 422);
+  EXPECT_TRUE(healthy());
+}
+
+// Prices or commitments so large that COIN-OR would assert and abort the process: the job
+// fails saying why, and the server lives.
+TEST_P(Hostile, HugeNumbersInAPlanFailTheJobNotTheServer) {
+  const std::int64_t site = post("/api/v1/assets", seller, {{"name", "site"}, {"type", "site"}})["id"];
+  const std::int64_t battery = post("/api/v1/assets", seller,
+                                    {{"name", "battery"}, {"type", "battery"}, {"parent_id", site}, {"max_charge_kw", 10},
+                                     {"max_discharge_kw", 10}, {"soc_min_kwh", 0}, {"soc_max_kwh", 20}})["id"];
+  post("/api/v1/sensors", seller, {{"name", "battery power"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", battery}});
+  const std::int64_t prices = post("/api/v1/sensors", seller, {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  post("/api/v1/sensors/" + std::to_string(prices) + "/data", seller,
+       {{"start", "2026-11-24T00:00:00Z"}, {"resolution", "PT1H"}, {"values", std::vector<double>(6, 50.0)}}, 200);
+  const std::int64_t id = call("POST", "/api/v1/assets/" + std::to_string(battery) + "/schedules", seller,
+                               {{"start", "2026-11-24T00:00:00Z"}, {"duration", "PT6H"}, {"flex_model", {{"soc_at_start", 10}}},
+                                {"flex_context", {{"consumption_price_sensor", prices},
+                                                  {"commitments", {{{"quantity_kw", 1}, {"up_price", 1e26}, {"down_price", 1}}}}}}},
+                               202)["id"];
+  json s;
+  for (int i = 0; i < 600; ++i) {
+    s = get("/api/v1/schedules/" + std::to_string(id), seller);
+    if (s.is_null() || s["state"] == "done" || s["state"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(s["state"], "failed") << s.dump();
+  EXPECT_NE(s.value("error", "").find("1e15"), std::string::npos) << s.dump();
+  EXPECT_TRUE(healthy());
+}
+
 FLEXMARKET_ON_BOTH_BACKENDS(Hostile);
 FLEXMARKET_ON_BOTH_BACKENDS(HostileJobs);
 
