@@ -147,39 +147,47 @@ void register_v1_timeseries_routes(ApiServer& s) {
   });
 
   // One sensor's data: JSON, or a CSV file (Content-Type text/csv).
-  s.route("POST", R"(/api/v1/sensors/(\d+)/data)", everyone({Resource::sensor}, {}), [&p](RequestContext& c) {
-    const std::int64_t id = path_id(c.req);
-    // Input is checked before the sensor is looked up (the hot path asks the database
-    // once); a refusal must not tell a caller about a sensor it may not write.
-    refusals_hide_the_object([&] { p.assets->sensor_for_data(c.caller(), id); }, [&] {
-    const std::string type = c.req.get_header_value("Content-Type");
-    if (type.rfind("text/csv", 0) == 0) {
-      if (static_cast<std::int64_t>(c.req.body.size()) > p.config.limits.csv_bytes) {
-        throw too_large("body", "a CSV upload may have at most " + std::to_string(p.config.limits.csv_bytes) +
-                                    " bytes (limits.csv_bytes); split the file");
-      }
-      services::CsvImport spec;
-      spec.sensor_id = id;
-      const std::string format = query_string(c.req, "format").value_or("generic");
-      auto f = timeseries::parse_csv_format(format);
-      if (!f) throw invalid_field("format", "format must be generic, abri_bems, carlab_bems or ncku_bems");
-      spec.format = *f;
-      spec.timezone = query_string(c.req, "timezone");
-      spec.unit = query_string(c.req, "unit");
-      spec.source = query_string(c.req, "source");
-      if (auto h = query_string(c.req, "horizon")) spec.horizon = parse_iso_duration(*h, "horizon");
-      auto report = p.timeseries->import_csv(c.caller(), spec, c.req.body);
-      if (!report.errors.empty()) return send_csv_errors(c.res, report.errors);
-      send_json(c.res, 200, {{"received", report.rows}, {"stored", report.stored}});
-      return;
-    }
-    simdjson::dom::element doc = parse_fast(c.req);
-    simdjson::dom::object o;
-    if (doc.get(o) != simdjson::SUCCESS) throw bad_request("invalid_json", "the request body must be a JSON object");
-    auto report = p.timeseries->ingest(c.caller(), {posted_series(o, "", id)});
-    send_json(c.res, 200, {{"received", report.received}, {"stored", report.stored}});
-    });
-  });
+  s.route("POST", R"(/api/v1/sensors/(\d+)/data)", everyone({Resource::sensor}, {}),
+          [&p](RequestContext& c) {
+            const std::int64_t id = path_id(c.req);
+            // Input is checked before the sensor is looked up (the hot path asks the database
+            // once); a refusal must not tell a caller about a sensor it may not write.
+            refusals_hide_the_object(
+                [&] { p.assets->sensor_for_data(c.caller(), id); },
+                [&] {
+                  const std::string type = c.req.get_header_value("Content-Type");
+                  if (type.rfind("text/csv", 0) == 0) {
+                    if (static_cast<std::int64_t>(c.req.body.size()) > p.config.limits.csv_bytes) {
+                      throw too_large("body", "a CSV upload may have at most " +
+                                                  std::to_string(p.config.limits.csv_bytes) +
+                                                  " bytes (limits.csv_bytes); split the file");
+                    }
+                    services::CsvImport spec;
+                    spec.sensor_id = id;
+                    const std::string format = query_string(c.req, "format").value_or("generic");
+                    auto f = timeseries::parse_csv_format(format);
+                    if (!f)
+                      throw invalid_field(
+                          "format", "format must be generic, abri_bems, carlab_bems or ncku_bems");
+                    spec.format = *f;
+                    spec.timezone = query_string(c.req, "timezone");
+                    spec.unit = query_string(c.req, "unit");
+                    spec.source = query_string(c.req, "source");
+                    if (auto h = query_string(c.req, "horizon"))
+                      spec.horizon = parse_iso_duration(*h, "horizon");
+                    auto report = p.timeseries->import_csv(c.caller(), spec, c.req.body);
+                    if (!report.errors.empty()) return send_csv_errors(c.res, report.errors);
+                    send_json(c.res, 200, {{"received", report.rows}, {"stored", report.stored}});
+                    return;
+                  }
+                  simdjson::dom::element doc = parse_fast(c.req);
+                  simdjson::dom::object o;
+                  if (doc.get(o) != simdjson::SUCCESS)
+                    throw bad_request("invalid_json", "the request body must be a JSON object");
+                  auto report = p.timeseries->ingest(c.caller(), {posted_series(o, "", id)});
+                  send_json(c.res, 200, {{"received", report.received}, {"stored", report.stored}});
+                });
+          });
 
   // Many sensors at once: {"data": [{"sensor": 1, "start": ..., "values": [...]}, ...]}.
   s.route("POST", "/api/v1/sensors/data", everyone(), [&p](RequestContext& c) {
@@ -191,64 +199,73 @@ void register_v1_timeseries_routes(ApiServer& s) {
     send_json(c.res, 200, {{"received", report.received}, {"stored", report.stored}});
   });
 
-  s.route("GET", R"(/api/v1/sensors/(\d+)/data)", everyone({Resource::sensor}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
-    services::SeriesQuery q;
-    refusals_hide_the_object([&] { p.assets->get_sensor(c.caller(), path_id(c.req)); }, [&] {
-    auto start = query_string(c.req, "start");
-    auto end = query_string(c.req, "end");
-    if (!start) throw invalid_field("start", "query parameter 'start' is required");
-    if (!end) throw invalid_field("end", "query parameter 'end' is required");
-    q.start = parse_instant(*start, "start");
-    q.end = parse_instant(*end, "end");
-    if (auto r = query_string(c.req, "resolution")) q.resolution = parse_iso_duration(*r, "resolution");
-    if (auto pr = query_string(c.req, "prior")) q.prior = parse_instant(*pr, "prior");
-    q.source = query_string(c.req, "source");
-    q.unit = query_string(c.req, "unit");
-    q.timezone = query_string(c.req, "timezone");
-    const std::string format_text = query_string(c.req, "format").value_or("json");
-    if (format_text != "json" && format_text != "csv") throw invalid_field("format", "format must be json or csv");
-    });
-    const std::string format = query_string(c.req, "format").value_or("json");
-    auto result = p.timeseries->read(c.caller(), path_id(c.req), q);
-    const auto* tz = timeseries::find_zone(result.timezone);
-    std::string out;
-    if (format == "csv") {
-      out.reserve(result.events.size() * 40);
-      out += "event_start,value\n";
-      for (const auto& e : result.events) {
-        out += timeseries::format_local_iso8601(tz, e.start);
-        out += ',';
-        if (e.value) append_number(out, *e.value);
-        out += '\n';
-      }
-      c.res.status = 200;
-      c.res.set_content(out, "text/csv");
-      return;
-    }
-    // JSON written by hand: a year of quarter-hours is 35,040 values.
-    out.reserve(result.events.size() * 12 + 256);
-    out += "{\"sensor_id\":" + std::to_string(result.sensor.id) + ",\"unit\":" + json(result.unit).dump() +
-           ",\"resolution\":\"" + timeseries::format_duration(result.resolution) + "\",\"timezone\":" +
-           json(result.timezone).dump() + ",\"start\":\"" +
-           (result.events.empty() ? format_iso8601(q.start) : format_iso8601(result.events.front().start)) +
-           "\",\"values\":[";
-    for (std::size_t i = 0; i < result.events.size(); ++i) {
-      if (i) out += ',';
-      if (result.events[i].value) append_number(out, *result.events[i].value);
-      else out += "null";
-    }
-    out += ']';
-    if (!result.resolution.is_fixed()) {
-      out += ",\"event_starts\":[";
-      for (std::size_t i = 0; i < result.events.size(); ++i) {
-        out += (i ? ",\"" : "\"") + format_iso8601(result.events[i].start) + "\"";
-      }
-      out += ']';
-    }
-    out += '}';
-    c.res.status = 200;
-    c.res.set_content(out, "application/json");
-  });
+  s.route("GET", R"(/api/v1/sensors/(\d+)/data)",
+          everyone({Resource::sensor}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
+            services::SeriesQuery q;
+            refusals_hide_the_object(
+                [&] { p.assets->get_sensor(c.caller(), path_id(c.req)); },
+                [&] {
+                  auto start = query_string(c.req, "start");
+                  auto end = query_string(c.req, "end");
+                  if (!start) throw invalid_field("start", "query parameter 'start' is required");
+                  if (!end) throw invalid_field("end", "query parameter 'end' is required");
+                  q.start = parse_instant(*start, "start");
+                  q.end = parse_instant(*end, "end");
+                  if (auto r = query_string(c.req, "resolution"))
+                    q.resolution = parse_iso_duration(*r, "resolution");
+                  if (auto pr = query_string(c.req, "prior")) q.prior = parse_instant(*pr, "prior");
+                  q.source = query_string(c.req, "source");
+                  q.unit = query_string(c.req, "unit");
+                  q.timezone = query_string(c.req, "timezone");
+                  const std::string format_text = query_string(c.req, "format").value_or("json");
+                  if (format_text != "json" && format_text != "csv")
+                    throw invalid_field("format", "format must be json or csv");
+                });
+            const std::string format = query_string(c.req, "format").value_or("json");
+            auto result = p.timeseries->read(c.caller(), path_id(c.req), q);
+            const auto* tz = timeseries::find_zone(result.timezone);
+            std::string out;
+            if (format == "csv") {
+              out.reserve(result.events.size() * 40);
+              out += "event_start,value\n";
+              for (const auto& e : result.events) {
+                out += timeseries::format_local_iso8601(tz, e.start);
+                out += ',';
+                if (e.value) append_number(out, *e.value);
+                out += '\n';
+              }
+              c.res.status = 200;
+              c.res.set_content(out, "text/csv");
+              return;
+            }
+            // JSON written by hand: a year of quarter-hours is 35,040 values.
+            out.reserve(result.events.size() * 12 + 256);
+            out += "{\"sensor_id\":" + std::to_string(result.sensor.id) +
+                   ",\"unit\":" + json(result.unit).dump() + ",\"resolution\":\"" +
+                   timeseries::format_duration(result.resolution) +
+                   "\",\"timezone\":" + json(result.timezone).dump() + ",\"start\":\"" +
+                   (result.events.empty() ? format_iso8601(q.start)
+                                          : format_iso8601(result.events.front().start)) +
+                   "\",\"values\":[";
+            for (std::size_t i = 0; i < result.events.size(); ++i) {
+              if (i) out += ',';
+              if (result.events[i].value)
+                append_number(out, *result.events[i].value);
+              else
+                out += "null";
+            }
+            out += ']';
+            if (!result.resolution.is_fixed()) {
+              out += ",\"event_starts\":[";
+              for (std::size_t i = 0; i < result.events.size(); ++i) {
+                out += (i ? ",\"" : "\"") + format_iso8601(result.events[i].start) + "\"";
+              }
+              out += ']';
+            }
+            out += '}';
+            c.res.status = 200;
+            c.res.set_content(out, "application/json");
+          });
 
   s.route("GET", R"(/api/v1/assets/(\d+)/power/readings)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
