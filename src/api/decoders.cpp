@@ -125,19 +125,9 @@ services::NewUser new_user_input(const json& body) {
   u.account = require_string(body, "account");
   auto roles = optional_string_array(body, "roles");
   if (!roles) throw invalid_field("roles", "field 'roles' is required");
-  u.roles = roles_input(*roles);
+  u.roles = parse_role_list(*roles, "roles");
   u.password = optional_string(body, "password");
   return u;
-}
-
-std::vector<Role> roles_input(const std::vector<std::string>& names) {
-  std::vector<Role> out;
-  for (const auto& n : names) {
-    auto r = parse_role(n);
-    if (!r) throw invalid_field("roles", "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
-    out.push_back(*r);
-  }
-  return out;
 }
 
 PostedSeries posted_series(simdjson::dom::object o, const std::string& prefix,

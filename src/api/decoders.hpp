@@ -28,8 +28,6 @@ services::SensorInput sensor_input(const nlohmann::json& body);
 services::BidInput bid_input(const nlohmann::json& body);
 services::MarketInput market_input(const nlohmann::json& body);
 services::NewUser new_user_input(const nlohmann::json& body);
-// Role names as given in "roles"; 422 naming the field for an unknown one.
-std::vector<Role> roles_input(const std::vector<std::string>& names);
 
 // One series of POST /api/v1/sensors/{id}/data (sensor given) or one item of
 // POST /api/v1/sensors/data (prefix "data[i].", sensor read from the item).

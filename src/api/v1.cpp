@@ -149,7 +149,7 @@ void register_v1_routes(ApiServer& s) {
     const json body = parse_json_object(c.req);
     reject_unknown_fields(body, {"roles", "active", "password"});
     services::UserChanges ch;
-    if (auto roles = optional_string_array(body, "roles")) ch.roles = roles_input(*roles);
+    if (auto roles = optional_string_array(body, "roles")) ch.roles = parse_role_list(*roles, "roles");
     ch.active = optional_bool(body, "active");
     ch.password = optional_string(body, "password");
     send_json(c.res, 200, user_json(p.users->update_user(&c.caller(), path_id(c.req), ch)));

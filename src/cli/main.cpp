@@ -171,16 +171,6 @@ int serve(services::Platform& p, const std::function<void()>& on_start = {}, con
   return 0;
 }
 
-std::vector<Role> parse_roles_or_throw(const std::vector<std::string>& names) {
-  std::vector<Role> roles;
-  for (const auto& n : names) {
-    auto r = parse_role(n);
-    if (!r) throw invalid_field("role", "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
-    roles.push_back(*r);
-  }
-  return roles;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -502,7 +492,7 @@ int main(int argc, char** argv) {
         password = line;
       }
       if (user_create->parsed()) {
-        auto created = p->users->create_user(nullptr, {email, account, parse_roles_or_throw(roles), password});
+        auto created = p->users->create_user(nullptr, {email, account, parse_role_list(roles, "role"), password});
         std::cout << "created user " << created.user.id << " " << created.user.email << " in account '"
                   << created.user.account_name << "'" << (created.account_created ? " (new account)" : "") << "\n";
         if (created.generated_password) std::cout << "password: " << *created.generated_password << "\n";

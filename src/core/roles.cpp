@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
+
 namespace flexmarket {
 
 const std::vector<Role>& all_roles() {
@@ -47,6 +49,16 @@ std::vector<Role> split_roles(std::string_view text) {
     start = end + 1;
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Role> parse_role_list(const std::vector<std::string>& names, const std::string& field) {
+  std::vector<Role> out;
+  for (const auto& n : names) {
+    auto r = parse_role(n);
+    if (!r) throw invalid_field(field, "unknown role '" + n + "': use admin, operator, aggregator, participant or meter");
+    out.push_back(*r);
+  }
   return out;
 }
 

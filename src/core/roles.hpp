@@ -16,6 +16,8 @@ enum class Role { admin, operator_, aggregator, participant, meter };
 
 std::string_view to_string(Role r);
 std::optional<Role> parse_role(std::string_view text);
+// Role names as a caller gives them; throws Error 422 naming `field` for an unknown one.
+std::vector<Role> parse_role_list(const std::vector<std::string>& names, const std::string& field);
 const std::vector<Role>& all_roles();
 
 // A sorted, duplicate-free set of roles, written "admin,participant" in storage.

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "support/fixture.hpp"
 
@@ -137,6 +138,20 @@ class Hostile : public PlatformTest {
 
   std::string bids_path() const { return "/api/v1/markets/" + std::to_string(market) + "/bids"; }
   static constexpr const char* kSlot = "2026-11-23T02:00:00+08:00";
+
+  // A site with one battery (10 kW, 20 kWh) whose power sensor has `resolution`, and a
+  // price sensor in EUR/MWh at PT1H: {battery, prices}.
+  std::pair<std::int64_t, std::int64_t> battery_and_prices(const std::string& token, const std::string& resolution) {
+    const std::int64_t site = post("/api/v1/assets", token, {{"name", "site"}, {"type", "site"}})["id"];
+    const std::int64_t battery = post("/api/v1/assets", token,
+                                      {{"name", "battery"}, {"type", "battery"}, {"parent_id", site}, {"max_charge_kw", 10},
+                                       {"max_discharge_kw", 10}, {"soc_min_kwh", 0}, {"soc_max_kwh", 20}})["id"];
+    post("/api/v1/sensors", token,
+         {{"name", "battery power"}, {"unit", "kW"}, {"event_resolution", resolution}, {"asset_id", battery}});
+    const std::int64_t prices =
+        post("/api/v1/sensors", token, {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+    return {battery, prices};
+  }
 
   bool healthy() {
     auto r = http->Get("/api/v1/health");
@@ -391,24 +406,7 @@ TEST_P(Hostile, ConcurrentGuessesAreThrottled) {
 
 // Finding 7: a plan too large for one job is refused before it is queued.
 TEST_P(Hostile, OversizedSchedulesAreRefused) {
-  const std::int64_t site =
-      post("/api/v1/assets", seller, {{"name", "site"}, {"type", "site"}})["id"];
-  const std::int64_t battery = post("/api/v1/assets", seller,
-                                    {{"name", "battery"},
-                                     {"type", "battery"},
-                                     {"parent_id", site},
-                                     {"max_charge_kw", 10},
-                                     {"max_discharge_kw", 10},
-                                     {"soc_min_kwh", 0},
-                                     {"soc_max_kwh", 20}})["id"];
-  post("/api/v1/sensors", seller,
-       {{"name", "battery power"},
-        {"unit", "kW"},
-        {"event_resolution", "PT1S"},
-        {"asset_id", battery}});
-  const std::int64_t prices =
-      post("/api/v1/sensors", seller,
-           {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  const auto [battery, prices] = battery_and_prices(seller, "PT1S");
   const auto r = call("POST", "/api/v1/assets/" + std::to_string(battery) + "/schedules", seller,
                       {{"start", "2026-11-24T00:00:00Z"},
                        {"duration", "P7D"},
@@ -553,24 +551,7 @@ class HostileJobs : public Hostile {
  protected:
   void SetUp() override {}
   std::int64_t battery_week(const std::string& token) {
-    const std::int64_t site =
-        post("/api/v1/assets", token, {{"name", "site"}, {"type", "site"}})["id"];
-    battery = post("/api/v1/assets", token,
-                                      {{"name", "battery"},
-                                       {"type", "battery"},
-                                       {"parent_id", site},
-                                       {"max_charge_kw", 10},
-                                       {"max_discharge_kw", 10},
-                                       {"soc_min_kwh", 0},
-                                       {"soc_max_kwh", 20}})["id"];
-    post("/api/v1/sensors", token,
-         {{"name", "battery power"},
-          {"unit", "kW"},
-          {"event_resolution", "PT1S"},
-          {"asset_id", battery}});
-    prices =
-        post("/api/v1/sensors", token,
-             {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+    std::tie(battery, prices) = battery_and_prices(token, "PT1S");
     std::vector<double> week(24 * 7);
     for (std::size_t h = 0; h < week.size(); ++h)
       week[h] = 50 + 40 * static_cast<double>((h / 4) % 2);
@@ -686,12 +667,7 @@ TEST_P(Hostile, SecondProbeFindingsAreRefused) {
 // Prices or commitments so large that COIN-OR would assert and abort the process: the job
 // fails saying why, and the server lives.
 TEST_P(Hostile, HugeNumbersInAPlanFailTheJobNotTheServer) {
-  const std::int64_t site = post("/api/v1/assets", seller, {{"name", "site"}, {"type", "site"}})["id"];
-  const std::int64_t battery = post("/api/v1/assets", seller,
-                                    {{"name", "battery"}, {"type", "battery"}, {"parent_id", site}, {"max_charge_kw", 10},
-                                     {"max_discharge_kw", 10}, {"soc_min_kwh", 0}, {"soc_max_kwh", 20}})["id"];
-  post("/api/v1/sensors", seller, {{"name", "battery power"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", battery}});
-  const std::int64_t prices = post("/api/v1/sensors", seller, {{"name", "prices"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  const auto [battery, prices] = battery_and_prices(seller, "PT15M");
   post("/api/v1/sensors/" + std::to_string(prices) + "/data", seller,
        {{"start", "2026-11-24T00:00:00Z"}, {"resolution", "PT1H"}, {"values", std::vector<double>(6, 50.0)}}, 200);
   const std::int64_t id = call("POST", "/api/v1/assets/" + std::to_string(battery) + "/schedules", seller,
