@@ -11,6 +11,10 @@ namespace flexmarket::cli {
 using ServeFn = std::function<int(services::Platform&, const std::function<void()>& on_start,
                                   const std::function<void()>& on_stop)>;
 
-int run_demo(services::Platform& p, const Config& c, const ServeFn& serve);
+struct DemoOptions {
+  bool fresh = false;  // drop every table and start a new demo
+};
+
+int run_demo(services::Platform& p, const Config& c, const DemoOptions& o, const ServeFn& serve);
 
 }  // namespace flexmarket::cli

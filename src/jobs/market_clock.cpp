@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "core/log.hpp"
+#include "store/clock_repository.hpp"
 
 namespace flexmarket::jobs {
 
@@ -29,13 +30,40 @@ void MarketClock::advance(std::chrono::microseconds by) {
   advanced_us_ += by.count();
 }
 
+bool MarketClock::not_before(Instant t) {
+  if (!simulated_) return false;
+  const auto behind = t - now();
+  if (behind <= std::chrono::microseconds(0)) return false;
+  advanced_us_ += std::chrono::duration_cast<std::chrono::microseconds>(behind).count();
+  return true;
+}
+
+namespace {
+constexpr const char* kClockName = "market";
+}
+
 MarketRunner::MarketRunner(services::MarketService& market, std::shared_ptr<MarketClock> clock,
-                           std::chrono::milliseconds tick)
-    : market_(market), clock_(std::move(clock)), tick_(tick) {}
+                           std::chrono::milliseconds tick, store::Database* db)
+    : market_(market), clock_(std::move(clock)), tick_(tick), db_(db) {}
+
+std::optional<Instant> MarketRunner::resume() {
+  if (!db_ || !clock_->is_simulated()) return std::nullopt;
+  std::optional<Instant> reached;
+  {
+    auto c = db_->acquire();
+    reached = store::clock_state::reached(*c, kClockName);
+  }
+  if (reached && clock_->not_before(*reached)) {
+    log_info("simulated clock continues where this database's clock had reached", {{"market_now", format_iso8601(*reached)}});
+    return reached;
+  }
+  return std::nullopt;
+}
 
 MarketRunner::~MarketRunner() { stop(); }
 
 void MarketRunner::start() {
+  resume();
   thread_ = std::thread([this] {
     std::unique_lock lock(wait_mu_);
     while (!stopping_) {
@@ -62,7 +90,12 @@ void MarketRunner::stop() {
 
 services::RunReport MarketRunner::run_once() {
   std::lock_guard lock(run_mu_);
-  auto r = market_.run_due(clock_->now());
+  const Instant t = clock_->now();
+  auto r = market_.run_due(t);
+  if (db_ && clock_->is_simulated()) {
+    auto c = db_->acquire();
+    store::clock_state::record(*c, kClockName, t);
+  }
   if (r.slots_cleared || r.statements || r.corrections) {
     log_info("market clock", {{"now", format_iso8601(clock_->now())},
                               {"slots_cleared", r.slots_cleared},

@@ -8,10 +8,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/time.hpp"
 #include "services/market_service.hpp"
+#include "store/database.hpp"
 
 namespace flexmarket::jobs {
 
@@ -24,6 +26,9 @@ class MarketClock {
   bool is_simulated() const { return simulated_; }
   // Moves simulated time forward; throws std::logic_error on a real clock.
   void advance(std::chrono::microseconds by);
+  // A simulated clock behind `t` jumps forward to it (a restart continuing where the
+  // database's clock had reached); never moves back. True if it jumped.
+  bool not_before(Instant t);
 
  private:
   MarketClock() = default;
@@ -36,10 +41,15 @@ class MarketClock {
 
 class MarketRunner {
  public:
+  // With `db`, a simulated clock's time is recorded there each tick and start() resumes
+  // from what was recorded, so a restart never puts the market behind its cleared slots.
   MarketRunner(services::MarketService& market, std::shared_ptr<MarketClock> clock,
-               std::chrono::milliseconds tick = std::chrono::milliseconds(500));
+               std::chrono::milliseconds tick = std::chrono::milliseconds(500), store::Database* db = nullptr);
   ~MarketRunner();
   void start();
+  // Moves a simulated clock forward to the time recorded in the database, if later.
+  // Returns the recorded time when it jumped.
+  std::optional<Instant> resume();
   void stop();
   // Runs what is due now, at once, on the calling thread (serialised with the loop).
   services::RunReport run_once();
@@ -48,6 +58,7 @@ class MarketRunner {
   services::MarketService& market_;
   std::shared_ptr<MarketClock> clock_;
   std::chrono::milliseconds tick_;
+  store::Database* db_;
   std::mutex run_mu_, wait_mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -111,6 +111,17 @@ IssuedToken AuthService::issue_token(const std::string& raw_email, const std::st
   return issued;
 }
 
+IssuedToken AuthService::issue_token_for(std::int64_t user_id) {
+  const Instant t = clock_();
+  IssuedToken issued{security::generate_token(), t + settings_.token_ttl};
+  db_.transaction([&](store::Connection& c) {
+    auto user = store::users::find_by_id(c, user_id);
+    if (!user || !user->active) throw not_found("user " + std::to_string(user_id) + " not found");
+    store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user->id, t, issued.expires_at);
+  });
+  return issued;
+}
+
 Principal AuthService::authenticate(std::string_view token) {
   if (!security::looks_like_token(token)) throw Error(401, "invalid_token", "the bearer token is not valid");
   std::optional<store::TokenRecord> rec;

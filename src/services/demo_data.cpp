@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <numbers>
 
 #include "core/error.hpp"
@@ -18,6 +19,7 @@ using std::chrono::hours;
 using std::chrono::minutes;
 
 constexpr const char* kZone = "Asia/Taipei";
+constexpr const char* kGridAccount = "Tainan Grid Supply";
 
 // A small deterministic generator, so demo data is the same on every run.
 double noise(std::uint64_t seed) {
@@ -29,15 +31,24 @@ double noise(std::uint64_t seed) {
   return static_cast<double>(seed % 10000) / 10000.0 - 0.5;  // -0.5 .. 0.5
 }
 
+// Weather drifts over days rather than flipping: spells of clearer and cloudier days
+// (0.45 to 0.95 of clear sky), so yesterday says something about today, as it does.
+double clear_sky_share(std::uint64_t day_no) {
+  const double d = static_cast<double>(day_no);
+  return 0.7 + 0.2 * std::sin(2 * std::numbers::pi * d / 11) + 0.05 * noise(day_no * 7919);
+}
+
 struct Profile {
   const char* account;
   const char* format;
   double base_kw, peak_kw, pv_kwp;
 };
 
+// ABRI and Carlab have rooftop PV large enough to export on sunny middays (more so at
+// weekends); NCKU always imports. The grid supplier covers what the sites do not trade.
 const Profile kSites[] = {
-    {"ABRI_BEMS", "abri_bems", 18, 42, 30},
-    {"Carlab_BEMS", "carlab_bems", 6, 15, 0},
+    {"ABRI_BEMS", "abri_bems", 18, 42, 80},
+    {"Carlab_BEMS", "carlab_bems", 6, 15, 20},
     {"NCKU_BEMS", "ncku_bems", 35, 90, 0},
 };
 
@@ -62,10 +73,10 @@ std::vector<Sample> samples(const Profile& p, std::size_t site, Instant from, In
     const double t_us = static_cast<double>(to_micros(t));
     const double load = p.base_kw + (p.peak_kw - p.base_kw) * office +
                         0.08 * p.base_kw * noise(static_cast<std::uint64_t>(t_us) / 900'000'000 * 31 + site);
-    // PV: a sine over daylight; every third day is cloudy.
+    // PV: a sine over daylight, scaled by how clear the day is.
     double pv = 0;
     if (p.pv_kwp > 0 && h > 6 && h < 18) {
-      const double sky = (day_no % 3 == 1) ? 0.3 : 0.9;
+      const double sky = clear_sky_share(day_no);
       pv = p.pv_kwp * sky * std::sin(std::numbers::pi * (h - 6) / 12) *
            (1 + 0.1 * noise(static_cast<std::uint64_t>(t_us) / 900'000'000 * 17 + 7));
     }
@@ -201,10 +212,61 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
       out << "id,field,grid_power,inserted_at\n";
       std::int64_t id = 4451;
       const std::string field = std::string(prof.format) == "ncku_bems" ? "NCKU" : "carlab";
-      for (const auto& s : data) out << id++ << "," << field << "," << s.load_kw << "," << local_csv_time(tz, s.t) << "\n";
+      for (const auto& s : data) {
+        out << id++ << "," << field << "," << std::round((s.load_kw - s.pv_kw) * 1000) / 1000 << ","
+            << local_csv_time(tz, s.t) << "\n";
+      }
       out.close();
       report.readings_stored += import_file(p, sys, net, prof.format, file);
     }
+  }
+
+  // The grid supplier's meter at the community's connection: what the sites import
+  // together, seen from the supplier (export negative), for every interval all have.
+  {
+    auto account = [&] {
+      auto c = p.db->acquire();
+      return store::accounts::find_by_name(*c, kGridAccount);
+    }();
+    if (!account) account = p.users->create_account(nullptr, kGridAccount);
+    auto site = ensure_asset(p, sys, account->id, std::string(kGridAccount) + " connection", "site", std::nullopt, std::nullopt);
+    auto meter = ensure_sensor(p, sys, account->id, site.id, "net load", "kW", "PT15M", false);
+    SeriesQuery q;
+    q.start = from;
+    q.end = to;
+    std::map<Instant, std::pair<double, int>> sum;
+    int sites = 0;
+    for (const auto& prof : kSites) {
+      auto acc = [&] {
+        auto c = p.db->acquire();
+        return store::accounts::find_by_name(*c, prof.account);
+      }();
+      if (!acc) continue;
+      for (const auto& sen : p.assets->list_sensors(sys, 0, 1, 500).items) {
+        if (sen.account_id != acc->id || sen.name != "net load") continue;
+        ++sites;
+        for (const auto& e : p.timeseries->read(sys, sen.id, q).events) {
+          if (!e.value) continue;
+          auto& [v, n] = sum[e.start];
+          v += *e.value;
+          ++n;
+        }
+      }
+    }
+    PostedSeries grid;
+    grid.sensor_id = meter.id;
+    grid.resolution = timeseries::Duration{0, minutes(15)};
+    grid.source = "demo data";
+    for (const auto& [t, vn] : sum) {
+      if (vn.second != sites) continue;
+      if (!grid.values.empty() && t != grid.start + minutes(15) * static_cast<int>(grid.values.size())) {
+        report.readings_stored += p.timeseries->ingest(sys, {grid}).stored;
+        grid.values.clear();
+      }
+      if (grid.values.empty()) grid.start = t;
+      grid.values.push_back(std::round(-vn.first * 1000) / 1000);
+    }
+    if (!grid.values.empty()) report.readings_stored += p.timeseries->ingest(sys, {grid}).stored;
   }
 
   // Market and weather data, published by the platform's operator account.
@@ -214,6 +276,8 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
   }();
   if (!op) op = p.users->create_account(nullptr, "flexmarket");
   auto price = ensure_sensor(p, sys, op->id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
+  auto tariff = ensure_sensor(p, sys, op->id, std::nullopt, "grid tariff", "TWD/kWh", "PT1H", true);
+  auto feed_in = ensure_sensor(p, sys, op->id, std::nullopt, "grid feed-in price", "TWD/kWh", "PT1H", true);
   auto temp = ensure_sensor(p, sys, op->id, std::nullopt, "Tainan temperature", "°C", "PT1H", true);
   auto sun = ensure_sensor(p, sys, op->id, std::nullopt, "Tainan irradiance", "W/m²", "PT1H", true);
   std::vector<PostedSeries> posts;
@@ -229,12 +293,21 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
     ps.prior = published;
     ps.source = "demo data";
     const bool weekend = date::weekday(date::sys_days(day)).c_encoding() % 6 == 0;
+    // The grid supplier's retail tariff (energy plus network charges) and what it pays
+    // back for export follow the day-ahead price.
+    PostedSeries tariff_ps = ps, feed_in_ps = ps;
+    tariff_ps.sensor_id = tariff.id;
+    feed_in_ps.sensor_id = feed_in.id;
     for (int h = 0; h < 24; ++h) {
       double v = (h >= 22 || h < 7) ? 1.8 : ((h >= 13 && h < 17 && !weekend) ? 5.6 : 3.4);
       v += 0.3 * noise(static_cast<std::uint64_t>(to_micros(start)) / 3'600'000'000 + static_cast<std::uint64_t>(h));
       ps.values.push_back(std::round(v * 1000) / 1000);
+      tariff_ps.values.push_back(std::round((v * 1.1 + 1.0) * 100) / 100);
+      feed_in_ps.values.push_back(std::round(v * 0.85 * 100) / 100);
     }
     posts.push_back(ps);
+    posts.push_back(tariff_ps);
+    posts.push_back(feed_in_ps);
   }
   // Weather: hourly measurements up to the last full hour.
   PostedSeries tp, ir;
@@ -246,7 +319,7 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
     const auto local = tz->to_local(t);
     const double h = std::chrono::duration<double, std::ratio<3600>>(local - date::floor<date::days>(local)).count();
     const auto day_no = static_cast<std::uint64_t>(date::floor<date::days>(local).time_since_epoch().count());
-    const double sky = (day_no % 3 == 1) ? 0.3 : 0.9;
+    const double sky = clear_sky_share(day_no);
     tp.values.push_back(std::round((22 + 5 * std::sin(std::numbers::pi * (h - 9) / 12)) * 10) / 10);
     ir.values.push_back(h > 6 && h < 18 ? std::round(950 * sky * std::sin(std::numbers::pi * (h - 6) / 12)) : 0.0);
   }

@@ -67,7 +67,7 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   auto clock = p->market_clock;
   p->market = std::make_unique<MarketService>(*p->db, *p->assets, [clock] { return clock->now(); });
   p->market->set_stats_min_participants(config.market_stats_min_participants);
-  p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick);
+  p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick, p->db.get());
   p->schedules = std::make_unique<ScheduleService>(*p->db, *p->assets, *p->timeseries, config.lp_solver);
   p->schedules->set_max_variables(config.limits.schedule_variables);
   return p;
@@ -80,7 +80,7 @@ std::vector<Credentials> seed_demo(Platform& p) {
     Role role;
   };
   // The platform's admin and operator, the three BEMS sites of the energy-trading seed,
-  // and an aggregator.
+  // an aggregator and the grid supplier (the local market's backstop).
   const DemoUser demo[] = {
       {"admin@flexmarket.local", "flexmarket", Role::admin},
       {"operator@flexmarket.local", "flexmarket", Role::operator_},
@@ -88,6 +88,7 @@ std::vector<Credentials> seed_demo(Platform& p) {
       {"carlab@flexmarket.local", "Carlab_BEMS", Role::participant},
       {"ncku@flexmarket.local", "NCKU_BEMS", Role::participant},
       {"aggregator@flexmarket.local", "flexmarket aggregation", Role::aggregator},
+      {"grid@flexmarket.local", "Tainan Grid Supply", Role::participant},
   };
   std::vector<Credentials> created;
   for (const auto& d : demo) {
