@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Runs every shell example of README.md and docs/*.md against a fresh demo.
+
+Each ```sh block runs as written in its own bash (set -euo pipefail), in a directory where
+`build/` is the build and `var/` the demo's, with `localhost:8080` pointed at the demo's
+port. curl fails on any HTTP error (--fail-with-body). A comment line `# {...}` after a
+command claims what it prints: some JSON line of the block's output must have the claim's
+keys, with equal values except where the claim says `...` (ids and times that vary).
+Blocks preceded by `<!-- example: skip (reason) -->` are not run.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+FENCE = re.compile(r"^```(sh|bash|shell)\s*$")
+SKIP = re.compile(r"<!--\s*example:\s*skip")
+# Keys whose values differ from run to run; their presence is still checked.
+VARYING = {"id", "parent_id", "sensor_id", "account_id", "created_at", "updated_at", "cleared_at", "password", "ts"}
+PRELUDE = """set -euo pipefail
+curl() { command curl --fail-with-body -w '\\n' "$@"; }
+"""
+
+
+def blocks(path):
+    lines = open(path, encoding="utf-8").read().split("\n")
+    out, i, skip_next = [], 0, False
+    while i < len(lines):
+        if SKIP.search(lines[i]):
+            skip_next = True
+        m = FENCE.match(lines[i])
+        if m:
+            start = i + 1
+            j = start
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            if not skip_next:
+                out.append((start, "\n".join(lines[start:j])))
+            skip_next = False
+            i = j
+        elif lines[i].startswith("```"):  # another language: skip to its end
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                i += 1
+            skip_next = False
+        i += 1
+    return out
+
+
+def claim_of(comment):
+    """The JSON a `# {...}` comment claims, with `...` as a wildcard; None if not JSON."""
+    text = comment.lstrip("#").strip()
+    if not text.startswith("{"):
+        return None
+    text = re.sub(r",\s*\.\.\.(?=\s*[}\]])", "", text)
+    text = re.sub(r"\[\s*\.\.\.\s*\]", '"..."', text)
+    text = re.sub(r":\s*\.\.\.", ': "..."', text)
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def matches(claim, actual):
+    if not isinstance(actual, dict):
+        return False
+    for k, v in claim.items():
+        if k not in actual:
+            return False
+        if v == "..." or k in VARYING or isinstance(v, (dict, list)) and "..." in json.dumps(v):
+            continue
+        if isinstance(v, dict):
+            if not matches(v, actual[k]):
+                return False
+        elif v != actual[k]:
+            return False
+    return True
+
+
+def json_lines(text):
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--verbose", action="store_true", help="print every block's output")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="flexmarket-examples-")
+    os.symlink(os.path.dirname(os.path.abspath(args.binary)), os.path.join(work, "build"))
+    port = free_port()
+    demo_out = open(os.path.join(work, "demo.out"), "w")
+    demo = subprocess.Popen(["build/flexmarket", "demo", "--port", str(port)], cwd=work, stdout=demo_out,
+                            stderr=subprocess.STDOUT)
+    failures = 0
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except OSError:
+                if demo.poll() is not None:
+                    print(open(os.path.join(work, "demo.out")).read())
+                    sys.exit("the demo stopped before serving")
+                time.sleep(0.5)
+        files = [os.path.join(args.source, "README.md")]
+        docs = os.path.join(args.source, "docs")
+        files += sorted(os.path.join(docs, f) for f in os.listdir(docs) if f.endswith(".md"))
+        ran = 0
+        for path in files:
+            rel = os.path.relpath(path, args.source)
+            for line, code in blocks(path):
+                script = PRELUDE + code.replace("localhost:8080", f"localhost:{port}")
+                r = subprocess.run(["bash", "-c", script], cwd=work, capture_output=True, text=True, timeout=300)
+                ran += 1
+                problems = []
+                if r.returncode != 0:
+                    problems.append(f"exit status {r.returncode}")
+                outputs = list(json_lines(r.stdout))
+                for n, src in enumerate(code.split("\n")):
+                    if src.lstrip().startswith("# {"):
+                        claim = claim_of(src)
+                        if claim is not None and not any(matches(claim, o) for o in outputs):
+                            problems.append(f"line {line + n}: no output matches the claim {src.strip()}")
+                if problems:
+                    failures += 1
+                    print(f"FAIL {rel}:{line}")
+                    for p in problems:
+                        print("  " + p)
+                    print("  --- stdout\n" + r.stdout[-3000:] + "\n  --- stderr\n" + r.stderr[-3000:])
+                else:
+                    print(f"ok   {rel}:{line}")
+                    if args.verbose:
+                        print(r.stdout + r.stderr)
+        print(f"{ran} example blocks, {failures} failed")
+    finally:
+        demo.terminate()
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+        if failures == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work} (demo output in demo.out, log in var/demo.log)")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
