@@ -156,7 +156,7 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     const auto local = date::make_zoned(tz, std::chrono::floor<std::chrono::seconds>(t));
     const auto& s = ds.schedule;
     std::cout << "\n== flexmarket demo: " << url << "  (Ctrl-C stops; server log: " << log_path.string() << ")\n\n"
-              << "Market clock: " << date::format("%Y-%m-%d %H:%M %Z", local) << ", simulated at "
+              << "Market clock: " << date::format("%Y-%m-%d %H:%M %Ez", local) << " (" << m.timezone << ")" << ", simulated at "
               << c.market_clock_speed << "x real time: a 1-hour slot closes, clears and settles about every minute.\n"
               << "Restarting continues from there; build/flexmarket demo --fresh starts over.\n\n"
               << "Log in: tokens for every demo user (valid 24 h) and the ids the examples use are in " << env_path.string()
