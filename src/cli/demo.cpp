@@ -165,7 +165,7 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
               << "  curl -s localhost:" << c.server_port << "/api/v1/me -H \"Authorization: Bearer $BUYER\"\n"
               << "  (or log in with a password: POST /api/v1/auth/token {\"email\": ..., \"password\": ...})\n\n";
     std::cout << "Who is who:\n";
-    for (const auto& l : kLogins) std::cout << "  $" << l.variable << "  " << l.email << "  " << l.what << "\n";
+    for (const auto& l : kLogins) std::cout << "  $" << l.variable << " = " << l.email << ", " << l.what << "\n";
     std::cout << "Objects: MARKET=" << market_id << " (" << m.name << "), SITE=" << ids[3].second
               << ", BATTERY=" << ids[4].second << ", SELLER_METER=" << ids[6].second << ", BUYER_METER=" << ids[7].second
               << ", PRICES=" << ids[9].second << ", TARIFF=" << ids[10].second << ", FEED_IN=" << ids[11].second << "\n\n";

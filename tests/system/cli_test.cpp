@@ -91,7 +91,7 @@ TEST_P(Cli, DemoSeedsUsersOnceAndServes) {
   Process demo({FLEXMARKET_BINARY, "demo", "--database", db.url, "--var-dir", db.var_dir, "--port", "0"}, {},
                dir + "/out", dir + "/err");
   std::string out;
-  for (int i = 0; i < 200 && out.find("Serving") == std::string::npos; ++i) {
+  for (int i = 0; i < 200 && out.find("== flexmarket demo") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     out = read_file(dir + "/out");
   }
@@ -102,17 +102,17 @@ TEST_P(Cli, DemoSeedsUsersOnceAndServes) {
   auto list = cli(db, {"user", "list"});
   EXPECT_NE(list.out.find("NCKU_BEMS"), std::string::npos) << list.out;
 
-  // A second run creates nothing and prints no password.
+  // A second run creates nothing, prints no password and continues the market clock.
   Process again({FLEXMARKET_BINARY, "demo", "--database", db.url, "--var-dir", db.var_dir, "--port", "0"}, {},
                 dir + "/out2", dir + "/err2");
   std::string out2;
-  for (int i = 0; i < 200 && out2.find("Serving") == std::string::npos; ++i) {
+  for (int i = 0; i < 200 && out2.find("== flexmarket demo") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     out2 = read_file(dir + "/out2");
   }
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(), 0);
-  EXPECT_NE(out2.find("already present"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("The market clock continues from"), std::string::npos) << out2;
   EXPECT_EQ(out2.find("admin@flexmarket.local  "), std::string::npos) << out2;
   std::filesystem::remove_all(dir);
 }
