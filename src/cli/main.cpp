@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <functional>
 #include <fstream>
 #include <iostream>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "api/server.hpp"
 #include "cli/demo.hpp"
@@ -112,7 +115,7 @@ int print_routes(const std::vector<api::RouteInfo>& routes, bool as_json, std::o
     out << all.dump(1) << "\n";
     return 0;
   }
-  std::printf("%-7s %-46s %-40s %s\n", "METHOD", "PATH", "ROLES", "OTHER ACCOUNTS' OBJECTS");
+  out << fmt::format("{:<7} {:<46} {:<40} {}\n", "METHOD", "PATH", "ROLES", "OTHER ACCOUNTS' OBJECTS");
   for (const auto& r : all) {
     std::string roles = r["public"].get<bool>() ? "(public)" : "";
     for (const auto& x : r["roles"]) roles += (roles.empty() ? "" : ",") + x.get<std::string>();
@@ -122,10 +125,27 @@ int print_routes(const std::vector<api::RouteInfo>& routes, bool as_json, std::o
                                      [](const auto& k) { return k != "market" && k != "slot"; });
     if (!ownable) others = "-";
     else if (others.empty()) others = "nobody";
-    std::printf("%-7s %-46s %-40s %s\n", r["method"].get<std::string>().c_str(), r["pattern"].get<std::string>().c_str(),
-                roles.c_str(), others.c_str());
+    out << fmt::format("{:<7} {:<46} {:<40} {}\n", r["method"].get<std::string>(), r["pattern"].get<std::string>(), roles,
+                       others);
   }
   return 0;
+}
+
+// The platform, with schedules judged past or future by the market clock.
+std::unique_ptr<services::Platform> open_platform(const Config& c) {
+  auto p = services::open_platform(c);
+  p->schedules->set_market_clock([clock = p->market_clock] { return clock->now(); });
+  return p;
+}
+
+// The SQLite file a database URL names, if it names one that does not exist: read-only
+// commands say so instead of creating an empty database.
+std::optional<std::string> missing_sqlite_file(const std::string& url) {
+  const std::string prefix = "sqlite://";
+  if (url.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::string path = url.substr(prefix.size());
+  if (path.empty() || path == ":memory:" || std::filesystem::exists(path)) return std::nullopt;
+  return path;
 }
 
 int serve(services::Platform& p, const std::function<void()>& on_start = {}, const std::function<void()>& on_stop = {}) {
@@ -182,12 +202,20 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", FLEXMARKET_VERSION);
   GlobalOptions g;
-  app.add_option("--config", g.config_file, "TOML configuration file")->check(CLI::ExistingFile);
-  app.add_option("--database", g.database,
-                 "database URL: sqlite:///path/file.db or postgresql://user:pass@host/db (default: var/flexmarket.db)");
-  app.add_option("--var-dir", g.var_dir, "directory for the embedded database and generated secrets (default: var)");
-  app.add_option("--log-level", g.log_level, "trace, debug, info, warn or error");
-  app.add_option("--log-format", g.log_format, "json or text");
+  // The options every command takes, listed in each command's --help too (before or
+  // after the command's name: `flexmarket --database URL db status` or `db status --database URL`).
+  auto add_global_options = [&g](CLI::App* cmd) {
+    const std::string group = "Global options";
+    cmd->add_option("--config", g.config_file, "TOML configuration file")->check(CLI::ExistingFile)->group(group);
+    cmd->add_option("--database", g.database,
+                    "database URL: sqlite:///path/file.db or postgresql://user:pass@host/db (default: var/flexmarket.db)")
+        ->group(group);
+    cmd->add_option("--var-dir", g.var_dir, "directory for the embedded database and generated secrets (default: var)")
+        ->group(group);
+    cmd->add_option("--log-level", g.log_level, "trace, debug, info, warn or error")->group(group);
+    cmd->add_option("--log-format", g.log_format, "json or text")->group(group);
+  };
+  add_global_options(&app);
   app.fallthrough();
 
   ServeOptions so;
@@ -203,6 +231,9 @@ int main(int argc, char** argv) {
   add_serve_options(serve_cmd);
   auto* demo_cmd = app.add_subcommand("demo", "set up the demo data (once) and serve the platform");
   add_serve_options(demo_cmd);
+  cli::DemoOptions demo_options;
+  demo_cmd->add_flag("--fresh", demo_options.fresh,
+                     "drop every table and start a new demo (default: continue the one in the database)");
 
   auto* worker_cmd = app.add_subcommand("worker", "run queued jobs (schedules) and the market clock (gate closure, clearing, settlement) without serving HTTP");
   worker_cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
@@ -290,6 +321,16 @@ int main(int argc, char** argv) {
   sim_bids->add_option("--count", bot.count, "with --every: stop after this many rounds");
   sim_bids->add_flag("--password-stdin", password_stdin, "read the password from standard input (else FLEXMARKET_PASSWORD)");
 
+  // Every command and subcommand lists (and takes) the global options.
+  std::function<void(CLI::App*)> give_globals = [&](CLI::App* cmd) {
+    for (CLI::App* sub : cmd->get_subcommands([](CLI::App*) { return true; })) {
+      add_global_options(sub);
+      sub->fallthrough();
+      give_globals(sub);
+    }
+  };
+  give_globals(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -308,8 +349,8 @@ int main(int argc, char** argv) {
       sigset_t signals = stop_signals();
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       Config c = make_config(g, &so);
-      auto p = services::open_platform(c);
-      if (demo_cmd->parsed()) return cli::run_demo(*p, c, serve);
+      auto p = open_platform(c);
+      if (demo_cmd->parsed()) return cli::run_demo(*p, c, demo_options, serve);
       return serve(*p);
     }
 
@@ -317,7 +358,7 @@ int main(int argc, char** argv) {
       sigset_t signals = stop_signals();
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       Config c = make_config(g, &so);
-      auto p = services::open_platform(c);
+      auto p = open_platform(c);
       store::upgrade(*p->db);
       p->market_runner->start();
       services::make_job_runner(*p, services::JobMode::worker);
@@ -337,11 +378,18 @@ int main(int argc, char** argv) {
 
     if (db_cmd->parsed()) {
       Config c = make_config(g);
+      if (db_status->parsed() || db_schema->parsed()) {
+        if (auto missing = missing_sqlite_file(c.effective_database_url())) {
+          std::cerr << "error: no database at " << *missing << "; create it with flexmarket db upgrade or make demo\n";
+          return 1;
+        }
+      }
       auto db = store::Database::open(c.effective_database_url(), 2);
       if (db_upgrade->parsed()) {
         print_upgrade(store::upgrade(*db), true);
       } else if (db_reset->parsed()) {
         if (!yes) {
+          // The question goes with the answer it asks for (standard output, as the result).
           std::cout << "This drops every table of " << db->display_url() << ". Type 'yes' to go on: " << std::flush;
           std::string answer;
           if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -354,10 +402,12 @@ int main(int argc, char** argv) {
         print_upgrade(store::upgrade(*db), true);
       } else if (db_status->parsed()) {
         auto applied = store::applied_versions(*db);
+        std::cout << fmt::format("{:<7}  {:<40} {}\n", "VERSION", "MIGRATION", "STATE");
         for (const auto& m : store::migrations()) {
           const bool done = std::find(applied.begin(), applied.end(), m.version) != applied.end();
-          std::printf("%04d  %-40s %s\n", m.version, m.name.c_str(), done ? "applied" : "pending");
+          std::cout << fmt::format("{:04d}     {:<40} {}\n", m.version, m.name, done ? "applied" : "pending");
         }
+        std::cout << std::flush;
       } else if (db_schema->parsed()) {
         std::cout << store::describe_schema(*db);
       }
@@ -374,7 +424,7 @@ int main(int argc, char** argv) {
 
     if (schedule_cmd->parsed()) {
       Config c = make_config(g);
-      auto p = services::open_platform(c);
+      auto p = open_platform(c);
       store::upgrade(*p->db);
       return cli::run_schedule(*p, sched, std::cout, std::cerr);
     }
@@ -469,11 +519,12 @@ int main(int argc, char** argv) {
         std::cout << "password changed for " << u.email << "; its tokens are revoked\n";
         if (!password) std::cout << "password: " << pw << "\n";
       } else if (user_list->parsed()) {
+        std::cout << fmt::format("{:>6}  {:<36} {:<24} {:<24} {}\n", "ID", "EMAIL", "ACCOUNT", "ROLES", "STATE");
         for (std::int64_t page = 1;; ++page) {
           auto list = p->users->list_users(nullptr, 0, page, 500);
           for (const auto& u : list.items) {
-            std::printf("%6lld  %-36s %-24s %-24s %s\n", static_cast<long long>(u.id), u.email.c_str(),
-                        u.account_name.c_str(), join_roles(u.roles).c_str(), u.active ? "active" : "inactive");
+            std::cout << fmt::format("{:>6}  {:<36} {:<24} {:<24} {}\n", u.id, u.email, u.account_name,
+                                     join_roles(u.roles), u.active ? "active" : "inactive");
           }
           if (page * 500 >= list.total) break;
         }

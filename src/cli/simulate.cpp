@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -45,6 +46,13 @@ std::optional<httplib::Headers> login_headers(httplib::Client& client, const std
   return httplib::Headers{{"Authorization", "Bearer " + json::parse(r->body)["token"].get<std::string>()}};
 }
 
+// A number as people read it: at most 3 decimals, no trailing zeros.
+std::string fmt_number(double v) {
+  std::ostringstream o;
+  o << std::round(v * 1000.0) / 1000.0;
+  return o.str();
+}
+
 json get_json(httplib::Client& c, const std::string& path, const httplib::Headers& h) {
   auto r = c.Get(path, h);
   if (!r) throw std::runtime_error("cannot reach the platform for GET " + path);
@@ -86,6 +94,7 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
   if (!auth) return 1;
 
   std::int64_t sensor = 0;
+  std::chrono::microseconds resolution{0};
   try {
     if (o.sensor_id) {
       sensor = *o.sensor_id;
@@ -107,6 +116,10 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
       }
       if (!sensor) throw std::runtime_error("the site has no power sensor; give --sensor");
     }
+    const json s = get_json(client, "/api/v1/sensors/" + std::to_string(sensor), *auth);
+    auto r = timeseries::parse_duration(s["event_resolution"].get<std::string>());
+    if (!r || !r->is_fixed() || r->fixed.count() <= 0) throw std::runtime_error("sensor " + std::to_string(sensor) + " has no fixed resolution");
+    resolution = r->fixed;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
@@ -137,19 +150,24 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
       }
       t = *given + every * sent;
     }
-    auto pick = timeseries::pick_simulated_reading(parsed.readings, tz, t);
+    // A meter reports an interval once it has ended: the last whole interval before t,
+    // never the one in progress.
+    const Instant interval = timeseries::floor_to(t, resolution) - resolution;
+    auto pick = timeseries::pick_simulated_reading(parsed.readings, tz, interval);
     if (!pick) {
-      std::cerr << "error: " << o.csv_path << " has no row for this weekday and hour\n";
+      std::cerr << "error: " << o.csv_path << " has no row for the weekday and hour of "
+                << timeseries::format_local_iso8601(tz, interval) << "\n";
       return 1;
     }
-    const json body = {{"start", timeseries::format_local_iso8601(tz, pick->time)}, {"values", {pick->value}}};
+    const std::string at = timeseries::format_local_iso8601(tz, interval);
+    const json body = {{"start", at}, {"values", {pick->value}}};
     auto r = client.Post("/api/v1/sensors/" + std::to_string(sensor) + "/data", *auth, body.dump(), "application/json");
     if (!r || r->status != 200) {
-      std::cerr << "error: posting failed: " << (r ? r->body : "no answer") << "\n";
+      std::cerr << "error: posting the reading for " << at << " failed: " << (r ? r->body : "no answer") << "\n";
       if (every.count() == 0) return 1;
     } else {
-      std::cout << timeseries::format_local_iso8601(tz, pick->time) << " " << pick->value << " kW -> sensor " << sensor
-                << " (row " << pick->line << ")\n"
+      std::cout << at << " " << pick->value << " kW -> sensor " << sensor << " (row " << pick->line
+                << "; the interval ended at " << timeseries::format_local_iso8601(tz, interval + resolution) << ")\n"
                 << std::flush;
     }
     ++sent;
@@ -193,13 +211,23 @@ int simulate_bids(const SimulateBidsOptions& o) {
     if (!sensor) throw std::runtime_error("no power sensor of the participant's account; give --sensor");
     if (!price_sensor) throw std::runtime_error("no sensor named 'day-ahead price'; give --price-sensor");
     const std::string res = timeseries::format_duration(slot_len);
+    const std::string bids_path = "/api/v1/markets/" + std::to_string(o.market_id) + "/bids";
     for (int round = 0;; ++round) {
       const Instant t = *parse_iso8601(get_json(client, "/api/v1/markets", *auth)["now"].get<std::string>());
+      // The first slot whose gate is still open: its start is more than the lead after now.
       Instant slot = timeseries::floor_to(t + lead, slot_len) + slot_len;
+      std::cout << "round " << round + 1 << " at " << format_iso8601(timeseries::floor_to(t, std::chrono::seconds(1)))
+                << " (market time): " << o.slots
+                << " slot(s) from " << format_iso8601(slot) << "; gates close "
+                << timeseries::format_duration(lead) << " before each slot, so earlier slots are closed\n";
+      int placed = 0;
       for (int k = 0; k < o.slots; ++k, slot += slot_len) {
         const std::string at = format_iso8601(slot);
-        const std::string bids_path = "/api/v1/markets/" + std::to_string(o.market_id) + "/bids";
-        if (get_json(client, bids_path + "?slot_start=" + at, *auth)["total"].get<int>() > 0) continue;
+        const std::int64_t already = get_json(client, bids_path + "?slot_start=" + at, *auth)["total"].get<std::int64_t>();
+        if (already > 0) {
+          std::cout << "  " << at << ": already bid (" << already << " bid" << (already == 1 ? "" : "s") << "), nothing to do\n";
+          continue;
+        }
         const json history = get_json(client, "/api/v1/sensors/" + std::to_string(sensor) + "/data?start=" +
                                                    format_iso8601(slot - std::chrono::hours(24 * 7)) + "&end=" + at +
                                                    "&resolution=" + res, *auth);
@@ -210,26 +238,40 @@ int simulate_bids(const SimulateBidsOptions& o) {
           if (!v.is_null() && (slot - e) % std::chrono::hours(24) == std::chrono::microseconds(0)) sum += v.get<double>(), ++n;
           e += slot_len;
         }
-        std::optional<double> forecast;
-        if (n) forecast = sum / n * std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
+        if (n == 0) {
+          std::cout << "  " << at << ": no bid: no history (sensor " << sensor
+                    << " has no reading at this time of day in the last 7 days)\n";
+          continue;
+        }
+        const double forecast = sum / n * std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
         const json price = get_json(client, "/api/v1/sensors/" + std::to_string(price_sensor) + "/data?start=" + at +
                                                 "&end=" + format_iso8601(slot + slot_len) + "&resolution=" + res, *auth);
         if (price["values"].empty() || price["values"][0].is_null()) {
-          std::cout << at << ": no day-ahead price yet, not bidding\n";
+          std::cout << "  " << at << ": no bid: no day-ahead price yet on sensor " << price_sensor << "\n";
           continue;
         }
-        for (const auto& b : market::plan_bids(forecast, price["values"][0].get<double>(), settings,
-                                               static_cast<std::uint64_t>(to_micros(slot)))) {
+        const double day_ahead = price["values"][0].get<double>();
+        const auto plan = market::plan_bids(forecast, day_ahead, settings, static_cast<std::uint64_t>(to_micros(slot)));
+        std::cout << "  " << at << ": forecast net import " << fmt_number(forecast) << " kWh (mean of " << n
+                  << " day(s)), day-ahead price " << fmt_number(day_ahead) << "; " << plan.size() << " bid(s)\n";
+        for (const auto& b : plan) {
           const json body = {{"side", b.side == market::Side::buy ? "buy" : "sell"}, {"slot_start", at},
                              {"volume_kwh", b.volume_kwh}, {"price", b.price}};
           auto r = client.Post(bids_path, *auth, body.dump(), "application/json");
-          if (!r || r->status != 201) {
-            std::cerr << "bid refused: " << (r ? r->body : "no answer") << "\n";
+          if (r && r->status == 201) {
+            ++placed;
+            std::cout << "    placed " << body["side"].get<std::string>() << " " << b.volume_kwh << " kWh at " << b.price
+                      << " (bid " << json::parse(r->body).value("id", json(nullptr)).dump() << ")\n";
+          } else if (r && r->status == 409) {
+            std::cout << "    not placed: gate closed (" << body["side"].get<std::string>() << " " << b.volume_kwh
+                      << " kWh at " << b.price << ")\n";
           } else {
-            std::cout << at << " " << body["side"].get<std::string>() << " " << b.volume_kwh << " kWh at " << b.price << "\n";
+            std::cerr << "error: " << at << ": " << body["side"].get<std::string>() << " bid refused: "
+                      << (r ? r->body : "no answer") << "\n";
           }
         }
       }
+      std::cout << "round " << round + 1 << ": " << placed << " bid(s) placed\n";
       std::cout << std::flush;
       if (every.count() == 0 || (o.count > 0 && round + 1 >= o.count)) return 0;
       std::this_thread::sleep_for(every);

@@ -271,6 +271,32 @@ Models compile(const Plan& p, std::size_t slot_count) {
   return m;
 }
 
+// "3 days", "1 hour", "20 minutes": the whole units of the largest that fits.
+std::string how_long(microseconds d) {
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(d).count();
+  auto say = [](long long n, const char* unit) { return fmt::format("{} {}{}", n, unit, n == 1 ? "" : "s"); };
+  if (minutes >= 24 * 60) return say(minutes / (24 * 60), "day");
+  if (minutes >= 60) return say(minutes / 60, "hour");
+  if (minutes >= 1) return say(minutes, "minute");
+  return "less than a minute";
+}
+
+const std::set<std::string> kJobStates{"queued", "running", "done", "failed", "cancelled"};
+
+std::optional<std::string> checked_state(const std::optional<std::string>& state) {
+  if (state && !kJobStates.count(*state)) {
+    throw invalid_field("state", "state must be queued, running, done, failed or cancelled, not '" + *state + "'");
+  }
+  return state;
+}
+
+std::string job_url(const store::JobRecord& j) {
+  if (j.kind == "schedule") return "/api/v1/schedules/" + std::to_string(j.id);
+  return "/api/v1/jobs?type=" + j.kind;
+}
+
+json opt_time_json(const std::optional<Instant>& t) { return t ? json(format_iso8601(*t)) : json(nullptr); }
+
 Principal job_principal(const json& payload) {
   Principal who;
   who.user_id = payload.value("user_id", std::int64_t{0});
@@ -286,7 +312,9 @@ Principal job_principal(const json& payload) {
 
 ScheduleService::ScheduleService(store::Database& db, AssetService& assets, TimeSeriesService& timeseries,
                                  std::string solver, Clock clock)
-    : db_(db), assets_(assets), timeseries_(timeseries), solver_(std::move(solver)), clock_(std::move(clock)) {}
+    : db_(db), assets_(assets), timeseries_(timeseries), solver_(std::move(solver)), clock_(std::move(clock)) {
+  market_now_ = clock_;
+}
 
 namespace {
 
@@ -496,6 +524,16 @@ std::int64_t ScheduleService::request(const Principal& who, std::int64_t asset_i
                   {"email", who.email},
                   {"roles", json::array()}};
   for (Role r : who.roles) payload["roles"].push_back(std::string(to_string(r)));
+  payload["window"] = {{"start", format_iso8601(plan.start)}, {"end", format_iso8601(plan.end)}};
+  // A window that starts before the market's now cannot be followed: it is kept (to
+  // compare, to replay history) but marked as a plan for the past.
+  const Instant market_now = market_now_();
+  if (plan.start < market_now) {
+    payload["past_window"] = true;
+    payload["past_window_warning"] =
+        fmt::format("the window starts {} before now ({} on the market clock): a plan for the past, not an instruction",
+                    how_long(market_now - plan.start), format_iso8601(market_now));
+  }
   store::JobRecord job;
   job.kind = kJobKind;
   job.account_id = plan.account_id;
@@ -545,6 +583,7 @@ json ScheduleService::get(const Principal& who, std::int64_t job_id) {
               {"finished_at", job->finished_at ? json(format_iso8601(*job->finished_at)) : json(nullptr)}};
   if (job->state == "failed") out["error"] = job->error.value_or("the job does not say why it failed");
   out["cancel_requested"] = job->cancel_requested_at.has_value();
+  out["past_window"] = payload.value("past_window", false);
   if (job->state == "done" && job->result) out.update(json::parse(*job->result));
   return out;
 }
@@ -555,6 +594,7 @@ std::string ScheduleService::run(const store::JobRecord& job) {
   const Plan plan = check_request(who, assets_, db_, payload.at("asset_id").get<std::int64_t>(), payload.at("request"));
   const Instant belief_time = clock_();
   std::vector<std::string> warnings;
+  if (payload.contains("past_window_warning")) warnings.push_back(payload["past_window_warning"].get<std::string>());
 
   auto read = [&](std::int64_t sensor, const std::optional<std::string>& unit) {
     SeriesQuery q;
@@ -701,9 +741,89 @@ std::string ScheduleService::run(const store::JobRecord& job) {
                  {"baseline_cost", schedule.baseline_cost},
                  {"savings", schedule.baseline_cost - schedule.cost},
                  {"site_power_kw", schedule.site_power_kw},
+                 {"past_window", payload.value("past_window", false)},
                  {"warnings", warnings},
                  {"devices", devices}};
   return result.dump();
+}
+
+json ScheduleService::list_for_asset(const Principal& who, std::int64_t asset_id, const std::optional<std::string>& state,
+                                     std::int64_t page, std::int64_t per_page) {
+  check_paging(page, per_page);
+  const store::AssetRecord asset = assets_.get_asset(who, asset_id);  // 404 for an asset the caller cannot see
+  store::JobFilter f;
+  f.kind = kJobKind;
+  f.state = checked_state(state);
+  f.asset_ids.push_back(asset.id);
+  std::vector<store::JobRecord> jobs;
+  std::int64_t total = 0;
+  {
+    auto c = db_.acquire();
+    if (asset.type == "site") {
+      for (const auto& child : store::assets::children(*c, asset.id)) f.asset_ids.push_back(child.id);
+    }
+    jobs = store::jobs::list(*c, f, (page - 1) * per_page, per_page);
+    total = store::jobs::count(*c, f);
+  }
+  json items = json::array();
+  for (const auto& j : jobs) {
+    const json payload = json::parse(j.payload);
+    json start = nullptr, end = nullptr;
+    if (payload.contains("window")) {
+      start = payload["window"]["start"];
+      end = payload["window"]["end"];
+    } else if (payload.contains("request") && payload["request"].contains("start")) {
+      start = payload["request"]["start"];
+    }
+    if (j.state == "done" && j.result) {  // the window actually planned (cut where prices end)
+      const json r = json::parse(*j.result);
+      start = r.value("start", start);
+      end = r.value("end", end);
+    }
+    items.push_back({{"id", j.id},
+                     {"asset_id", j.asset_id ? json(*j.asset_id) : json(nullptr)},
+                     {"state", j.state},
+                     {"start", start},
+                     {"end", end},
+                     {"past_window", payload.value("past_window", false)},
+                     {"created_at", format_iso8601(j.created_at)},
+                     {"finished_at", opt_time_json(j.finished_at)},
+                     {"error", j.state == "failed" ? json(j.error.value_or("")) : json(nullptr)},
+                     {"url", job_url(j)}});
+  }
+  return {{"items", items}, {"page", page}, {"per_page", per_page}, {"total", total}};
+}
+
+json ScheduleService::list_jobs(const Principal& who, const std::optional<std::string>& state,
+                                const std::optional<std::string>& type, std::int64_t page, std::int64_t per_page) {
+  check_paging(page, per_page);
+  store::JobFilter f;
+  f.state = checked_state(state);
+  if (type && *type != kJobKind) throw invalid_field("type", "type must be schedule, not '" + *type + "'");
+  f.kind = type;
+  if (!who.sees_all_accounts()) f.account_id = who.account_id;
+  std::vector<store::JobRecord> jobs;
+  std::int64_t total = 0;
+  {
+    auto c = db_.acquire();
+    jobs = store::jobs::list(*c, f, (page - 1) * per_page, per_page);
+    total = store::jobs::count(*c, f);
+  }
+  json items = json::array();
+  for (const auto& j : jobs) {
+    items.push_back({{"id", j.id},
+                     {"type", j.kind},
+                     {"state", j.state},
+                     {"account_id", j.account_id},
+                     {"asset_id", j.asset_id ? json(*j.asset_id) : json(nullptr)},
+                     {"created_at", format_iso8601(j.created_at)},
+                     {"started_at", opt_time_json(j.started_at)},
+                     {"finished_at", opt_time_json(j.finished_at)},
+                     {"cancel_requested", j.cancel_requested_at.has_value()},
+                     {"error", j.state == "failed" ? json(j.error.value_or("")) : json(nullptr)},
+                     {"url", job_url(j)}});
+  }
+  return {{"items", items}, {"page", page}, {"per_page", per_page}, {"total", total}};
 }
 
 }  // namespace flexmarket::services

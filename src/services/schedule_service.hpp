@@ -5,6 +5,7 @@
 // beliefs of its power sensor under the source "flexmarket scheduler".
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,9 @@ class ScheduleService {
                   Clock clock = now);
   // Largest plan accepted (slots x devices, limits.schedule_variables).
   void set_max_variables(std::int64_t n) { max_variables_ = n; }
+  // The market clock: a window that starts before its now is a plan for the past, marked
+  // so (past_window, a warning). Default: the service's clock.
+  void set_market_clock(Clock market_now) { market_now_ = std::move(market_now); }
 
   // Checks the request (422 naming the field for anything wrong; nothing is queued then)
   // and queues it. Returns the job id.
@@ -33,6 +37,14 @@ class ScheduleService {
   // Cancels a queued schedule at once; a running one stops within about a second (its
   // state then becomes "cancelled"). 409 once it is done or failed. Own account only.
   nlohmann::json cancel(const Principal& who, std::int64_t job_id);
+  // An asset's schedules, newest first (for a site also its devices'; each item names its
+  // asset). `state` filters (422 naming it when unknown). The paged envelope: items, page,
+  // per_page, total.
+  nlohmann::json list_for_asset(const Principal& who, std::int64_t asset_id, const std::optional<std::string>& state,
+                                std::int64_t page, std::int64_t per_page);
+  // Jobs of the caller's account (admins and operators: every account), newest first.
+  nlohmann::json list_jobs(const Principal& who, const std::optional<std::string>& state,
+                           const std::optional<std::string>& type, std::int64_t page, std::int64_t per_page);
   // The job handler: plans, stores the schedule, returns the result as JSON text. Throws,
   // with the reason, when no schedule can be made.
   std::string run(const store::JobRecord& job);
@@ -48,6 +60,7 @@ class ScheduleService {
   TimeSeriesService& timeseries_;
   std::string solver_;
   Clock clock_;
+  Clock market_now_;
   std::int64_t max_variables_ = 100'000;
 };
 

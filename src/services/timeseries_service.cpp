@@ -339,7 +339,7 @@ Page<PowerReading> TimeSeriesService::power_readings(const Principal& who, std::
   auto c = db_.acquire();
   for (const auto& ks : sensors) {
     const auto r = ks.sensor.event_resolution;
-    auto beliefs = store::beliefs::load(*c, ks.sensor.id, timeseries::floor_to(start, r), end, std::nullopt);
+    auto beliefs = store::beliefs::load_measurements(*c, ks.sensor.id, timeseries::floor_to(start, r), end);
     auto series = timeseries::most_recent_beliefs(beliefs, start, end, r);
     for (std::size_t i = 0; i < series.values.size(); ++i) {
       const Instant t = series.start + r * static_cast<std::int64_t>(i);
@@ -384,7 +384,7 @@ std::vector<DayEnergy> TimeSeriesService::daily_energy(const Principal& who, std
   for (const auto& ks : sensors) {
     const auto r = ks.sensor.event_resolution;
     const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
-    auto beliefs = store::beliefs::load(*c, ks.sensor.id, timeseries::floor_to(bounds.front(), r), bounds.back(), std::nullopt);
+    auto beliefs = store::beliefs::load_measurements(*c, ks.sensor.id, timeseries::floor_to(bounds.front(), r), bounds.back());
     auto series = timeseries::most_recent_beliefs(beliefs, bounds.front(), bounds.back(), r);
     auto& en = energy[ks.kind];
     auto& kn = known[ks.kind];

@@ -70,7 +70,8 @@ struct CsvImportReport {
   std::vector<timeseries::CsvError> errors;  // non-empty: nothing was stored
 };
 
-// Power views of a site: its own sensors and those of its assets, by kind.
+// Power views of a site: its own sensors and those of its assets, by kind; measurements
+// only (never the beliefs of a scheduler or forecaster source: plans are not readings).
 enum class PowerKind { net_load, pv, ev, ess, wind, load };
 std::string_view to_string(PowerKind k);
 

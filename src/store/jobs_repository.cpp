@@ -36,7 +36,51 @@ JobRecord job_from(const Row& r) {
   return j;
 }
 
+// " WHERE ..." for a filter, with its parameters appended to `params`.
+std::string where_of(const JobFilter& f, std::vector<Value>& params) {
+  std::string w;
+  auto add = [&](const std::string& clause) { w += (w.empty() ? " WHERE " : " AND ") + clause; };
+  if (f.account_id != 0) {
+    add("account_id = ?");
+    params.emplace_back(f.account_id);
+  }
+  if (!f.asset_ids.empty()) {
+    std::string in;
+    for (auto id : f.asset_ids) {
+      in += in.empty() ? "?" : ", ?";
+      params.emplace_back(id);
+    }
+    add("asset_id IN (" + in + ")");
+  }
+  if (f.kind) {
+    add("kind = ?");
+    params.emplace_back(*f.kind);
+  }
+  if (f.state) {
+    add("state = ?");
+    params.emplace_back(*f.state);
+  }
+  return w;
+}
+
 }  // namespace
+
+std::vector<JobRecord> list(Connection& c, const JobFilter& f, std::int64_t offset, std::int64_t limit) {
+  std::vector<Value> params;
+  const std::string where = where_of(f, params);
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  auto r = c.query(std::string("SELECT ") + kColumns + " FROM jobs" + where + " ORDER BY id DESC LIMIT ? OFFSET ?", params);
+  std::vector<JobRecord> out;
+  for (std::size_t i = 0; i < r.rows.size(); ++i) out.push_back(job_from(r[i]));
+  return out;
+}
+
+std::int64_t count(Connection& c, const JobFilter& f) {
+  std::vector<Value> params;
+  const std::string where = where_of(f, params);
+  return c.query("SELECT COUNT(*) FROM jobs" + where, params)[0].int64(0);
+}
 
 std::int64_t enqueue(Connection& c, const JobRecord& j) {
   return c.query("INSERT INTO jobs (kind, account_id, asset_id, state, payload, created_at) "

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/time.hpp"
 #include "store/database.hpp"
@@ -22,9 +23,19 @@ struct JobRecord {
   std::optional<Instant> cancel_requested_at;
 };
 
+// Which jobs a list returns; empty fields do not filter.
+struct JobFilter {
+  std::int64_t account_id = 0;           // 0: every account
+  std::vector<std::int64_t> asset_ids;   // empty: any asset (or none)
+  std::optional<std::string> kind, state;
+};
+
 namespace jobs {
 std::int64_t enqueue(Connection& c, const JobRecord& j);
 std::optional<JobRecord> find(Connection& c, std::int64_t id);
+// Jobs matching `f`, newest first (highest id first), and how many match.
+std::vector<JobRecord> list(Connection& c, const JobFilter& f, std::int64_t offset, std::int64_t limit);
+std::int64_t count(Connection& c, const JobFilter& f);
 // Moves the oldest queued job (or job `only_id` if it is queued) to running for `worker`
 // and returns it; nullopt when there is none. One statement: concurrent claims never get
 // the same job (PostgreSQL skips rows another claim holds; SQLite writes one at a time).

@@ -304,6 +304,17 @@ std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Inst
   return out;
 }
 
+std::vector<timeseries::Belief> load_measurements(Connection& c, std::int64_t sensor_id, Instant start, Instant end) {
+  std::vector<timeseries::Belief> out;
+  auto collect = [&](const RowReader& r) { out.push_back({r.int64(0), r.int64(1), r.int64(2), r.real(3)}); };
+  c.query_each(
+      "SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND event_start >= ? "
+      "AND event_start < ? AND source_id NOT IN (SELECT id FROM data_sources WHERE type IN ('scheduler', "
+      "'forecaster')) ORDER BY event_start, belief_horizon, source_id",
+      {sensor_id, to_micros(start), to_micros(end)}, collect);
+  return out;
+}
+
 std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
                                                  Instant end, std::chrono::microseconds resolution,
                                                  std::optional<Instant> prior, std::optional<std::int64_t> source_id) {

@@ -90,6 +90,9 @@ std::int64_t insert(Connection& c, Backend backend, std::span<const BeliefRow> r
 // belief_horizon, source_id); only those of `source_id` when given.
 std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Instant start, Instant end,
                                      std::optional<std::int64_t> source_id);
+// As load() without a source, but only measurements: beliefs of sources that are not
+// plans or predictions (type scheduler or forecaster), for views of what happened.
+std::vector<timeseries::Belief> load_measurements(Connection& c, std::int64_t sensor_id, Instant start, Instant end);
 // The most recent belief per event (smallest horizon, then lowest source id) among those
 // formed at or before `prior`, for events of length `resolution` in [start, end), by
 // event start. The same result as timeseries::most_recent_beliefs over load(), chosen

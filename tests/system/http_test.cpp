@@ -198,6 +198,7 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/sensors/data", "post"},   {"/api/v1/assets/{id}/power/readings", "get"},
       {"/api/v1/assets/{id}/power/daily", "get"}, {"/api/v1/assets/{id}/power/summary", "get"},
       {"/api/v1/assets/{id}/schedules", "post"},  {"/api/v1/schedules/{id}", "get"},
+      {"/api/v1/assets/{id}/schedules", "get"},   {"/api/v1/jobs", "get"},
       {"/api/v1/schedules/{id}", "delete"},
       {"/api/v1/markets", "get"},         {"/api/v1/markets", "post"},        {"/api/v1/markets/{id}", "get"},
       {"/api/v1/markets/{id}/meters/{account_id}", "put"}, {"/api/v1/markets/{id}/bids", "get"},

@@ -93,7 +93,10 @@ TEST_P(Schedules, BatteryFollowsThePriceDayAndTheScheduleIsStoredAsBeliefs) {
   EXPECT_NEAR(s["planned_cost"].get<double>(), -12, 1e-4);
   EXPECT_NEAR(s["baseline_cost"].get<double>(), 0, 1e-9);
   EXPECT_NEAR(s["savings"].get<double>(), 12, 1e-4);
-  EXPECT_TRUE(s["warnings"].empty());
+  // 2026-11-23 has passed on the (real) market clock: the one warning says so.
+  EXPECT_EQ(s["past_window"], true);
+  ASSERT_EQ(s["warnings"].size(), 1u) << s.dump();
+  EXPECT_NE(s["warnings"][0].get<std::string>().find("a plan for the past, not an instruction"), std::string::npos);
 
   // The schedule is a series of the battery's power sensor under the scheduler's source.
   auto q = get("/api/v1/sensors/" + std::to_string(battery_sensor) +
@@ -119,8 +122,8 @@ TEST_P(Schedules, UnknownPricesTrimTheWindowOrFailTheJob) {
   json s = await(request(battery, battery_request(100, "PT48H")));
   ASSERT_EQ(s["state"], "done") << s.dump();
   EXPECT_EQ(s["devices"][0]["power_kw"].size(), 96u);
-  ASSERT_EQ(s["warnings"].size(), 1u);
-  EXPECT_NE(s["warnings"][0].get<std::string>().find("trimmed it to 2026-11-23T00:00:00Z until 2026-11-24T00:00:00Z"),
+  ASSERT_EQ(s["warnings"].size(), 2u);  // after the past window's
+  EXPECT_NE(s["warnings"][1].get<std::string>().find("trimmed it to 2026-11-23T00:00:00Z until 2026-11-24T00:00:00Z"),
             std::string::npos);
   // No prices at all in 2040: the job fails and says why.
   auto body = battery_request();
