@@ -106,6 +106,22 @@ std::int64_t query_int(const httplib::Request& req, const std::string& name, std
   throw invalid_field(name, "query parameter '" + name + "' must be an integer");
 }
 
+std::optional<std::string> query_enum(const httplib::Request& req, const std::string& name,
+                                      std::initializer_list<const char*> allowed) {
+  auto v = query_string(req, name);
+  if (!v) return std::nullopt;
+  if (std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return *v == a; })) return v;
+  std::string names;
+  std::size_t i = 0;
+  for (const char* a : allowed) {
+    names += (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + std::string(a);
+    ++i;
+  }
+  throw invalid_field(name, "query parameter '" + name + "' must be " + names);
+}
+
+bool wants_csv(const httplib::Request& req) { return req.has_param("format") && req.get_param_value("format") == "csv"; }
+
 std::int64_t path_id(const httplib::Request& req, std::size_t index) {
   try {
     const long long n = std::stoll(req.matches[static_cast<long>(index)].str());
@@ -127,6 +143,52 @@ void refusals_hide_the_object(const std::function<void()>& check, const std::fun
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+namespace {
+std::string csv_cell(const json& v) {
+  std::string text;
+  if (v.is_null()) return text;
+  if (v.is_string()) {
+    text = v.get<std::string>();
+  } else if (v.is_array()) {
+    for (const auto& e : v) {
+      if (!text.empty()) text += "; ";
+      text += e.is_string() ? e.get<std::string>() : e.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+  } else {
+    return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  // Text a spreadsheet would run as a formula (a name like "=HYPERLINK(...)") is kept as text.
+  if (!text.empty() && std::string_view("=+-@").find(text[0]) != std::string_view::npos) text.insert(0, "'");
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char ch : text) {
+    if (ch == '"') quoted += '"';
+    quoted += ch;
+  }
+  return quoted + "\"";
+}
+}  // namespace
+
+std::string csv_text(const std::vector<CsvColumn>& columns, const json& items) {
+  std::string out;
+  for (std::size_t i = 0; i < columns.size(); ++i) out += (i ? "," : "") + columns[i].header;
+  out += '\n';
+  for (const auto& item : items) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (i) out += ',';
+      auto it = item.find(columns[i].key);
+      if (it != item.end()) out += csv_cell(*it);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+void send_csv(httplib::Response& res, const std::vector<CsvColumn>& columns, const json& items) {
+  res.status = 200;
+  res.set_content(csv_text(columns, items), "text/csv");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,

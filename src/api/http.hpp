@@ -32,6 +32,14 @@ void reject_unknown_fields(const json& body, std::initializer_list<const char*> 
 std::optional<std::string> query_string(const httplib::Request& req, const std::string& name);
 // Query parameter as an integer; `fallback` when absent; 422 when not an integer.
 std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback);
+// Query parameter that must be one of `allowed`; nullopt when absent or empty; 422 naming
+// the parameter and the values it takes otherwise (an unknown filter must not answer an
+// empty list).
+std::optional<std::string> query_enum(const httplib::Request& req, const std::string& name,
+                                      std::initializer_list<const char*> allowed);
+// True when the request asks for format=csv. The server has already refused formats the
+// route does not declare (Policy::formats), so a route that declares csv only asks this.
+bool wants_csv(const httplib::Request& req);
 // Path parameter captured by the route's regex (group `index`) as a positive id; 404 otherwise.
 std::int64_t path_id(const httplib::Request& req, std::size_t index = 1);
 
@@ -42,6 +50,18 @@ std::int64_t path_id(const httplib::Request& req, std::size_t index = 1);
 void refusals_hide_the_object(const std::function<void()>& check, const std::function<void()>& work);
 
 void send_json(httplib::Response& res, int status, const json& body);
+
+// CSV (RFC 4180, header row, "\r\n" not used: one "\n" per row) from JSON items: one
+// column per entry, `header` its name in the header row, `key` the item field it shows.
+// Numbers are written as JSON writes them (shortest text that reads back the same), null
+// as an empty cell, arrays joined with "; ", text quoted when it holds a comma, quote or
+// line break, and with a ' before text a spreadsheet would take for a formula (=, +, -, @).
+// Content-Type text/csv (UTF-8).
+struct CsvColumn {
+  std::string header, key;
+};
+std::string csv_text(const std::vector<CsvColumn>& columns, const json& items);
+void send_csv(httplib::Response& res, const std::vector<CsvColumn>& columns, const json& items);
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
                 const std::string& field = {});
 

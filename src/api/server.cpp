@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -108,6 +109,10 @@ ApiServer::ApiServer(services::Platform& platform)
   }
 
   register_v1_routes(*this);
+  // The sensor data routes' own formats (api/v1_timeseries.cpp checks them too): a reading
+  // as JSON or CSV, an upload in one of the BEMS CSV formats.
+  accept_formats("GET", R"(/api/v1/sensors/(\d+)/data)", {"json", "csv"});
+  accept_formats("POST", R"(/api/v1/sensors/(\d+)/data)", {"generic", "abri_bems", "carlab_bems", "ncku_bems"});
 }
 
 ApiServer::~ApiServer() = default;
@@ -127,22 +132,23 @@ std::string_view to_string(Resource r) {
   return "";
 }
 
-Policy open_route() { return Policy{Access::public_route, {}, {}, {}}; }
+Policy open_route() { return Policy{Access::public_route, {}, {}, {}, {}}; }
 
 Policy everyone(std::vector<Resource> path, std::vector<Role> others) {
-  return Policy{Access::authenticated, all_roles(), std::move(path), std::move(others)};
+  return Policy{Access::authenticated, all_roles(), std::move(path), std::move(others), {}};
 }
 
 Policy only(std::vector<Role> roles, std::vector<Resource> path, std::vector<Role> others) {
-  return Policy{Access::authenticated, std::move(roles), std::move(path), std::move(others)};
+  return Policy{Access::authenticated, std::move(roles), std::move(path), std::move(others), {}};
 }
 
 void ApiServer::route(const std::string& method, const std::string& pattern, Policy policy, Handler handler) {
   if (policy.access == Access::authenticated && policy.roles.empty()) {
     throw std::invalid_argument("route " + method + " " + pattern + " declares no role that may call it");
   }
+  const std::size_t index = routes_.size();
   routes_.push_back({method, pattern, policy});
-  auto wrapped = [this, policy, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+  auto wrapped = [this, index, policy, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     try {
       std::optional<services::Principal> principal;
       const Access access = policy.access;
@@ -152,6 +158,19 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
           std::string names;
           for (Role r : policy.roles) names += (names.empty() ? "" : ", ") + std::string(to_string(r));
           throw forbidden("this endpoint is for the roles " + names);
+        }
+      }
+      if (req.has_param("format")) {
+        // Read from the table: accept_formats() may have added formats after route().
+        const auto& formats = routes_[index].policy.formats;
+        const std::string given = req.get_param_value("format");
+        if (std::find(formats.begin(), formats.end(), given) == formats.end()) {
+          if (formats.empty()) throw invalid_field("format", "this endpoint answers JSON only and takes no 'format' parameter");
+          std::string names;
+          for (std::size_t i = 0; i < formats.size(); ++i) {
+            names += (i == 0 ? "" : (i + 1 == formats.size() ? " or " : ", ")) + formats[i];
+          }
+          throw invalid_field("format", "format must be " + names);
         }
       }
       RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id};
@@ -172,6 +191,16 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
   else if (method == "PUT") server_->Put(pattern, wrapped);
   else if (method == "DELETE") server_->Delete(pattern, wrapped);
   else throw std::invalid_argument("unsupported method " + method);
+}
+
+void ApiServer::accept_formats(const std::string& method, const std::string& pattern, std::vector<std::string> formats) {
+  for (auto& r : routes_) {
+    if (r.method == method && r.pattern == pattern) {
+      r.policy.formats = std::move(formats);
+      return;
+    }
+  }
+  throw std::invalid_argument("no route " + method + " " + pattern + " to declare formats for");
 }
 
 int ApiServer::bind(const std::string& host, int port) {

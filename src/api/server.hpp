@@ -44,6 +44,17 @@ struct Policy {
   std::vector<Role> roles;       // who may call; with authenticated access, never empty
   std::vector<Resource> path;    // what each captured path segment names
   std::vector<Role> others;      // who may reach another account's object named in the path
+  // The values the route takes for the `format` query parameter; any other value, or any
+  // `format` at all on a route that declares none, is refused with 422 naming "format"
+  // before the handler runs, so a format is honoured or refused, never ignored.
+  std::vector<std::string> formats;
+
+  // This policy, for a route that also answers `format=` one of `values`.
+  Policy with_formats(std::vector<std::string> values) const {
+    Policy p = *this;
+    p.formats = std::move(values);
+    return p;
+  }
 };
 
 // Public: no token needed.
@@ -76,6 +87,8 @@ class ApiServer {
   // Registers a route; `pattern` is a regex over the path.
   void route(const std::string& method, const std::string& pattern, Policy policy, Handler handler);
   const std::vector<RouteInfo>& routes() const { return routes_; }
+  // Declares the formats of a route registered earlier (Policy::formats); before run().
+  void accept_formats(const std::string& method, const std::string& pattern, std::vector<std::string> formats);
 
   services::Platform& platform() { return platform_; }
   EventHub& events() { return *events_; }

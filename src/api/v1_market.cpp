@@ -8,6 +8,7 @@
 #include "api/http.hpp"
 #include "api/server.hpp"
 #include "core/error.hpp"
+#include "core/quantity.hpp"
 #include "jobs/market_clock.hpp"
 #include "store/market_repository.hpp"
 #include "timeseries/duration.hpp"
@@ -17,7 +18,48 @@ namespace flexmarket::api {
 
 namespace {
 
-double ticks(std::int64_t n, double tick) { return std::round(static_cast<double>(n) * tick * 1e9) / 1e9; }
+// Numbers are rounded to what they mean and written as that decimal (core/quantity.hpp):
+// prices to the market's price tick (clearing prices, which may be a midpoint, to half a
+// tick), traded volumes to the volume tick, money to the currency's minor unit; measured
+// energy to 1e-6 kWh; derived prices (imbalance) to 1e-6 per kWh; ratios to 1e-4.
+double ticks(std::int64_t n, double tick) { return ticks_to_value(n, tick); }
+double clearing_price(double v, const store::MarketRecord& m) { return round_to_tick(v, m.price_tick / 2); }
+double volume(double kwh, const store::MarketRecord& m) { return round_to_tick(kwh, m.volume_tick_kwh); }
+double measured(double kwh) { return round_to_tick(kwh, 1e-6); }
+double money(std::int64_t minor, const store::MarketRecord& m) { return from_minor(minor, m.minor_unit_digits); }
+double money(double amount, const store::MarketRecord& m) { return round_to_tick(amount, from_minor(1, m.minor_unit_digits)); }
+json opt_number(const std::optional<double>& v, double (*round)(double)) { return v ? json(round(*v)) : json(nullptr); }
+double ratio(double v) { return round_to_tick(v, 1e-4); }
+
+// A curve stored as [{"price", "volume_kwh"}] (cumulative), rounded to the ticks.
+json curve(const std::string& text, const store::MarketRecord& m) {
+  json pts = json::parse(text, nullptr, false);
+  if (!pts.is_array()) return json::array();
+  for (auto& p : pts) {
+    if (p.contains("price") && p["price"].is_number()) p["price"] = round_to_tick(p["price"].get<double>(), m.price_tick);
+    if (p.contains("volume_kwh") && p["volume_kwh"].is_number()) p["volume_kwh"] = volume(p["volume_kwh"].get<double>(), m);
+  }
+  return pts;
+}
+
+// Paged responses: the envelope of every list, {items, page, per_page, total}; as CSV the
+// page's rows, with the envelope in X-Total-Count, X-Page and X-Per-Page headers.
+template <typename T>
+void send_page(RequestContext& c, const services::Page<T>& page, const json& items, const std::vector<CsvColumn>& columns) {
+  if (wants_csv(c.req)) {
+    c.res.set_header("X-Total-Count", std::to_string(page.total));
+    c.res.set_header("X-Page", std::to_string(page.page));
+    c.res.set_header("X-Per-Page", std::to_string(page.per_page));
+    send_csv(c.res, columns, items);
+    return;
+  }
+  send_json(c.res, 200, {{"items", items}, {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
+}
+
+std::optional<Instant> query_instant(const httplib::Request& req, const char* name) {
+  if (auto v = query_string(req, name)) return instant_field(*v, name);
+  return std::nullopt;
+}
 
 json market_json(const store::MarketRecord& m) {
   return {{"id", m.id},
@@ -56,49 +98,109 @@ json bid_json(const store::BidRecord& b, const store::MarketRecord& m) {
           {"updated_at", format_iso8601(b.updated_at)}};
 }
 
-json trade_json(const store::TradeRecord& t, const store::MarketRecord& m) {
-  return {{"id", t.id},
-          {"buy_bid_id", t.buy_bid_id},
-          {"sell_bid_id", t.sell_bid_id},
-          {"buyer_account_id", t.buyer_account_id},
-          {"seller_account_id", t.seller_account_id},
-          {"volume_kwh", ticks(t.volume_ticks, m.volume_tick_kwh)},
-          {"price", t.price}};
+// A trade as its account sees it (side, its own bid, what it received (+) or paid (-)),
+// never naming the counterparty; or, for operators looking at everyone's, both sides.
+json trade_json(const services::TradeView& v, const store::MarketRecord& m) {
+  const auto& t = v.trade;
+  json j = {{"id", t.id},
+            {"market_id", t.market_id},
+            {"slot_start", format_iso8601(t.slot_start)},
+            {"volume_kwh", ticks(t.volume_ticks, m.volume_tick_kwh)},
+            {"price", clearing_price(t.price, m)},
+            {"amount", money(v.amount_minor, m)},
+            {"currency", m.currency}};
+  if (v.side) {
+    j["side"] = *v.side;
+    j["bid_id"] = *v.bid_id;
+  } else {
+    j["buy_bid_id"] = t.buy_bid_id;
+    j["sell_bid_id"] = t.sell_bid_id;
+    j["buyer_account_id"] = t.buyer_account_id;
+    j["seller_account_id"] = t.seller_account_id;
+  }
+  return j;
 }
 
+// A trade of a slot the caller looks at: from its own side, or both for operators.
+json slot_trade_json(const store::TradeRecord& t, const store::MarketRecord& m, const services::Principal& who) {
+  services::TradeView v;
+  v.trade = t;
+  const std::int64_t pay = services::trade_amount_minor(t, m);
+  v.amount_minor = pay;
+  if (!who.sees_all_accounts()) {
+    const bool sold = t.seller_account_id == who.account_id;
+    v.side = sold ? "sell" : "buy";
+    v.bid_id = sold ? t.sell_bid_id : t.buy_bid_id;
+    v.amount_minor = sold ? pay : -pay;
+  }
+  return trade_json(v, m);
+}
+
+const std::vector<CsvColumn> kOwnTradeColumns = {
+    {"slot_start", "slot_start"}, {"market_id", "market_id"},   {"trade_id", "id"},
+    {"side", "side"},             {"bid_id", "bid_id"},         {"volume_kwh", "volume_kwh"},
+    {"price_per_kwh", "price"},   {"amount", "amount"},         {"currency", "currency"}};
+const std::vector<CsvColumn> kAllTradeColumns = {
+    {"slot_start", "slot_start"},     {"market_id", "market_id"},   {"trade_id", "id"},
+    {"buyer_account_id", "buyer_account_id"}, {"seller_account_id", "seller_account_id"},
+    {"buy_bid_id", "buy_bid_id"},     {"sell_bid_id", "sell_bid_id"}, {"volume_kwh", "volume_kwh"},
+    {"price_per_kwh", "price"},       {"amount", "amount"},         {"currency", "currency"}};
+
+const std::vector<CsvColumn> kClearingColumns = {
+    {"slot_start", "slot_start"},   {"state", "state"},           {"price_per_kwh", "price"},
+    {"volume_kwh", "volume_kwh"},   {"netted_kwh", "netted_kwh"}, {"bid_count", "bid_count"},
+    {"trade_count", "trade_count"}, {"currency", "currency"},     {"gate_closure", "gate_closure"},
+    {"cleared_at", "cleared_at"}};
+
+const std::vector<CsvColumn> kResultColumns = {
+    {"slot_start", "slot_start"},       {"bid_id", "id"},
+    {"side", "side"},                   {"status", "status"},
+    {"volume_kwh", "volume_kwh"},       {"price_per_kwh", "price"},
+    {"filled_kwh", "filled_kwh"},       {"clearing_price_per_kwh", "clearing_price"},
+    {"achievement", "achievement"},     {"settlement_amount", "settlement_amount"},
+    {"currency", "currency"},           {"counterparties", "counterparties"}};
+
+const std::vector<CsvColumn> kSettlementColumns = {
+    {"market_id", "market_id"},         {"slot_start", "slot_start"},
+    {"account_id", "account_id"},       {"version", "version"},
+    {"current", "current"},             {"sold_kwh", "sold_kwh"},
+    {"bought_kwh", "bought_kwh"},       {"contracted_kwh", "contracted_kwh"},
+    {"metered_kwh", "metered_kwh"},     {"imbalance_kwh", "imbalance_kwh"},
+    {"imbalance_price_per_kwh", "imbalance_price"}, {"trade_amount", "trade_amount"},
+    {"imbalance_amount", "imbalance_amount"}, {"total", "total"},
+    {"currency", "currency"},           {"missing_intervals", "missing_intervals"},
+    {"created_at", "created_at"}};
+
 json settlement_json(const store::SettlementRecord& s, const store::MarketRecord& m) {
-  const double unit = std::pow(10.0, m.minor_unit_digits);
   return {{"market_id", s.market_id},
           {"slot_start", format_iso8601(s.slot_start)},
           {"account_id", s.account_id},
           {"version", s.version},
           {"current", s.current},
-          {"sold_kwh", s.sold_kwh},
-          {"bought_kwh", s.bought_kwh},
-          {"contracted_kwh", s.contracted_kwh},
-          {"metered_kwh", s.metered_kwh},
-          {"imbalance_kwh", s.imbalance_kwh},
-          {"imbalance_price", s.imbalance_price ? json(*s.imbalance_price) : json(nullptr)},
-          {"trade_amount", static_cast<double>(s.trade_amount_minor) / unit},
-          {"imbalance_amount", static_cast<double>(s.imbalance_amount_minor) / unit},
-          {"total", static_cast<double>(s.total_minor) / unit},
+          {"sold_kwh", volume(s.sold_kwh, m)},
+          {"bought_kwh", volume(s.bought_kwh, m)},
+          {"contracted_kwh", volume(s.contracted_kwh, m)},
+          {"metered_kwh", measured(s.metered_kwh)},
+          {"imbalance_kwh", measured(s.imbalance_kwh)},
+          {"imbalance_price", opt_number(s.imbalance_price, measured)},
+          {"trade_amount", money(s.trade_amount_minor, m)},
+          {"imbalance_amount", money(s.imbalance_amount_minor, m)},
+          {"total", money(s.total_minor, m)},
           {"currency", m.currency},
           {"missing_intervals", s.missing_intervals},
           {"created_at", format_iso8601(s.created_at)}};
 }
 
-
-
 json dr_json(const store::DrOfferRecord& o, const store::MarketRecord& m) {
   auto opt_t = [](const std::optional<Instant>& t) { return t ? json(format_iso8601(*t)) : json(nullptr); };
-  auto opt_d = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  auto opt_d = [](const std::optional<double>& v) { return opt_number(v, measured); };
   return {{"id", o.id},
           {"market_id", o.market_id},
           {"account_id", o.account_id},
           {"day_start", format_iso8601(o.day_start)},
           {"day_end", format_iso8601(o.day_end)},
-          {"volume_kwh", o.volume_kwh},
-          {"price", o.price},
+          {"volume_kwh", volume(o.volume_kwh, m)},
+          {"price", round_to_tick(o.price, m.price_tick)},
           {"status", o.status},
           {"aggregator_account_id", o.aggregator_account_id ? json(*o.aggregator_account_id) : json(nullptr)},
           {"window_start", opt_t(o.window_start)},
@@ -107,9 +209,8 @@ json dr_json(const store::DrOfferRecord& o, const store::MarketRecord& m) {
           {"baseline_days", o.baseline_days_used},
           {"actual_kwh", opt_d(o.actual_kwh)},
           {"delivered_kwh", opt_d(o.delivered_kwh)},
-          {"rate", opt_d(o.rate)},
-          {"amount", o.amount_minor ? json(static_cast<double>(*o.amount_minor) / std::pow(10.0, m.minor_unit_digits))
-                                    : json(nullptr)},
+          {"rate", opt_number(o.rate, ratio)},
+          {"amount", o.amount_minor ? json(money(*o.amount_minor, m)) : json(nullptr)},
           {"currency", m.currency}};
 }
 
@@ -150,7 +251,9 @@ void register_v1_market_routes(ApiServer& s) {
     const auto id = path_id(c.req);
     std::optional<Instant> slot;
     if (auto v = query_string(c.req, "slot_start")) slot = instant_field(*v, "slot_start");
-    auto page = p.market->list_bids(c.caller(), id, slot, query_string(c.req, "status"), query_int(c.req, "page", 1),
+    const auto status = query_enum(c.req, "status", {"open", "locked", "won", "partially_won", "lost", "executing",
+                                                     "settling", "settled", "cancelled"});
+    auto page = p.market->list_bids(c.caller(), id, slot, status, query_int(c.req, "page", 1),
                                     query_int(c.req, "per_page", 50));
     const auto m = p.market->get_market(id);
     json items = json::array();
@@ -170,41 +273,85 @@ void register_v1_market_routes(ApiServer& s) {
     send_json(c.res, 200, bid_json(b, p.market->get_market(b.market_id)));
   });
 
+  // A market's slots whose gates have closed, newest first: public, like each clearing.
+  s.route("GET", R"(/api/v1/markets/(\d+)/clearings)", everyone({Resource::market}).with_formats({"json", "csv"}), [&p](RequestContext& c) {
+    const auto id = path_id(c.req);
+    auto page = p.market->clearings(c.caller(), id, query_instant(c.req, "start"), query_instant(c.req, "end"),
+                                    query_int(c.req, "page", 1), query_int(c.req, "per_page", 50));
+    const auto m = p.market->get_market(id);
+    json items = json::array();
+    for (const auto& row : page.items) {
+      const auto* cl = row.clearing ? &*row.clearing : nullptr;
+      items.push_back({{"market_id", id},
+                       {"slot_start", format_iso8601(row.slot_start)},
+                       {"state", row.state},
+                       {"cleared", row.state == "cleared"},
+                       {"price", cl && cl->price ? json(clearing_price(*cl->price, m)) : json(nullptr)},
+                       {"volume_kwh", ticks(cl ? cl->volume_ticks : 0, m.volume_tick_kwh)},
+                       {"netted_kwh", ticks(cl ? cl->netted_ticks : 0, m.volume_tick_kwh)},
+                       {"bid_count", cl ? cl->bid_count : 0},
+                       {"trade_count", row.trades},
+                       {"currency", m.currency},
+                       {"gate_closure", format_iso8601(row.gate_closure)},
+                       {"cleared_at", cl ? json(format_iso8601(cl->cleared_at)) : json(nullptr)}});
+    }
+    send_page(c, page, items, kClearingColumns);
+  });
+
   s.route("GET", R"(/api/v1/markets/(\d+)/clearings/([^/]+))", everyone({Resource::market, Resource::slot}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const Instant slot = instant_field(c.req.matches[2].str(), "slot_start");
     const auto m = p.market->get_market(id);
     auto v = p.market->slot_view(c.caller(), id, slot);
     json trades = json::array(), bids = json::array();
-    for (const auto& t : v.trades) trades.push_back(trade_json(t, m));
+    for (const auto& t : v.trades) trades.push_back(slot_trade_json(t, m, c.caller()));
     for (const auto& b : v.bids) bids.push_back(bid_json(b, m));
+    const bool has_row = v.state != "no_bids";
     send_json(c.res, 200,
               {{"market_id", id},
                {"slot_start", format_iso8601(slot)},
+               {"state", v.state},
                {"cleared", v.clearing.cleared},
-               {"price", v.clearing.price ? json(*v.clearing.price) : json(nullptr)},
+               {"price", v.clearing.price ? json(clearing_price(*v.clearing.price, m)) : json(nullptr)},
                {"price_interval", v.clearing.price ? json::array({ticks(v.clearing.price_low_ticks, m.price_tick),
                                                                   ticks(v.clearing.price_high_ticks, m.price_tick)})
                                                    : json(nullptr)},
                {"volume_kwh", ticks(v.clearing.volume_ticks, m.volume_tick_kwh)},
                {"netted_kwh", ticks(v.clearing.netted_ticks, m.volume_tick_kwh)},
                {"bids", v.clearing.bid_count},
-               {"demand", json::parse(v.clearing.demand_json)},
-               {"supply", json::parse(v.clearing.supply_json)},
-               {"cleared_at", format_iso8601(v.clearing.cleared_at)},
+               {"demand", curve(v.clearing.demand_json, m)},
+               {"supply", curve(v.clearing.supply_json, m)},
+               {"gate_closure", format_iso8601(v.gate_closure)},
+               {"cleared_at", has_row ? json(format_iso8601(v.clearing.cleared_at)) : json(nullptr)},
                {"your_bids", bids},
                {"trades", trades}});
   });
 
+  // Trades: participants' and aggregators' own, from their side; operators' everyone's.
+  s.route("GET", "/api/v1/trades", everyone().with_formats({"json", "csv"}), [&p](RequestContext& c) {
+    auto page = p.market->trades(c.caller(), query_int(c.req, "market_id", 0), query_int(c.req, "participant", 0),
+                                 query_instant(c.req, "start"), query_instant(c.req, "end"), query_int(c.req, "page", 1),
+                                 query_int(c.req, "per_page", 50));
+    json items = json::array();
+    bool neutral = false;
+    for (const auto& v : page.items) {
+      neutral = neutral || !v.side;
+      items.push_back(trade_json(v, p.market->get_market(v.trade.market_id)));
+    }
+    const bool own_view = !c.caller().sees_all_accounts() || query_int(c.req, "participant", 0) != 0;
+    send_page(c, page, items, own_view && !neutral ? kOwnTradeColumns : kAllTradeColumns);
+  });
+
   s.route("GET", R"(/api/v1/markets/(\d+)/next-slot)", everyone({Resource::market}), [&p](RequestContext& c) {
     auto n = p.market->next_slot(c.caller(), path_id(c.req));
-    send_json(c.res, 200, {{"slot_start", format_iso8601(n.slot_start)}, {"gate_closure", format_iso8601(n.gate_closure)},
+    const auto m = p.market->get_market(path_id(c.req));
+    send_json(c.res, 200, {{"market_id", m.id}, {"slot_start", format_iso8601(n.slot_start)}, {"gate_closure", format_iso8601(n.gate_closure)},
                            {"participants", n.participants}, {"bids", n.bids},
                            {"averages_hidden", n.averages_hidden},
-                           {"average_price", n.average_price ? json(*n.average_price) : json(nullptr)},
-                           {"average_volume_kwh", n.average_volume_kwh ? json(*n.average_volume_kwh) : json(nullptr)}});
+                           {"average_price", n.average_price ? json(round_to_tick(*n.average_price, m.price_tick)) : json(nullptr)},
+                           {"average_volume_kwh", n.average_volume_kwh ? json(volume(*n.average_volume_kwh, m)) : json(nullptr)}});
   });
-  s.route("GET", R"(/api/v1/markets/(\d+)/results)", everyone({Resource::market}), [&p](RequestContext& c) {
+  s.route("GET", R"(/api/v1/markets/(\d+)/results)", everyone({Resource::market}).with_formats({"json", "csv"}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
     const auto m = p.market->get_market(id);
     const Instant to = query_string(c.req, "end") ? instant_field(*query_string(c.req, "end"), "end")
@@ -214,21 +361,24 @@ void register_v1_market_routes(ApiServer& s) {
     json items = json::array();
     for (const auto& r : p.market->results(c.caller(), id, from, to)) {
       json j = bid_json(r.bid, m);
-      j["clearing_price"] = r.clearing_price ? json(*r.clearing_price) : json(nullptr);
+      j["clearing_price"] = r.clearing_price ? json(clearing_price(*r.clearing_price, m)) : json(nullptr);
       j["counterparties"] = r.counterparties;
-      j["achievement"] = r.achievement ? json(std::round(*r.achievement * 1e4) / 1e4) : json(nullptr);
-      j["settlement_amount"] = r.settlement_amount ? json(*r.settlement_amount) : json(nullptr);
+      j["achievement"] = opt_number(r.achievement, ratio);
+      j["settlement_amount"] = r.settlement_amount ? json(money(*r.settlement_amount, m)) : json(nullptr);
       j["currency"] = m.currency;
       items.push_back(j);
     }
+    if (wants_csv(c.req)) return send_csv(c.res, kResultColumns, items);
     send_json(c.res, 200, {{"items", items}});
   });
   s.route("GET", R"(/api/v1/markets/(\d+)/executing)", everyone({Resource::market}), [&p](RequestContext& c) {
     auto e = p.market->executing(c.caller(), path_id(c.req));
-    send_json(c.res, 200, {{"slot_start", e.slot_start ? json(format_iso8601(*e.slot_start)) : json(nullptr)},
-                           {"price", e.price ? json(*e.price) : json(nullptr)},
-                           {"bought_kwh", e.bought_kwh},
-                           {"sold_kwh", e.sold_kwh}});
+    const auto m = p.market->get_market(path_id(c.req));
+    send_json(c.res, 200, {{"market_id", m.id},
+                           {"slot_start", e.slot_start ? json(format_iso8601(*e.slot_start)) : json(nullptr)},
+                           {"price", e.price ? json(clearing_price(*e.price, m)) : json(nullptr)},
+                           {"bought_kwh", volume(e.bought_kwh, m)},
+                           {"sold_kwh", volume(e.sold_kwh, m)}});
   });
 
   s.route("POST", R"(/api/v1/markets/(\d+)/dr-offers)", only({Role::participant}, {Resource::market}), [&p](RequestContext& c) {
@@ -269,19 +419,21 @@ void register_v1_market_routes(ApiServer& s) {
     send_json(c.res, 200, dr_json(o, p.market->get_market(o.market_id)));
   });
 
-  s.route("GET", "/api/v1/settlements", everyone(), [&p](RequestContext& c) {
+  s.route("GET", "/api/v1/settlements", everyone().with_formats({"json", "csv"}), [&p](RequestContext& c) {
     auto start = query_string(c.req, "start");
     auto end = query_string(c.req, "end");
     if (!start) throw invalid_field("start", "query parameter 'start' is required");
     if (!end) throw invalid_field("end", "query parameter 'end' is required");
+    const auto versions = query_enum(c.req, "versions", {"current", "all"});
     auto list = p.market->settlements(c.caller(), query_int(c.req, "participant", 0), instant_field(*start, "start"),
-                                      instant_field(*end, "end"), query_string(c.req, "versions") == "all");
+                                      instant_field(*end, "end"), versions == "all");
     std::map<std::int64_t, store::MarketRecord> markets;
     json items = json::array();
     for (const auto& st : list) {
       if (!markets.count(st.market_id)) markets.emplace(st.market_id, p.market->get_market(st.market_id));
       items.push_back(settlement_json(st, markets.at(st.market_id)));
     }
+    if (wants_csv(c.req)) return send_csv(c.res, kSettlementColumns, items);
     send_json(c.res, 200, {{"items", items}});
   });
 

@@ -23,4 +23,19 @@ double checked_number(double value, const std::string& field, double lo, double 
 std::int64_t checked_count(std::int64_t value, const std::string& field, std::int64_t lo,
                            std::int64_t hi);
 
+// `value` rounded to the nearest whole number of `tick`s, as the double nearest the decimal
+// it means: the tick count times the tick's decimal digits, divided by a power of ten (so
+// 191 ticks of 0.01 is 191 / 100.0 = 1.91, never 1.9100000000000001). Ticks that are not
+// a decimal fraction of at most 9 digits fall back to count * tick; non-finite values and
+// ticks <= 0 return `value` unchanged.
+double round_to_tick(double value, double tick);
+
+// `count` whole ticks of `tick`, as round_to_tick(count * tick, tick) but exact for counts
+// up to kMaxTicks.
+double ticks_to_value(std::int64_t count, double tick);
+
+// An amount in minor units of a currency with `digits` decimals, as a number of the major
+// unit (1234 with 2 digits: 12.34).
+double from_minor(std::int64_t minor, int digits);
+
 }  // namespace flexmarket

@@ -56,8 +56,8 @@ std::int64_t price_ticks(double price, const store::MarketRecord& m) {
 json curve_json(const std::vector<market::CurvePoint>& pts, const store::MarketRecord& m) {
   json out = json::array();
   for (const auto& p : pts) {
-    out.push_back({{"price", static_cast<double>(p.price) * m.price_tick},
-                   {"volume_kwh", static_cast<double>(p.cumulative) * m.volume_tick_kwh}});
+    out.push_back({{"price", ticks_to_value(p.price, m.price_tick)},
+                   {"volume_kwh", ticks_to_value(p.cumulative, m.volume_tick_kwh)}});
   }
   return out;
 }
@@ -82,7 +82,19 @@ std::int64_t slot_lock_key(std::int64_t market_id, Instant slot) {
 const char* kSideBuy = "buy";
 const char* kSideSell = "sell";
 
+// An event's payload: `body` with the market and slot it is about, so that a client
+// following the stream needs no lookup to place it.
+std::string event_payload(std::int64_t market_id, Instant slot, json body) {
+  body["market_id"] = market_id;
+  body["slot_start"] = format_iso8601(slot);
+  return body.dump();
+}
+
 }  // namespace
+
+std::int64_t trade_amount_minor(const store::TradeRecord& t, const store::MarketRecord& m) {
+  return minor(static_cast<double>(t.volume_ticks) * m.volume_tick_kwh * t.price, m.minor_unit_digits);
+}
 
 std::string_view to_string(market::PriceRule r) {
   switch (r) {
@@ -209,11 +221,32 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   b.volume_ticks = volume_ticks(*in.volume_kwh, m);
   if (!in.price) throw invalid_field("price", "field 'price' is required");
   b.price_ticks = price_ticks(*in.price, m);
+  require_meter(who, m);
   b.status = "open";
   b.created_at = b.updated_at = t;
   PendingBid mine{&b, false, nullptr};
   commit_grouped(mine);
   return b;
+}
+
+void MarketService::require_meter(const Principal& who, const store::MarketRecord& m) {
+  const std::pair<std::int64_t, std::int64_t> key{m.id, who.account_id};
+  {
+    std::lock_guard lock(markets_mu_);
+    if (metered_.count(key)) return;
+  }
+  bool has = false;
+  {
+    auto c = db_.acquire();
+    has = store::markets::meter_of(*c, m.id, who.account_id).has_value();
+  }
+  if (!has) {
+    const std::string name = who.account_name.empty() ? "account " + std::to_string(who.account_id) : who.account_name;
+    throw invalid_field("meter", name + " has no settlement meter in this market; an operator sets one with PUT /api/v1/markets/" +
+                                     std::to_string(m.id) + "/meters/" + std::to_string(who.account_id));
+  }
+  std::lock_guard lock(markets_mu_);
+  metered_.insert(key);
 }
 
 void MarketService::commit_grouped(PendingBid& mine) {
@@ -242,8 +275,7 @@ void MarketService::commit_grouped(PendingBid& mine) {
           }
           b.id = store::bids::insert(c, b);
           store::events::append(c, "bid_placed", b.market_id, b.account_id,
-                                json{{"bid_id", b.id}, {"side", b.side}, {"slot_start", format_iso8601(b.slot_start)}}.dump(),
-                                b.created_at);
+                                event_payload(b.market_id, b.slot_start, {{"bid_id", b.id}, {"side", b.side}}), b.created_at);
         }
       });
     } catch (...) {
@@ -297,7 +329,7 @@ store::BidRecord MarketService::update_bid(const Principal& who, std::int64_t id
     auto fresh = store::bids::find(c, id);
     if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer change");
     store::bids::update_terms(c, id, b.volume_ticks, b.price_ticks, t);
-    store::events::append(c, "bid_changed", m.id, b.account_id, json{{"bid_id", id}}.dump(), t);
+    store::events::append(c, "bid_changed", m.id, b.account_id, event_payload(m.id, b.slot_start, {{"bid_id", id}}), t);
     b.updated_at = t;
     return b;
   });
@@ -318,7 +350,7 @@ store::BidRecord MarketService::cancel_bid(const Principal& who, std::int64_t id
     auto fresh = store::bids::find(c, id);
     if (!fresh || fresh->status != "open") throw conflict("the gate for this bid's slot has closed; it can no longer be cancelled");
     store::bids::set_status(c, id, "cancelled", t);
-    store::events::append(c, "bid_cancelled", m.id, b.account_id, json{{"bid_id", id}}.dump(), t);
+    store::events::append(c, "bid_cancelled", m.id, b.account_id, event_payload(m.id, b.slot_start, {{"bid_id", id}}), t);
     b.status = "cancelled";
     b.updated_at = t;
     return b;
@@ -343,7 +375,8 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
     rec.slot_start = slot;
     rec.cleared = result.cleared && result.volume > 0;
     if (result.cleared) {
-      rec.price = result.price * m.price_tick;
+      // A midpoint may fall between two ticks: rounded to half a tick, the decimal it is.
+      rec.price = round_to_tick(result.price * m.price_tick, m.price_tick / 2);
       rec.price_low_ticks = result.low;
       rec.price_high_ticks = result.high;
     }
@@ -374,17 +407,17 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
       for (auto [account, side] : {std::pair{tr.buyer_id, "buy"}, {tr.seller_id, "sell"}}) {
         per_account[account].push_back({{"side", side},
                                         {"bid_id", side[0] == 'b' ? tr.buy_bid_id : tr.sell_bid_id},
-                                        {"volume_kwh", static_cast<double>(tr.volume) * m.volume_tick_kwh},
+                                        {"volume_kwh", ticks_to_value(tr.volume, m.volume_tick_kwh)},
                                         {"price", price}});
       }
     }
-    json pub = {{"slot_start", format_iso8601(slot)}, {"cleared", rec.cleared}, {"bids", bids.size()},
-                {"volume_kwh", static_cast<double>(rec.volume_ticks) * m.volume_tick_kwh}};
+    json pub = {{"cleared", rec.cleared}, {"bids", bids.size()},
+                {"volume_kwh", ticks_to_value(rec.volume_ticks, m.volume_tick_kwh)}};
     if (rec.price) pub["price"] = *rec.price;
-    store::events::append(c, "gate_closed", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
-    store::events::append(c, "cleared", m.id, std::nullopt, pub.dump(), t);
+    store::events::append(c, "gate_closed", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
+    store::events::append(c, "cleared", m.id, std::nullopt, event_payload(m.id, slot, pub), t);
     for (auto& [account, trades] : per_account) {
-      store::events::append(c, "trades", m.id, account, json{{"slot_start", format_iso8601(slot)}, {"trades", trades}}.dump(), t);
+      store::events::append(c, "trades", m.id, account, event_payload(m.id, slot, {{"trades", trades}}), t);
     }
     return true;
   });
@@ -406,13 +439,13 @@ RunReport MarketService::run_due(Instant t) {
       for (const char* s : {"won", "partially_won"}) {
         for (Instant slot : store::bids::slots_with(c, m.id, s, t + microseconds(1))) {
           if (store::bids::move_status(c, m.id, slot, {"won", "partially_won"}, "executing", t) > 0) {
-            store::events::append(c, "executing", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
+            store::events::append(c, "executing", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
           }
         }
       }
       for (Instant slot : store::bids::slots_with(c, m.id, "executing", t - m.slot_length + microseconds(1))) {
         store::bids::move_status(c, m.id, slot, {"executing"}, "settling", t);
-        store::events::append(c, "settling", m.id, std::nullopt, json{{"slot_start", format_iso8601(slot)}}.dump(), t);
+        store::events::append(c, "settling", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
       }
     });
     {
@@ -447,15 +480,18 @@ store::DrOfferRecord MarketService::offer_reduction(const Principal& who, std::i
   const Instant t = now();
   if (o.day_start <= t) throw invalid_field("day", "offers are for a coming day, not today or the past");
   if (o.day_start > t + kBidHorizon) throw invalid_field("day", "offers are for days within the coming 366 days");
-  volume_ticks(volume_kwh, m);
-  price_ticks(price, m);
-  o.volume_kwh = volume_kwh;
-  o.price = price;
+  // Kept as whole ticks, so they read back as the decimals the market counts in.
+  o.volume_kwh = ticks_to_value(volume_ticks(volume_kwh, m), m.volume_tick_kwh);
+  o.price = ticks_to_value(price_ticks(price, m), m.price_tick);
+  // Its delivery is measured on its settlement meter, so it needs one, as bids do.
+  require_meter(who, m);
   o.status = "offered";
   o.created_at = o.updated_at = t;
   return db_.transaction([&](store::Connection& c) {
     o.id = store::dr_offers::insert(c, o);
-    store::events::append(c, "dr_offered", m.id, who.account_id, json{{"offer_id", o.id}}.dump(), t);
+    // A demand-response event's slot is its offer's day (dr_offered) or window (later).
+    store::events::append(c, "dr_offered", m.id, who.account_id,
+                          event_payload(m.id, o.day_start, {{"offer_id", o.id}, {"day_end", format_iso8601(o.day_end)}}), t);
     return o;
   });
 }
@@ -486,7 +522,8 @@ store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::
     o->window_end = we;
     o->updated_at = t;
     store::dr_offers::update(c, *o);
-    const std::string payload = json{{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}}.dump();
+    const std::string payload =
+        event_payload(o->market_id, ws, {{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}});
     store::events::append(c, "dr_accepted", o->market_id, o->account_id, payload, t);
     store::events::append(c, "dr_accepted", o->market_id, who.account_id, payload, t);
     return *o;
@@ -556,7 +593,10 @@ int MarketService::settle_demand_response(Instant t) {
       o.status = "settled";
       o.updated_at = t;
       store::dr_offers::update(c, o);
-      const std::string payload = json{{"offer_id", o.id}, {"delivered_kwh", *o.delivered_kwh}, {"rate", *o.rate}}.dump();
+      const std::string payload = event_payload(m.id, *o.window_start,
+                                                {{"offer_id", o.id}, {"window_start", format_iso8601(*o.window_start)},
+                                                 {"window_end", format_iso8601(*o.window_end)},
+                                                 {"delivered_kwh", *o.delivered_kwh}, {"rate", *o.rate}});
       store::events::append(c, "dr_settled", m.id, o.account_id, payload, t);
       if (o.aggregator_account_id) store::events::append(c, "dr_settled", m.id, *o.aggregator_account_id, payload, t);
       ++settled;
@@ -646,10 +686,10 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
       }
       store::settlements::insert(c, st);
       store::events::append(c, st.version > 1 ? "settlement_corrected" : "settled", m.id, account,
-                            json{{"slot_start", format_iso8601(slot)}, {"version", st.version},
-                                 {"total", static_cast<double>(st.total_minor) / std::pow(10.0, m.minor_unit_digits)},
-                                 {"currency", m.currency}}
-                                .dump(),
+                            event_payload(m.id, slot,
+                                          {{"version", st.version},
+                                           {"total", from_minor(st.total_minor, m.minor_unit_digits)},
+                                           {"currency", m.currency}}),
                             t);
       ++written;
     }
@@ -659,12 +699,34 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
 }
 
 SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, Instant slot) {
-  get_market(market_id);
+  const auto m = get_market(market_id);
+  if (timeseries::floor_to(slot, m.slot_length) != slot) {
+    throw invalid_field("slot_start", "slot_start must be the start of one of the market's " +
+                                          timeseries::format_duration(m.slot_length) + " slots");
+  }
   SlotView v;
+  v.gate_closure = slot - m.gate_closure_lead;
   auto c = db_.acquire();
   auto rec = store::clearings::find(*c, market_id, slot);
-  if (!rec) throw not_found("slot " + format_iso8601(slot) + " has not been cleared (yet)");
-  v.clearing = *rec;
+  if (rec) {
+    v.clearing = *rec;
+    v.state = rec->cleared ? "cleared" : "no_trade";
+  } else {
+    const Instant t = now();
+    if (v.gate_closure > t) {
+      throw not_found("slot " + format_iso8601(slot) + " is still open for bids; its gate closes at " +
+                      format_iso8601(v.gate_closure));
+    }
+    if (store::bids::count(*c, market_id, 0, slot, std::string("open")) > 0) {
+      throw not_found("the gate of slot " + format_iso8601(slot) + " closed at " + format_iso8601(v.gate_closure) +
+                      "; its bids are being cleared, ask again in a minute");
+    }
+    // The gate closed with no open bid: nothing was cleared, and nothing will be.
+    v.state = "no_bids";
+    v.clearing.market_id = market_id;
+    v.clearing.slot_start = slot;
+    v.clearing.demand_json = v.clearing.supply_json = "[]";
+  }
   for (auto& t : store::trades::of_slot(*c, market_id, slot)) {
     if (who.sees_all_accounts() || t.buyer_account_id == who.account_id || t.seller_account_id == who.account_id) {
       v.trades.push_back(t);
@@ -702,8 +764,9 @@ NextSlot MarketService::next_slot(const Principal& who, std::int64_t market_id) 
   // Averages over one or two participants would give their bids away.
   n.averages_hidden = n.bids > 0 && n.participants < stats_min_participants_ && !who.has(Role::operator_);
   if (n.bids > 0 && !n.averages_hidden) {
-    n.average_price = std::round(r[0].real(2) * m.price_tick * 1000) / 1000;
-    n.average_volume_kwh = std::round(r[0].real(3) * m.volume_tick_kwh * 1000) / 1000;
+    // To the tick a bid would use.
+    n.average_price = round_to_tick(r[0].real(2) * m.price_tick, m.price_tick);
+    n.average_volume_kwh = round_to_tick(r[0].real(3) * m.volume_tick_kwh, m.volume_tick_kwh);
   }
   return n;
 }
@@ -733,13 +796,13 @@ std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t
     for (const auto& tr : trades_of_slot[key]) {
       if (tr.buy_bid_id != b.id && tr.sell_bid_id != b.id) continue;
       const bool selling = tr.sell_bid_id == b.id;
-      const auto pay = minor(static_cast<double>(tr.volume_ticks) * m.volume_tick_kwh * tr.price, m.minor_unit_digits);
+      const auto pay = trade_amount_minor(tr, m);
       amount_minor += selling ? pay : -pay;
       const std::string other = name_of(selling ? tr.buyer_account_id : tr.seller_account_id);
       if (seen.insert(other).second) r.counterparties.push_back(other);
     }
     if (auto st = store::settlements::current(*c, market_id, b.slot_start, who.account_id)) {
-      r.settlement_amount = static_cast<double>(amount_minor) / std::pow(10.0, m.minor_unit_digits);
+      r.settlement_amount = from_minor(amount_minor, m.minor_unit_digits);
       if (b.side == kSideSell && st->sold_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, st->metered_kwh) / st->sold_kwh);
       if (b.side == kSideBuy && st->bought_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, -st->metered_kwh) / st->bought_kwh);
     }

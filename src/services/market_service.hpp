@@ -21,6 +21,8 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <utility>
 
 #include <date/date.h>
 #include <string>
@@ -49,11 +51,39 @@ struct BidInput {
   std::optional<double> volume_kwh, price;
 };
 
+// A slot whose gate has closed: "cleared" (something traded), "no_trade" (bids whose
+// prices did not cross), "no_bids" (no open bid at gate closure: nothing to clear, so no
+// clearing row); in lists also "pending" (bids wait for the market clock to clear them,
+// within a tick), which slot_view answers with 404.
 struct SlotView {
-  store::ClearingRecord clearing;
+  std::string state;
+  Instant gate_closure;
+  store::ClearingRecord clearing;  // zero volume and no price unless cleared or no_trade
   std::vector<store::TradeRecord> trades;  // the caller's (all for operators)
   std::vector<store::BidRecord> bids;      // the caller's bids of the slot
 };
+
+// One row of a market's clearing list (GET /api/v1/markets/{id}/clearings).
+struct ClearingSummary {
+  Instant slot_start, gate_closure;
+  std::string state;  // as SlotView::state
+  std::optional<store::ClearingRecord> clearing;  // when state is cleared or no_trade
+  std::int64_t trades = 0;
+};
+
+// A trade seen from one account (`side` and `bid_id` are its own; the counterparty is not
+// named) or, for operators listing everyone's, from neither side (no `side`).
+struct TradeView {
+  store::TradeRecord trade;
+  std::optional<std::string> side;  // buy, sell
+  std::optional<std::int64_t> bid_id;
+  // Minor units of the market's currency: positive when the viewing account received it
+  // (sold), negative when it paid; the buyer's payment to the seller without a side.
+  std::int64_t amount_minor = 0;
+};
+
+// What a trade pays, buyer to seller, in minor units: volume x price rounded once.
+std::int64_t trade_amount_minor(const store::TradeRecord& t, const store::MarketRecord& m);
 
 // The next slot whose gate is still open, with what has been bid for it so far (ETP §3.12).
 struct NextSlot {
@@ -107,7 +137,19 @@ class MarketService {
   store::BidRecord update_bid(const Principal& who, std::int64_t id, const BidInput& in);
   store::BidRecord cancel_bid(const Principal& who, std::int64_t id);
 
+  // A slot whose gate has closed (see SlotView); 422 for an instant that does not start a
+  // slot, 404 "still open ... gate closes at" before its gate closure.
   SlotView slot_view(const Principal& who, std::int64_t market_id, Instant slot);
+  // The market's slots whose gates have closed, newest first, in [from, to) (default: from
+  // the market's first slot to the last closed one). Public. (services/market_lists.cpp)
+  Page<ClearingSummary> clearings(const Principal& who, std::int64_t market_id, std::optional<Instant> from,
+                                  std::optional<Instant> to, std::int64_t page, std::int64_t per_page);
+  // Trades newest first. Participants and aggregators: their own account's, from their
+  // side; admins and operators: everyone's (neutral), or one participant's from its side.
+  // market_id 0: every market; participant 0: the caller's own (operators: everyone).
+  Page<TradeView> trades(const Principal& who, std::int64_t market_id, std::int64_t participant,
+                         std::optional<Instant> from, std::optional<Instant> to, std::int64_t page,
+                         std::int64_t per_page);
 
   // Events after `after_id` that `account_id` may see: its own and public ones (0: every
   // event, for the platform's own fan-out). Nobody else's private events, whatever role.
@@ -144,6 +186,9 @@ class MarketService {
 
  private:
   int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
+  // 422 (field "meter") unless the caller's account has a settlement meter in the market:
+  // without one nothing it trades could be settled.
+  void require_meter(const Principal& who, const store::MarketRecord& m);
   int settle_demand_response(Instant now);
 
   // Group commit for bid placement: bids arriving while a commit runs share the next
@@ -166,6 +211,9 @@ class MarketService {
   // them: one query less per bid.
   std::mutex markets_mu_;
   std::map<std::int64_t, store::MarketRecord> markets_;
+  // (market, account) pairs known to have a settlement meter; meters are replaced, never
+  // removed, so a pair once seen stays true.
+  std::set<std::pair<std::int64_t, std::int64_t>> metered_;
   int stats_min_participants_ = 3;
 };
 

@@ -484,6 +484,68 @@ std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Inst
   return out;
 }
 
+namespace {
+std::string trade_filter(std::vector<Value>& params, std::int64_t market_id, std::int64_t account_id,
+                         std::optional<Instant> from, std::optional<Instant> to) {
+  std::string where = " WHERE 1 = 1";
+  if (market_id) {
+    where += " AND market_id = ?";
+    params.emplace_back(market_id);
+  }
+  if (account_id) {
+    where += " AND (buyer_account_id = ? OR seller_account_id = ?)";
+    params.emplace_back(account_id);
+    params.emplace_back(account_id);
+  }
+  if (from) {
+    where += " AND slot_start >= ?";
+    params.emplace_back(to_micros(*from));
+  }
+  if (to) {
+    where += " AND slot_start < ?";
+    params.emplace_back(to_micros(*to));
+  }
+  return where;
+}
+}  // namespace
+
+std::vector<TradeRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id,
+                              std::optional<Instant> from, std::optional<Instant> to, std::int64_t offset,
+                              std::int64_t limit) {
+  std::vector<Value> params;
+  const std::string where = trade_filter(params, market_id, account_id, from, to);
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  std::vector<TradeRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kTradeColumns + " FROM trades" + where +
+                                     " ORDER BY slot_start DESC, id LIMIT ? OFFSET ?",
+                                 params)
+                             .rows) {
+    out.push_back(trade_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> from,
+                   std::optional<Instant> to) {
+  std::vector<Value> params;
+  const std::string where = trade_filter(params, market_id, account_id, from, to);
+  return c.query("SELECT COUNT(*) FROM trades" + where, params)[0].int64(0);
+}
+
+std::vector<std::pair<Instant, std::int64_t>> count_by_slot(Connection& c, std::int64_t market_id, Instant from,
+                                                            Instant to) {
+  std::vector<std::pair<Instant, std::int64_t>> out;
+  for (const auto& row : c.query("SELECT slot_start, COUNT(*) FROM trades WHERE market_id = ? AND slot_start >= ? "
+                                 "AND slot_start < ? GROUP BY slot_start",
+                                 {market_id, to_micros(from), to_micros(to)})
+                             .rows) {
+    Row r(row);
+    out.emplace_back(from_micros(r.int64(0)), r.int64(1));
+  }
+  return out;
+}
+
 }  // namespace trades
 
 namespace settlements {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/time.hpp"
@@ -155,6 +156,16 @@ void insert(Connection& c, const TradeRecord& t);
 void insert_many(Connection& c, Backend backend, const std::vector<TradeRecord>& trades);
 std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot);
 std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Instant from, Instant to);
+// Trades newest first (slot_start descending, then id); market_id 0: every market,
+// account_id 0: every account (else trades it bought or sold in); from/to optional.
+std::vector<TradeRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id,
+                              std::optional<Instant> from, std::optional<Instant> to, std::int64_t offset,
+                              std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> from,
+                   std::optional<Instant> to);
+// Number of trades per slot of a market in [from, to).
+std::vector<std::pair<Instant, std::int64_t>> count_by_slot(Connection& c, std::int64_t market_id, Instant from,
+                                                            Instant to);
 }  // namespace trades
 
 namespace settlements {

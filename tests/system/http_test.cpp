@@ -209,6 +209,7 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/admin/clock/advance", "post"}, {"/api/v1/events", "get"},
       {"/api/v1/markets/{id}/dr-offers", "get"}, {"/api/v1/markets/{id}/dr-offers", "post"},
       {"/api/v1/dr-offers/{id}/accept", "post"},
+      {"/api/v1/markets/{id}/clearings", "get"}, {"/api/v1/trades", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;

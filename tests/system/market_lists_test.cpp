@@ -1,0 +1,443 @@
+// The market's lists and the manners of its answers, over HTTP on SQLite and PostgreSQL:
+// the clearing list (with slots that closed without bids), trades from the caller's side,
+// CSV, formats honoured or refused, unknown filters refused, events that name their market
+// and slot, numbers without binary noise, and no bids without a settlement meter.
+#include <set>
+#include <sstream>
+
+#include "support/fixture.hpp"
+
+namespace flexmarket::testing {
+namespace {
+
+class MarketLists : public PlatformTest {
+ protected:
+  void SetUp() override {
+    db = fresh_database(GetParam());
+    auto r = cli(db,
+                 {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role",
+                  "admin", "--password-stdin"},
+                 std::string(kAdminPassword) + "\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    server = std::make_unique<ServerProcess>(
+        db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
+        std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00",
+                                 "--speed", "0.000001"});
+    http = server->client();
+    admin = admin_token();
+    auto [op_id, op_pw] = create_user("op@example.com", "Operations", "operator", admin);
+    op = login(*http, "op@example.com", op_pw);
+    auto [s_id, s_pw] = create_user("seller@example.com", "ABRI_BEMS", "participant", admin);
+    auto [b_id, b_pw] = create_user("buyer@example.com", "NCKU_BEMS", "participant", admin);
+    seller = login(*http, "seller@example.com", s_pw);
+    buyer = login(*http, "buyer@example.com", b_pw);
+    seller_account = get("/api/v1/me", seller)["account"]["id"];
+    buyer_account = get("/api/v1/me", buyer)["account"]["id"];
+    market = call("POST", "/api/v1/markets", op,
+                  {{"name", "Tainan local market"},
+                   {"timezone", "Asia/Taipei"},
+                   {"price_min", 0},
+                   {"price_max", 10}},
+                  201)["id"];
+    seller_meter = meter(seller, seller_account);
+    buyer_meter = meter(buyer, buyer_account);
+  }
+
+  std::int64_t meter(const std::string& token, std::int64_t account) {
+    std::int64_t id =
+        post("/api/v1/sensors", token,
+             {{"name", "grid meter"}, {"unit", "kW"}, {"event_resolution", "PT15M"}})["id"];
+    call("PUT", market_path("/meters/" + std::to_string(account)), op, {{"sensor_id", id}}, 200);
+    return id;
+  }
+
+  httplib::Result send(const std::string& method, const std::string& path, const std::string& token,
+                       const json& body) {
+    if (method == "POST") return http->Post(path, bearer(token), body.dump(), "application/json");
+    if (method == "PUT") return http->Put(path, bearer(token), body.dump(), "application/json");
+    return http->Get(path, bearer(token));
+  }
+  json call(const std::string& method, const std::string& path, const std::string& token,
+            const json& body, int expect) {
+    auto r = send(method, path, token, body);
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << method << " " << path << " " << body.dump() << " -> "
+                                 << r->body;
+    return body_of(r);
+  }
+  // The raw answer of a GET, expecting `expect`.
+  httplib::Result raw(const std::string& path, const std::string& token, int expect = 200) {
+    auto r = http->Get(path, bearer(token));
+    EXPECT_TRUE(r) << path;
+    if (r) {
+      EXPECT_EQ(r->status, expect) << path << " -> " << r->body;
+    }
+    return r;
+  }
+  std::string market_path(const std::string& rest) {
+    return "/api/v1/markets/" + std::to_string(market) + rest;
+  }
+  json advance(const std::string& to) {
+    return call("POST", "/api/v1/admin/clock/advance", op, {{"to", to}}, 200);
+  }
+  json bid(const std::string& token, const std::string& side, double volume, double price,
+           const std::string& slot = "2026-11-23T10:00:00+08:00", int expect = 201) {
+    return call("POST", market_path("/bids"), token,
+                {{"side", side}, {"slot_start", slot}, {"volume_kwh", volume}, {"price", price}},
+                expect);
+  }
+  void meter_reading(const std::string& token, std::int64_t sensor, double kw,
+                     const std::string& horizon = "PT0H",
+                     const std::string& start = "2026-11-23T10:00:00+08:00") {
+    call("POST", "/api/v1/sensors/" + std::to_string(sensor) + "/data", token,
+         {{"start", start}, {"values", {kw, kw, kw, kw}}, {"horizon", horizon}}, 200);
+  }
+  static std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+  // 0.7 kWh at 1.91 TWD/kWh, both sides: 700 ticks x 0.001 and 191 ticks x 0.01 are the
+  // doubles 0.7000000000000001 and 1.9100000000000001 when multiplied out.
+  void trade_one_slot() {
+    bid(seller, "sell", 0.7, 1.91);
+    bid(buyer, "buy", 0.7, 1.91);
+    advance("2026-11-23T10:30:00+08:00");
+  }
+
+  std::string admin, op, seller, buyer;
+  std::int64_t market = 0, seller_account = 0, buyer_account = 0, seller_meter = 0, buyer_meter = 0;
+};
+
+TEST_P(MarketLists, ClearingsListEveryClosedSlotNewestFirstAlsoAsCsv) {
+  trade_one_slot();
+  // Slots from the first open when the market was created (01:00 local) to the last whose
+  // gate has closed (10:00, gate 09:40; 11:00 closes at 10:40).
+  auto list = call("GET", market_path("/clearings"), seller, nullptr, 200);
+  EXPECT_EQ(list["total"], 10);
+  EXPECT_EQ(list["page"], 1);
+  EXPECT_EQ(list["per_page"], 50);
+  ASSERT_EQ(list["items"].size(), 10u);
+  const json& cleared = list["items"][0];
+  EXPECT_EQ(cleared["slot_start"], "2026-11-23T02:00:00Z");
+  EXPECT_EQ(cleared["state"], "cleared");
+  EXPECT_EQ(cleared["price"], 1.91);
+  EXPECT_EQ(cleared["volume_kwh"], 0.7);
+  EXPECT_EQ(cleared["bid_count"], 2);
+  EXPECT_EQ(cleared["trade_count"], 1);
+  EXPECT_EQ(cleared["gate_closure"], "2026-11-23T01:40:00Z");
+  EXPECT_EQ(cleared["cleared_at"], "2026-11-23T02:30:00Z");
+  const json& empty = list["items"][1];
+  EXPECT_EQ(empty["slot_start"], "2026-11-23T01:00:00Z");
+  EXPECT_EQ(empty["state"], "no_bids");
+  EXPECT_TRUE(empty["price"].is_null());
+  EXPECT_TRUE(empty["cleared_at"].is_null());
+  EXPECT_EQ(list["items"][9]["slot_start"], "2026-11-22T17:00:00Z");
+
+  auto page2 = call("GET", market_path("/clearings?per_page=3&page=2"), op, nullptr, 200);
+  EXPECT_EQ(page2["total"], 10);
+  ASSERT_EQ(page2["items"].size(), 3u);
+  EXPECT_EQ(page2["items"][0]["slot_start"], "2026-11-22T23:00:00Z");
+  EXPECT_EQ(
+      call("GET", market_path("/clearings?page=5&per_page=3"), op, nullptr, 200)["items"].size(),
+      0u);
+  auto window = call(
+      "GET",
+      market_path("/clearings?start=2026-11-23T08:00:00%2B08:00&end=2026-11-23T10:00:00%2B08:00"),
+      seller, nullptr, 200);
+  EXPECT_EQ(window["total"], 2);
+  EXPECT_EQ(
+      call("GET", market_path("/clearings?start=2026-11-23T10:00:00Z&end=2026-11-23T09:00:00Z"),
+           seller, nullptr, 422)["error"]["field"],
+      "end");
+  call("GET", market_path("/clearings?per_page=501"), seller, nullptr, 422);
+  call("GET", "/api/v1/markets/999/clearings", seller, nullptr, 404);
+
+  auto csv = raw(market_path("/clearings?format=csv&per_page=2"), buyer);
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->get_header_value("Content-Type").rfind("text/csv", 0), 0u);
+  EXPECT_EQ(csv->get_header_value("X-Total-Count"), "10");
+  const auto rows = lines(csv->body);
+  ASSERT_EQ(rows.size(), 3u) << csv->body;
+  EXPECT_EQ(rows[0],
+            "slot_start,state,price_per_kwh,volume_kwh,netted_kwh,bid_count,trade_count,currency,"
+            "gate_closure,cleared_at");
+  EXPECT_EQ(rows[1],
+            "2026-11-23T02:00:00Z,cleared,1.91,0.7,0.0,2,1,TWD,2026-11-23T01:40:00Z,2026-11-23T02:"
+            "30:00Z");
+  EXPECT_EQ(rows[2], "2026-11-23T01:00:00Z,no_bids,,0.0,0.0,0,0,TWD,2026-11-23T00:40:00Z,");
+}
+
+TEST_P(MarketLists, ASlotSaysWhetherItIsOpenOrClosedWithoutBids) {
+  trade_one_slot();  // now 10:30 local
+  auto empty = call("GET", market_path("/clearings/2026-11-23T01:00:00Z"), seller, nullptr, 200);
+  EXPECT_EQ(empty["state"], "no_bids");
+  EXPECT_FALSE(empty["cleared"].get<bool>());
+  EXPECT_TRUE(empty["price"].is_null());
+  EXPECT_EQ(empty["bids"], 0);
+  EXPECT_EQ(empty["gate_closure"], "2026-11-23T00:40:00Z");
+  auto open = call("GET", market_path("/clearings/2026-11-23T03:00:00Z"), seller, nullptr, 404);
+  EXPECT_NE(open["error"]["message"].get<std::string>().find(
+                "still open for bids; its gate closes at 2026-11-23T02:40:00Z"),
+            std::string::npos)
+      << open;
+  EXPECT_EQ(call("GET", market_path("/clearings/2026-11-23T01:30:00Z"), seller, nullptr,
+                 422)["error"]["field"],
+            "slot_start");
+  auto done = call("GET", market_path("/clearings/2026-11-23T02:00:00Z"), seller, nullptr, 200);
+  EXPECT_EQ(done["state"], "cleared");
+  // The seller sees its trade from its side, never the buyer's account.
+  ASSERT_EQ(done["trades"].size(), 1u);
+  EXPECT_EQ(done["trades"][0]["side"], "sell");
+  EXPECT_FALSE(done["trades"][0].contains("buyer_account_id")) << done["trades"][0];
+  EXPECT_FALSE(done["trades"][0].contains("buy_bid_id"));
+  EXPECT_EQ(call("GET", market_path("/clearings/2026-11-23T02:00:00Z"), op, nullptr,
+                 200)["trades"][0]["buyer_account_id"],
+            buyer_account);
+}
+
+TEST_P(MarketLists, TradesFromTheCallersSideAndAllForOperators) {
+  const auto sell = bid(seller, "sell", 0.7, 1.91);
+  const auto buy = bid(buyer, "buy", 0.7, 1.91);
+  advance("2026-11-23T10:30:00+08:00");
+  auto mine = call("GET", "/api/v1/trades", seller, nullptr, 200);
+  EXPECT_EQ(mine["total"], 1);
+  EXPECT_EQ(mine["page"], 1);
+  ASSERT_EQ(mine["items"].size(), 1u);
+  const json& t = mine["items"][0];
+  EXPECT_EQ(t["side"], "sell");
+  EXPECT_EQ(t["bid_id"], sell["id"]);
+  EXPECT_EQ(t["market_id"], market);
+  EXPECT_EQ(t["slot_start"], "2026-11-23T02:00:00Z");
+  EXPECT_EQ(t["volume_kwh"], 0.7);
+  EXPECT_EQ(t["price"], 1.91);
+  EXPECT_EQ(t["amount"], 1.34);  // 0.7 x 1.91 = 1.337, to the cent
+  EXPECT_EQ(t["currency"], "TWD");
+  for (const char* hidden :
+       {"buyer_account_id", "seller_account_id", "buy_bid_id", "sell_bid_id"}) {
+    EXPECT_FALSE(t.contains(hidden)) << hidden;
+  }
+  auto theirs = call("GET", "/api/v1/trades?market_id=" + std::to_string(market), buyer, nullptr,
+                     200)["items"];
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(theirs[0]["side"], "buy");
+  EXPECT_EQ(theirs[0]["bid_id"], buy["id"]);
+  EXPECT_EQ(theirs[0]["amount"], -1.34);
+  call("GET", "/api/v1/trades?participant=" + std::to_string(seller_account), buyer, nullptr, 404);
+  call("GET", "/api/v1/trades?market_id=999", buyer, nullptr, 404);
+  EXPECT_EQ(call("GET", "/api/v1/trades?end=2026-11-23T02:00:00Z", seller, nullptr, 200)["total"],
+            0);
+  EXPECT_EQ(call("GET", "/api/v1/trades?start=2026-11-23T02:00:00Z&end=2026-11-23T03:00:00Z",
+                 seller, nullptr, 200)["total"],
+            1);
+  EXPECT_EQ(call("GET", "/api/v1/trades", op, nullptr, 200)["items"][0]["buyer_account_id"],
+            buyer_account);
+  auto seen_for = call("GET", "/api/v1/trades?participant=" + std::to_string(buyer_account), op,
+                       nullptr, 200)["items"];
+  ASSERT_EQ(seen_for.size(), 1u);
+  EXPECT_EQ(seen_for[0]["side"], "buy");
+
+  auto csv = raw("/api/v1/trades?format=csv", seller);
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->get_header_value("Content-Type").rfind("text/csv", 0), 0u);
+  const auto rows = lines(csv->body);
+  ASSERT_EQ(rows.size(), 2u) << csv->body;
+  EXPECT_EQ(rows[0],
+            "slot_start,market_id,trade_id,side,bid_id,volume_kwh,price_per_kwh,amount,currency");
+  EXPECT_EQ(rows[1], "2026-11-23T02:00:00Z," + std::to_string(market) + "," + t["id"].dump() +
+                         ",sell," + sell["id"].dump() + ",0.7,1.91,1.34,TWD");
+  auto all = lines(raw("/api/v1/trades?format=csv", op)->body);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0],
+            "slot_start,market_id,trade_id,buyer_account_id,seller_account_id,buy_bid_id,sell_bid_"
+            "id,volume_kwh,"
+            "price_per_kwh,amount,currency");
+}
+
+TEST_P(MarketLists, NumbersComeBackAsTheDecimalsTheyMean) {
+  auto placed = http->Post(market_path("/bids"), bearer(seller),
+                           json{{"side", "sell"},
+                                {"slot_start", "2026-11-23T10:00:00+08:00"},
+                                {"volume_kwh", 0.7},
+                                {"price", 1.91}}
+                               .dump(),
+                           "application/json");
+  ASSERT_TRUE(placed);
+  EXPECT_NE(placed->body.find("\"price\":1.91,"), std::string::npos) << placed->body;
+  bid(buyer, "buy", 0.7, 1.91);
+  advance("2026-11-23T10:30:00+08:00");
+  for (const std::string& path : {market_path("/clearings/2026-11-23T02:00:00Z"),
+                                  market_path("/clearings"), std::string("/api/v1/trades")}) {
+    auto r = raw(path, seller);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->body.find("\"price\":1.91,"), std::string::npos) << path << " " << r->body;
+    EXPECT_NE(r->body.find("\"volume_kwh\":0.7"), std::string::npos) << path << " " << r->body;
+    EXPECT_EQ(r->body.find("00000000"), std::string::npos) << path << " " << r->body;
+  }
+  meter_reading(seller, seller_meter, -0.7);
+  meter_reading(buyer, buyer_meter, 0.7);
+  advance("2026-11-23T11:01:00+08:00");
+  const std::string window = "?start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z";
+  for (const std::string& path :
+       {"/api/v1/settlements" + window, market_path("/results") + window}) {
+    auto r = raw(path, seller);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body.find("00000000"), std::string::npos) << path << " " << r->body;
+    EXPECT_EQ(r->body.find("99999999"), std::string::npos) << path << " " << r->body;
+  }
+  EXPECT_NE(raw("/api/v1/settlements" + window, seller)->body.find("\"sold_kwh\":0.7,"),
+            std::string::npos);
+}
+
+TEST_P(MarketLists, ResultsAndSettlementsAsCsv) {
+  trade_one_slot();
+  meter_reading(seller, seller_meter, -0.7);
+  meter_reading(buyer, buyer_meter, 0.7);
+  advance("2026-11-23T11:01:00+08:00");
+  const std::string window = "start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z";
+  auto settlements = raw("/api/v1/settlements?format=csv&" + window, seller);
+  ASSERT_TRUE(settlements);
+  EXPECT_EQ(settlements->get_header_value("Content-Type").rfind("text/csv", 0), 0u);
+  auto rows = lines(settlements->body);
+  ASSERT_EQ(rows.size(), 2u) << settlements->body;
+  EXPECT_EQ(rows[0],
+            "market_id,slot_start,account_id,version,current,sold_kwh,bought_kwh,contracted_kwh,"
+            "metered_kwh,"
+            "imbalance_kwh,imbalance_price_per_kwh,trade_amount,imbalance_amount,total,currency,"
+            "missing_intervals,"
+            "created_at");
+  EXPECT_EQ(rows[1].rfind(std::to_string(market) + ",2026-11-23T02:00:00Z," +
+                              std::to_string(seller_account) + ",1,true,0.7,0.0,0.7,0.7,0.0,",
+                          0),
+            0u)
+      << rows[1];
+  EXPECT_NE(rows[1].find(",1.34,0.0,1.34,TWD,0,"), std::string::npos) << rows[1];
+
+  auto results = raw(market_path("/results?format=csv&" + window), buyer);
+  ASSERT_TRUE(results);
+  rows = lines(results->body);
+  ASSERT_EQ(rows.size(), 2u) << results->body;
+  EXPECT_EQ(rows[0],
+            "slot_start,bid_id,side,status,volume_kwh,price_per_kwh,filled_kwh,clearing_price_per_"
+            "kwh,achievement,"
+            "settlement_amount,currency,counterparties");
+  EXPECT_NE(rows[1].find(",buy,settled,0.7,1.91,0.7,1.91,1.0,-1.34,TWD,ABRI_BEMS"),
+            std::string::npos)
+      << rows[1];
+}
+
+TEST_P(MarketLists, FormatsAndFiltersAreHonouredOrRefused) {
+  for (const std::string& path :
+       {std::string("/api/v1/markets?format=csv"), market_path("/bids?format=csv"),
+        market_path("/next-slot?format=json"), std::string("/api/v1/me?format=xml")}) {
+    auto e = call("GET", path, seller, nullptr, 422);
+    EXPECT_EQ(e["error"]["field"], "format") << path;
+  }
+  auto e = call("GET", market_path("/clearings?format=xml"), seller, nullptr, 422);
+  EXPECT_EQ(e["error"]["field"], "format");
+  EXPECT_NE(e["error"]["message"].get<std::string>().find("json or csv"), std::string::npos) << e;
+  EXPECT_EQ(body_of(http->Get("/api/v1/health?format=csv"))["error"]["field"], "format");
+  EXPECT_EQ(call("GET", market_path("/clearings?format=json"), seller, nullptr, 200)["total"], 0);
+  // The sensor data routes keep their own formats.
+  call("POST", "/api/v1/sensors/" + std::to_string(seller_meter) + "/data", seller,
+       {{"start", "2026-11-23T10:00:00+08:00"}, {"values", {1, 2}}}, 200);
+  const std::string data =
+      "/api/v1/sensors/" + std::to_string(seller_meter) +
+      "/data?start=2026-11-23T10:00:00%2B08:00&end=2026-11-23T10:30:00%2B08:00";
+  auto csv = raw(data + "&format=csv", seller);
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->get_header_value("Content-Type"), "text/csv");
+  EXPECT_EQ(lines(csv->body).size(), 3u) << csv->body;
+  call("GET", data + "&format=json", seller, nullptr, 200);
+  EXPECT_EQ(call("GET", data + "&format=xml", seller, nullptr, 422)["error"]["field"], "format");
+  auto upload = http->Post("/api/v1/sensors/" + std::to_string(seller_meter) + "/data?format=bogus",
+                           bearer(seller), "event_start,value\n", "text/csv");
+  ASSERT_TRUE(upload);
+  EXPECT_EQ(upload->status, 422);
+  // Unknown enum filters are refused, not answered with an empty list.
+  EXPECT_EQ(call("GET", market_path("/bids?status=bogus"), seller, nullptr, 422)["error"]["field"],
+            "status");
+  call("GET", market_path("/bids?status=open"), seller, nullptr, 200);
+  EXPECT_EQ(
+      call("GET",
+           "/api/v1/settlements?start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z&versions=bogus",
+           seller, nullptr, 422)["error"]["field"],
+      "versions");
+  call("GET",
+       "/api/v1/settlements?start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z&versions=current",
+       seller, nullptr, 200);
+}
+
+TEST_P(MarketLists, EveryMarketEventNamesItsMarketAndSlot) {
+  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
+  const std::string agg = login(*http, "agg@example.com", agg_pw);
+  auto cancelled = bid(seller, "sell", 1, 2);
+  ASSERT_EQ(http->Delete("/api/v1/bids/" + cancelled["id"].dump(), bearer(seller))->status, 200);
+  auto changed = bid(seller, "sell", 1, 2);
+  ASSERT_EQ(http->Patch("/api/v1/bids/" + changed["id"].dump(), bearer(seller),
+                        json{{"price", 3}}.dump(), "application/json")
+                ->status,
+            200);
+  bid(buyer, "buy", 1, 4);
+  auto offer = call("POST", market_path("/dr-offers"), seller,
+                    {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}}, 201);
+  call("POST", "/api/v1/dr-offers/" + offer["id"].dump() + "/accept", agg,
+       {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T15:00:00+08:00"}},
+       200);
+  meter_reading(seller, seller_meter, -1);
+  meter_reading(buyer, buyer_meter, 1);
+  advance("2026-11-23T11:01:00+08:00");
+  meter_reading(seller, seller_meter, -0.5, "-PT1H");  // a later belief: a corrected statement
+  meter_reading(seller, seller_meter, 1, "PT0H",
+                "2026-11-24T14:00:00+08:00");  // the offer's window
+  advance("2026-11-24T16:00:00+08:00");
+  std::set<std::string> types;
+  for (const std::string& token : {seller, agg}) {
+    auto events = raw("/api/v1/events?follow=false", token);
+    ASSERT_TRUE(events);
+    std::string type;
+    for (const auto& line : lines(events->body)) {
+      if (line.rfind("event: ", 0) == 0) type = line.substr(7);
+      if (line.rfind("data: ", 0) != 0) continue;
+      types.insert(type);
+      const json payload = json::parse(line.substr(6));
+      EXPECT_EQ(payload["market_id"], market) << type << " " << line;
+      EXPECT_TRUE(payload.contains("slot_start") && payload["slot_start"].is_string())
+          << type << " " << line;
+    }
+  }
+  for (const char* t : {"bid_placed", "bid_changed", "bid_cancelled", "gate_closed", "cleared",
+                        "trades", "executing", "settling", "settled", "settlement_corrected",
+                        "dr_offered", "dr_accepted", "dr_settled"}) {
+    EXPECT_TRUE(types.count(t)) << "no " << t << " event seen";
+  }
+}
+
+TEST_P(MarketLists, NoBidsOrOffersWithoutASettlementMeter) {
+  auto [id, pw] = create_user("new@example.com", "CARLAB_BEMS", "participant", admin);
+  const std::string newcomer = login(*http, "new@example.com", pw);
+  const std::int64_t account = get("/api/v1/me", newcomer)["account"]["id"];
+  auto refused = bid(newcomer, "buy", 1, 2, "2026-11-23T10:00:00+08:00", 422);
+  EXPECT_EQ(refused["error"]["field"], "meter");
+  EXPECT_EQ(refused["error"]["message"],
+            "CARLAB_BEMS has no settlement meter in this market; an operator sets one with PUT "
+            "/api/v1/markets/" +
+                std::to_string(market) + "/meters/" + std::to_string(account));
+  EXPECT_EQ(call("GET", market_path("/bids"), newcomer, nullptr, 200)["total"], 0);
+  EXPECT_EQ(call("POST", market_path("/dr-offers"), newcomer,
+                 {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}}, 422)["error"]["field"],
+            "meter");
+  EXPECT_EQ(call("GET", market_path("/dr-offers"), newcomer, nullptr, 200)["items"].size(), 0u);
+  meter(newcomer, account);
+  bid(newcomer, "buy", 1, 2);
+  call("POST", market_path("/dr-offers"), newcomer,
+       {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}}, 201);
+}
+
+FLEXMARKET_ON_BOTH_BACKENDS(MarketLists);
+
+}  // namespace
+}  // namespace flexmarket::testing
