@@ -131,13 +131,6 @@ int print_routes(const std::vector<api::RouteInfo>& routes, bool as_json, std::o
   return 0;
 }
 
-// The platform, with schedules judged past or future by the market clock.
-std::unique_ptr<services::Platform> open_platform(const Config& c) {
-  auto p = services::open_platform(c);
-  p->schedules->set_market_clock([clock = p->market_clock] { return clock->now(); });
-  return p;
-}
-
 // The SQLite file a database URL names, if it names one that does not exist: read-only
 // commands say so instead of creating an empty database.
 std::optional<std::string> missing_sqlite_file(const std::string& url) {
@@ -298,7 +291,7 @@ int main(int argc, char** argv) {
   std::int64_t sim_sensor = 0;
   sim_power->add_option("--participant", sim.participant, "the BEMS account: ABRI_BEMS, Carlab_BEMS, NCKU_BEMS ...")->required();
   sim_power->add_option("--csv", sim.csv_path, "recorded readings in the BEMS's format")->required()->check(CLI::ExistingFile);
-  sim_power->add_option("--email", sim.email, "the participant's login email")->required();
+  sim_power->add_option("--email", sim.email, "the participant's login email (or FLEXMARKET_TOKEN: a token instead)");
   sim_power->add_option("--url", sim.url, "the platform (default http://127.0.0.1:8080)");
   sim_power->add_option("--format", sim.format, "file format (default: from the participant's name)");
   sim_power->add_option("--timezone", sim.timezone, "the BEMS's local timezone (default Asia/Taipei)");
@@ -312,7 +305,7 @@ int main(int argc, char** argv) {
   cli::SimulateBidsOptions bot;
   std::int64_t bot_sensor = 0, bot_price_sensor = 0;
   sim_bids->add_option("--market", bot.market_id, "the market id")->required();
-  sim_bids->add_option("--email", bot.email, "the participant's login email")->required();
+  sim_bids->add_option("--email", bot.email, "the participant's login email (or FLEXMARKET_TOKEN: a token instead)");
   sim_bids->add_option("--url", bot.url, "the platform (default http://127.0.0.1:8080)");
   sim_bids->add_option("--sensor", bot_sensor, "its meter, for the forecast (default: its first power sensor)");
   sim_bids->add_option("--price-sensor", bot_price_sensor, "day-ahead prices (default: the sensor named 'day-ahead price')");
@@ -349,7 +342,7 @@ int main(int argc, char** argv) {
       sigset_t signals = stop_signals();
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       Config c = make_config(g, &so);
-      auto p = open_platform(c);
+      auto p = services::open_platform(c);
       if (demo_cmd->parsed()) return cli::run_demo(*p, c, demo_options, serve);
       return serve(*p);
     }
@@ -358,7 +351,7 @@ int main(int argc, char** argv) {
       sigset_t signals = stop_signals();
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       Config c = make_config(g, &so);
-      auto p = open_platform(c);
+      auto p = services::open_platform(c);
       store::upgrade(*p->db);
       p->market_runner->start();
       services::make_job_runner(*p, services::JobMode::worker);
@@ -424,7 +417,7 @@ int main(int argc, char** argv) {
 
     if (schedule_cmd->parsed()) {
       Config c = make_config(g);
-      auto p = open_platform(c);
+      auto p = services::open_platform(c);
       store::upgrade(*p->db);
       return cli::run_schedule(*p, sched, std::cout, std::cerr);
     }
@@ -469,7 +462,12 @@ int main(int argc, char** argv) {
     if (sim_power->parsed()) {
       init_logging("warn", "text");
       if (sim_sensor > 0) sim.sensor_id = sim_sensor;
-      if (password_stdin) {
+      if (const char* tok = std::getenv("FLEXMARKET_TOKEN"); tok && !password_stdin && sim.email.empty()) {
+        sim.token = tok;
+      } else if (sim.email.empty()) {
+        std::cerr << "error: give --email (with a password) or a token in FLEXMARKET_TOKEN\n";
+        return 2;
+      } else if (password_stdin) {
         std::getline(std::cin, sim.password);
       } else if (const char* pw = std::getenv("FLEXMARKET_PASSWORD")) {
         sim.password = pw;
@@ -484,7 +482,12 @@ int main(int argc, char** argv) {
       init_logging("warn", "text");
       if (bot_sensor > 0) bot.sensor_id = bot_sensor;
       if (bot_price_sensor > 0) bot.price_sensor_id = bot_price_sensor;
-      if (password_stdin) {
+      if (const char* tok = std::getenv("FLEXMARKET_TOKEN"); tok && !password_stdin && bot.email.empty()) {
+        bot.token = tok;
+      } else if (bot.email.empty()) {
+        std::cerr << "error: give --email (with a password) or a token in FLEXMARKET_TOKEN\n";
+        return 2;
+      } else if (password_stdin) {
         std::getline(std::cin, bot.password);
       } else if (const char* pw = std::getenv("FLEXMARKET_PASSWORD")) {
         bot.password = pw;

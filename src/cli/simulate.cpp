@@ -35,9 +35,10 @@ std::string default_format(const std::string& participant) {
   return "carlab_bems";
 }
 
-// Logs in as the participant; prints why and returns nullopt when it cannot.
+// Logs in as the participant (or uses its token); prints why and returns nullopt when it cannot.
 std::optional<httplib::Headers> login_headers(httplib::Client& client, const std::string& url, const std::string& email,
-                                              const std::string& password) {
+                                              const std::string& password, const std::string& token) {
+  if (!token.empty()) return httplib::Headers{{"Authorization", "Bearer " + token}};
   auto r = client.Post("/api/v1/auth/token", json{{"email", email}, {"password", password}}.dump(), "application/json");
   if (!r || r->status != 200) {
     std::cerr << "error: login as " << email << " failed: " << (r ? r->body : "no answer from " + url) << "\n";
@@ -90,7 +91,7 @@ int simulate_powerdata(const SimulatePowerOptions& o) {
   httplib::Client client(o.url);
   client.set_read_timeout(30, 0);
   client.set_tcp_nodelay(true);
-  const auto auth = login_headers(client, o.url, o.email, o.password);
+  const auto auth = login_headers(client, o.url, o.email, o.password, o.token);
   if (!auth) return 1;
 
   std::int64_t sensor = 0;
@@ -182,7 +183,7 @@ int simulate_bids(const SimulateBidsOptions& o) {
   httplib::Client client(o.url);
   client.set_read_timeout(30, 0);
   client.set_tcp_nodelay(true);
-  const auto auth = login_headers(client, o.url, o.email, o.password);
+  const auto auth = login_headers(client, o.url, o.email, o.password, o.token);
   if (!auth) return 1;
   std::chrono::seconds every{0};
   if (!o.every.empty()) {
@@ -200,18 +201,47 @@ int simulate_bids(const SimulateBidsOptions& o) {
     market::BotSettings settings;
     settings.volume_tick_kwh = market["volume_tick_kwh"];
     settings.price_tick = market["price_tick"];
+    const auto* tz = timeseries::find_zone(market["timezone"].get<std::string>());
     std::int64_t sensor = o.sensor_id.value_or(0), price_sensor = o.price_sensor_id.value_or(0);
+    std::int64_t tariff_sensor = 0, feed_in_sensor = 0;
     const json sensors = get_json(client, "/api/v1/sensors?per_page=500", *auth);
     const json me = get_json(client, "/api/v1/me", *auth);
     for (const auto& s : sensors["items"]) {
       const std::string unit = s["unit"];
       if (!sensor && s["account_id"] == me["account"]["id"] && (unit == "kW" || unit == "W" || unit == "MW")) sensor = s["id"];
       if (!price_sensor && s["name"] == "day-ahead price") price_sensor = s["id"];
+      if (!tariff_sensor && s["name"] == "grid tariff") tariff_sensor = s["id"];
+      if (!feed_in_sensor && s["name"] == "grid feed-in price") feed_in_sensor = s["id"];
     }
     if (!sensor) throw std::runtime_error("no power sensor of the participant's account; give --sensor");
-    if (!price_sensor) throw std::runtime_error("no sensor named 'day-ahead price'; give --price-sensor");
+    const bool grid_prices = tariff_sensor && feed_in_sensor && !o.price_sensor_id;
+    if (!grid_prices && !price_sensor) {
+      throw std::runtime_error("no sensors named 'grid tariff' and 'grid feed-in price', nor 'day-ahead price'; give --price-sensor");
+    }
+    if (grid_prices) {
+      std::cout << "prices: grid tariff (sensor " << tariff_sensor << ") and feed-in price (sensor " << feed_in_sensor << ")\n";
+    } else {
+      std::cout << "prices: day-ahead price (sensor " << price_sensor
+                << "); tariff taken as 15% above it, feed-in as 10% below\n";
+    }
     const std::string res = timeseries::format_duration(slot_len);
+    const double hours_per_slot = std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
     const std::string bids_path = "/api/v1/markets/" + std::to_string(o.market_id) + "/bids";
+    auto weekend = [tz](Instant t) {
+      const auto wd = date::weekday(date::floor<date::days>(tz->to_local(t))).c_encoding();
+      return wd == 0 || wd == 6;
+    };
+    const auto reference = [&weekend](Instant s) {
+      Instant r = s - std::chrono::hours(24);
+      while (weekend(r) != weekend(s)) r -= std::chrono::hours(24);
+      return r;
+    };
+    auto price_at = [&](std::int64_t id, const std::string& at, Instant slot) -> std::optional<double> {
+      const json price = get_json(client, "/api/v1/sensors/" + std::to_string(id) + "/data?start=" + at + "&end=" +
+                                              format_iso8601(slot + slot_len) + "&resolution=" + res, *auth);
+      if (price["values"].empty() || price["values"][0].is_null()) return std::nullopt;
+      return price["values"][0].get<double>();
+    };
     for (int round = 0;; ++round) {
       const Instant t = *parse_iso8601(get_json(client, "/api/v1/markets", *auth)["now"].get<std::string>());
       // The first slot whose gate is still open: its start is more than the lead after now.
@@ -220,6 +250,19 @@ int simulate_bids(const SimulateBidsOptions& o) {
                 << " (market time): " << o.slots
                 << " slot(s) from " << format_iso8601(slot) << "; gates close "
                 << timeseries::format_duration(lead) << " before each slot, so earlier slots are closed\n";
+      // The meter's net import per slot (kWh) over the last eight days, once per round.
+      std::map<Instant, double> history;
+      {
+        const json h = get_json(client, "/api/v1/sensors/" + std::to_string(sensor) + "/data?start=" +
+                                            format_iso8601(slot - std::chrono::hours(24 * 8)) + "&end=" +
+                                            format_iso8601(timeseries::floor_to(t, slot_len)) + "&resolution=" + res,
+                                *auth);
+        Instant e = *parse_iso8601(h["start"].get<std::string>());
+        for (const auto& v : h["values"]) {
+          if (!v.is_null()) history[e] = v.get<double>() * hours_per_slot;
+          e += slot_len;
+        }
+      }
       int placed = 0;
       for (int k = 0; k < o.slots; ++k, slot += slot_len) {
         const std::string at = format_iso8601(slot);
@@ -228,32 +271,28 @@ int simulate_bids(const SimulateBidsOptions& o) {
           std::cout << "  " << at << ": already bid (" << already << " bid" << (already == 1 ? "" : "s") << "), nothing to do\n";
           continue;
         }
-        const json history = get_json(client, "/api/v1/sensors/" + std::to_string(sensor) + "/data?start=" +
-                                                   format_iso8601(slot - std::chrono::hours(24 * 7)) + "&end=" + at +
-                                                   "&resolution=" + res, *auth);
-        double sum = 0;
-        int n = 0;
-        Instant e = *parse_iso8601(history["start"].get<std::string>());
-        for (const auto& v : history["values"]) {
-          if (!v.is_null() && (slot - e) % std::chrono::hours(24) == std::chrono::microseconds(0)) sum += v.get<double>(), ++n;
-          e += slot_len;
-        }
-        if (n == 0) {
-          std::cout << "  " << at << ": no bid: no history (sensor " << sensor
-                    << " has no reading at this time of day in the last 7 days)\n";
+        const auto forecast = market::forecast_net_import(history, slot, slot_len, reference);
+        if (!forecast) {
+          std::cout << "  " << at << ": no bid: no history (sensor " << sensor << " has no reading for "
+                    << format_iso8601(reference(slot)) << ", the same time on the last day of the same kind)\n";
           continue;
         }
-        const double forecast = sum / n * std::chrono::duration<double, std::ratio<3600>>(slot_len).count();
-        const json price = get_json(client, "/api/v1/sensors/" + std::to_string(price_sensor) + "/data?start=" + at +
-                                                "&end=" + format_iso8601(slot + slot_len) + "&resolution=" + res, *auth);
-        if (price["values"].empty() || price["values"][0].is_null()) {
-          std::cout << "  " << at << ": no bid: no day-ahead price yet on sensor " << price_sensor << "\n";
+        std::optional<double> tariff, feed_in;
+        if (grid_prices) {
+          tariff = price_at(tariff_sensor, at, slot);
+          feed_in = price_at(feed_in_sensor, at, slot);
+        } else if (auto da = price_at(price_sensor, at, slot)) {
+          tariff = *da * 1.15;
+          feed_in = *da * 0.9;
+        }
+        if (!tariff || !feed_in) {
+          std::cout << "  " << at << ": no bid: no price for this slot yet\n";
           continue;
         }
-        const double day_ahead = price["values"][0].get<double>();
-        const auto plan = market::plan_bids(forecast, day_ahead, settings, static_cast<std::uint64_t>(to_micros(slot)));
-        std::cout << "  " << at << ": forecast net import " << fmt_number(forecast) << " kWh (mean of " << n
-                  << " day(s)), day-ahead price " << fmt_number(day_ahead) << "; " << plan.size() << " bid(s)\n";
+        const auto plan = market::plan_curve(*forecast, *tariff, *feed_in, settings, static_cast<std::uint64_t>(to_micros(slot)));
+        std::cout << "  " << at << ": forecast net import " << fmt_number(forecast->kwh) << " kWh (+/- "
+                  << fmt_number(forecast->uncertainty_kwh) << "), tariff " << fmt_number(*tariff) << ", feed-in "
+                  << fmt_number(*feed_in) << "; " << plan.size() << " bid(s)\n";
         for (const auto& b : plan) {
           const json body = {{"side", b.side == market::Side::buy ? "buy" : "sell"}, {"slot_start", at},
                              {"volume_kwh", b.volume_kwh}, {"price", b.price}};

@@ -70,6 +70,8 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick, p->db.get());
   p->schedules = std::make_unique<ScheduleService>(*p->db, *p->assets, *p->timeseries, config.lp_solver);
   p->schedules->set_max_variables(config.limits.schedule_variables);
+  // Schedules are judged past or future by the market clock.
+  p->schedules->set_market_clock([clock] { return clock->now(); });
   return p;
 }
 

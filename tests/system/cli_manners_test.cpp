@@ -297,15 +297,16 @@ TEST_P(CliManners, BiddingBotSaysWhatItDidEachRound) {
   EXPECT_NE(r.out.find("round 1: 0 bid(s) placed"), std::string::npos) << r.out;
   EXPECT_TRUE(r.err.empty()) << r.err;
 
-  // A week of exporting 10 kW: it sells 10 kWh per slot around the day-ahead price.
+  // A week of exporting 10 kW: it sells 10 kWh per slot at the feed-in price (without grid
+  // price sensors: 10% under the day-ahead price).
   post("/api/v1/sensors/" + std::to_string(meter) + "/data", t,
        {{"start", "2026-11-16T00:00:00+08:00"}, {"resolution", "PT1H"}, {"values", std::vector<double>(24 * 7, -10.0)}}, 200);
   r = bids({});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("2026-11-22T17:00:00Z: forecast net import -10 kWh (mean of 7 day(s)), day-ahead price 3; 1 bid(s)"),
+  EXPECT_NE(r.out.find("2026-11-22T17:00:00Z: forecast net import -10 kWh (+/- 0), tariff 3.45, feed-in 2.7; 1 bid(s)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("    placed sell 10 kWh at "), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("    placed sell 10 kWh at 2.7"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("round 1: 2 bid(s) placed"), std::string::npos) << r.out;
 
   // Again, one slot further and with a price sensor without prices: already bid for two,
@@ -314,8 +315,7 @@ TEST_P(CliManners, BiddingBotSaysWhatItDidEachRound) {
   r = bids({"--price-sensor", std::to_string(empty)}, "3");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("2026-11-22T17:00:00Z: already bid (1 bid), nothing to do"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("2026-11-22T19:00:00Z: no bid: no day-ahead price yet on sensor " + std::to_string(empty)),
-            std::string::npos)
+  EXPECT_NE(r.out.find("2026-11-22T19:00:00Z: no bid: no price for this slot yet"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("round 1: 0 bid(s) placed"), std::string::npos) << r.out;
   EXPECT_EQ(get("/api/v1/markets/" + std::to_string(market) + "/bids", t)["total"], 2);
