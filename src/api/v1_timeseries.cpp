@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "api/decoders.hpp"
+#include "core/quantity.hpp"
 #include "api/http.hpp"
 #include "api/server.hpp"
 #include "core/error.hpp"
@@ -285,14 +286,16 @@ void register_v1_timeseries_routes(ApiServer& s) {
                            {"page", page.page}, {"per_page", page.per_page}, {"total", page.total}});
   });
 
-  auto day_json = [](const services::DayEnergy& d) {
+  // Energies to the watt-hour, as people read a meter.
+  auto kwh = [](const std::optional<double>& v) { return v ? json(round_to_tick(*v, 0.001)) : json(nullptr); };
+  auto day_json = [kwh](const services::DayEnergy& d) {
     json energy = json::object(), coverage = json::object();
-    for (const auto& [k, v] : d.energy_kwh) energy[std::string(services::to_string(k))] = opt_json(v);
+    for (const auto& [k, v] : d.energy_kwh) energy[std::string(services::to_string(k))] = kwh(v);
     for (const auto& [k, v] : d.coverage) coverage[std::string(services::to_string(k))] = std::round(v * 1e4) / 1e4;
     return json{{"date", timeseries::format_date(d.date)},
                 {"energy_kwh", energy},
-                {"generate_kwh", opt_json(d.generate_kwh)},
-                {"consume_kwh", opt_json(d.consume_kwh)},
+                {"generate_kwh", kwh(d.generate_kwh)},
+                {"consume_kwh", kwh(d.consume_kwh)},
                 {"coverage", coverage}};
   };
 

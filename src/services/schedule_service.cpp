@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/quantity.hpp"
 #include "core/stop.hpp"
 #include "core/units.hpp"
 #include "planning/site.hpp"
@@ -18,6 +19,16 @@
 namespace flexmarket::services {
 
 namespace {
+
+// Numbers as they mean something: money to the cent (the price sensors' currencies have
+// two decimals), power and energy to the watt and watt-hour.
+double money(double v) { return round_to_tick(v, 0.01); }
+std::vector<double> watts(const std::vector<double>& v) {
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (double x : v) out.push_back(round_to_tick(x, 0.001));
+  return out;
+}
 
 using json = nlohmann::json;
 using std::chrono::microseconds;
@@ -717,11 +728,11 @@ std::string ScheduleService::run(const store::JobRecord& job) {
                            {"name", dev.asset.name},
                            {"type", dev.asset.type},
                            {"sensor_id", dev.sensor.id},
-                           {"power_kw", ds.power_kw},
-                           {"soc_kwh", ds.soc_kwh.empty() ? json(nullptr) : json(ds.soc_kwh)},
-                           {"planned_cost", ds.cost},
-                           {"baseline_cost", ds.baseline_cost},
-                           {"baseline_power_kw", ds.baseline_power_kw}});
+                           {"power_kw", watts(ds.power_kw)},
+                           {"soc_kwh", ds.soc_kwh.empty() ? json(nullptr) : json(watts(ds.soc_kwh))},
+                           {"planned_cost", money(ds.cost)},
+                           {"baseline_cost", money(ds.baseline_cost)},
+                           {"baseline_power_kw", watts(ds.baseline_power_kw)}});
       }
       c->commit();
     } catch (...) {
@@ -737,10 +748,10 @@ std::string ScheduleService::run(const store::JobRecord& job) {
                  {"source", kSourceName},
                  {"currency", currency},
                  {"solver", schedule.solver},
-                 {"planned_cost", schedule.cost},
-                 {"baseline_cost", schedule.baseline_cost},
-                 {"savings", schedule.baseline_cost - schedule.cost},
-                 {"site_power_kw", schedule.site_power_kw},
+                 {"planned_cost", money(schedule.cost)},
+                 {"baseline_cost", money(schedule.baseline_cost)},
+                 {"savings", money(schedule.baseline_cost) - money(schedule.cost)},
+                 {"site_power_kw", watts(schedule.site_power_kw)},
                  {"past_window", payload.value("past_window", false)},
                  {"warnings", warnings},
                  {"devices", devices}};
