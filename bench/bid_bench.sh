@@ -35,6 +35,12 @@ base="http://127.0.0.1:$port"
 op=$(login "$base" op@example.com operator-password-1)
 pt=$(login "$base" p@example.com participant-pw-1)
 market=$(curl -sf -X POST "$base/api/v1/markets" -H "Authorization: Bearer $op" -d '{"name":"bench","price_max":10}' | sed -E 's/.*"id":([0-9]+).*/\1/')
+# A participant bids only with a settlement meter in the market.
+meter=$(curl -sf -X POST "$base/api/v1/sensors" -H "Authorization: Bearer $pt" \
+  -d '{"name":"meter","unit":"kW","event_resolution":"PT15M"}' | sed -E 's/.*"id":([0-9]+).*/\1/')
+account=$(curl -sf "$base/api/v1/me" -H "Authorization: Bearer $pt" | sed -E 's/.*"account":\{"id":([0-9]+).*/\1/')
+curl -sf -X PUT "$base/api/v1/markets/$market/meters/$account" -H "Authorization: Bearer $op" \
+  -d "{\"sensor_id\":$meter}" >/dev/null
 cat > "$work/bid.lua" <<LUA
 local n = 0
 request = function()

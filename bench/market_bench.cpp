@@ -66,9 +66,17 @@ int main(int argc, char** argv) {
   mi.price_max = 10;
   const auto market = p->market->create_market(op_principal, mi);
   constexpr int kParticipants = 20;
+  const services::Principal sys = services::system_principal();
   for (int i = 0; i < kParticipants; ++i) {
-    p->users->create_user(nullptr, {"p" + std::to_string(i) + "@example.com", "Site " + std::to_string(i),
-                                    {Role::participant}, "participant-password"});
+    auto u = p->users->create_user(nullptr, {"p" + std::to_string(i) + "@example.com", "Site " + std::to_string(i),
+                                             {Role::participant}, "participant-password"});
+    // A participant bids only with a settlement meter in the market.
+    services::SensorInput meter;
+    meter.account_id = u.user.account_id;
+    meter.name = "meter";
+    meter.unit = "kW";
+    meter.event_resolution = "PT15M";
+    p->market->set_meter(op_principal, market.id, u.user.account_id, p->assets->create_sensor(sys, meter).id);
   }
   api::ApiServer server(*p);
   const int port = server.bind("127.0.0.1", 0);
