@@ -721,7 +721,7 @@ std::string ScheduleService::run(const store::JobRecord& job) {
         for (std::size_t j = 0; j < n; ++j) {
           const Instant start = plan.start + plan.resolution * j;
           const auto horizon = (start + plan.resolution) - belief_time;
-          rows.push_back({dev.sensor.id, to_micros(start), horizon.count(), source, ds.power_kw[j] * factor});
+          rows.push_back({dev.sensor.id, to_micros(start), horizon.count(), source, round_to_tick(ds.power_kw[j], 0.001) * factor});
         }
         store::beliefs::insert(*c, db_.backend(), rows);
         devices.push_back({{"asset_id", dev.asset.id},
