@@ -184,8 +184,11 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
               << "  curl -sN localhost:" << c.server_port << "/api/v1/events -H \"Authorization: Bearer $BUYER\"   # live, Ctrl-C ends\n"
               << "  README.md walks through the rest; every example there runs against this demo.\n"
               << std::flush;
-    return serve(
+    const int code = serve(
         *p, [&] { demo_market.start(std::chrono::milliseconds(2000)); }, [&] { demo_market.stop(); });
+    std::cout << "\nDemo stopped at market time " << format_iso8601(timeseries::floor_to(p->market->now(), std::chrono::seconds(1)))
+              << ". build/flexmarket demo continues it; --fresh starts over.\n";
+    return code;
   } catch (...) {
     ::dup2(terminal_stderr, 2);
     throw;
