@@ -62,6 +62,7 @@ void check_password_strength(const std::string& password, const std::string& fie
                                    " characters");
   }
   if (password.size() > 1024) throw invalid_field(field, field + " must have at most 1024 characters");
+  if (is_blank(password)) throw invalid_field(field, field + " must not be only spaces");
 }
 
 AuthService::AuthService(store::Database& db, AuthSettings settings, Clock clock)

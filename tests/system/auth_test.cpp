@@ -84,6 +84,13 @@ TEST_P(Auth, PasswordChangeRevokesEveryTokenOfTheUser) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 403);
   EXPECT_EQ(http->Get("/api/v1/me", bearer(first))->status, 200);  // a failed change revokes nothing
+  auto blank = http->Post("/api/v1/me/password", bearer(first),
+                          json{{"current_password", kAdminPassword}, {"new_password", "            "}}.dump(),
+                          "application/json");
+  ASSERT_TRUE(blank);
+  EXPECT_EQ(blank->status, 422);  // a password of spaces only
+  EXPECT_EQ(body_of(blank)["error"]["field"], "new_password");
+  EXPECT_EQ(http->Get("/api/v1/me", bearer(first))->status, 200);
 
   auto ok = http->Post("/api/v1/me/password", bearer(first),
                        json{{"current_password", kAdminPassword}, {"new_password", "another-password-2"}}.dump(),

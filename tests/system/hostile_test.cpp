@@ -497,10 +497,12 @@ TEST_P(Hostile, MalformedDurationsAre422Everywhere) {
   EXPECT_TRUE(healthy());
 }
 
-// Finding 11: control characters in names are refused alike on both backends.
+// Finding 11: control characters in names are refused alike on both backends, and so are
+// invisible formatting characters (a name posing as another) and blank names.
 TEST_P(Hostile, ControlCharactersInNamesAreRefused) {
   for (const std::string& bad :
-       {std::string("a\0b", 3), std::string("tab\there"), std::string("bell\x07")}) {
+       {std::string("a\0b", 3), std::string("tab\there"), std::string("bell\x07"),
+        std::string("NCKU\u202eSMEB"), std::string("NC\u200bKU"), std::string("   ")}) {
     call("POST", "/api/v1/assets", seller, {{"name", bad}, {"type", "site"}}, 422);
     call("POST", "/api/v1/sensors", seller,
          {{"name", bad}, {"unit", "kW"}, {"event_resolution", "PT15M"}}, 422);
@@ -511,6 +513,11 @@ TEST_P(Hostile, ControlCharactersInNamesAreRefused) {
   EXPECT_EQ(call("POST", "/api/v1/assets", seller, {{"name", "台南 site"}, {"type", "site"}},
                  201)["name"],
             "台南 site");
+  // The limit counts characters: 100 Chinese characters (300 bytes) are a name, 101 are not.
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "台";
+  call("POST", "/api/v1/assets", seller, {{"name", hundred}, {"type", "site"}}, 201);
+  call("POST", "/api/v1/assets", seller, {{"name", hundred + "台"}, {"type", "site"}}, 422);
 }
 
 // Finding 12: headers that keep answers private and unframed.
