@@ -516,6 +516,13 @@ store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::
     if (we <= ws) throw invalid_field("window_end", "window_end must be after window_start");
     if (ws < o->day_start || we > o->day_end) throw invalid_field("window_start", "the window must lie inside the offer's day");
     if (ws <= t) throw invalid_field("window_start", "the window must start in the future");
+    // Measured over whole slots: a window off the slot grid would be widened silently.
+    const auto m = store::markets::find(c, o->market_id);
+    if (m) {
+      const std::string grid = " must be on the market's " + timeseries::format_duration(m->slot_length) + " slot boundaries";
+      if (timeseries::floor_to(ws, m->slot_length) != ws) throw invalid_field("window_start", "window_start" + grid);
+      if (timeseries::floor_to(we, m->slot_length) != we) throw invalid_field("window_end", "window_end" + grid);
+    }
     o->status = "accepted";
     o->aggregator_account_id = who.account_id;
     o->window_start = ws;

@@ -308,6 +308,9 @@ TEST_P(Market, DemandResponseSettlesAgainstTheCustomerBaseline) {
   call("POST", accept, buyer, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 403);
   call("POST", accept, agg, {{"window_start", "2026-11-24T16:00:00+08:00"}, {"window_end", "2026-11-24T14:00:00+08:00"}}, 422);
   call("POST", accept, agg, {{"window_start", "2026-11-25T14:00:00+08:00"}, {"window_end", "2026-11-25T16:00:00+08:00"}}, 422);
+  // Off the hourly slot grid: refused rather than measured over a wider window.
+  call("POST", accept, agg, {{"window_start", "2026-11-24T14:07:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 422);
+  call("POST", accept, agg, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T15:30:00+08:00"}}, 422);
   auto accepted = call("POST", accept, agg, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 200);
   EXPECT_EQ(accepted["status"], "accepted");
   call("POST", accept, agg, {{"window_start", "2026-11-24T14:00:00+08:00"}, {"window_end", "2026-11-24T16:00:00+08:00"}}, 409);
