@@ -149,6 +149,29 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
     }
     pending.push_back({first, values.size(), &p});
   }
+  // Two series of one request may overlap; one belief cannot have two values. (Within one
+  // series events never repeat, so only pairs of series on a sensor are compared.)
+  for (std::size_t a = 0; a < pending.size(); ++a) {
+    for (std::size_t b = a + 1; b < pending.size(); ++b) {
+      const Pending& x = pending[a];
+      const Pending& y = pending[b];
+      if (x.count == 0 || y.count == 0 || rows[x.first_row].sensor_id != rows[y.first_row].sensor_id) continue;
+      if (x.posted->source.value_or("") != y.posted->source.value_or("")) continue;
+      const std::int64_t step = sensors.at(rows[x.first_row].sensor_id).event_resolution.count();
+      const std::int64_t lo = std::max(rows[x.first_row].event_start_us, rows[y.first_row].event_start_us);
+      const std::int64_t hi = std::min(rows[x.first_row + x.count - 1].event_start_us,
+                                       rows[y.first_row + y.count - 1].event_start_us);
+      for (std::int64_t t = lo; t <= hi; t += step) {
+        const auto& rx = rows[x.first_row + static_cast<std::size_t>((t - rows[x.first_row].event_start_us) / step)];
+        const auto& ry = rows[y.first_row + static_cast<std::size_t>((t - rows[y.first_row].event_start_us) / step)];
+        if (rx.belief_horizon_us == ry.belief_horizon_us && rx.value != ry.value) {
+          throw invalid_field(y.posted->field_prefix + "values",
+                              "the event at " + format_iso8601(from_micros(t)) + " of sensor " +
+                                  std::to_string(rx.sensor_id) + " is given two different values in this request");
+        }
+      }
+    }
+  }
   IngestReport report;
   report.received = static_cast<std::int64_t>(rows.size());
   report.stored = db_.transaction([&](store::Connection& c) {

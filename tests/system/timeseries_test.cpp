@@ -88,6 +88,22 @@ TEST_P(TimeSeries, BulkPostCoversManySensorsAtOnceOrNone) {
   EXPECT_EQ(body_of(bad)["error"]["field"], "data[1].unit");
   EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-23T00:00:00Z&end=2026-11-23T00:15:00Z", alice)["values"],
             json::array({nullptr}));
+  // Two series giving one event two values: refused, naming the second; equal repeats pass.
+  auto twice = http->Post("/api/v1/sensors/data", bearer(alice),
+                          json{{"data",
+                                {{{"sensor", sensor}, {"start", "2026-11-23T00:00:00Z"}, {"values", {5, 6}}},
+                                 {{"sensor", sensor}, {"start", "2026-11-23T00:15:00Z"}, {"values", {7}}}}}}
+                              .dump(),
+                          "application/json");
+  EXPECT_EQ(twice->status, 422) << twice->body;
+  EXPECT_EQ(body_of(twice)["error"]["field"], "data[1].values");
+  EXPECT_EQ(get(data_path(sensor) + "?start=2026-11-23T00:00:00Z&end=2026-11-23T00:30:00Z", alice)["values"],
+            json::array({nullptr, nullptr}));
+  post("/api/v1/sensors/data", alice,
+       {{"data",
+         {{{"sensor", sensor}, {"start", "2026-11-23T00:00:00Z"}, {"values", {5, 6}}},
+          {{"sensor", sensor}, {"start", "2026-11-23T00:15:00Z"}, {"values", {6}}}}}},
+       200);
 }
 
 TEST_P(TimeSeries, BadDataIsRefusedNamingTheField) {
