@@ -76,8 +76,11 @@ void append_number(std::string& out, double v) {
     out += "null";  // JSON has no inf or NaN
     return;
   }
+  // 15 significant digits: every decimal a person or meter sends (at most 15 digits) comes
+  // back as sent, while means and conversions lose their binary noise (17.79225, not
+  // 17.792250000000003).
   char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 15);
   out.append(buf, r.ptr);
 }
 

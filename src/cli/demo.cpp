@@ -149,6 +149,11 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
       std::ofstream out(env_path, std::ios::trunc);
       out << env.str();
     }
+    // Tokens and logs for the owner only, also where an earlier run or a person loosened them.
+    namespace fs = std::filesystem;
+    fs::permissions(c.var_dir, fs::perms::owner_all, fs::perm_options::replace);
+    fs::permissions(env_path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    fs::permissions(log_path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
 
     const auto m = p->market->get_market(market_id);
     const auto* tz = timeseries::find_zone(m.timezone);

@@ -82,10 +82,21 @@ void MarketRunner::start() {
 void MarketRunner::stop() {
   {
     std::lock_guard lock(wait_mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // Where the clock stopped, so that a restart resumes there and not a tick earlier.
+  if (db_ && clock_->is_simulated()) {
+    try {
+      auto c = db_->acquire();
+      store::clock_state::record(*c, kClockName, clock_->now());
+    } catch (const std::exception& e) {
+      log_warn("could not record the simulated clock", {{"error", e.what()}});
+    }
+  }
 }
 
 services::RunReport MarketRunner::run_once() {

@@ -163,6 +163,7 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
   const Instant from = timeseries::start_of_local_day(tz, date::year_month_day(date::sys_days(today) - date::days(7)));
   const Instant to = timeseries::floor_to(at, minutes(15));
 
+  std::vector<std::int64_t> site_meters;  // each site's own net-load sensor
   for (std::size_t i = 0; i < std::size(kSites); ++i) {
     const Profile& prof = kSites[i];
     auto account = [&] {
@@ -179,6 +180,7 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
     auto site = ensure_asset(p, sys, account->id, prof.account, "site", std::nullopt, std::nullopt);
     if (!existed) ++report.sites_created;
     auto net = ensure_sensor(p, sys, account->id, site.id, "net load", "kW", "PT15M", false);
+    site_meters.push_back(net.id);
     const auto data = samples(prof, i, from, to, tz);
     const auto file = dir / (std::string(prof.account) + ".csv");
     std::ofstream out(file);
@@ -235,22 +237,15 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
     q.start = from;
     q.end = to;
     std::map<Instant, std::pair<double, int>> sum;
-    int sites = 0;
-    for (const auto& prof : kSites) {
-      auto acc = [&] {
-        auto c = p.db->acquire();
-        return store::accounts::find_by_name(*c, prof.account);
-      }();
-      if (!acc) continue;
-      for (const auto& sen : p.assets->list_sensors(sys, 0, 1, 500).items) {
-        if (sen.account_id != acc->id || sen.name != "net load") continue;
-        ++sites;
-        for (const auto& e : p.timeseries->read(sys, sen.id, q).events) {
-          if (!e.value) continue;
-          auto& [v, n] = sum[e.start];
-          v += *e.value;
-          ++n;
-        }
+    // The sites' own meters only: other sensors a site's owner adds (even named alike) are
+    // not part of the community's connection.
+    const int sites = static_cast<int>(site_meters.size());
+    for (const std::int64_t id : site_meters) {
+      for (const auto& e : p.timeseries->read(sys, id, q).events) {
+        if (!e.value) continue;
+        auto& [v, n] = sum[e.start];
+        v += *e.value;
+        ++n;
       }
     }
     PostedSeries grid;

@@ -8,6 +8,7 @@
 #include "market/bidding_bot.hpp"
 #include "services/demo_data.hpp"
 #include "store/accounts_repository.hpp"
+#include "store/market_repository.hpp"
 #include "timeseries/beliefs.hpp"
 #include "timeseries/local_time.hpp"
 
@@ -23,8 +24,9 @@ const Participant kSites[] = {{"ABRI_BEMS", "abri@flexmarket.local"},
                               {"Carlab_BEMS", "carlab@flexmarket.local"},
                               {"NCKU_BEMS", "ncku@flexmarket.local"}};
 constexpr const char* kGridEmail = "grid@flexmarket.local";
-// The grid supplier stands behind every slot with more than the community can use.
-constexpr double kGridVolumeKwh = 10000;
+// The grid supplier stands behind every slot with more than the community can use (the
+// three sites together peak at about 150 kW).
+constexpr double kGridVolumeKwh = 500;
 
 std::optional<std::int64_t> sensor_named(Platform& p, const Principal& sys, const std::string& name,
                                          std::optional<std::int64_t> account) {
@@ -144,7 +146,12 @@ int DemoMarket::step() {
   for (const auto& site : kSites) {
     const auto who = principal_of(site.email);
     if (!who) continue;
-    const auto meter = sensor_named(p_, sys, "net load", who->account_id);
+    // The bot forecasts from the meter the market settles it on.
+    std::optional<std::int64_t> meter;
+    {
+      auto c = p_.db->acquire();
+      meter = store::markets::meter_of(*c, m.id, who->account_id);
+    }
     if (!meter) continue;
     // The meter's net import per slot over the last eight days (kWh), read once per round.
     std::map<Instant, double> history;

@@ -48,6 +48,20 @@ TEST_P(TimeSeries, PostThenGetRoundTripWithConversionAndResampling) {
   EXPECT_EQ(csv->body, "event_start,value\n2026-11-22T00:00:00+08:00,1500\n2026-11-22T00:15:00+08:00,1500\n");
 }
 
+// Means come back as the decimals they are: (0.1 + 0.2 + 0.1 + 0.2) / 4 is the double
+// 0.15000000000000002, written 0.15; posted decimals come back as posted.
+TEST_P(TimeSeries, ReadsCarryNoBinaryNoise) {
+  post(data_path(sensor), alice, {{"start", "2026-11-22T00:00:00Z"}, {"values", {0.1, 0.2, 0.1, 0.2}}}, 200);
+  post(data_path(sensor), alice, {{"start", "2026-11-22T01:00:00Z"}, {"values", {123456.789012345}}}, 200);
+  auto hourly = http->Get(data_path(sensor) + "?start=2026-11-22T00:00:00Z&end=2026-11-22T01:00:00Z&resolution=PT1H",
+                          bearer(alice));
+  ASSERT_TRUE(hourly);
+  EXPECT_NE(hourly->body.find("\"values\":[0.15]"), std::string::npos) << hourly->body;
+  auto raw = http->Get(data_path(sensor) + "?start=2026-11-22T01:00:00Z&end=2026-11-22T01:15:00Z", bearer(alice));
+  ASSERT_TRUE(raw);
+  EXPECT_NE(raw->body.find("[123456.789012345]"), std::string::npos) << raw->body;
+}
+
 TEST_P(TimeSeries, RepostingIsIdempotentAndNewerBeliefsWin) {
   const json body = {{"start", "2026-11-22T00:00:00Z"}, {"values", {1, 2, 3, 4}}};
   EXPECT_EQ(post(data_path(sensor), alice, body, 200)["stored"], 4);
