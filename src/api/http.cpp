@@ -108,8 +108,8 @@ std::int64_t query_int(const httplib::Request& req, const std::string& name, std
 
 std::optional<std::string> query_enum(const httplib::Request& req, const std::string& name,
                                       std::initializer_list<const char*> allowed) {
-  auto v = query_string(req, name);
-  if (!v) return std::nullopt;
+  if (!req.has_param(name)) return std::nullopt;
+  const std::optional<std::string> v = req.get_param_value(name);
   if (std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return *v == a; })) return v;
   std::string names;
   std::size_t i = 0;
@@ -118,6 +118,25 @@ std::optional<std::string> query_enum(const httplib::Request& req, const std::st
     ++i;
   }
   throw invalid_field(name, "query parameter '" + name + "' must be " + names);
+}
+
+std::optional<std::string> query_filter(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return std::nullopt;
+  std::string v = req.get_param_value(name);
+  if (v.empty()) throw invalid_field(name, "query parameter '" + name + "' must not be empty; leave it out for no filter");
+  return v;
+}
+
+std::int64_t query_id(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return 0;
+  const std::string v = req.get_param_value(name);
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(v, &used);
+    if (used == v.size() && n > 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw invalid_field(name, "query parameter '" + name + "' must be an id (a positive integer); leave it out for no filter");
 }
 
 bool wants_csv(const httplib::Request& req) { return req.has_param("format") && req.get_param_value("format") == "csv"; }

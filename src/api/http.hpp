@@ -32,11 +32,17 @@ void reject_unknown_fields(const json& body, std::initializer_list<const char*> 
 std::optional<std::string> query_string(const httplib::Request& req, const std::string& name);
 // Query parameter as an integer; `fallback` when absent; 422 when not an integer.
 std::int64_t query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback);
-// Query parameter that must be one of `allowed`; nullopt when absent or empty; 422 naming
-// the parameter and the values it takes otherwise (an unknown filter must not answer an
-// empty list).
+// Query parameter that must be one of `allowed`; nullopt when absent; 422 naming the
+// parameter and the values it takes otherwise, also when given empty (an unknown or empty
+// filter must not answer an unfiltered or empty list).
 std::optional<std::string> query_enum(const httplib::Request& req, const std::string& name,
                                       std::initializer_list<const char*> allowed);
+// Query parameter used as a filter: nullopt when absent; 422 naming it when given empty
+// (`state=` is not "no filter").
+std::optional<std::string> query_filter(const httplib::Request& req, const std::string& name);
+// Query parameter naming an object by id: 0 when absent; 422 naming it unless a positive
+// integer (`participant=0` is not "no filter").
+std::int64_t query_id(const httplib::Request& req, const std::string& name);
 // True when the request asks for format=csv. The server has already refused formats the
 // route does not declare (Policy::formats), so a route that declares csv only asks this.
 bool wants_csv(const httplib::Request& req);

@@ -158,7 +158,13 @@ const std::vector<CsvColumn> kResultColumns = {
     {"volume_kwh", "volume_kwh"},       {"price_per_kwh", "price"},
     {"filled_kwh", "filled_kwh"},       {"clearing_price_per_kwh", "clearing_price"},
     {"achievement", "achievement"},     {"settlement_amount", "settlement_amount"},
-    {"currency", "currency"},           {"counterparties", "counterparties"}};
+    {"currency", "currency"}};
+// Operators' and admins' results also name the counterparties; participants' never do.
+const std::vector<CsvColumn> kResultColumnsWithCounterparties = [] {
+  auto columns = kResultColumns;
+  columns.push_back({"counterparties", "counterparties"});
+  return columns;
+}();
 
 const std::vector<CsvColumn> kSettlementColumns = {
     {"market_id", "market_id"},         {"slot_start", "slot_start"},
@@ -329,7 +335,7 @@ void register_v1_market_routes(ApiServer& s) {
 
   // Trades: participants' and aggregators' own, from their side; operators' everyone's.
   s.route("GET", "/api/v1/trades", everyone().with_formats({"json", "csv"}), [&p](RequestContext& c) {
-    auto page = p.market->trades(c.caller(), query_int(c.req, "market_id", 0), query_int(c.req, "participant", 0),
+    auto page = p.market->trades(c.caller(), query_id(c.req, "market_id"), query_id(c.req, "participant"),
                                  query_instant(c.req, "start"), query_instant(c.req, "end"), query_int(c.req, "page", 1),
                                  query_int(c.req, "per_page", 50));
     json items = json::array();
@@ -338,7 +344,7 @@ void register_v1_market_routes(ApiServer& s) {
       neutral = neutral || !v.side;
       items.push_back(trade_json(v, p.market->get_market(v.trade.market_id)));
     }
-    const bool own_view = !c.caller().sees_all_accounts() || query_int(c.req, "participant", 0) != 0;
+    const bool own_view = !c.caller().sees_all_accounts() || query_id(c.req, "participant") != 0;
     send_page(c, page, items, own_view && !neutral ? kOwnTradeColumns : kAllTradeColumns);
   });
 
@@ -358,18 +364,22 @@ void register_v1_market_routes(ApiServer& s) {
                                                   : p.market->now() + std::chrono::hours(48);
     const Instant from = query_string(c.req, "start") ? instant_field(*query_string(c.req, "start"), "start")
                                                       : p.market->now() - std::chrono::hours(72);
+    const auto status = query_enum(c.req, "status", {"locked", "won", "partially_won", "lost", "executing",
+                                                     "settling", "settled"});
+    auto page = p.market->results(c.caller(), id, from, to, status, query_int(c.req, "page", 1),
+                                  query_int(c.req, "per_page", 50));
+    const bool named = c.caller().sees_all_accounts();
     json items = json::array();
-    for (const auto& r : p.market->results(c.caller(), id, from, to)) {
+    for (const auto& r : page.items) {
       json j = bid_json(r.bid, m);
       j["clearing_price"] = r.clearing_price ? json(clearing_price(*r.clearing_price, m)) : json(nullptr);
-      j["counterparties"] = r.counterparties;
+      if (named) j["counterparties"] = r.counterparties;
       j["achievement"] = opt_number(r.achievement, ratio);
       j["settlement_amount"] = r.settlement_amount ? json(money(*r.settlement_amount, m)) : json(nullptr);
       j["currency"] = m.currency;
       items.push_back(j);
     }
-    if (wants_csv(c.req)) return send_csv(c.res, kResultColumns, items);
-    send_json(c.res, 200, {{"items", items}});
+    send_page(c, page, items, named ? kResultColumnsWithCounterparties : kResultColumns);
   });
   s.route("GET", R"(/api/v1/markets/(\d+)/executing)", everyone({Resource::market}), [&p](RequestContext& c) {
     auto e = p.market->executing(c.caller(), path_id(c.req));
@@ -403,9 +413,12 @@ void register_v1_market_routes(ApiServer& s) {
                                                       : p.market->now() - std::chrono::hours(24 * 7);
     const Instant to = query_string(c.req, "end") ? instant_field(*query_string(c.req, "end"), "end")
                                                   : p.market->now() + std::chrono::hours(24 * 7);
+    const auto status = query_enum(c.req, "status", {"offered", "accepted", "settled", "expired"});
+    auto page = p.market->dr_offers(c.caller(), id, from, to, status, query_int(c.req, "page", 1),
+                                    query_int(c.req, "per_page", 50));
     json items = json::array();
-    for (const auto& o : p.market->dr_offers(c.caller(), id, from, to)) items.push_back(dr_json(o, m));
-    send_json(c.res, 200, {{"items", items}});
+    for (const auto& o : page.items) items.push_back(dr_json(o, m));
+    send_page(c, page, items, {});
   });
   s.route("POST", R"(/api/v1/dr-offers/(\d+)/accept)", only({Role::aggregator}, {Resource::dr_offer}, {Role::aggregator}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
@@ -425,16 +438,16 @@ void register_v1_market_routes(ApiServer& s) {
     if (!start) throw invalid_field("start", "query parameter 'start' is required");
     if (!end) throw invalid_field("end", "query parameter 'end' is required");
     const auto versions = query_enum(c.req, "versions", {"current", "all"});
-    auto list = p.market->settlements(c.caller(), query_int(c.req, "participant", 0), instant_field(*start, "start"),
-                                      instant_field(*end, "end"), versions == "all");
+    auto page = p.market->settlements(c.caller(), query_id(c.req, "participant"), instant_field(*start, "start"),
+                                      instant_field(*end, "end"), versions == "all", query_int(c.req, "page", 1),
+                                      query_int(c.req, "per_page", 50));
     std::map<std::int64_t, store::MarketRecord> markets;
     json items = json::array();
-    for (const auto& st : list) {
+    for (const auto& st : page.items) {
       if (!markets.count(st.market_id)) markets.emplace(st.market_id, p.market->get_market(st.market_id));
       items.push_back(settlement_json(st, markets.at(st.market_id)));
     }
-    if (wants_csv(c.req)) return send_csv(c.res, kSettlementColumns, items);
-    send_json(c.res, 200, {{"items", items}});
+    send_page(c, page, items, kSettlementColumns);
   });
 
   s.route("POST", "/api/v1/admin/clock/advance", only({Role::admin, Role::operator_}), [&p](RequestContext& c) {

@@ -18,12 +18,12 @@ void register_v1_schedule_routes(ApiServer& s) {
   s.route("GET", R"(/api/v1/assets/(\d+)/schedules)", everyone({Resource::asset}, {Role::admin, Role::operator_}),
           [&p](RequestContext& c) {
             send_json(c.res, 200,
-                      p.schedules->list_for_asset(c.caller(), path_id(c.req), query_string(c.req, "state"),
+                      p.schedules->list_for_asset(c.caller(), path_id(c.req), query_filter(c.req, "state"),
                                                   query_int(c.req, "page", 1), query_int(c.req, "per_page", 50)));
           });
   s.route("GET", "/api/v1/jobs", everyone(), [&p](RequestContext& c) {
     send_json(c.res, 200,
-              p.schedules->list_jobs(c.caller(), query_string(c.req, "state"), query_string(c.req, "type"),
+              p.schedules->list_jobs(c.caller(), query_filter(c.req, "state"), query_filter(c.req, "type"),
                                      query_int(c.req, "page", 1), query_int(c.req, "per_page", 50)));
   });
   s.route("GET", R"(/api/v1/schedules/(\d+))", everyone({Resource::schedule}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {

@@ -7,6 +7,7 @@
 #include "core/text.hpp"
 #include "core/units.hpp"
 #include "store/accounts_repository.hpp"
+#include "store/market_repository.hpp"
 #include "timeseries/duration.hpp"
 #include "timeseries/local_time.hpp"
 
@@ -292,6 +293,15 @@ void AssetService::delete_sensor(const Principal& who, std::int64_t id) {
   require_editor(who);
   sensor_for_writing(who, id);
   db_.transaction([&](store::Connection& c) {
+    // A market settles on it: deleting it would leave trades that cannot be settled.
+    for (const auto& use : store::markets::meter_uses(c, id)) {
+      throw conflict("sensor " + std::to_string(id) + " is the settlement meter of " + use.account_name + " in market " +
+                     std::to_string(use.market_id) + " (" + use.market_name + "); an operator chooses another first");
+    }
+    for (const auto& m : store::markets::with_price_sensor(c, id)) {
+      throw conflict("sensor " + std::to_string(id) + " is the imbalance price sensor of market " + std::to_string(m.id) +
+                     " (" + m.name + ")");
+    }
     store::beliefs::remove_for_sensor(c, id);
     store::sensors::remove(c, id);
   });

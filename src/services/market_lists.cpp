@@ -56,7 +56,7 @@ Page<ClearingSummary> MarketService::clearings(const Principal&, std::int64_t ma
     const auto key = to_micros(s.slot_start);
     if (auto it = cleared.find(key); it != cleared.end()) {
       s.clearing = it->second;
-      s.state = it->second.cleared ? "cleared" : "no_trade";
+      s.state = clearing_state(it->second);
       if (auto tc = trade_counts.find(key); tc != trade_counts.end()) s.trades = tc->second;
     } else {
       s.state = pending.count(key) ? "pending" : "no_bids";
@@ -80,6 +80,8 @@ Page<TradeView> MarketService::trades(const Principal& who, std::int64_t market_
   if (!who.sees_all_accounts()) {
     if (participant != 0 && participant != who.account_id) throw not_found("no such participant");
     account = who.account_id;
+  } else if (participant != 0) {
+    require_account(participant);
   }
   Page<TradeView> out;
   out.page = page;

@@ -92,6 +92,11 @@ std::string event_payload(std::int64_t market_id, Instant slot, json body) {
 
 }  // namespace
 
+std::string clearing_state(const store::ClearingRecord& c) {
+  if (c.cleared) return "cleared";
+  return c.netted_ticks > 0 ? "netted" : "no_trade";
+}
+
 std::int64_t trade_amount_minor(const store::TradeRecord& t, const store::MarketRecord& m) {
   return minor(static_cast<double>(t.volume_ticks) * m.volume_tick_kwh * t.price, m.minor_unit_digits);
 }
@@ -185,6 +190,7 @@ store::MarketRecord MarketService::get_market(std::int64_t id) {
 void MarketService::set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id) {
   require_any_role(who, {Role::admin, Role::operator_}, "choosing settlement meters");
   get_market(market_id);
+  require_account(account_id);
   auto s = assets_.get_sensor(who, sensor_id);
   auto u = parse_unit(s.unit);
   if (!u || u->quantity != Quantity::power) throw invalid_field("sensor_id", "a settlement meter must be a power sensor");
@@ -227,6 +233,11 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   PendingBid mine{&b, false, nullptr};
   commit_grouped(mine);
   return b;
+}
+
+void MarketService::require_account(std::int64_t account_id) {
+  auto c = db_.acquire();
+  if (!store::accounts::find_by_id(*c, account_id)) throw not_found("no account with id " + std::to_string(account_id));
 }
 
 void MarketService::require_meter(const Principal& who, const store::MarketRecord& m) {
@@ -411,7 +422,8 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
                                         {"price", price}});
       }
     }
-    json pub = {{"cleared", rec.cleared}, {"bids", bids.size()},
+    const char* state = rec.cleared ? "cleared" : (rec.netted_ticks > 0 ? "netted" : "no_trade");
+    json pub = {{"state", state}, {"cleared", rec.cleared}, {"bids", bids.size()},
                 {"volume_kwh", ticks_to_value(rec.volume_ticks, m.volume_tick_kwh)}};
     if (rec.price) pub["price"] = *rec.price;
     store::events::append(c, "gate_closed", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
@@ -496,14 +508,24 @@ store::DrOfferRecord MarketService::offer_reduction(const Principal& who, std::i
   });
 }
 
-std::vector<store::DrOfferRecord> MarketService::dr_offers(const Principal& who, std::int64_t market_id, Instant from,
-                                                          Instant to) {
+Page<store::DrOfferRecord> MarketService::dr_offers(const Principal& who, std::int64_t market_id, Instant from,
+                                                    Instant to, const std::optional<std::string>& status,
+                                                    std::int64_t page, std::int64_t per_page) {
+  check_paging(page, per_page);
   get_market(market_id);
   if (to <= from) throw invalid_field("end", "end must be after start");
-  // Aggregators see every offer (they choose among them); participants their own.
-  const bool all = who.has_any({Role::aggregator, Role::operator_, Role::admin});
+  // Offers are like bids: a participant sees its own; aggregators see every offer (they
+  // choose among them). Admins and operators do not see participants' offers.
+  const std::int64_t account = who.has(Role::aggregator) ? 0 : who.account_id;
+  Page<store::DrOfferRecord> out;
+  out.page = page;
+  out.per_page = per_page;
   auto c = db_.acquire();
-  return store::dr_offers::list(*c, market_id, all ? 0 : who.account_id, from, to);
+  out.total = store::dr_offers::count(*c, market_id, account, from, to, status);
+  if ((page - 1) * per_page < out.total) {
+    out.items = store::dr_offers::page(*c, market_id, account, from, to, status, (page - 1) * per_page, per_page);
+  }
+  return out;
 }
 
 store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::int64_t offer_id, Instant ws, Instant we) {
@@ -717,7 +739,7 @@ SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, 
   auto rec = store::clearings::find(*c, market_id, slot);
   if (rec) {
     v.clearing = *rec;
-    v.state = rec->cleared ? "cleared" : "no_trade";
+    v.state = clearing_state(*rec);
   } else {
     const Instant t = now();
     if (v.gate_closure > t) {
@@ -778,11 +800,21 @@ NextSlot MarketService::next_slot(const Principal& who, std::int64_t market_id) 
   return n;
 }
 
-std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t market_id, Instant from, Instant to) {
+Page<BidResult> MarketService::results(const Principal& who, std::int64_t market_id, Instant from, Instant to,
+                                       const std::optional<std::string>& status, std::int64_t page,
+                                       std::int64_t per_page) {
+  check_paging(page, per_page);
   const auto m = get_market(market_id);
   if (to <= from) throw invalid_field("end", "end must be after start");
-  std::vector<BidResult> out;
+  // Trades never name the counterparty to a participant (nor its bid): only the operators
+  // who run the market see who traded with whom.
+  const bool name_counterparties = who.sees_all_accounts();
+  Page<BidResult> out;
+  out.page = page;
+  out.per_page = per_page;
   auto c = db_.acquire();
+  out.total = store::bids::count_outcomes(*c, market_id, who.account_id, from, to, status);
+  if ((page - 1) * per_page >= out.total) return out;
   std::map<std::int64_t, std::string> names;
   auto name_of = [&](std::int64_t account) {
     auto it = names.find(account);
@@ -791,8 +823,8 @@ std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t
     return names[account] = a ? a->name : std::to_string(account);
   };
   std::map<std::int64_t, std::vector<store::TradeRecord>> trades_of_slot;
-  for (const auto& b : store::bids::list(*c, market_id, who.account_id, std::nullopt, std::nullopt, 0, 100000)) {
-    if (b.slot_start < from || b.slot_start >= to || b.status == "open" || b.status == "cancelled") continue;
+  for (const auto& b :
+       store::bids::outcomes(*c, market_id, who.account_id, from, to, status, (page - 1) * per_page, per_page)) {
     BidResult r;
     r.bid = b;
     if (auto cl = store::clearings::find(*c, market_id, b.slot_start); cl && cl->price) r.clearing_price = *cl->price;
@@ -805,6 +837,7 @@ std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t
       const bool selling = tr.sell_bid_id == b.id;
       const auto pay = trade_amount_minor(tr, m);
       amount_minor += selling ? pay : -pay;
+      if (!name_counterparties) continue;
       const std::string other = name_of(selling ? tr.buyer_account_id : tr.seller_account_id);
       if (seen.insert(other).second) r.counterparties.push_back(other);
     }
@@ -813,7 +846,7 @@ std::vector<BidResult> MarketService::results(const Principal& who, std::int64_t
       if (b.side == kSideSell && st->sold_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, st->metered_kwh) / st->sold_kwh);
       if (b.side == kSideBuy && st->bought_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, -st->metered_kwh) / st->bought_kwh);
     }
-    out.push_back(std::move(r));
+    out.items.push_back(std::move(r));
   }
   return out;
 }
@@ -833,15 +866,27 @@ Executing MarketService::executing(const Principal& who, std::int64_t market_id)
   return e;
 }
 
-std::vector<store::SettlementRecord> MarketService::settlements(const Principal& who, std::int64_t account_id,
-                                                                Instant from, Instant to, bool all_versions) {
+Page<store::SettlementRecord> MarketService::settlements(const Principal& who, std::int64_t account_id, Instant from,
+                                                         Instant to, bool all_versions, std::int64_t page,
+                                                         std::int64_t per_page) {
+  check_paging(page, per_page);
+  if (account_id < 0) throw invalid_field("participant", "participant must be an account id");
   if (!who.sees_all_accounts()) {
     if (account_id != 0 && account_id != who.account_id) throw not_found("no such participant");
     account_id = who.account_id;
+  } else if (account_id != 0) {
+    require_account(account_id);
   }
   if (to <= from) throw invalid_field("end", "end must be after start");
+  Page<store::SettlementRecord> out;
+  out.page = page;
+  out.per_page = per_page;
   auto c = db_.acquire();
-  return store::settlements::list(*c, account_id, from, to, all_versions);
+  out.total = store::settlements::count(*c, account_id, from, to, all_versions);
+  if ((page - 1) * per_page < out.total) {
+    out.items = store::settlements::page(*c, account_id, from, to, all_versions, (page - 1) * per_page, per_page);
+  }
+  return out;
 }
 
 }  // namespace flexmarket::services

@@ -52,7 +52,8 @@ struct BidInput {
 };
 
 // A slot whose gate has closed: "cleared" (something traded), "no_trade" (bids whose
-// prices did not cross), "no_bids" (no open bid at gate closure: nothing to clear, so no
+// prices did not cross), "netted" (prices crossed, but every kWh that could trade was one
+// participant's own buy and sell, netted out: nothing traded), "no_bids" (no open bid at gate closure: nothing to clear, so no
 // clearing row); in lists also "pending" (bids wait for the market clock to clear them,
 // within a tick), which slot_view answers with 404.
 struct SlotView {
@@ -82,6 +83,9 @@ struct TradeView {
   std::int64_t amount_minor = 0;
 };
 
+// The state of a slot with a clearing row: cleared, netted or no_trade (see SlotView).
+std::string clearing_state(const store::ClearingRecord& c);
+
 // What a trade pays, buyer to seller, in minor units: volume x price rounded once.
 std::int64_t trade_amount_minor(const store::TradeRecord& t, const store::MarketRecord& m);
 
@@ -101,7 +105,7 @@ struct NextSlot {
 struct BidResult {
   store::BidRecord bid;
   std::optional<double> clearing_price;
-  std::vector<std::string> counterparties;  // account names
+  std::vector<std::string> counterparties;  // account names; only for admins and operators
   std::optional<double> achievement;
   std::optional<double> settlement_amount;  // currency; positive: received
 };
@@ -158,11 +162,17 @@ class MarketService {
   NextSlot next_slot(const Principal& who, std::int64_t market_id);
   // Fewest participants in a slot before its next-slot averages are shown to participants.
   void set_stats_min_participants(int n) { stats_min_participants_ = n; }
-  std::vector<BidResult> results(const Principal& who, std::int64_t market_id, Instant from, Instant to);
+  // The caller's bids with an outcome for slots in [from, to), newest first; status one of
+  // the statuses after gate closure, or none. Counterparties are named to admins and
+  // operators only (participants' trades never name them).
+  Page<BidResult> results(const Principal& who, std::int64_t market_id, Instant from, Instant to,
+                          const std::optional<std::string>& status, std::int64_t page, std::int64_t per_page);
   Executing executing(const Principal& who, std::int64_t market_id);
 
-  std::vector<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from,
-                                                   Instant to, bool all_versions);
+  // Statements by slot, account and version; account_id 0: the caller's own (operators:
+  // everyone's); an account that does not exist, or another's for a participant: 404.
+  Page<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from, Instant to,
+                                            bool all_versions, std::int64_t page, std::int64_t per_page);
 
   // Demand response (ETP §4.10, §8). A participant offers a load reduction (kWh, price per
   // kWh) for a coming local day; an aggregator accepts it for a window inside that day;
@@ -172,7 +182,12 @@ class MarketService {
   // Without complete meter data by the settlement deadline nothing counts as delivered.
   store::DrOfferRecord offer_reduction(const Principal& who, std::int64_t market_id, date::year_month_day day,
                                        double volume_kwh, double price);
-  std::vector<store::DrOfferRecord> dr_offers(const Principal& who, std::int64_t market_id, Instant from, Instant to);
+  // Offers whose day starts in [from, to): like bids, a participant sees its own; only
+  // aggregators (who choose among them) see every participant's. Admins and operators see
+  // their own account's, as with bids.
+  Page<store::DrOfferRecord> dr_offers(const Principal& who, std::int64_t market_id, Instant from, Instant to,
+                                       const std::optional<std::string>& status, std::int64_t page,
+                                       std::int64_t per_page);
   store::DrOfferRecord accept_reduction(const Principal& who, std::int64_t offer_id, Instant window_start,
                                         Instant window_end);
 
@@ -190,6 +205,8 @@ class MarketService {
   // without one nothing it trades could be settled.
   void require_meter(const Principal& who, const store::MarketRecord& m);
   int settle_demand_response(Instant now);
+  // 404 unless an account with this id exists (a participant filter naming nobody).
+  void require_account(std::int64_t account_id);
 
   // Group commit for bid placement: bids arriving while a commit runs share the next
   // transaction, so concurrent placements cost one commit instead of one each.

@@ -197,6 +197,46 @@ std::vector<DrOfferRecord> list(Connection& c, std::int64_t market_id, std::int6
   return out;
 }
 
+namespace {
+std::string offer_filter(std::vector<Value>& params, std::int64_t market_id, std::int64_t account_id, Instant from,
+                         Instant to, const std::optional<std::string>& status) {
+  std::string where = " WHERE market_id = ? AND day_start >= ? AND day_start < ?";
+  params = {market_id, to_micros(from), to_micros(to)};
+  if (account_id) {
+    where += " AND account_id = ?";
+    params.emplace_back(account_id);
+  }
+  if (status) {
+    where += " AND status = ?";
+    params.emplace_back(*status);
+  }
+  return where;
+}
+}  // namespace
+
+std::vector<DrOfferRecord> page(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                                const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit) {
+  std::vector<Value> params;
+  const std::string where = offer_filter(params, market_id, account_id, from, to, status);
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  std::vector<DrOfferRecord> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kColumns + " FROM dr_offers" + where + " ORDER BY day_start, id LIMIT ? OFFSET ?",
+               params)
+           .rows) {
+    out.push_back(from_row(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                   const std::optional<std::string>& status) {
+  std::vector<Value> params;
+  const std::string where = offer_filter(params, market_id, account_id, from, to, status);
+  return c.query("SELECT COUNT(*) FROM dr_offers" + where, params)[0].int64(0);
+}
+
 std::vector<DrOfferRecord> with_status(Connection& c, const std::string& status) {
   std::vector<DrOfferRecord> out;
   for (const auto& row :
@@ -249,6 +289,30 @@ std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std:
   auto r = c.query("SELECT sensor_id FROM market_meters WHERE market_id = ? AND account_id = ?", {market_id, account_id});
   if (r.empty()) return std::nullopt;
   return r[0].int64(0);
+}
+
+std::vector<MeterUse> meter_uses(Connection& c, std::int64_t sensor_id) {
+  std::vector<MeterUse> out;
+  for (const auto& row : c.query("SELECT mm.market_id, mm.account_id, m.name, a.name FROM market_meters mm "
+                                 "JOIN markets m ON m.id = mm.market_id JOIN accounts a ON a.id = mm.account_id "
+                                 "WHERE mm.sensor_id = ? ORDER BY mm.market_id, mm.account_id",
+                                 {sensor_id})
+                             .rows) {
+    Row r(row);
+    out.push_back({r.int64(0), r.int64(1), r.text(2), r.text(3)});
+  }
+  return out;
+}
+
+std::vector<MarketRecord> with_price_sensor(Connection& c, std::int64_t sensor_id) {
+  std::vector<MarketRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kMarketColumns +
+                                     " FROM markets WHERE imbalance_price_sensor_id = ? ORDER BY id",
+                                 {sensor_id})
+                             .rows) {
+    out.push_back(market_from(Row(row)));
+  }
+  return out;
 }
 
 }  // namespace markets
@@ -349,6 +413,44 @@ std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_i
                    const std::optional<std::string>& status) {
   std::vector<Value> params;
   const std::string where = filter(params, market_id, account_id, slot, status);
+  return c.query("SELECT COUNT(*) FROM bids" + where, params)[0].int64(0);
+}
+
+namespace {
+std::string outcome_filter(std::vector<Value>& params, std::int64_t market_id, std::int64_t account_id, Instant from,
+                           Instant to, const std::optional<std::string>& status) {
+  std::string where =
+      " WHERE market_id = ? AND account_id = ? AND slot_start >= ? AND slot_start < ? "
+      "AND status <> 'open' AND status <> 'cancelled'";
+  params = {market_id, account_id, to_micros(from), to_micros(to)};
+  if (status) {
+    where += " AND status = ?";
+    params.emplace_back(*status);
+  }
+  return where;
+}
+}  // namespace
+
+std::vector<BidRecord> outcomes(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                                const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit) {
+  std::vector<Value> params;
+  const std::string where = outcome_filter(params, market_id, account_id, from, to, status);
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  std::vector<BidRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kBidColumns + " FROM bids" + where +
+                                     " ORDER BY slot_start DESC, id LIMIT ? OFFSET ?",
+                                 params)
+                             .rows) {
+    out.push_back(bid_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count_outcomes(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                            const std::optional<std::string>& status) {
+  std::vector<Value> params;
+  const std::string where = outcome_filter(params, market_id, account_id, from, to, status);
   return c.query("SELECT COUNT(*) FROM bids" + where, params)[0].int64(0);
 }
 
@@ -582,6 +684,29 @@ std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Insta
     out.push_back(settlement_from(Row(row)));
   }
   return out;
+}
+
+std::vector<SettlementRecord> page(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
+                                   std::int64_t offset, std::int64_t limit) {
+  std::vector<SettlementRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kSettlementColumns +
+                                     " FROM settlements WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                                     "AND slot_start >= ? AND slot_start < ? AND (CAST(? AS BIGINT) = 1 OR current = 1) "
+                                     "ORDER BY slot_start, account_id, version, market_id LIMIT ? OFFSET ?",
+                                 {account_id, account_id, to_micros(from), to_micros(to),
+                                  static_cast<std::int64_t>(all_versions ? 1 : 0), limit, offset})
+                             .rows) {
+    out.push_back(settlement_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions) {
+  return c.query("SELECT COUNT(*) FROM settlements WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                 "AND slot_start >= ? AND slot_start < ? AND (CAST(? AS BIGINT) = 1 OR current = 1)",
+                 {account_id, account_id, to_micros(from), to_micros(to),
+                  static_cast<std::int64_t>(all_versions ? 1 : 0)})[0]
+      .int64(0);
 }
 
 }  // namespace settlements

@@ -108,6 +108,12 @@ void update(Connection& c, const DrOfferRecord& o);
 std::optional<DrOfferRecord> find(Connection& c, std::int64_t id);
 // account_id 0: every account.
 std::vector<DrOfferRecord> list(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to);
+// One page of a market's offers with day_start in [from, to), by day then id; account_id
+// 0: every account; status optional.
+std::vector<DrOfferRecord> page(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                                const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                   const std::optional<std::string>& status);
 std::vector<DrOfferRecord> with_status(Connection& c, const std::string& status);
 }  // namespace dr_offers
 
@@ -117,6 +123,14 @@ std::optional<MarketRecord> find(Connection& c, std::int64_t id);
 std::vector<MarketRecord> list(Connection& c);
 void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
 std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std::int64_t account_id);
+// Where a sensor is a settlement meter: each market and account that uses it.
+struct MeterUse {
+  std::int64_t market_id = 0, account_id = 0;
+  std::string market_name, account_name;
+};
+std::vector<MeterUse> meter_uses(Connection& c, std::int64_t sensor_id);
+// Markets whose imbalance price sensor it is.
+std::vector<MarketRecord> with_price_sensor(Connection& c, std::int64_t sensor_id);
 }  // namespace markets
 
 namespace bids {
@@ -138,6 +152,12 @@ std::vector<BidRecord> list(Connection& c, std::int64_t market_id, std::int64_t 
 std::int64_t count(Connection& c, std::int64_t market_id, std::int64_t account_id, std::optional<Instant> slot,
                    const std::optional<std::string>& status);
 std::vector<BidRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot, const std::string& status);
+// An account's bids with an outcome (neither open nor cancelled) for slots in [from, to),
+// newest slot first, then id; status optional.
+std::vector<BidRecord> outcomes(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                                const std::optional<std::string>& status, std::int64_t offset, std::int64_t limit);
+std::int64_t count_outcomes(Connection& c, std::int64_t market_id, std::int64_t account_id, Instant from, Instant to,
+                            const std::optional<std::string>& status);
 // Slots of a market with bids in `status` starting before `before`.
 std::vector<Instant> slots_with(Connection& c, std::int64_t market_id, const std::string& status, Instant before);
 std::int64_t move_status(Connection& c, std::int64_t market_id, Instant slot, const std::vector<std::string>& from,
@@ -173,6 +193,10 @@ namespace settlements {
 void insert(Connection& c, const SettlementRecord& s);
 std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id);
 std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
+// One page of list()'s rows, in its order, and how many there are.
+std::vector<SettlementRecord> page(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
+                                   std::int64_t offset, std::int64_t limit);
+std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
 }  // namespace settlements
 
 namespace events {

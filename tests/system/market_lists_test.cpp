@@ -323,10 +323,208 @@ TEST_P(MarketLists, ResultsAndSettlementsAsCsv) {
   EXPECT_EQ(rows[0],
             "slot_start,bid_id,side,status,volume_kwh,price_per_kwh,filled_kwh,clearing_price_per_"
             "kwh,achievement,"
-            "settlement_amount,currency,counterparties");
-  EXPECT_NE(rows[1].find(",buy,settled,0.7,1.91,0.7,1.91,1.0,-1.34,TWD,ABRI_BEMS"),
-            std::string::npos)
+            "settlement_amount,currency");
+  EXPECT_NE(rows[1].find(",buy,settled,0.7,1.91,0.7,1.91,1.0,-1.34,TWD"), std::string::npos)
       << rows[1];
+  EXPECT_EQ(results->body.find("ABRI_BEMS"), std::string::npos) << results->body;
+  EXPECT_EQ(results->get_header_value("X-Total-Count"), "1");
+  EXPECT_EQ(settlements->get_header_value("X-Total-Count"), "1");
+  EXPECT_EQ(settlements->get_header_value("X-Page"), "1");
+  EXPECT_EQ(settlements->get_header_value("X-Per-Page"), "50");
+}
+
+// Results, like trades and the clearing view, never name a participant's counterparty;
+// operators (here one who also trades) see who traded with whom.
+TEST_P(MarketLists, ResultsNameNoCounterpartyToParticipants) {
+  auto created = post("/api/v1/users", admin,
+                      {{"email", "mixed@example.com"},
+                       {"account", "Mixed"},
+                       {"roles", {"operator", "participant"}}});
+  const std::string mixed = login(*http, "mixed@example.com", created["password"]);
+  const std::int64_t mixed_account = get("/api/v1/me", mixed)["account"]["id"];
+  meter(mixed, mixed_account);
+  bid(seller, "sell", 1, 2);
+  bid(mixed, "sell", 1, 2);
+  bid(buyer, "buy", 2, 3);
+  advance("2026-11-23T10:30:00+08:00");
+  const std::string window = "start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z";
+  for (const std::string& token : {seller, buyer}) {
+    auto list = call("GET", market_path("/results?" + window), token, nullptr, 200);
+    ASSERT_EQ(list["items"].size(), 1u) << list;
+    EXPECT_FALSE(list["items"][0].contains("counterparties")) << list;
+    auto csv = raw(market_path("/results?format=csv&" + window), token);
+    ASSERT_TRUE(csv);
+    EXPECT_EQ(csv->body.find("counterparties"), std::string::npos) << csv->body;
+    for (const char* name : {"ABRI_BEMS", "NCKU_BEMS", "Mixed"}) {
+      EXPECT_EQ(list.dump().find(name), std::string::npos) << name << " in " << list;
+      EXPECT_EQ(csv->body.find(name), std::string::npos) << name << " in " << csv->body;
+    }
+  }
+  auto seen = call("GET", market_path("/results?" + window), mixed, nullptr, 200);
+  ASSERT_EQ(seen["items"].size(), 1u) << seen;
+  EXPECT_EQ(seen["items"][0]["counterparties"], json::array({"NCKU_BEMS"}));
+  auto csv = raw(market_path("/results?format=csv&" + window), mixed);
+  ASSERT_TRUE(csv);
+  EXPECT_NE(lines(csv->body)[0].find(",counterparties"), std::string::npos) << csv->body;
+  EXPECT_NE(csv->body.find("NCKU_BEMS"), std::string::npos) << csv->body;
+}
+
+// Results, settlements and demand-response offers page like every list: {items, page,
+// per_page, total}, per_page 1 to 500, and their filters refuse unknown values.
+TEST_P(MarketLists, ResultsSettlementsAndOffersPage) {
+  for (const char* slot : {"2026-11-23T10:00:00+08:00", "2026-11-23T11:00:00+08:00",
+                           "2026-11-23T12:00:00+08:00"}) {
+    bid(seller, "sell", 1, 2, slot);
+    bid(buyer, "buy", 1, 3, slot);
+  }
+  for (const char* start : {"2026-11-23T10:00:00+08:00", "2026-11-23T11:00:00+08:00",
+                                   "2026-11-23T12:00:00+08:00"}) {
+    meter_reading(seller, seller_meter, -1, "PT0H", start);
+    meter_reading(buyer, buyer_meter, 1, "PT0H", start);
+  }
+  for (const char* day : {"2026-11-24", "2026-11-25", "2026-11-26"}) {
+    call("POST", market_path("/dr-offers"), seller, {{"day", day}, {"volume_kwh", 1}, {"price", 5}},
+         201);
+  }
+  advance("2026-11-23T13:01:00+08:00");
+  const std::string window = "start=2026-11-23T00:00:00Z&end=2026-11-24T00:00:00Z";
+  const std::string results = market_path("/results?" + window);
+  const std::string settlements = "/api/v1/settlements?" + window;
+  const std::string offers = market_path("/dr-offers");
+  for (const std::string& path : {results, settlements, offers + "?start=2026-11-23T00:00:00Z&end=2026-11-30T00:00:00Z"}) {
+    auto all = call("GET", path, seller, nullptr, 200);
+    EXPECT_EQ(all["total"], 3) << path << " " << all;
+    EXPECT_EQ(all["page"], 1) << path;
+    EXPECT_EQ(all["per_page"], 50) << path;
+    EXPECT_EQ(all["items"].size(), 3u) << path;
+    auto second = call("GET", path + "&per_page=2&page=2", seller, nullptr, 200);
+    EXPECT_EQ(second["total"], 3) << path;
+    EXPECT_EQ(second["page"], 2) << path;
+    EXPECT_EQ(second["per_page"], 2) << path;
+    ASSERT_EQ(second["items"].size(), 1u) << path << " " << second;
+    EXPECT_EQ(second["items"][0], all["items"][2]) << path;
+    EXPECT_EQ(call("GET", path + "&page=3&per_page=2", seller, nullptr, 200)["items"].size(), 0u);
+    EXPECT_EQ(call("GET", path + "&per_page=501", seller, nullptr, 422)["error"]["field"],
+              "per_page")
+        << path;
+    EXPECT_EQ(call("GET", path + "&page=0", seller, nullptr, 422)["error"]["field"], "page") << path;
+  }
+  // Results newest first, as trades.
+  auto newest = call("GET", results, seller, nullptr, 200)["items"];
+  EXPECT_EQ(newest[0]["slot_start"], "2026-11-23T04:00:00Z");
+  for (const std::string& path : {results + "&format=csv", settlements + "&format=csv"}) {
+    auto csv = raw(path + "&per_page=2", buyer);
+    ASSERT_TRUE(csv);
+    EXPECT_EQ(csv->get_header_value("X-Total-Count"), "3") << path;
+    EXPECT_EQ(csv->get_header_value("X-Page"), "1") << path;
+    EXPECT_EQ(csv->get_header_value("X-Per-Page"), "2") << path;
+    EXPECT_EQ(lines(csv->body).size(), 3u) << path << " " << csv->body;
+  }
+  // Filters: known values filter, unknown and empty ones are refused naming the field.
+  EXPECT_EQ(call("GET", results + "&status=settled", seller, nullptr, 200)["total"], 3);
+  EXPECT_EQ(call("GET", results + "&status=lost", seller, nullptr, 200)["total"], 0);
+  EXPECT_EQ(call("GET", offers + "?status=offered", seller, nullptr, 200)["total"], 3);
+  EXPECT_EQ(call("GET", offers + "?status=settled", seller, nullptr, 200)["total"], 0);
+  for (const std::string& path :
+       {results + "&status=bogus", results + "&status=", results + "&status=open",
+        offers + "?status=bogus", offers + "?status=", market_path("/bids?status="),
+        market_path("/bids?status=bogus"), settlements + "&versions=", settlements + "&versions=bogus"}) {
+    auto e = call("GET", path, seller, nullptr, 422);
+    const std::string field = path.find("versions") != std::string::npos ? "versions" : "status";
+    EXPECT_EQ(e["error"]["field"], field) << path << " " << e;
+  }
+  for (const std::string& path : {std::string("/api/v1/jobs?state="), std::string("/api/v1/jobs?type=")}) {
+    auto e = call("GET", path, seller, nullptr, 422);
+    EXPECT_EQ(e["error"]["field"], path.find("state") != std::string::npos ? "state" : "type") << e;
+  }
+  // Ids are positive: participant=0 is refused, not "no filter"; nobody's id is 404.
+  for (const std::string& path : {std::string("/api/v1/trades?participant=0"), settlements + "&participant=0",
+                                  std::string("/api/v1/trades?participant="), settlements + "&participant=-1",
+                                  std::string("/api/v1/trades?participant=x")}) {
+    for (const std::string& token : {seller, op}) {
+      EXPECT_EQ(call("GET", path, token, nullptr, 422)["error"]["field"], "participant") << path;
+    }
+  }
+  EXPECT_EQ(call("GET", "/api/v1/trades?market_id=0", op, nullptr, 422)["error"]["field"], "market_id");
+  for (const std::string& path : {std::string("/api/v1/trades?participant=9999"), settlements + "&participant=9999"}) {
+    call("GET", path, op, nullptr, 404);
+    call("GET", path, admin, nullptr, 404);
+    call("GET", path, seller, nullptr, 404);
+  }
+  EXPECT_EQ(call("GET", settlements + "&participant=" + std::to_string(buyer_account), op, nullptr,
+                 200)["total"],
+            3);
+}
+
+// Offers are like bids: the offering participant sees its own, aggregators (who choose
+// among them) everyone's; operators and admins see none of the participants'.
+TEST_P(MarketLists, OffersAreSeenByTheirParticipantAndAggregatorsOnly) {
+  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
+  const std::string agg = login(*http, "agg@example.com", agg_pw);
+  call("POST", market_path("/dr-offers"), seller, {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}},
+       201);
+  call("POST", market_path("/dr-offers"), buyer, {{"day", "2026-11-24"}, {"volume_kwh", 2}, {"price", 6}},
+       201);
+  EXPECT_EQ(call("GET", market_path("/dr-offers"), seller, nullptr, 200)["total"], 1);
+  EXPECT_EQ(call("GET", market_path("/dr-offers"), buyer, nullptr, 200)["total"], 1);
+  EXPECT_EQ(call("GET", market_path("/dr-offers"), agg, nullptr, 200)["total"], 2);
+  for (const std::string& token : {op, admin}) {
+    auto seen = call("GET", market_path("/dr-offers"), token, nullptr, 200);
+    EXPECT_EQ(seen["total"], 0) << seen;
+    EXPECT_EQ(seen["items"].size(), 0u) << seen;
+  }
+}
+
+// A slot whose crossing volume was all one participant's own buy and sell is "netted":
+// nothing traded, and it says so rather than "no_trade" (prices that did not cross).
+TEST_P(MarketLists, ASlotWhoseVolumeWasAllNettedSaysSo) {
+  bid(seller, "sell", 1, 2);
+  bid(seller, "buy", 1, 3);
+  bid(buyer, "buy", 1, 1);  // does not cross
+  advance("2026-11-23T10:30:00+08:00");
+  auto slot = call("GET", market_path("/clearings/2026-11-23T02:00:00Z"), seller, nullptr, 200);
+  EXPECT_EQ(slot["state"], "netted") << slot;
+  EXPECT_FALSE(slot["cleared"].get<bool>());
+  EXPECT_EQ(slot["volume_kwh"], 0.0);
+  EXPECT_EQ(slot["netted_kwh"], 1.0);
+  EXPECT_EQ(slot["trades"].size(), 0u);
+  EXPECT_EQ(slot["cleared_at"], "2026-11-23T02:30:00Z");
+  ASSERT_EQ(slot["your_bids"].size(), 2u);
+  for (const auto& b : slot["your_bids"]) {
+    EXPECT_EQ(b["status"], "lost") << b;  // nothing was filled
+    EXPECT_EQ(b["filled_kwh"], 0.0) << b;
+  }
+  auto list = call("GET", market_path("/clearings?per_page=1"), seller, nullptr, 200)["items"][0];
+  EXPECT_EQ(list["state"], "netted") << list;
+  EXPECT_FALSE(list["cleared"].get<bool>());
+  EXPECT_EQ(list["netted_kwh"], 1.0);
+  EXPECT_EQ(list["trade_count"], 0);
+  auto events = raw("/api/v1/events?follow=false", buyer);
+  ASSERT_TRUE(events);
+  EXPECT_NE(events->body.find("\"state\":\"netted\""), std::string::npos) << events->body;
+}
+
+// A sensor that is a settlement meter cannot be deleted out from under the market (it was
+// a 503 from the database's foreign key); a meter for nobody's account is 404.
+TEST_P(MarketLists, ASettlementMeterCannotBeDeleted) {
+  auto r = http->Delete("/api/v1/sensors/" + std::to_string(seller_meter), bearer(seller));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_EQ(body_of(r)["error"]["message"],
+            "sensor " + std::to_string(seller_meter) + " is the settlement meter of ABRI_BEMS in market " +
+                std::to_string(market) + " (Tainan local market); an operator chooses another first");
+  r = http->Delete("/api/v1/sensors/" + std::to_string(seller_meter), bearer(admin));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  get("/api/v1/sensors/" + std::to_string(seller_meter), seller);  // still there
+  // Once the operator chooses another meter, the old one may go.
+  const std::int64_t old_meter = seller_meter;
+  seller_meter = meter(seller, seller_account);
+  r = http->Delete("/api/v1/sensors/" + std::to_string(old_meter), bearer(seller));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  auto e = call("PUT", market_path("/meters/9999"), op, {{"sensor_id", seller_meter}}, 404);
+  EXPECT_EQ(e["error"]["message"], "no account with id 9999") << e;
 }
 
 TEST_P(MarketLists, FormatsAndFiltersAreHonouredOrRefused) {
