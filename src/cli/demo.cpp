@@ -160,9 +160,20 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     const Instant t = p->market->now();
     const auto local = date::make_zoned(tz, std::chrono::floor<std::chrono::seconds>(t));
     const auto& s = ds.schedule;
+    // How often a slot passes on the wall clock, as people say it.
+    const double wall_s = std::chrono::duration<double>(m.slot_length).count() / c.market_clock_speed;
+    char every_wall[48];
+    if (wall_s >= 90) {
+      std::snprintf(every_wall, sizeof every_wall, "%.0f minutes", wall_s / 60);
+    } else if (wall_s >= 45) {
+      std::snprintf(every_wall, sizeof every_wall, "minute");
+    } else {
+      std::snprintf(every_wall, sizeof every_wall, "%.0f seconds", wall_s);
+    }
     std::cout << "\n== flexmarket demo: " << url << "  (Ctrl-C stops; server log: " << log_path.string() << ")\n\n"
               << "Market clock: " << date::format("%Y-%m-%d %H:%M %Ez", local) << " (" << m.timezone << ")" << ", simulated at "
-              << c.market_clock_speed << "x real time: a 1-hour slot closes, clears and settles about every minute.\n"
+              << c.market_clock_speed << "x real time: a " << timeseries::format_duration(m.slot_length)
+              << " slot closes, clears and settles about every " << every_wall << ".\n"
               << "Restarting continues from there; build/flexmarket demo --fresh starts over.\n\n"
               << "Log in: tokens for every demo user (valid 24 h) and the ids the examples use are in " << env_path.string()
               << ":\n"
