@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
     const std::string group = "Global options";
     cmd->add_option("--config", g.config_file, "TOML configuration file")->check(CLI::ExistingFile)->group(group);
     cmd->add_option("--database", g.database,
-                    "database URL: sqlite:///path/file.db or postgresql://user:pass@host/db (default: var/flexmarket.db)")
+                    "database URL: sqlite:///path/file.db or postgresql://user:pass@host/db (default: sqlite://var/flexmarket.db, under --var-dir)")
         ->group(group);
     cmd->add_option("--var-dir", g.var_dir, "directory for the embedded database and generated secrets (default: var)")
         ->group(group);
@@ -304,14 +304,25 @@ int main(int argc, char** argv) {
   auto* sim_bids = simulate_cmd->add_subcommand("bids", "a participant's bidding bot over the HTTP API");
   cli::SimulateBidsOptions bot;
   std::int64_t bot_sensor = 0, bot_price_sensor = 0;
-  sim_bids->add_option("--market", bot.market_id, "the market id")->required();
+  const CLI::Validator positive_id(
+      [](std::string& v) -> std::string {
+        try {
+          std::size_t used = 0;
+          if (std::stoll(v, &used) > 0 && used == v.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a positive id, not " + v;
+      },
+      "ID");
+  sim_bids->add_option("--market", bot.market_id, "the market id")->required()->check(positive_id);
   sim_bids->add_option("--email", bot.email, "the participant's login email (or FLEXMARKET_TOKEN: a token instead)");
   sim_bids->add_option("--url", bot.url, "the platform (default http://127.0.0.1:8080)");
   sim_bids->add_option("--sensor", bot_sensor, "its meter, for the forecast (default: its first power sensor)");
   sim_bids->add_option("--price-sensor", bot_price_sensor, "day-ahead prices (default: the sensor named 'day-ahead price')");
-  sim_bids->add_option("--slots", bot.slots, "how many coming slots to bid for (default 3)");
+  sim_bids->add_option("--slots", bot.slots, "how many coming slots to bid for (default 3, at most 96)")->check(CLI::Range(1, 96));
   sim_bids->add_option("--every", bot.every, "bid again every interval, e.g. 1m (default: once)");
-  sim_bids->add_option("--count", bot.count, "with --every: stop after this many rounds");
+  sim_bids->add_option("--count", bot.count, "with --every: stop after this many rounds (default: until stopped)")
+      ->check(CLI::Range(0, 1000000));
   sim_bids->add_flag("--password-stdin", password_stdin, "read the password from standard input (else FLEXMARKET_PASSWORD)");
 
   // Every command and subcommand lists (and takes) the global options.
@@ -373,7 +384,7 @@ int main(int argc, char** argv) {
       Config c = make_config(g);
       if (db_status->parsed() || db_schema->parsed()) {
         if (auto missing = missing_sqlite_file(c.effective_database_url())) {
-          std::cerr << "error: no database at " << *missing << "; create it with flexmarket db upgrade or make demo\n";
+          std::cerr << "error: no database at " << *missing << "; create it with flexmarket db upgrade or make demo, or give --database URL\n";
           return 1;
         }
       }
@@ -417,6 +428,7 @@ int main(int argc, char** argv) {
 
     if (schedule_cmd->parsed()) {
       Config c = make_config(g);
+      if (g.log_level.empty()) init_logging("warn", c.log_format);  // a person reads this output
       auto p = services::open_platform(c);
       store::upgrade(*p->db);
       return cli::run_schedule(*p, sched, std::cout, std::cerr);

@@ -80,14 +80,14 @@ TEST_P(CliMannersDb, DbStatusOnAMissingDatabaseSaysSoInsteadOfCreatingIt) {
       const auto r = cli(db, {"db", sub});
       EXPECT_EQ(r.exit_code, 1) << sub;
       EXPECT_TRUE(r.out.empty()) << r.out;
-      EXPECT_EQ(r.err, "error: no database at " + file + "; create it with flexmarket db upgrade or make demo\n") << sub;
+      EXPECT_EQ(r.err, "error: no database at " + file + "; create it with flexmarket db upgrade or make demo, or give --database URL\n") << sub;
       EXPECT_FALSE(std::filesystem::exists(file)) << sub;
     }
     // With the defaults, from a fresh checkout's directory.
     const std::string dir = make_temp_dir("fm-cwd");
     const auto r = run({"/bin/sh", "-c", "cd '" + dir + "' && exec '" + FLEXMARKET_BINARY + "' db status"});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_EQ(r.err, "error: no database at var/flexmarket.db; create it with flexmarket db upgrade or make demo\n");
+    EXPECT_EQ(r.err, "error: no database at var/flexmarket.db; create it with flexmarket db upgrade or make demo, or give --database URL\n");
     EXPECT_FALSE(std::filesystem::exists(dir + "/var"));
     std::filesystem::remove_all(dir);
   } else {
