@@ -461,8 +461,14 @@ void register_v1_market_routes(ApiServer& s) {
     if (b.contains("by") && b.contains("to")) throw invalid_field("to", "give either by or to, not both");
     if (auto d = optional_string(b, "by")) {
       auto parsed = timeseries::parse_duration(*d);
-      if (!parsed || !parsed->is_fixed() || parsed->fixed.count() < 0) throw invalid_field("by", "by must be a duration like PT1H");
-      by = parsed->fixed;
+      // Days count as 24 hours here: the clock is UTC.
+      if (!parsed || parsed->days < 0 || parsed->fixed.count() < 0) {
+        throw invalid_field("by", "by must be a duration like PT1H or P1D");
+      }
+      if (parsed->days > 3660 || parsed->fixed > std::chrono::hours(24 * 3660)) {
+        throw invalid_field("by", "by moves the clock at most 10 years (P3660D) at once");
+      }
+      by = parsed->fixed + std::chrono::hours(24 * parsed->days);
     } else if (auto to = optional_string(b, "to")) {
       const Instant target = instant_field(*to, "to");
       if (target < p.market_clock->now()) throw invalid_field("to", "the clock only moves forward");
@@ -470,8 +476,10 @@ void register_v1_market_routes(ApiServer& s) {
     } else {
       throw invalid_field("by", "give 'by' (a duration) or 'to' (an instant)");
     }
-    if (p.market_clock->now() + by > *parse_iso8601("2199-12-31T00:00:00Z")) {
-      throw invalid_field("by", "the clock stops at the end of 2199");
+    // A day short of the last instant the platform accepts, so every slot it reaches can
+    // still be settled.
+    if (p.market_clock->now() + by > *parse_iso8601("2199-12-30T00:00:00Z")) {
+      throw invalid_field(b.contains("to") ? "to" : "by", "the market clock goes no further than 2199-12-30");
     }
     p.market_clock->advance(by);
     auto report = p.market_runner->run_once();

@@ -1,5 +1,6 @@
 #include "jobs/market_clock.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/log.hpp"
@@ -21,8 +22,11 @@ std::shared_ptr<MarketClock> MarketClock::simulated(Instant start, double speed)
 Instant MarketClock::now() const {
   if (!simulated_) return flexmarket::now();
   const auto wall = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - wall_start_).count();
-  return start_ + std::chrono::microseconds(static_cast<std::int64_t>(wall * speed_)) +
-         std::chrono::microseconds(advanced_us_.load());
+  // A simulated clock stops a day before the last instant the platform accepts (2199), so
+  // that every slot it reaches can still be settled.
+  static const Instant last = *parse_iso8601("2199-12-30T00:00:00Z");
+  return std::min(last, start_ + std::chrono::microseconds(static_cast<std::int64_t>(wall * speed_)) +
+                            std::chrono::microseconds(advanced_us_.load()));
 }
 
 void MarketClock::advance(std::chrono::microseconds by) {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/time.hpp"
 #include "support/fixture.hpp"
 
 namespace flexmarket::testing {
@@ -668,6 +669,12 @@ TEST_P(Hostile, SecondProbeFindingsAreRefused) {
   call("POST", data, seller, {{"start", "2026-11-23T00:00:00+08:00"}, {"values", {1.0}}, {"duration", "PT1H"}, {"resolution", "PT15M"}}, 422);
   call("POST", "/api/v1/admin/clock/advance", op, {{"by", "PT1H"}, {"to", "2026-11-24T00:00:00+08:00"}}, 422);
   call("POST", "/api/v1/admin/clock/advance", op, {{"by", "P36600D"}}, 422);
+  // Days move a UTC clock by 24 hours; the clock goes no further than 2199-12-30.
+  const flexmarket::Instant before = *flexmarket::parse_iso8601(call("POST", "/api/v1/admin/clock/advance", op, {{"by", "PT0S"}}, 200)["now"].get<std::string>());
+  const flexmarket::Instant after = *flexmarket::parse_iso8601(call("POST", "/api/v1/admin/clock/advance", op, {{"by", "P1D"}}, 200)["now"].get<std::string>());
+  EXPECT_GE(after - before, std::chrono::hours(24));
+  EXPECT_LT(after - before, std::chrono::hours(25));
+  EXPECT_EQ(call("POST", "/api/v1/admin/clock/advance", op, {{"to", "2199-12-31T00:00:00Z"}}, 422)["error"]["field"], "to");
   EXPECT_TRUE(healthy());
 }
 
