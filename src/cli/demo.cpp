@@ -104,6 +104,7 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     }
     services::DemoMarket demo_market(*p, c.var_dir / "demo");
     const auto market_id = demo_market.setup();
+    demo_market.step();  // the bots' first round at once, before the next gate closes
     const auto ds = services::seed_demo_schedule(*p, p->market->now());
 
     // Tokens for each demo user and the ids the examples use, as shell variables.
