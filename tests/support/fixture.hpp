@@ -17,14 +17,20 @@ class PlatformTest : public ::testing::TestWithParam<DbBackend> {
   void SetUp() override { SetUpWith({}); }
 
   // Starts the platform with extra environment settings (e.g. a short token TTL).
-  void SetUpWith(const std::map<std::string, std::string>& env) {
+  void SetUpWith(const std::map<std::string, std::string>& env, const std::vector<std::string>& serve_args = {}) {
     db = fresh_database(GetParam());
     auto r = cli(db, {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role", "admin",
                       "--password-stdin"},
                  std::string(kAdminPassword) + "\n");
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    server = std::make_unique<ServerProcess>(db, env);
+    server = std::make_unique<ServerProcess>(db, env, serve_args);
     http = server->client();
+  }
+
+  // The platform on a simulated market clock that stands at `start` and only moves when the
+  // test advances it (the market runner looks once a minute).
+  void SetUpOnFrozenClock(const std::string& start) {
+    SetUpWith({{"FLEXMARKET_MARKET_TICK", "60s"}}, {"--clock", "simulated", "--start", start, "--speed", "0.000001"});
   }
 
   void TearDown() override {

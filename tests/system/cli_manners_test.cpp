@@ -159,15 +159,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, CliMannersDb, ::testing::Values(DbBackend::sq
 class CliManners : public PlatformTest {
  protected:
   void SetUp() override {
-    db = fresh_database(GetParam());
-    auto r = cli(db, {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role", "admin",
-                      "--password-stdin"},
-                 std::string(kAdminPassword) + "\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    server = std::make_unique<ServerProcess>(
-        db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
-        std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00", "--speed", "0.000001"});
-    http = server->client();
+    SetUpOnFrozenClock("2026-11-23T00:00:00+08:00");
+    if (HasFatalFailure()) return;
     admin = admin_token();
     url = "http://127.0.0.1:" + std::to_string(server->port());
     dir = make_temp_dir("fm-manners");

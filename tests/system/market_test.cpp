@@ -13,16 +13,9 @@ namespace {
 class Market : public PlatformTest {
  protected:
   void SetUp() override {
-    db = fresh_database(GetParam());
-    auto r = cli(db, {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role", "admin",
-                      "--password-stdin"},
-                 std::string(kAdminPassword) + "\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
     // Market time starts at midnight Taipei and only moves when the test says so.
-    server = std::make_unique<ServerProcess>(
-        db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
-        std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00", "--speed", "0.000001"});
-    http = server->client();
+    SetUpOnFrozenClock("2026-11-23T00:00:00+08:00");
+    if (HasFatalFailure()) return;
     admin = admin_token();
     auto [op_id, op_pw] = create_user("op@example.com", "Operations", "operator", admin);
     op = login(*http, "op@example.com", op_pw);

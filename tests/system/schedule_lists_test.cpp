@@ -12,15 +12,8 @@ namespace {
 class ScheduleLists : public PlatformTest {
  protected:
   void SetUp() override {
-    db = fresh_database(GetParam());
-    auto r = cli(db, {"user", "create", "--email", kAdminEmail, "--account", "Operations", "--role", "admin",
-                      "--password-stdin"},
-                 std::string(kAdminPassword) + "\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    server = std::make_unique<ServerProcess>(
-        db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
-        std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-25T00:00:00Z", "--speed", "0.000001"});
-    http = server->client();
+    SetUpOnFrozenClock("2026-11-25T00:00:00Z");
+    if (HasFatalFailure()) return;
     admin = admin_token();
     auto [a_id, a_pw] = create_user("abri@example.com", "ABRI_BEMS", "participant", admin);
     auto [b_id, b_pw] = create_user("ncku@example.com", "NCKU_BEMS", "participant", admin);
