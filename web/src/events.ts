@@ -1,0 +1,56 @@
+// One shared EventSource per tab (the server limits streams per user); pages subscribe with
+// useServerEvents(handler). The stream opens with the first subscriber and closes with the last.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { subscribeEvents, type ServerEvent } from './api';
+
+const handlers = new Set<(e: ServerEvent) => void>();
+const statusListeners = new Set<(live: boolean) => void>();
+let close: (() => void) | null = null;
+let live = false;
+let lastId: number | undefined;
+
+function setLive(v: boolean) {
+  live = v;
+  statusListeners.forEach((fn) => fn(v));
+}
+
+function open() {
+  // start after the newest event: pages load current state themselves, the stream brings changes
+  close = subscribeEvents(
+    (ev) => {
+      if (ev.id) lastId = Number(ev.id);
+      if (!live) setLive(true);
+      handlers.forEach((h) => h(ev));
+    },
+    { after: lastId, onOpen: () => setLive(true), onError: () => setLive(false) },
+  );
+}
+
+export function useServerEvents(handler: (e: ServerEvent) => void): boolean {
+  const ref = useRef(handler);
+  ref.current = handler;
+  const [isLive, setIsLive] = useState(live);
+  useEffect(() => {
+    const h = (e: ServerEvent) => ref.current(e);
+    handlers.add(h);
+    statusListeners.add(setIsLive);
+    if (!close) open();
+    return () => {
+      handlers.delete(h);
+      statusListeners.delete(setIsLive);
+      if (handlers.size === 0 && close) {
+        close();
+        close = null;
+        setLive(false);
+      }
+    };
+  }, []);
+  return isLive;
+}
+
+export function closeEvents(): void {
+  if (close) close();
+  close = null;
+  handlers.clear();
+  setLive(false);
+}

@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config';
+import preact from '@preact/preset-vite';
+
+const port = process.env.FM_PORT || '8080';
+
+export default defineConfig({
+  base: '/',
+  plugins: [preact()],
+  build: {
+    outDir: 'dist',
+    assetsDir: 'static', // the URL path /assets is a page; static files live under /static/
+    modulePreload: { polyfill: false }, // the polyfill would be an inline script (CSP)
+    assetsInlineLimit: 0, // no data: URLs for scripts or fonts
+    sourcemap: false,
+    target: 'es2020',
+  },
+  server: {
+    port: Number(process.env.WEB_PORT || 5173),
+    proxy: {
+      '/api': {
+        target: `http://127.0.0.1:${port}`,
+        changeOrigin: false,
+        // Dev only, while the server has no session cookie yet: EventSource cannot send headers,
+        // so the client passes its dev bearer token as ?fm_dev_token=, turned into a header here.
+        rewrite: (path) => path.replace(/([?&])fm_dev_token=[^&]*&?/, '$1').replace(/[?&]$/, ''),
+        configure: (proxy) => {
+          proxy.on('proxyReq', (proxyReq, req) => {
+            const m = /[?&]fm_dev_token=([^&]*)/.exec(req.url || '');
+            if (m) proxyReq.setHeader('Authorization', 'Bearer ' + decodeURIComponent(m[1]));
+          });
+        },
+      },
+    },
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+  },
+});
