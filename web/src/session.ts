@@ -1,5 +1,5 @@
 // Who is logged in: GET /api/v1/me, login (POST /api/v1/auth/session) and logout.
-import { api, ApiError, setDevToken } from './api';
+import { api, ApiError, devToken, readCookie, setDevToken } from './api';
 
 export type Role = 'admin' | 'operator' | 'participant' | 'aggregator' | 'meter';
 
@@ -30,6 +30,12 @@ export function hasRole(m: Me | null, ...roles: Role[]): boolean {
 
 /** Ask the server who we are; null when not logged in (401). Other errors are thrown. */
 export async function loadMe(): Promise<Me | null> {
+  // No session cookie pair (fm_csrf is readable, fm_session is not): not logged in, no request
+  // (a 401 here would be a console error on every visit to /login).
+  if (!readCookie('fm_csrf') && !devToken()) {
+    setUser(null);
+    return null;
+  }
   try {
     const m = await api<Me>('GET', '/api/v1/me', undefined, { no401Redirect: true });
     setUser(m);
