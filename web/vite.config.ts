@@ -22,11 +22,13 @@ export default defineConfig({
         changeOrigin: false,
         // Dev only, while the server has no session cookie yet: EventSource cannot send headers,
         // so the client passes its dev bearer token as ?fm_dev_token=, turned into a header here.
-        rewrite: (path) => path.replace(/([?&])fm_dev_token=[^&]*&?/, '$1').replace(/[?&]$/, ''),
         configure: (proxy) => {
           proxy.on('proxyReq', (proxyReq, req) => {
             const m = /[?&]fm_dev_token=([^&]*)/.exec(req.url || '');
-            if (m) proxyReq.setHeader('Authorization', 'Bearer ' + decodeURIComponent(m[1]));
+            if (m) {
+              proxyReq.setHeader('Authorization', 'Bearer ' + decodeURIComponent(m[1]));
+              proxyReq.path = proxyReq.path.replace(/([?&])fm_dev_token=[^&]*&?/, '$1').replace(/[?&]$/, '');
+            }
           });
         },
       },

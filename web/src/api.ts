@@ -179,6 +179,8 @@ export interface ServerEvent {
   id: string;
   type: string;
   data: Record<string, unknown>;
+  /** Set by events.ts for the backlog the server replays right after the stream opens. */
+  replay?: boolean;
 }
 
 /** Event names the server sends on /api/v1/events (see docs/openapi.json). */

@@ -14,15 +14,33 @@ function setLive(v: boolean) {
   statusListeners.forEach((fn) => fn(v));
 }
 
+// The server replays every event after ?after= (from the first one when the tab has seen none).
+// Events arriving in a burst right after the stream opens are that backlog: they are delivered
+// with replay: true (pages refresh on them but announce nothing), until a quiet gap of REPLAY_GAP ms.
+const REPLAY_GAP = 400;
+let replayUntil = 0;
+
 function open() {
-  // start after the newest event: pages load current state themselves, the stream brings changes
+  replayUntil = Date.now() + 1500;
   close = subscribeEvents(
     (ev) => {
       if (ev.id) lastId = Number(ev.id);
       if (!live) setLive(true);
+      const now = Date.now();
+      if (now < replayUntil) {
+        ev.replay = true;
+        replayUntil = now + REPLAY_GAP;
+      }
       handlers.forEach((h) => h(ev));
     },
-    { after: lastId, onOpen: () => setLive(true), onError: () => setLive(false) },
+    {
+      after: lastId,
+      onOpen: () => {
+        replayUntil = Date.now() + 1500;
+        setLive(true);
+      },
+      onError: () => setLive(false),
+    },
   );
 }
 

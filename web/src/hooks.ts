@@ -48,3 +48,20 @@ export function useInterval(fn: () => void, ms: number | null): void {
     return () => clearInterval(id);
   }, [ms]);
 }
+
+/** A stable function that calls fn at most once per `ms` burst (trailing edge). */
+export function useDebounced(fn: () => void, ms = 300): () => void {
+  const saved = useRef(fn);
+  saved.current = fn;
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => {
+    if (timer.current) clearTimeout(timer.current);
+  }, []);
+  return useCallback(() => {
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      saved.current();
+    }, ms);
+  }, [ms]);
+}
