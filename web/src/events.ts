@@ -15,10 +15,21 @@ function setLive(v: boolean) {
 }
 
 // The server replays every event after ?after= (from the first one when the tab has seen none).
-// Events arriving in a burst right after the stream opens are that backlog: they are delivered
-// with replay: true (pages refresh on them but announce nothing), until a quiet gap of REPLAY_GAP ms.
+// Events arriving in a burst right after the stream opens are that backlog: they are not delivered
+// one by one; once the burst ends (a quiet gap of REPLAY_GAP ms) handlers get one event of type
+// 'resync' (replay: true), on which a page reloads what it shows.
 const REPLAY_GAP = 400;
 let replayUntil = 0;
+
+let resyncTimer: ReturnType<typeof setTimeout> | null = null;
+function scheduleResync() {
+  if (resyncTimer) clearTimeout(resyncTimer);
+  resyncTimer = setTimeout(() => {
+    resyncTimer = null;
+    const ev: ServerEvent = { id: String(lastId ?? ''), type: 'resync', data: {}, replay: true };
+    handlers.forEach((h) => h(ev));
+  }, REPLAY_GAP);
+}
 
 function open() {
   replayUntil = Date.now() + 1500;
@@ -28,8 +39,9 @@ function open() {
       if (!live) setLive(true);
       const now = Date.now();
       if (now < replayUntil) {
-        ev.replay = true;
         replayUntil = now + REPLAY_GAP;
+        scheduleResync();
+        return;
       }
       handlers.forEach((h) => h(ev));
     },

@@ -65,3 +65,31 @@ export function useDebounced(fn: () => void, ms = 300): () => void {
     }, ms);
   }, [ms]);
 }
+
+/** An API list paged by the server: returns the async page and the Table's `server` prop. */
+export function usePaged<T>(
+  fetchPage: (page: number, perPage: number) => Promise<{ items: T[]; page: number; per_page: number; total: number }>,
+  deps: unknown[],
+  perPage = 20,
+) {
+  const [page, setPage] = useState(1);
+  // back to page 1 when the query changes
+  const key = JSON.stringify(deps);
+  const lastKey = useRef(key);
+  let effectivePage = page;
+  if (lastKey.current !== key) {
+    lastKey.current = key;
+    if (page !== 1) {
+      effectivePage = 1;
+      setPage(1);
+    }
+  }
+  const res = useAsync(() => fetchPage(effectivePage, perPage), [...deps, effectivePage, perPage]);
+  const server = {
+    page: effectivePage,
+    perPage,
+    total: res.data?.total ?? 0,
+    onPage: setPage,
+  };
+  return { ...res, server };
+}

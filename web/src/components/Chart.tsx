@@ -8,11 +8,17 @@ import { t } from '../i18n';
 export type ChartOptions = Omit<uPlot.Options, 'width' | 'height'>;
 
 let uplotPromise: Promise<typeof uPlot> | null = null;
+let loadedUPlot: typeof uPlot | null = null;
 export function loadUPlot(): Promise<typeof uPlot> {
   if (!uplotPromise) {
-    uplotPromise = Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([m]) => m.default);
+    uplotPromise = Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([m]) => (loadedUPlot = m.default));
   }
   return uplotPromise;
+}
+/** The uPlot constructor once loaded (always, inside options callbacks: charts exist only after loading). */
+export function getUPlot(): typeof uPlot {
+  if (!loadedUPlot) throw new Error('uPlot not loaded');
+  return loadedUPlot;
 }
 
 export interface ChartProps {

@@ -136,8 +136,8 @@ export default function Dashboard({ me }: PageProps) {
   const reload = useDebounced(ms.reload, 250);
   const reloadAlerts = useDebounced(al.reload, 1000);
   const live = useServerEvents((ev) => {
-    if (['cleared', 'gate_closed', 'bid_placed', 'bid_changed', 'bid_cancelled', 'trades', 'settling', 'executing'].includes(ev.type)) reload();
-    if (ev.type === 'settling') reloadAlerts();
+    if (['resync', 'cleared', 'gate_closed', 'bid_placed', 'bid_changed', 'bid_cancelled', 'trades', 'settling', 'executing'].includes(ev.type)) reload();
+    if (ev.type === 'settling' || ev.type === 'resync') reloadAlerts();
   });
   // a countdown that reached zero: fetch the next slot
   useInterval(() => {
