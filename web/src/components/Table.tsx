@@ -10,6 +10,8 @@ export interface Column<T> {
   sortValue?: (row: T) => string | number | null | undefined;
   sortable?: boolean;
   numeric?: boolean;
+  /** Let long text wrap (cells do not wrap by default; the table scrolls sideways on phones). */
+  wrap?: boolean;
 }
 
 export interface ServerPaging {
@@ -119,7 +121,7 @@ export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty,
             visible.map((r) => (
               <tr key={rowKey(r)} class={rowClass ? rowClass(r) : undefined}>
                 {columns.map((c) => (
-                  <td key={c.key} class={c.numeric ? 'num' : undefined} data-label={c.label}>
+                  <td key={c.key} class={[c.numeric ? 'num' : '', c.wrap ? 'wrap' : ''].join(' ').trim() || undefined} data-label={c.label}>
                     {c.render ? c.render(r) : String((r as Record<string, unknown>)[c.key] ?? '–')}
                   </td>
                 ))}
