@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 const [base, email, password, out = '/tmp/shots', ...paths] = process.argv.slice(2);
 const width = Number(process.env.WIDTH || 1280);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-const ctx = await browser.newContext({ viewport: { width, height: 900 }, locale: process.env.LOCALE || 'en-US' });
+const ctx = await browser.newContext({ viewport: { width, height: Number(process.env.HEIGHT || 900) }, locale: process.env.LOCALE || 'en-US' });
 const page = await ctx.newPage();
 const problems = [];
 page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
@@ -21,7 +21,7 @@ for (const p of paths.length ? paths : ['/dashboard']) {
   await page.goto(base + p);
   await page.waitForTimeout(Number(process.env.WAIT || 2500));
   const file = `${out}/${p.replace(/\W+/g, '_') || 'root'}-${width}.png`;
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: process.env.FULL !== '0' });
   console.log('wrote', file);
 }
 console.log(problems.join('\n') || 'no problems');
