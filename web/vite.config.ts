@@ -34,6 +34,14 @@ export default defineConfig({
       },
     },
   },
+  // `npm run preview` serves dist/ with the server's Content-Security-Policy, to catch CSP breakage
+  preview: {
+    port: 4173,
+    headers: {
+      'Content-Security-Policy':
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    },
+  },
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',

@@ -1,0 +1,208 @@
+// Browser tests: playwright-core driving Debian's chromium (never a downloaded browser) against a
+// running flexmarket demo that serves this web interface.
+//
+//   FM_URL=http://127.0.0.1:8080 FM_DEMO_OUT=/path/to/demo-stdout.txt npm run e2e
+//
+// FM_DEMO_OUT is the demo's standard output (it prints each demo user's password once); or set
+// FM_PASSWORD_<USER> (e.g. FM_PASSWORD_NCKU, FM_PASSWORD_OPERATOR, FM_PASSWORD_ADMIN).
+// Screenshots go to FM_E2E_OUT (default test-results/). Every test fails on a console error, a
+// page error or a failed request, except those it expects (a wrong password's 401).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.FM_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const OUT = process.env.FM_E2E_OUT || 'test-results';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+mkdirSync(OUT, { recursive: true });
+
+function password(user) {
+  const env = process.env['FM_PASSWORD_' + user.toUpperCase()];
+  if (env) return env;
+  const file = process.env.FM_DEMO_OUT;
+  if (file && existsSync(file)) {
+    const m = new RegExp(`^\\s+${user}@flexmarket\\.local\\s+(\\S+)\\s*$`, 'm').exec(readFileSync(file, 'utf8'));
+    if (m) return m[1];
+  }
+  throw new Error(`no password for ${user}: set FM_DEMO_OUT or FM_PASSWORD_${user.toUpperCase()}`);
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A fresh browser context that records every problem; `allow` lists expected ones (regexps). */
+async function session(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: opts.width || 1280, height: 900 }, locale: opts.locale || 'en-US' });
+  const page = await ctx.newPage();
+  const problems = [];
+  let navigating = false;
+  page.on('console', (m) => m.type() === 'error' && problems.push('console: ' + m.text()));
+  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+  page.on('requestfailed', (r) => {
+    const err = r.failure()?.errorText || '';
+    // a navigation aborts what the old page had in flight (its event stream among them)
+    if (err.includes('ERR_ABORTED') && (navigating || r.url().endsWith('/api/v1/events'))) return;
+    problems.push(`requestfailed: ${r.method()} ${r.url()} ${err}`);
+  });
+  page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`));
+  const s = {
+    ctx,
+    page,
+    problems,
+    allow: [],
+    async goto(path) {
+      navigating = true;
+      await page.goto(BASE + path);
+      navigating = false;
+    },
+    async login(user) {
+      await s.goto('/login');
+      await page.fill('input[name=email]', `${user}@flexmarket.local`);
+      await page.fill('input[name=password]', password(user));
+      await page.click('button[type=submit]');
+      await page.waitForURL(/\/dashboard$/, { timeout: 10000 });
+    },
+    async shot(name) {
+      await page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+    },
+    check() {
+      const left = problems.filter((p) => !s.allow.some((re) => re.test(p)));
+      assert.deepEqual(left, [], 'console errors or failed requests');
+    },
+    async close() {
+      await ctx.close();
+    },
+  };
+  return s;
+}
+
+describe('flexmarket in a browser', () => {
+  test('wrong credentials show the API message; login lands on the dashboard', async () => {
+    const s = await session();
+    s.allow = [/HTTP 401 POST .*\/api\/v1\/auth\/session/, /console: Failed to load resource: .*401/];
+    await s.goto('/');
+    await s.page.waitForURL(/\/login$/);
+    await s.page.fill('input[name=email]', 'ncku@flexmarket.local');
+    await s.page.fill('input[name=password]', 'not the password');
+    await s.page.click('button[type=submit]');
+    const err = s.page.locator('.error-box .error-message');
+    await err.waitFor();
+    assert.match(await err.innerText(), /\S/);
+    await s.shot('login-error');
+    await s.page.fill('input[name=password]', password('ncku'));
+    await s.page.click('button[type=submit]');
+    await s.page.waitForURL(/\/dashboard$/);
+    await s.page.locator('.next-slot .countdown').first().waitFor();
+    await s.page.locator('text=NCKU_BEMS').first().waitFor();
+    await s.shot('dashboard');
+    s.check();
+    await s.close();
+  });
+
+  test('place a bid, see it among the open bids, edit it, cancel it', async () => {
+    const s = await session();
+    await s.login('ncku');
+    await s.page.click('nav >> text=Market');
+    await s.page.waitForURL(/\/market/);
+    const form = s.page.locator('form.bid-form');
+    await form.waitFor();
+    // the last slot offered: far from its gate closure
+    await form.locator('select[name=slot_start] option').first().waitFor({ state: 'attached' });
+    const options = await form.locator('select[name=slot_start] option').all();
+    await form.locator('select[name=slot_start]').selectOption({ index: options.length - 1 });
+    await form.locator('input[name=volume_kwh]').fill('1.234');
+    await form.locator('input[name=price]').fill('1.23');
+    await form.locator('button[type=submit]').click();
+    const notice = s.page.locator('#h-bidform ~ .notice, section:has(#h-bidform) .notice');
+    await notice.waitFor();
+    const id = /(\d+)/.exec(await notice.innerText())[1];
+    const row = s.page.locator(`section:has(#h-mybids) tr:has(td:text-is("${id}"))`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /1\.234 kWh/);
+    await s.shot('market-bid-placed');
+    await row.locator('button', { hasText: 'Edit' }).click();
+    const edit = s.page.locator('form.edit-bid');
+    await edit.locator('input[name=price]').fill('1.25');
+    await edit.locator('button[type=submit]').click();
+    await s.page.locator(`section:has(#h-mybids) tr:has(td:text-is("${id}")) >> text=1.25 TWD/kWh`).waitFor();
+    await row.locator('button', { hasText: 'Cancel' }).click();
+    await row.waitFor({ state: 'detached' });
+    s.check();
+    await s.close();
+  });
+
+  test('advancing the simulated clock clears a slot: depth chart and result arrive live', async () => {
+    const p = await session();
+    await p.login('ncku');
+    await p.goto('/market');
+    await p.page.locator('.depth-chart canvas').first().waitFor({ timeout: 15000 });
+    const before = await p.page.locator('section:has(#h-clearings) tbody tr').first().innerText();
+    const op = await session();
+    await op.login('operator');
+    await op.goto('/operator');
+    await op.page.locator('select[name=by]').selectOption('PT1H');
+    await op.page.click('button:has-text("Advance the clock")');
+    await op.page.locator('section:has(#h-clock) .notice').waitFor();
+    await op.shot('operator-advanced');
+    // the participant's page shows the new clearing without reloading
+    await p.page.locator('[aria-live] .notice').waitFor({ timeout: 5000 });
+    await p.page.waitForFunction(
+      (prev) => document.querySelector('section:has(#h-clearings) tbody tr')?.textContent !== prev,
+      before.replace(/\t/g, ''),
+      { timeout: 5000 },
+    );
+    await p.page.locator('.depth-chart canvas').first().waitFor();
+    await p.shot('market-cleared-live');
+    p.check();
+    op.check();
+    await p.close();
+    await op.close();
+  });
+
+  test('a participant cannot open /users and the nav never links it', async () => {
+    const s = await session();
+    await s.login('ncku');
+    assert.equal(await s.page.locator('nav a[href="/users"]').count(), 0);
+    await s.goto('/users');
+    await s.page.locator('text=Not allowed').waitFor();
+    await s.shot('users-not-allowed');
+    s.check();
+    await s.close();
+  });
+
+  test('operator pages: jobs and the operator views', async () => {
+    const s = await session();
+    await s.login('operator');
+    for (const path of ['/jobs', '/operator', '/market', '/dashboard']) {
+      await s.goto(path);
+      await s.page.locator('main h1').waitFor();
+      await s.page.waitForTimeout(500);
+      await s.shot('operator' + path.replace(/\//g, '-'));
+    }
+    s.check();
+    await s.close();
+  });
+
+  test('Traditional Chinese at phone width', async () => {
+    const s = await session({ width: 360, locale: 'zh-TW' });
+    await s.goto('/login');
+    await s.page.locator('h1:text-is("登入")').waitFor();
+    await s.page.fill('input[name=email]', 'ncku@flexmarket.local');
+    await s.page.fill('input[name=password]', password('ncku'));
+    await s.page.click('button[type=submit]');
+    await s.page.waitForURL(/\/dashboard$/);
+    await s.page.locator('h1:text-is("總覽")').waitFor();
+    // nothing wider than the screen but the tables, which scroll inside their box
+    const overflow = await s.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(overflow <= 360, 'page is wider than the phone: ' + overflow);
+    await s.shot('dashboard-zh-TW-360');
+    s.check();
+    await s.close();
+  });
+});
