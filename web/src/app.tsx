@@ -1,6 +1,6 @@
 import type { ComponentType } from 'preact';
 import { Component } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { setUnauthorizedHandler } from './api';
 import { ErrorBox } from './components/ErrorBox';
 import { Link } from './components/Link';
@@ -184,6 +184,15 @@ export function App() {
     if (path === '/' || path === '') navigate(me ? '/dashboard' : '/login', { replace: true });
     else if (!me && path !== '/login') navigate('/login?next=' + encodeURIComponent(path + location.search), { replace: true });
   }, [checked, me, path, bootError]);
+
+  // after an in-app navigation, move focus to the new page's content (keyboard and screen readers)
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path !== firstPath.current) {
+      firstPath.current = '';
+      document.getElementById('main')?.focus({ preventScroll: true });
+    }
+  }, [path]);
 
   useEffect(() => {
     const r = findRoute(path);

@@ -102,6 +102,7 @@ const en = {
 
   'alert.job_failed': 'Job failed',
   'alert.settlement_missing_meter_data': 'Settlement is missing meter data',
+  'alert.jobs_waiting': 'Jobs are waiting',
   'alert.target_unreachable': 'Target unreachable',
   'alert.other': 'Alert',
 

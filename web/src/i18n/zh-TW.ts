@@ -103,6 +103,7 @@ const zhTW: Record<keyof typeof en, string> = {
 
   'alert.job_failed': '工作失敗',
   'alert.settlement_missing_meter_data': '結算缺少電表資料',
+  'alert.jobs_waiting': '工作等待中',
   'alert.target_unreachable': '目標無法連線',
   'alert.other': '警示',
 

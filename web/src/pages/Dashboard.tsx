@@ -11,7 +11,8 @@ import { formatInstant, formatKW, formatKWh, formatPrice, tzOffset } from '../fo
 import { useAsync, useDebounced, useInterval } from '../hooks';
 import { t, tDyn } from '../i18n';
 import { loadMarkets, tickDigits } from '../markets';
-import type { PageProps } from '../routes';
+import { findRoute, mayUse, type PageProps } from '../routes';
+import type { Role } from '../session';
 import type { Alert, Asset, Bid, ClearingSummary, DayEnergy, Job, Market, NextSlot, PowerReading } from '../types';
 
 interface SiteRow {
@@ -69,6 +70,19 @@ async function loadMarketStates(): Promise<MarketState[]> {
       };
     }),
   );
+}
+
+/** The page an alert's link (an API URL or a page path) leads to, if the caller may use it. */
+export function alertPage(link: string | undefined | null, roles: readonly Role[]): string | null {
+  if (!link) return null;
+  let path = link;
+  if (link.startsWith('/api/v1/')) {
+    const m = /^\/api\/v1\/([a-z_-]+)/.exec(link);
+    const map: Record<string, string> = { jobs: '/jobs', schedules: '/portfolio', settlements: '/market', markets: '/market', trades: '/market', assets: '/assets', sensors: '/assets' };
+    path = (m && map[m[1]]) || '';
+  }
+  const r = findRoute(path.split('?')[0]);
+  return r && mayUse(r, roles) ? r.path : null;
 }
 
 /** Alerts from GET /api/v1/alerts; while the server lacks it (404), failed jobs stand in. */
@@ -231,7 +245,7 @@ export default function Dashboard({ me }: PageProps) {
                 <li key={i} data-kind={a.kind}>
                   <strong>{tDyn('alert.' + a.kind, t('alert.other'))}</strong>
                   {a.at && <small class="muted"> · {formatInstant(a.at, states[0]?.market.timezone || 'UTC')}</small>}
-                  <div>{a.link ? <Link href={a.link}>{a.message}</Link> : a.message}</div>
+                  <div>{alertPage(a.link, me.roles) ? <Link href={alertPage(a.link, me.roles)!}>{a.message}</Link> : a.message}</div>
                 </li>
               ))}
             </ul>
