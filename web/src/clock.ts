@@ -17,7 +17,9 @@ export function estimateSpeed(samples: ClockSample[]): number {
   const dw = b.wall - a.wall;
   if (dw < 500) return 1;
   const s = (b.market - a.market) / dw;
-  if (!Number.isFinite(s) || s <= 0) return 1;
+  if (!Number.isFinite(s)) return 1;
+  if (Math.abs(b.market - a.market) < 1) return 0; // a frozen simulated clock
+  if (s < 0) return 1;
   if (Math.abs(s - 1) < 0.2) return 1;
   // snap to a whole number when near one (60x is printed as such by the demo)
   const r = Math.round(s);
@@ -54,7 +56,8 @@ function startPolling(): void {
   if (polling) return;
   polling = true;
   void sample();
-  setTimeout(() => void sample(), 3000);
+  setTimeout(() => void sample(), 1000);
+  setTimeout(() => void sample(), 4000);
   setInterval(() => void sample(), 20000);
 }
 

@@ -1,4 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { loadMarkets } from '../markets';
+import { findRoute } from '../routes';
 import { ErrorBox } from '../components/ErrorBox';
 import { fieldId, hasErrors, TextField, validate, type Errors } from '../components/Form';
 import { t } from '../i18n';
@@ -15,6 +17,12 @@ export default function Login({ next }: { next?: string | null }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
+  // fetch the dashboard's code while the user types: it shows sooner after login
+  useEffect(() => {
+    const id = setTimeout(() => void findRoute('/dashboard')?.load().catch(() => undefined), 300);
+    return () => clearTimeout(id);
+  }, []);
+
   const submit = async (e: Event) => {
     e.preventDefault();
     const errs: Errors = { email: validate.email(email), password: validate.required(password) };
@@ -24,6 +32,7 @@ export default function Login({ next }: { next?: string | null }) {
     setError(null);
     try {
       await login(email.trim(), password);
+      void loadMarkets().catch(() => undefined); // the dashboard needs them first
       const target = next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/dashboard';
       navigate(target, { replace: true });
     } catch (err) {

@@ -191,7 +191,7 @@ function Clock({ markets, onAdvanced }: { markets: Market[]; onAdvanced: () => v
               .filter(([k]) => k !== 'now')
               .map(([k, v]) => (
                 <div key={k}>
-                  <dt>{k}</dt>
+                  <dt>{tDyn('operator.ran.' + k, k)}</dt>
                   <dd>{String(v)}</dd>
                 </div>
               ))}
