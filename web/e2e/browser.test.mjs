@@ -189,6 +189,29 @@ describe('flexmarket in a browser', () => {
     await s.close();
   });
 
+  test('an operator creates a market and edits it', async () => {
+    const s = await session();
+    await s.login('operator');
+    await s.goto('/operator');
+    const name = 'E2E market ' + Date.now();
+    await s.page.click('button:has-text("Create a market")');
+    const form = s.page.locator('form.market-form').first();
+    await form.locator('input[name=name]').fill(name);
+    await form.locator('input[name=price_max]').fill('15');
+    await form.locator('button[type=submit]').click();
+    await s.page.locator(`.notice:has-text("${name}")`).waitFor();
+    const row = s.page.locator(`section:has(#h-markets) tr:has-text("${name}")`);
+    await row.waitFor();
+    await row.locator('button:has-text("Edit")').click();
+    const edit = s.page.locator('form.market-form').last();
+    await edit.locator('input[name=name]').fill(name + ' (edited)');
+    await edit.locator('button[type=submit]').click();
+    await s.page.locator(`section:has(#h-markets) tr:has-text("${name} (edited)")`).waitFor();
+    await s.shot('operator-market-edited');
+    s.check();
+    await s.close();
+  });
+
   test('Traditional Chinese at phone width', async () => {
     const s = await session({ width: 360, locale: 'zh-TW' });
     await s.goto('/login');
