@@ -134,6 +134,7 @@ export interface Book {
 }
 
 export interface Settlement {
+  market_id?: number;
   slot_start: string;
   account_id: number;
   version: number;

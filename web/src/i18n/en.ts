@@ -165,6 +165,7 @@ const en = {
   'market.traded': 'Traded',
   'market.metered': 'Metered',
   'market.imbalance': 'Imbalance',
+  'market.imbalancePrice': 'Imbalance price ({unit})',
   'market.imbalanceAmount': 'Imbalance amount',
   'market.total': 'Total',
   'market.allVersions': 'Show corrections (all versions)',

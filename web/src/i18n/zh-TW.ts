@@ -166,6 +166,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'market.traded': '成交電量',
   'market.metered': '電表計量',
   'market.imbalance': '不平衡電量',
+  'market.imbalancePrice': '不平衡價格（{unit}）',
   'market.imbalanceAmount': '不平衡金額',
   'market.total': '合計',
   'market.allVersions': '顯示更正（所有版本）',

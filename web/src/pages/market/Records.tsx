@@ -206,7 +206,12 @@ export function Settlements({ market, version }: { market: Market; version: numb
     return { start: start.toISOString(), end: end.toISOString() };
   };
   const r = usePaged(
-    (page, per) => api<Page<Settlement>>('GET', '/api/v1/settlements' + qs({ ...range(), versions: all ? 'all' : 'current', page, per_page: per })),
+    // market_id: the server may not filter by market yet; rows of other markets are left out here
+    (page, per) =>
+      api<Page<Settlement>>('GET', '/api/v1/settlements' + qs({ ...range(), market_id: market.id, versions: all ? 'all' : 'current', page, per_page: per })).then((r) => ({
+        ...r,
+        items: r.items.filter((x) => x.market_id === undefined || x.market_id === market.id),
+      })),
     [market.id, version, all, days],
     20,
   );
@@ -254,7 +259,7 @@ export function Settlements({ market, version }: { market: Market; version: numb
           { key: 'contracted_kwh', label: t('market.traded'), numeric: true, render: (s) => formatKWh(s.contracted_kwh, 3) },
           { key: 'metered_kwh', label: t('market.metered'), numeric: true, render: (s) => formatKWh(s.metered_kwh, 3) },
           { key: 'imbalance_kwh', label: t('market.imbalance'), numeric: true, render: (s) => formatKWh(s.imbalance_kwh, 3) },
-          { key: 'imbalance_price', label: t('market.price', { unit: market.price_unit }), numeric: true, render: (s) => formatPrice(s.imbalance_price, cur) },
+          { key: 'imbalance_price', label: t('market.imbalancePrice', { unit: market.price_unit }), numeric: true, render: (s) => formatPrice(s.imbalance_price, cur) },
           { key: 'trade_amount', label: t('market.amount'), numeric: true, render: (s) => formatMoney(s.trade_amount, s.currency || cur, dg) },
           { key: 'imbalance_amount', label: t('market.imbalanceAmount'), numeric: true, render: (s) => formatMoney(s.imbalance_amount, s.currency || cur, dg) },
           { key: 'total', label: t('market.total'), numeric: true, render: (s) => formatMoney(s.total, s.currency || cur, dg) },
