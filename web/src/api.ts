@@ -205,7 +205,7 @@ export const EVENT_TYPES = [
  */
 export function subscribeEvents(
   handler: (ev: ServerEvent) => void,
-  opts: { after?: number; onOpen?: () => void; onError?: () => void } = {},
+  opts: { after?: number; onOpen?: () => void; onError?: (closed: boolean) => void } = {},
 ): () => void {
   if (typeof EventSource === 'undefined') return () => {};
   // dev only: the vite proxy turns fm_dev_token into an Authorization header (EventSource has no headers)
@@ -223,7 +223,11 @@ export function subscribeEvents(
   es.addEventListener('message', listener);
   for (const t of EVENT_TYPES) es.addEventListener(t, listener as EventListener);
   if (opts.onOpen) es.addEventListener('open', opts.onOpen);
-  if (opts.onError) es.addEventListener('error', opts.onError);
+  if (opts.onError) {
+    const onError = opts.onError;
+    // closed: the browser gave up (an HTTP error such as 401 or 429); otherwise it reconnects itself
+    es.addEventListener('error', () => onError(es.readyState === EventSource.CLOSED));
+  }
   return () => es.close();
 }
 

@@ -8,13 +8,14 @@ import { closeEvents } from './events';
 import { getLang, LANG_NAMES, LANGS, onLangChange, setLang, t, tDyn, type Lang } from './i18n';
 import { navigate, useRoute } from './router';
 import { findRoute, mayUse, navRoutes, type PageProps, type RouteDef } from './routes';
-import { currentUser, loadMe, logout, onUserChange, type Me } from './session';
+import { currentUser, loadMe, logout, onUserChange, setUser, type Me } from './session';
 import Login from './pages/Login';
 
 // 401 anywhere → the login page (soft navigation, keeping where we were for after login)
 setUnauthorizedHandler(() => {
   if (location.pathname === '/login') return;
   closeEvents();
+  setUser(null);
   const back = location.pathname + location.search;
   navigate('/login' + (back && back !== '/' ? '?next=' + encodeURIComponent(back) : ''), { replace: true });
 });

@@ -1,7 +1,7 @@
 // One shared EventSource per tab (the server limits streams per user); pages subscribe with
 // useServerEvents(handler). The stream opens with the first subscriber and closes with the last.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { subscribeEvents, type ServerEvent } from './api';
+import { api, subscribeEvents, type ServerEvent } from './api';
 
 const handlers = new Set<(e: ServerEvent) => void>();
 const statusListeners = new Set<(live: boolean) => void>();
@@ -31,6 +31,25 @@ function scheduleResync() {
   }, REPLAY_GAP);
 }
 
+// The browser does not retry after an HTTP error: ask who we are (a 401 leads to /login), then
+// open the stream again while pages still listen.
+let reopenTimer: ReturnType<typeof setTimeout> | null = null;
+function scheduleReopen() {
+  if (close) close();
+  close = null;
+  if (reopenTimer) return;
+  reopenTimer = setTimeout(async () => {
+    reopenTimer = null;
+    if (handlers.size === 0 || close) return;
+    try {
+      await api('GET', '/api/v1/me');
+    } catch {
+      /* 401: the handler already went to /login; other errors: try again below */
+    }
+    if (handlers.size > 0 && !close) open();
+  }, 5000);
+}
+
 function open() {
   replayUntil = Date.now() + 1500;
   close = subscribeEvents(
@@ -51,7 +70,10 @@ function open() {
         replayUntil = Date.now() + 1500;
         setLive(true);
       },
-      onError: () => setLive(false),
+      onError: (closed) => {
+        setLive(false);
+        if (closed) scheduleReopen();
+      },
     },
   );
 }
@@ -79,6 +101,8 @@ export function useServerEvents(handler: (e: ServerEvent) => void): boolean {
 }
 
 export function closeEvents(): void {
+  if (reopenTimer) clearTimeout(reopenTimer);
+  reopenTimer = null;
   if (close) close();
   close = null;
   handlers.clear();

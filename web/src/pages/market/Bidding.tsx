@@ -231,7 +231,8 @@ export function MyBids({ market, version, onChanged }: { market: Market; version
   };
 
   const rows = bids.data?.items || [];
-  const editBid = rows.find((b) => b.id === editing);
+  const now = useMarketNow(1000);
+  const editBid = rows.find((b) => b.id === editing && Date.parse(b.gate_closure) > now);
   return (
     <section class="card" aria-labelledby="h-mybids">
       <h2 id="h-mybids">{t('market.openBids')}</h2>
