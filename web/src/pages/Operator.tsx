@@ -203,13 +203,18 @@ function Clock({ markets, onAdvanced }: { markets: Market[]; onAdvanced: () => v
 }
 
 /** GET .../book (operators: every bid); until the server has it, the clearing's aggregated curves. */
+let bookRouteMissing = false; // a server without the route answers 404 code not_found for the path itself
 async function loadBook(m: Market, slot: string): Promise<{ book?: Book; clearing?: Clearing }> {
-  try {
-    return { book: await api<Book>('GET', `/api/v1/markets/${m.id}/clearings/${encodeURIComponent(slot)}/book`) };
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    return { clearing: await api<Clearing>('GET', `/api/v1/markets/${m.id}/clearings/${encodeURIComponent(slot)}`) };
+  const base = `/api/v1/markets/${m.id}/clearings/${encodeURIComponent(slot)}`;
+  if (!bookRouteMissing) {
+    try {
+      return { book: await api<Book>('GET', base + '/book') };
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+      if (/no such endpoint/i.test(e.message)) bookRouteMissing = true;
+    }
   }
+  return { clearing: await api<Clearing>('GET', base) };
 }
 
 function SlotBook({ market, slot, version }: { market: Market; slot: string; version: number }) {
