@@ -2,37 +2,20 @@
 // results, trades and settlement statements. Each list pages on the server and downloads as CSV.
 import { useState } from 'preact/hooks';
 import { marketNow } from '../../clock';
-import { api, ApiError, downloadCsv, qs, type Page } from '../../api';
+import { api, ApiError, qs, type Page } from '../../api';
+import { CsvButton } from '../../components/CsvButton';
+import { StateBadge } from '../../components/StateBadge';
 import { ErrorBox } from '../../components/ErrorBox';
 import { Table } from '../../components/Table';
 import { formatInstant, formatKWh, formatMoney, formatPercent, formatPrice } from '../../format';
 import { useAsync, usePaged } from '../../hooks';
-import { t, tDyn } from '../../i18n';
+import { t } from '../../i18n';
 import { tickDigits } from '../../markets';
 import type { BidResult, Clearing, ClearingSummary, Market, Settlement, Trade } from '../../types';
 import { DepthChart, HistoryChart } from './MarketCharts';
 
-function CsvButton({ path, filename }: { path: string; filename: string }) {
-  const [err, setErr] = useState<unknown>(null);
-  return (
-    <>
-      <button
-        type="button"
-        class="small secondary"
-        onClick={() => {
-          setErr(null);
-          downloadCsv(path, filename).catch(setErr);
-        }}
-      >
-        {t('common.downloadCsv')}
-      </button>
-      <ErrorBox error={err} />
-    </>
-  );
-}
-
 function stateBadge(state: string) {
-  return <span class={'badge ' + state}>{tDyn('state.' + state, state)}</span>;
+  return <StateBadge state={state} />;
 }
 
 /** The depth chart of one slot: GET /markets/{id}/clearings/{slot} (aggregated curves). */
