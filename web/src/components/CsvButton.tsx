@@ -27,5 +27,3 @@ export function CsvButton({ path, filename, formatParam = true }: { path: string
     </>
   );
 }
-
-export { StateBadge } from './StateBadge';
