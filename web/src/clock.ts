@@ -9,16 +9,22 @@ export interface ClockSample {
   wall: number; // performance.now()-like wall time, ms
 }
 
-/** Speed = Δmarket / Δwall over the two samples furthest apart; snapped to 1 when close to real time. */
+/**
+ * Speed = Δmarket / Δwall: the median over consecutive samples (so one jump of the clock, e.g. an
+ * operator advancing it, does not skew it); snapped to 1 near real time, 0 for a frozen clock.
+ */
 export function estimateSpeed(samples: ClockSample[]): number {
-  if (samples.length < 2) return 1;
-  const a = samples[0];
-  const b = samples[samples.length - 1];
-  const dw = b.wall - a.wall;
-  if (dw < 500) return 1;
-  const s = (b.market - a.market) / dw;
+  const rates: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const dw = samples[i].wall - samples[i - 1].wall;
+    if (dw < 500) continue;
+    rates.push((samples[i].market - samples[i - 1].market) / dw);
+  }
+  if (!rates.length) return 1;
+  rates.sort((x, y) => x - y);
+  const s = rates.length % 2 ? rates[(rates.length - 1) / 2] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2;
   if (!Number.isFinite(s)) return 1;
-  if (Math.abs(b.market - a.market) < 1) return 0; // a frozen simulated clock
+  if (Math.abs(s) < 1e-3) return 0; // a frozen simulated clock
   if (s < 0) return 1;
   if (Math.abs(s - 1) < 0.2) return 1;
   // snap to a whole number when near one (60x is printed as such by the demo)
@@ -34,6 +40,23 @@ export function marketNowAt(samples: ClockSample[], wall: number): number {
 }
 
 const samples: ClockSample[] = [];
+
+/**
+ * Add a sample. When it is far from where the clock should be (an operator moved it), earlier
+ * samples are shifted by the jump so that the speed estimate keeps its history.
+ */
+export function addSample(list: ClockSample[], next: ClockSample, max = 6): void {
+  if (list.length >= 2) {
+    const predicted = marketNowAt(list, next.wall);
+    const jump = next.market - predicted;
+    const dw = next.wall - list[list.length - 1].wall;
+    if (Math.abs(jump) > Math.max(5000, 0.2 * Math.abs(predicted - list[list.length - 1].market)) && dw < 60000) {
+      for (const smp of list) smp.market += jump;
+    }
+  }
+  list.push(next);
+  while (list.length > max) list.shift();
+}
 let polling = false;
 const subscribers = new Set<() => void>();
 
@@ -43,8 +66,7 @@ async function sample(): Promise<void> {
     const r = await api<{ now?: string }>('GET', '/api/v1/markets?per_page=1');
     const t1 = performance.now();
     if (r && r.now) {
-      samples.push({ market: Date.parse(r.now), wall: (t0 + t1) / 2 });
-      while (samples.length > 6) samples.shift();
+      addSample(samples, { market: Date.parse(r.now), wall: (t0 + t1) / 2 });
       subscribers.forEach((fn) => fn());
     }
   } catch {
@@ -65,8 +87,16 @@ function startPolling(): void {
 export function noteMarketNow(iso: string, wall = performance.now()): void {
   const m = Date.parse(iso);
   if (!Number.isFinite(m)) return;
-  samples.push({ market: m, wall });
-  while (samples.length > 6) samples.shift();
+  addSample(samples, { market: m, wall });
+}
+
+let lastResample = 0;
+/** Take a fresh sample soon (after events that may follow a jump of the clock); throttled. */
+export function resampleClock(): void {
+  const now = performance.now();
+  if (now - lastResample < 2000) return;
+  lastResample = now;
+  void sample();
 }
 
 export function marketNow(): number {

@@ -2,6 +2,7 @@
 // useServerEvents(handler). The stream opens with the first subscriber and closes with the last.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, subscribeEvents, type ServerEvent } from './api';
+import { resampleClock } from './clock';
 
 const handlers = new Set<(e: ServerEvent) => void>();
 const statusListeners = new Set<(live: boolean) => void>();
@@ -27,6 +28,7 @@ function scheduleResync() {
   resyncTimer = setTimeout(() => {
     resyncTimer = null;
     const ev: ServerEvent = { id: String(lastId ?? ''), type: 'resync', data: {}, replay: true };
+    resampleClock();
     handlers.forEach((h) => h(ev));
   }, REPLAY_GAP);
 }
@@ -55,6 +57,7 @@ function open() {
   close = subscribeEvents(
     (ev) => {
       if (ev.id) lastId = Number(ev.id);
+      if (ev.type === 'gate_closed' || ev.type === 'cleared') resampleClock();
       if (!live) setLive(true);
       const now = Date.now();
       if (now < replayUntil) {
