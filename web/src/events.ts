@@ -8,7 +8,26 @@ const handlers = new Set<(e: ServerEvent) => void>();
 const statusListeners = new Set<(live: boolean) => void>();
 let close: (() => void) | null = null;
 let live = false;
-let lastId: number | undefined;
+// The newest event id seen, kept for the tab (sessionStorage) so that a reload resumes after it
+// instead of replaying the whole history (event ids are one sequence for all accounts).
+const LAST_KEY = 'fm_last_event';
+let lastId: number | undefined = (() => {
+  try {
+    const v = Number(sessionStorage.getItem(LAST_KEY));
+    return Number.isFinite(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+function rememberId(id: number) {
+  if (!Number.isFinite(id) || (lastId !== undefined && id <= lastId)) return;
+  lastId = id;
+  try {
+    sessionStorage.setItem(LAST_KEY, String(id));
+  } catch {
+    /* no storage */
+  }
+}
 
 function setLive(v: boolean) {
   live = v;
@@ -56,7 +75,7 @@ function open() {
   replayUntil = Date.now() + 1500;
   close = subscribeEvents(
     (ev) => {
-      if (ev.id) lastId = Number(ev.id);
+      if (ev.id) rememberId(Number(ev.id));
       if (ev.type === 'gate_closed' || ev.type === 'cleared') resampleClock();
       if (!live) setLive(true);
       const now = Date.now();
