@@ -55,6 +55,7 @@ const en = {
   'common.mustBePositive': 'Must be greater than 0',
   'common.mustBeBetween': 'Must be between {min} and {max}',
   'common.mustBeMultiple': 'Must be a multiple of {step}',
+  'common.mustBeDuration': 'Must be an ISO 8601 duration, e.g. PT1H',
   'common.invalidEmail': 'Not an e-mail address',
   'common.pleaseFix': 'Please correct the marked fields.',
   'common.saved': 'Saved.',

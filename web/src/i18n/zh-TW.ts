@@ -56,6 +56,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'common.mustBePositive': '必須大於 0',
   'common.mustBeBetween': '必須介於 {min} 與 {max} 之間',
   'common.mustBeMultiple': '必須是 {step} 的倍數',
+  'common.mustBeDuration': '須為 ISO 8601 期間格式，例如 PT1H',
   'common.invalidEmail': '電子郵件格式不正確',
   'common.pleaseFix': '請修正標示的欄位。',
   'common.saved': '已儲存。',

@@ -43,7 +43,7 @@ export function fromMarket(m: Market): FormValues {
 /** Client-side checks before sending (pure; the server checks again). */
 export function validateMarket(v: FormValues): Errors {
   const e: Errors = { name: validate.required(v.name), timezone: validate.required(v.timezone), currency: validate.required(v.currency) };
-  for (const k of DURATIONS) if (Number.isNaN(parseIsoDuration(v[k]))) e[k] = t('common.mustBeNumber');
+  for (const k of DURATIONS) if (Number.isNaN(parseIsoDuration(v[k]))) e[k] = t('common.mustBeDuration');
   for (const k of NUMERIC) e[k] = validate.number(v[k]);
   if (!e.price_min && !e.price_max && Number(v.price_min) >= Number(v.price_max)) e.price_max = t('common.mustBeBetween', { min: v.price_min, max: '∞' });
   if (!e.price_tick && !(Number(v.price_tick) > 0)) e.price_tick = t('common.mustBePositive');
