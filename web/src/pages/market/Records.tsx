@@ -11,7 +11,7 @@ import { formatInstant, formatKWh, formatMoney, formatPercent, formatPrice } fro
 import { useAsync, usePaged } from '../../hooks';
 import { t } from '../../i18n';
 import { tickDigits } from '../../markets';
-import type { BidResult, Clearing, ClearingSummary, Market, Settlement, Trade } from '../../types';
+import type { Account, BidResult, Clearing, ClearingSummary, Market, Settlement, Trade } from '../../types';
 import { DepthChart, HistoryChart } from './MarketCharts';
 
 function stateBadge(state: string) {
@@ -148,10 +148,16 @@ export function Results({ market, version }: { market: Market; version: number }
 export function Trades({ market, version, showAccounts }: { market: Market; version: number; showAccounts: boolean }) {
   const r = usePaged((page, per) => api<Page<Trade>>('GET', '/api/v1/trades' + qs({ market_id: market.id, page, per_page: per })), [market.id, version], 10);
   const digits = tickDigits(market.volume_tick_kwh);
+  // operators and admins see who traded with whom: account names from GET /accounts
+  const names = useAsync(
+    () => (showAccounts ? api<Page<Account>>('GET', '/api/v1/accounts?per_page=500').then((r) => new Map(r.items.map((a) => [a.id, a.name]))) : Promise.resolve(new Map<number, string>())),
+    [showAccounts],
+  );
+  const who = (id: number | undefined | null) => (id === undefined || id === null ? '–' : names.data?.get(id) ?? '#' + id);
   const counterparty = (tr: Trade): string => {
-    if (showAccounts) return `${t('market.buyer')} #${tr.buyer_account_id ?? '–'} · ${t('market.seller')} #${tr.seller_account_id ?? '–'}`;
+    if (showAccounts) return `${t('market.buyer')}: ${who(tr.buyer_account_id)} · ${t('market.seller')}: ${who(tr.seller_account_id)}`;
     const other = tr.side === 'buy' ? tr.seller_account_id : tr.buyer_account_id;
-    return other !== undefined && other !== null ? '#' + other : t('market.counterpartyHidden');
+    return other !== undefined && other !== null ? who(other) : t('market.counterpartyHidden');
   };
   return (
     <section class="card" aria-labelledby="h-trades">
