@@ -156,6 +156,7 @@ const en = {
   'market.achievement': 'Achievement',
   'market.amount': 'Amount',
   'market.trades': 'My trades',
+  'market.allTrades': 'All trades',
   'market.counterparty': 'Counterparty',
   'market.counterpartyHidden': 'not disclosed',
   'market.buyer': 'Buyer',

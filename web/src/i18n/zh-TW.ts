@@ -157,6 +157,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'market.achievement': '達成率',
   'market.amount': '金額',
   'market.trades': '我的成交紀錄',
+  'market.allTrades': '所有成交紀錄',
   'market.counterparty': '交易對手',
   'market.counterpartyHidden': '不公開',
   'market.buyer': '買方',

@@ -162,7 +162,7 @@ export function Trades({ market, version, showAccounts }: { market: Market; vers
   return (
     <section class="card" aria-labelledby="h-trades">
       <div class="row">
-        <h2 id="h-trades">{t('market.trades')}</h2>
+        <h2 id="h-trades">{showAccounts ? t('market.allTrades') : t('market.trades')}</h2>
         <span class="spacer" />
         <CsvButton path={`/api/v1/trades?market_id=${market.id}&per_page=500`} filename={`trades-market-${market.id}.csv`} />
       </div>
