@@ -9,7 +9,8 @@ import { useAsync, useInterval, usePaged } from '../hooks';
 import { t, tDyn } from '../i18n';
 import { loadMarkets } from '../markets';
 import type { PageProps } from '../routes';
-import type { Account, Job } from '../types';
+import type { Job } from '../types';
+import { useAccountNames } from '../accounts';
 
 const STATES = ['', 'queued', 'running', 'done', 'failed', 'cancelled'];
 const filterId = fieldId('jobstate');
@@ -18,7 +19,7 @@ export default function Jobs(_props: PageProps) {
   const [state, setState] = useState('');
   const jobs = usePaged((page, per) => api<Page<Job>>('GET', '/api/v1/jobs' + qs({ state: state || undefined, page, per_page: per })), [state], 25);
   const tz = useAsync(() => loadMarkets().then((m) => m[0]?.timezone || 'UTC', () => 'UTC'), []);
-  const accounts = useAsync(() => api<Page<Account>>('GET', '/api/v1/accounts?per_page=500').then((r) => new Map(r.items.map((a) => [a.id, a.name]))), []);
+  const who = useAccountNames();
   const zone = tz.data || 'UTC';
   // while something is queued or running, follow it
   const active = (jobs.data?.items || []).some((j) => j.state === 'queued' || j.state === 'running');
@@ -50,7 +51,7 @@ export default function Jobs(_props: PageProps) {
             { key: 'id', label: t('jobs.id'), numeric: true },
             { key: 'type', label: t('jobs.type') },
             { key: 'state', label: t('jobs.state'), render: (j) => <span class={'badge ' + j.state}>{tDyn('state.' + j.state, j.state)}</span> },
-            { key: 'account', label: t('jobs.account'), sortValue: (j) => accounts.data?.get(j.account_id) ?? j.account_id, render: (j) => accounts.data?.get(j.account_id) ?? '#' + j.account_id },
+            { key: 'account', label: t('jobs.account'), sortValue: (j) => who(j.account_id), render: (j) => who(j.account_id) },
             { key: 'asset_id', label: t('jobs.asset'), numeric: true, render: (j) => (j.asset_id === null ? '–' : '#' + j.asset_id) },
             { key: 'created_at', label: t('jobs.created'), render: (j) => when(j.created_at) },
             { key: 'started_at', label: t('jobs.started'), render: (j) => when(j.started_at) },

@@ -122,7 +122,7 @@ function MarketView({ market, me }: { market: Market; me: PageProps['me'] }) {
       <History market={market} version={clearV} />
       {canBid && <Results market={market} version={bidsV + clearV + tradeV + settleV} />}
       <Trades market={market} version={tradeV + clearV} showAccounts={isOperator} />
-      <Settlements market={market} version={settleV} />
+      <Settlements market={market} version={settleV} showAccounts={isOperator} />
     </>
   );
 }

@@ -1,6 +1,7 @@
 // /operator (operator, admin): create and edit markets, assign settlement meters, every slot's
 // book after clearing, and running the simulated clock forward.
 import { useState } from 'preact/hooks';
+import { useAccountNames } from '../accounts';
 import { api, ApiError, qs, type Page } from '../api';
 import { marketNow, noteMarketNow, useMarketNow } from '../clock';
 import { ErrorBox, Notice } from '../components/ErrorBox';
@@ -220,6 +221,7 @@ async function loadBook(m: Market, slot: string): Promise<{ book?: Book; clearin
 function SlotBook({ market, slot, version }: { market: Market; slot: string; version: number }) {
   const b = useAsync(() => loadBook(market, slot), [market.id, slot, version]);
   const digits = tickDigits(market.volume_tick_kwh);
+  const who = useAccountNames();
   if (b.error) return <ErrorBox error={b.error} onRetry={b.reload} />;
   if (!b.data) return <p class="muted">{t('common.loading')}</p>;
   const { book, clearing } = b.data;
@@ -241,7 +243,7 @@ function SlotBook({ market, slot, version }: { market: Market; slot: string; ver
           initialSort={{ key: 'price', dir: 'desc' }}
           columns={[
             { key: 'id', label: t('operator.bidId'), numeric: true },
-            { key: 'account_id', label: t('market.account'), numeric: true, render: (x) => (x.account_id ? '#' + x.account_id : '–') },
+            { key: 'account_id', label: t('market.account'), sortValue: (x) => who(x.account_id), render: (x) => who(x.account_id) },
             { key: 'side', label: t('market.side'), render: (x) => <span class={'badge ' + x.side}>{x.side === 'buy' ? t('market.buy') : t('market.sell')}</span> },
             { key: 'volume_kwh', label: t('market.volume'), numeric: true, render: (x) => formatKWh(x.volume_kwh, digits) },
             { key: 'price', label: t('market.price', { unit: market.price_unit }), numeric: true, render: (x) => formatPrice(x.price, market.currency) },

@@ -1,6 +1,7 @@
 // Cleared slots (with the depth chart of the selected one), price/volume history, the caller's
 // results, trades and settlement statements. Each list pages on the server and downloads as CSV.
 import { useState } from 'preact/hooks';
+import { useAccountNames } from '../../accounts';
 import { marketNow } from '../../clock';
 import { api, ApiError, qs, type Page } from '../../api';
 import { CsvButton } from '../../components/CsvButton';
@@ -11,7 +12,7 @@ import { formatInstant, formatKWh, formatMoney, formatPercent, formatPrice } fro
 import { useAsync, usePaged } from '../../hooks';
 import { t } from '../../i18n';
 import { tickDigits } from '../../markets';
-import type { Account, BidResult, Clearing, ClearingSummary, Market, Settlement, Trade } from '../../types';
+import type { BidResult, Clearing, ClearingSummary, Market, Settlement, Trade } from '../../types';
 import { DepthChart, HistoryChart } from './MarketCharts';
 
 function stateBadge(state: string) {
@@ -148,12 +149,8 @@ export function Results({ market, version }: { market: Market; version: number }
 export function Trades({ market, version, showAccounts }: { market: Market; version: number; showAccounts: boolean }) {
   const r = usePaged((page, per) => api<Page<Trade>>('GET', '/api/v1/trades' + qs({ market_id: market.id, page, per_page: per })), [market.id, version], 10);
   const digits = tickDigits(market.volume_tick_kwh);
-  // operators and admins see who traded with whom: account names from GET /accounts
-  const names = useAsync(
-    () => (showAccounts ? api<Page<Account>>('GET', '/api/v1/accounts?per_page=500').then((r) => new Map(r.items.map((a) => [a.id, a.name]))) : Promise.resolve(new Map<number, string>())),
-    [showAccounts],
-  );
-  const who = (id: number | undefined | null) => (id === undefined || id === null ? '–' : names.data?.get(id) ?? '#' + id);
+  // operators and admins see who traded with whom
+  const who = useAccountNames(showAccounts);
   const counterparty = (tr: Trade): string => {
     if (showAccounts) return `${t('market.buyer')}: ${who(tr.buyer_account_id)} · ${t('market.seller')}: ${who(tr.seller_account_id)}`;
     const other = tr.side === 'buy' ? tr.seller_account_id : tr.buyer_account_id;
@@ -185,7 +182,8 @@ export function Trades({ market, version, showAccounts }: { market: Market; vers
   );
 }
 
-export function Settlements({ market, version }: { market: Market; version: number }) {
+export function Settlements({ market, version, showAccounts }: { market: Market; version: number; showAccounts: boolean }) {
+  const who = useAccountNames(showAccounts);
   const [all, setAll] = useState(false);
   const [days, setDays] = useState(2);
   // the API requires start and end: the last `days` days of market time, up to a day ahead
@@ -233,6 +231,7 @@ export function Settlements({ market, version }: { market: Market; version: numb
         server={r.server}
         columns={[
           { key: 'slot', label: t('market.slot'), sortValue: (s) => s.slot_start, render: (s) => formatInstant(s.slot_start, market.timezone) },
+          ...(showAccounts ? [{ key: 'account', label: t('market.account'), sortValue: (s: Settlement) => who(s.account_id), render: (s: Settlement) => who(s.account_id) }] : []),
           {
             key: 'version',
             label: t('market.version'),
