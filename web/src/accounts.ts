@@ -1,9 +1,11 @@
 // Account names for ids (operators and admins list every account; others get their own).
 import { api, type Page } from './api';
 import { useAsync } from './hooks';
+import { onUserChange } from './session';
 import type { Account } from './types';
 
 let cache: Promise<Map<number, string>> | null = null;
+onUserChange(() => (cache = null)); // another user may see other accounts
 
 export function loadAccountNames(): Promise<Map<number, string>> {
   if (!cache) {

@@ -1,9 +1,11 @@
 // Markets are few and rarely change: one cached GET /api/v1/markets per tab (reloadMarkets() after edits).
 import { api } from './api';
 import { noteMarketNow } from './clock';
+import { onUserChange } from './session';
 import type { Market, MarketList } from './types';
 
 let cache: Promise<Market[]> | null = null;
+onUserChange(() => (cache = null));
 
 export function loadMarkets(force = false): Promise<Market[]> {
   if (!cache || force) {
