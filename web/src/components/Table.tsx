@@ -32,6 +32,8 @@ export interface TableProps<T> {
   /** When the API pages: the table shows this page of rows and asks for others. */
   server?: ServerPaging;
   rowClass?: (row: T) => string | undefined;
+  /** No rows yet because they are still loading: say so instead of "nothing to show". */
+  loading?: boolean;
 }
 
 export function compareValues(a: unknown, b: unknown): number {
@@ -60,7 +62,7 @@ export function sortRows<T>(rows: T[], get: (r: T) => unknown, dir: 'asc' | 'des
 }
 
 /** A table with sortable headers (buttons, aria-sort) and paging; keyboard accessible. */
-export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty, initialSort, server, rowClass }: TableProps<T>) {
+export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty, initialSort, server, rowClass, loading }: TableProps<T>) {
   const [sort, setSort] = useState(initialSort);
   const [page, setPage] = useState(1);
 
@@ -114,7 +116,7 @@ export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty,
           {visible.length === 0 ? (
             <tr>
               <td colSpan={columns.length} class="empty">
-                {empty ?? t('common.empty')}
+                {loading ? t('common.loading') : empty ?? t('common.empty')}
               </td>
             </tr>
           ) : (

@@ -263,6 +263,7 @@ export default function Dashboard({ me }: PageProps) {
             <Table
               rows={open}
               rowKey={(b) => b.id}
+              loading={ms.loading && !ms.data}
               empty={t('dashboard.noOpenBids')}
               initialSort={{ key: 'slot', dir: 'asc' }}
               columns={[

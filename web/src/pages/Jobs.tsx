@@ -44,6 +44,7 @@ export default function Jobs(_props: PageProps) {
       <div class="card">
         <Table
           rows={jobs.data?.items || []}
+          loading={!jobs.data && !jobs.error}
           rowKey={(j) => j.id}
           server={jobs.server}
           empty={t('jobs.none')}

@@ -276,6 +276,7 @@ function Books({ markets, version }: { markets: Market[]; version: number }) {
       <div class="grid two">
         <Table
           rows={list.data?.items || []}
+          loading={!list.data && !list.error}
           rowKey={(r) => r.slot_start}
           server={list.server}
           empty={t('dashboard.noCleared')}

@@ -261,6 +261,7 @@ export function MyBids({ market, version, onChanged }: { market: Market; version
       <Table
         rows={rows}
         rowKey={(b) => b.id}
+        loading={!bids.data && !bids.error}
         initialSort={{ key: 'slot', dir: 'asc' }}
         empty={t('dashboard.noOpenBids')}
         columns={[

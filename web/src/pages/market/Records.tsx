@@ -74,6 +74,7 @@ export function Clearings({ market, version, selected, onSelect }: { market: Mar
         <div>
           <Table
             rows={list.data?.items || []}
+          loading={!list.data && !list.error}
             rowKey={(r) => r.slot_start}
             server={list.server}
             empty={t('dashboard.noCleared')}
@@ -127,6 +128,7 @@ export function Results({ market, version }: { market: Market; version: number }
       <ErrorBox error={r.error} onRetry={r.reload} />
       <Table
         rows={r.data?.items || []}
+          loading={!r.data && !r.error}
         rowKey={(b) => b.id}
         server={r.server}
         columns={[
@@ -166,6 +168,7 @@ export function Trades({ market, version, showAccounts }: { market: Market; vers
       <ErrorBox error={r.error} onRetry={r.reload} />
       <Table
         rows={r.data?.items || []}
+          loading={!r.data && !r.error}
         rowKey={(x) => x.id + (x.side || '')}
         server={r.server}
         columns={[
@@ -227,6 +230,7 @@ export function Settlements({ market, version, showAccounts }: { market: Market;
       <ErrorBox error={r.error} onRetry={r.reload} />
       <Table
         rows={r.data?.items || []}
+          loading={!r.data && !r.error}
         rowKey={(s) => `${s.slot_start}-${s.account_id}-${s.version}`}
         server={r.server}
         columns={[
