@@ -189,6 +189,34 @@ describe('flexmarket in a browser', () => {
     await s.close();
   });
 
+  test('keyboard only: log in, reach the market, sort a table', async () => {
+    const s = await session();
+    await s.goto('/login');
+    await s.page.locator('input[name=email]').waitFor();
+    // Tab from the top of the page to the e-mail field
+    for (let i = 0; i < 10 && !(await s.page.evaluate(() => document.activeElement?.getAttribute('name') === 'email')); i++) await s.page.keyboard.press('Tab');
+    await s.page.keyboard.type('ncku@flexmarket.local');
+    await s.page.keyboard.press('Tab');
+    await s.page.keyboard.type(password('ncku'));
+    await s.page.keyboard.press('Enter');
+    await s.page.waitForURL(/\/dashboard$/);
+    const market = s.page.locator('nav a[href="/market"]');
+    await market.focus();
+    await s.page.keyboard.press('Enter');
+    await s.page.waitForURL(/\/market/);
+    const sort = s.page.locator('section:has(#h-mybids) th button.sort').nth(3);
+    await sort.focus();
+    // focus is visible: an outline is drawn
+    const outline = await sort.evaluate((el) => getComputedStyle(el).outlineStyle);
+    assert.notEqual(outline, 'none');
+    await s.page.keyboard.press('Enter');
+    assert.equal(await s.page.locator('section:has(#h-mybids) th').nth(3).getAttribute('aria-sort'), 'ascending');
+    await s.page.keyboard.press('Enter');
+    assert.equal(await s.page.locator('section:has(#h-mybids) th').nth(3).getAttribute('aria-sort'), 'descending');
+    s.check();
+    await s.close();
+  });
+
   test('an operator creates a market and edits it', async () => {
     const s = await session();
     await s.login('operator');
