@@ -119,10 +119,10 @@ describe('flexmarket in a browser', () => {
     await form.locator('input[name=volume_kwh]').fill('1.234');
     await form.locator('input[name=price]').fill('1.23');
     await form.locator('button[type=submit]').click();
-    const notice = s.page.locator('#h-bidform ~ .notice, section:has(#h-bidform) .notice');
+    const notice = s.page.locator('#h-bidform ~ .notice, section[aria-labelledby=h-bidform] .notice');
     await notice.waitFor();
     const id = /(\d+)/.exec(await notice.innerText())[1];
-    const row = s.page.locator(`section:has(#h-mybids) tr:has(td:text-is("${id}"))`);
+    const row = s.page.locator(`section[aria-labelledby=h-mybids] tr:has(td:text-is("${id}"))`);
     await row.waitFor();
     assert.match(await row.innerText(), /1\.234 kWh/);
     await s.shot('market-bid-placed');
@@ -130,7 +130,7 @@ describe('flexmarket in a browser', () => {
     const edit = s.page.locator('form.edit-bid');
     await edit.locator('input[name=price]').fill('1.25');
     await edit.locator('button[type=submit]').click();
-    await s.page.locator(`section:has(#h-mybids) tr:has(td:text-is("${id}")) >> text=1.25 TWD/kWh`).waitFor();
+    await s.page.locator(`section[aria-labelledby=h-mybids] tr:has(td:text-is("${id}")) >> text=1.25 TWD/kWh`).waitFor();
     await row.locator('button', { hasText: 'Cancel' }).click();
     await row.waitFor({ state: 'detached' });
     s.check();
@@ -142,18 +142,18 @@ describe('flexmarket in a browser', () => {
     await p.login('ncku');
     await p.goto('/market');
     await p.page.locator('.depth-chart canvas').first().waitFor({ timeout: 15000 });
-    const before = await p.page.locator('section:has(#h-clearings) tbody tr').first().innerText();
+    const before = await p.page.locator('section[aria-labelledby=h-clearings] tbody tr').first().innerText();
     const op = await session();
     await op.login('operator');
     await op.goto('/operator');
     await op.page.locator('select[name=by]').selectOption('PT1H');
     await op.page.click('button:has-text("Advance the clock")');
-    await op.page.locator('section:has(#h-clock) .notice').waitFor();
+    await op.page.locator('section[aria-labelledby=h-clock] .notice').waitFor();
     await op.shot('operator-advanced');
     // the participant's page shows the new clearing without reloading
     await p.page.locator('[aria-live] .notice').waitFor({ timeout: 5000 });
     await p.page.waitForFunction(
-      (prev) => document.querySelector('section:has(#h-clearings) tbody tr')?.textContent !== prev,
+      (prev) => document.querySelector('section[aria-labelledby=h-clearings] tbody tr')?.textContent !== prev,
       before.replace(/\t/g, ''),
       { timeout: 5000 },
     );
@@ -204,15 +204,15 @@ describe('flexmarket in a browser', () => {
     await market.focus();
     await s.page.keyboard.press('Enter');
     await s.page.waitForURL(/\/market/);
-    const sort = s.page.locator('section:has(#h-mybids) th button.sort').nth(3);
+    const sort = s.page.locator('section[aria-labelledby=h-mybids] th button.sort').nth(3);
     await sort.focus();
     // focus is visible: an outline is drawn
     const outline = await sort.evaluate((el) => getComputedStyle(el).outlineStyle);
     assert.notEqual(outline, 'none');
     await s.page.keyboard.press('Enter');
-    assert.equal(await s.page.locator('section:has(#h-mybids) th').nth(3).getAttribute('aria-sort'), 'ascending');
+    assert.equal(await s.page.locator('section[aria-labelledby=h-mybids] th').nth(3).getAttribute('aria-sort'), 'ascending');
     await s.page.keyboard.press('Enter');
-    assert.equal(await s.page.locator('section:has(#h-mybids) th').nth(3).getAttribute('aria-sort'), 'descending');
+    assert.equal(await s.page.locator('section[aria-labelledby=h-mybids] th').nth(3).getAttribute('aria-sort'), 'descending');
     s.check();
     await s.close();
   });
@@ -228,13 +228,13 @@ describe('flexmarket in a browser', () => {
     await form.locator('input[name=price_max]').fill('15');
     await form.locator('button[type=submit]').click();
     await s.page.locator(`.notice:has-text("${name}")`).waitFor();
-    const row = s.page.locator(`section:has(#h-markets) tr:has-text("${name}")`);
+    const row = s.page.locator(`section[aria-labelledby=h-markets] tr:has-text("${name}")`);
     await row.waitFor();
     await row.locator('button:has-text("Edit")').click();
     const edit = s.page.locator('form.market-form').last();
     await edit.locator('input[name=name]').fill(name + ' (edited)');
     await edit.locator('button[type=submit]').click();
-    await s.page.locator(`section:has(#h-markets) tr:has-text("${name} (edited)")`).waitFor();
+    await s.page.locator(`section[aria-labelledby=h-markets] tr:has-text("${name} (edited)")`).waitFor();
     await s.shot('operator-market-edited');
     s.check();
     await s.close();
