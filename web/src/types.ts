@@ -214,6 +214,7 @@ export interface PowerReading {
 
 export interface Alert {
   kind: string;
+  severity?: 'error' | 'warning' | string;
   message: string;
   at: string;
   link?: string;

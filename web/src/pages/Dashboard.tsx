@@ -242,7 +242,7 @@ export default function Dashboard({ me }: PageProps) {
           {al.data && al.data.alerts.length > 0 && (
             <ul class="alerts">
               {al.data.alerts.map((a, i) => (
-                <li key={i} data-kind={a.kind}>
+                <li key={i} data-kind={a.kind} class={'alert-' + (a.severity || 'error')}>
                   <strong>{tDyn('alert.' + a.kind, t('alert.other'))}</strong>
                   {a.at && <small class="muted"> · {formatInstant(a.at, states[0]?.market.timezone || 'UTC')}</small>}
                   <div>{alertPage(a.link, me.roles) ? <Link href={alertPage(a.link, me.roles)!}>{a.message}</Link> : a.message}</div>
