@@ -38,7 +38,10 @@ bool acceptable_request_id(const std::string& id) {
 
 std::string bearer_token(const httplib::Request& req) {
   const std::string h = req.get_header_value("Authorization");
-  if (h.empty()) throw Error(401, "missing_token", "this endpoint needs an Authorization: Bearer <token> header");
+  if (h.empty()) {
+    throw Error(401, "missing_token",
+                "this endpoint needs an Authorization: Bearer <token> header (or the web interface's session cookie)");
+  }
   constexpr std::string_view prefix = "Bearer ";
   if (h.size() <= prefix.size() || h.compare(0, prefix.size(), prefix) != 0) {
     throw Error(401, "invalid_token", "the Authorization header must be 'Bearer <token>'");
@@ -46,7 +49,26 @@ std::string bearer_token(const httplib::Request& req) {
   return h.substr(prefix.size());
 }
 
+bool changes_state(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+
 }  // namespace
+
+std::string cookie_value(const httplib::Request& req, std::string_view name) {
+  const auto n = req.get_header_value_count("Cookie");
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string h = req.get_header_value("Cookie", i);
+    std::string_view rest(h);
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+    }
+  }
+  return {};
+}
 
 ApiServer::ApiServer(services::Platform& platform)
     : platform_(platform),
@@ -109,6 +131,8 @@ ApiServer::ApiServer(services::Platform& platform)
   }
 
   register_v1_routes(*this);
+  register_v1_session_routes(*this);
+  register_web_routes(*this);
   // The sensor data routes' own formats (api/v1_timeseries.cpp checks them too): a reading
   // as JSON or CSV, an upload in one of the BEMS CSV formats.
   accept_formats("GET", R"(/api/v1/sensors/(\d+)/data)", {"json", "csv"});
@@ -128,6 +152,7 @@ std::string_view to_string(Resource r) {
     case Resource::dr_offer: return "dr_offer";
     case Resource::schedule: return "schedule";
     case Resource::slot: return "slot";
+    case Resource::personal_token: return "personal_token";
   }
   return "";
 }
@@ -152,8 +177,20 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
     try {
       std::optional<services::Principal> principal;
       const Access access = policy.access;
+      std::string token;
+      bool by_cookie = false;
       if (access == Access::authenticated) {
-        principal = platform_.auth->authenticate(bearer_token(req));
+        // An Authorization header wins; the session cookie is the browser's credential,
+        // and a request that changes state with it must prove it comes from our page.
+        if (!req.has_header("Authorization")) token = cookie_value(req, "fm_session");
+        by_cookie = !token.empty();
+        if (!by_cookie) token = bearer_token(req);
+        principal = platform_.auth->authenticate(token);
+        if (by_cookie && changes_state(req.method) &&
+            !platform_.auth->csrf_matches(token, req.get_header_value("X-CSRF-Token"))) {
+          throw Error(403, "csrf_failed",
+                      "a request made with the session cookie needs the X-CSRF-Token header of its session");
+        }
         if (!principal->has_any_of(policy.roles)) {
           std::string names;
           for (Role r : policy.roles) names += (names.empty() ? "" : ", ") + std::string(to_string(r));
@@ -173,7 +210,7 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
           throw invalid_field("format", "format must be " + names);
         }
       }
-      RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id};
+      RequestContext ctx{req, res, principal ? &*principal : nullptr, t_request_id, std::move(token), by_cookie};
       handler(ctx);
       // Not on public routes: a login's duration must not tell anything about the account.
       if (access == Access::authenticated) {
@@ -191,6 +228,10 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
   else if (method == "PUT") server_->Put(pattern, wrapped);
   else if (method == "DELETE") server_->Delete(pattern, wrapped);
   else throw std::invalid_argument("unsupported method " + method);
+}
+
+void ApiServer::page(const std::string& pattern, httplib::Server::Handler handler) {
+  server_->Get(pattern, std::move(handler));
 }
 
 void ApiServer::accept_formats(const std::string& method, const std::string& pattern, std::vector<std::string> formats) {

@@ -24,6 +24,10 @@ struct RequestContext {
   // Null on public routes.
   const services::Principal* principal;
   const std::string& request_id;
+  // The credential the caller authenticated with, and whether it came from the web
+  // interface's session cookie rather than an Authorization header. Empty on public routes.
+  std::string token;
+  bool by_cookie = false;
 
   const services::Principal& caller() const { return *principal; }
 };
@@ -33,7 +37,7 @@ using Handler = std::function<void(RequestContext&)>;
 enum class Access { public_route, authenticated };
 
 // What a number captured from a route's path names: ownership follows from it.
-enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, slot };
+enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, slot, personal_token };
 std::string_view to_string(Resource r);
 
 // Every route declares who may call it; the server refuses other roles with 403 before
@@ -87,6 +91,9 @@ class ApiServer {
   // Registers a route; `pattern` is a regex over the path.
   void route(const std::string& method, const std::string& pattern, Policy policy, Handler handler);
   const std::vector<RouteInfo>& routes() const { return routes_; }
+  // A GET route outside the API (the web interface's pages and files): no authentication,
+  // not in the route table, the OpenAPI document or the access matrix.
+  void page(const std::string& pattern, httplib::Server::Handler handler);
   // Declares the formats of a route registered earlier (Policy::formats); before run().
   void accept_formats(const std::string& method, const std::string& pattern, std::vector<std::string> formats);
 
@@ -109,5 +116,12 @@ void register_v1_routes(ApiServer& server);
 void register_v1_timeseries_routes(ApiServer& server);
 void register_v1_market_routes(ApiServer& server);
 void register_v1_schedule_routes(ApiServer& server);
+// Browser sessions and personal API tokens (api/v1_sessions.cpp).
+void register_v1_session_routes(ApiServer& server);
+// The web interface's pages and files (api/web.cpp): not under /api.
+void register_web_routes(ApiServer& server);
+
+// The value of cookie `name` in the request's Cookie headers; empty when absent.
+std::string cookie_value(const httplib::Request& req, std::string_view name);
 
 }  // namespace flexmarket::api

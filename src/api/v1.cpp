@@ -89,17 +89,8 @@ void register_v1_routes(ApiServer& s) {
   });
 
   s.route("DELETE", "/api/v1/auth/token", everyone(), [&p](RequestContext& c) {
-    const std::string h = c.req.get_header_value("Authorization");
-    p.auth->revoke(std::string_view(h).substr(7));
+    p.auth->revoke(c.token);
     c.res.status = 204;
-  });
-
-  s.route("GET", "/api/v1/me", everyone(), [](RequestContext& c) {
-    const auto& who = c.caller();
-    send_json(c.res, 200,
-              {{"user", {{"id", who.user_id}, {"email", who.email}}},
-               {"account", {{"id", who.account_id}, {"name", who.account_name}}},
-               {"roles", roles_json(who.roles)}});
   });
 
   s.route("POST", "/api/v1/me/password", everyone(), [&p](RequestContext& c) {

@@ -230,6 +230,11 @@ void register_v1_market_routes(ApiServer& s) {
     c.res.set_header("Location", "/api/v1/markets/" + std::to_string(m.id));
     send_json(c.res, 201, market_json(m));
   });
+  s.route("PATCH", R"(/api/v1/markets/(\d+))", only({Role::admin, Role::operator_}, {Resource::market}),
+          [&p](RequestContext& c) {
+            const auto id = path_id(c.req);
+            send_json(c.res, 200, market_json(p.market->update_market(c.caller(), id, market_input(parse_json_object(c.req)))));
+          });
   s.route("GET", "/api/v1/markets", everyone(), [&p](RequestContext& c) {
     json items = json::array();
     for (const auto& m : p.market->list_markets()) items.push_back(market_json(m));
@@ -313,8 +318,7 @@ void register_v1_market_routes(ApiServer& s) {
     for (const auto& t : v.trades) trades.push_back(slot_trade_json(t, m, c.caller()));
     for (const auto& b : v.bids) bids.push_back(bid_json(b, m));
     const bool has_row = v.state != "no_bids";
-    send_json(c.res, 200,
-              {{"market_id", id},
+    json out = {{"market_id", id},
                {"slot_start", format_iso8601(slot)},
                {"state", v.state},
                {"cleared", v.clearing.cleared},
@@ -330,7 +334,17 @@ void register_v1_market_routes(ApiServer& s) {
                {"gate_closure", format_iso8601(v.gate_closure)},
                {"cleared_at", has_row ? json(format_iso8601(v.clearing.cleared_at)) : json(nullptr)},
                {"your_bids", bids},
-               {"trades", trades}});
+               {"trades", trades}};
+    if (c.caller().sees_all_accounts()) {
+      json book = json::array();
+      for (const auto& b : v.book) {
+        json j = bid_json(b, m);
+        j["account_id"] = b.account_id;
+        book.push_back(j);
+      }
+      out["book"] = book;
+    }
+    send_json(c.res, 200, out);
   });
 
   // Trades: participants' and aggregators' own, from their side; operators' everyone's.
@@ -539,8 +553,7 @@ void register_v1_market_routes(ApiServer& s) {
       hub.release(c.caller().user_id);
       return;
     }
-    const std::string token = c.req.get_header_value("Authorization").substr(7);
-    conn->adopt([&hub, user = c.caller().user_id, account, token, after](socket_t sock) {
+    conn->adopt([&hub, user = c.caller().user_id, account, token = c.token, after](socket_t sock) {
       hub.add(sock, user, account, token, after);
     });
     c.res.status = 200;

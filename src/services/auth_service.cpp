@@ -4,6 +4,8 @@
 #include <cctype>
 #include <semaphore>
 
+#include <sodium.h>
+
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "security/password.hpp"
@@ -69,7 +71,7 @@ AuthService::AuthService(store::Database& db, AuthSettings settings, Clock clock
     : db_(db), settings_(settings), clock_(std::move(clock)) {}
 
 IssuedToken AuthService::issue_token(const std::string& raw_email, const std::string& password,
-                                     const std::string& client) {
+                                     const std::string& client, TokenKind kind) {
   const std::string email = normalize_email(raw_email);
   const Instant t = clock_();
   // Throttled per email and client address: guesses from one address cannot lock the
@@ -107,7 +109,8 @@ IssuedToken AuthService::issue_token(const std::string& raw_email, const std::st
   IssuedToken issued{security::generate_token(), t + settings_.token_ttl};
   db_.transaction([&](store::Connection& c) {
     store::login_failures::clear(c, key);
-    store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user->id, t, issued.expires_at);
+    store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user->id, t, issued.expires_at,
+                          kind == TokenKind::session ? "session" : "login");
   });
   return issued;
 }
@@ -132,7 +135,7 @@ Principal AuthService::authenticate(std::string_view token) {
   }
   if (!rec) throw Error(401, "invalid_token", "the bearer token is not valid");
   if (!rec->user.active) throw Error(401, "user_inactive", "this user has been deactivated");
-  if (rec->revoked_at || rec->issued_at < rec->user.password_changed_at) {
+  if (rec->revoked_at || (rec->kind != "personal" && rec->issued_at < rec->user.password_changed_at)) {
     throw Error(401, "token_revoked", "the bearer token was revoked; log in again");
   }
   if (clock_() >= rec->expires_at) throw Error(401, "token_expired", "the bearer token has expired; log in again");
@@ -143,6 +146,62 @@ void AuthService::revoke(std::string_view token) {
   if (!security::looks_like_token(token)) return;
   db_.transaction(
       [&](store::Connection& c) { store::tokens::revoke(c, security::token_digest(token, settings_.pepper), clock_()); });
+}
+
+std::string AuthService::csrf_token(std::string_view session_token) const {
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+  const std::string message = "csrf:" + std::string(session_token);
+  crypto_auth_hmacsha256(mac.data(), reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                         settings_.pepper.data());
+  return security::to_hex(mac.data(), mac.size());
+}
+
+bool AuthService::csrf_matches(std::string_view session_token, std::string_view given) const {
+  const std::string expected = csrf_token(session_token);
+  return given.size() == expected.size() && sodium_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+namespace {
+PersonalToken personal_of(const store::PersonalTokenRecord& r) {
+  return PersonalToken{r.id, r.name, r.created_at, r.expires_at, r.revoked_at, {}};
+}
+}  // namespace
+
+PersonalToken AuthService::create_personal_token(const Principal& who, const std::string& raw_name,
+                                                 std::optional<Instant> expires_at) {
+  const std::string name = checked_name(raw_name, "name");
+  const Instant t = clock_();
+  const Instant until = expires_at.value_or(t + std::chrono::days(90));
+  if (until <= t) throw invalid_field("expires_at", "expires_at must be in the future");
+  if (until > t + std::chrono::days(366)) throw invalid_field("expires_at", "expires_at must be within a year");
+  PersonalToken out;
+  out.token = security::generate_token();
+  out.name = name;
+  out.created_at = t;
+  out.expires_at = until;
+  out.id = db_.transaction([&](store::Connection& c) {
+    if (store::personal_tokens::list(c, who.user_id).size() >= 100) {
+      throw Error(409, "too_many_tokens", "a user may hold at most 100 personal tokens; revoke some first");
+    }
+    return store::personal_tokens::insert(c, who.user_id, security::token_digest(out.token, settings_.pepper), name,
+                                          t, until);
+  });
+  return out;
+}
+
+std::vector<PersonalToken> AuthService::personal_tokens(const Principal& who) {
+  auto c = db_.acquire();
+  std::vector<PersonalToken> out;
+  for (const auto& r : store::personal_tokens::list(*c, who.user_id)) out.push_back(personal_of(r));
+  return out;
+}
+
+void AuthService::revoke_personal_token(const Principal& who, std::int64_t id) {
+  db_.transaction([&](store::Connection& c) {
+    auto rec = store::personal_tokens::find(c, id);
+    if (!rec || rec->user_id != who.user_id) throw not_found("personal token " + std::to_string(id) + " not found");
+    store::personal_tokens::revoke(c, id, clock_());
+  });
 }
 
 void AuthService::change_password(const Principal& who, const std::string& current_password,

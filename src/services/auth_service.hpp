@@ -7,6 +7,8 @@
 // `max_delay` after the last failure, and is refused with 429 before that.
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -31,13 +33,25 @@ struct IssuedToken {
   Instant expires_at;
 };
 
+// What a login is for: an API client's bearer token or a browser's session cookie.
+enum class TokenKind { login, session };
+
+struct PersonalToken {
+  std::int64_t id = 0;
+  std::string name;
+  Instant created_at, expires_at;
+  std::optional<Instant> revoked_at;
+  std::string token;  // only when just created
+};
+
 class AuthService {
  public:
   AuthService(store::Database& db, AuthSettings settings, Clock clock = now);
 
   // Throws 401 "invalid_credentials" (not saying which part was wrong), 429 when the
   // email is being throttled from this client address, 422 for a malformed email.
-  IssuedToken issue_token(const std::string& email, const std::string& password, const std::string& client = {});
+  IssuedToken issue_token(const std::string& email, const std::string& password, const std::string& client = {},
+                          TokenKind kind = TokenKind::login);
 
   // A token for an active user without its password, for trusted local callers only (the
   // demo hands its users' tokens to the person who started it). Throws 404 if unknown.
@@ -48,6 +62,18 @@ class AuthService {
 
   // Ends one token (logout). Unknown tokens are ignored.
   void revoke(std::string_view token);
+
+  // The CSRF token that goes with a session token: a keyed hash of it, so nothing more is
+  // stored and it ends with the session. Compare with csrf_matches (constant time).
+  std::string csrf_token(std::string_view session_token) const;
+  bool csrf_matches(std::string_view session_token, std::string_view given) const;
+
+  // Personal API tokens: named, with their own expiry (at most a year), listed and revoked
+  // by their owner; they survive a password change. 422 for a bad name or expiry.
+  PersonalToken create_personal_token(const Principal& who, const std::string& name, std::optional<Instant> expires_at);
+  std::vector<PersonalToken> personal_tokens(const Principal& who);
+  // 404 unless the token is the caller's own.
+  void revoke_personal_token(const Principal& who, std::int64_t id);
 
   // Checks the current password, stores the new one and revokes every token of the user.
   void change_password(const Principal& who, const std::string& current_password, const std::string& new_password);

@@ -113,37 +113,73 @@ std::string_view to_string(market::PriceRule r) {
 MarketService::MarketService(store::Database& db, AssetService& assets, Clock clock)
     : db_(db), assets_(assets), clock_(std::move(clock)) {}
 
-store::MarketRecord MarketService::create_market(const Principal& who, const MarketInput& in) {
-  require_any_role(who, {Role::admin, Role::operator_}, "creating a market");
-  store::MarketRecord m;
-  if (!in.name) throw invalid_field("name", "field 'name' is required");
-  m.name = checked_name(*in.name, "name");
-  m.timezone = in.timezone.value_or("UTC");
-  if (!timeseries::find_zone(m.timezone)) throw invalid_field("timezone", "unknown timezone '" + m.timezone + "'");
+// Sets the fields `in` gives (all of them, with their defaults, when creating) and checks
+// them. A market's grid (time zone, slot length, gate closure, currency, ticks) is fixed
+// once it exists: its bids, trades and statements are counted on it.
+void MarketService::apply_market_input(const Principal& who, store::MarketRecord& m, const MarketInput& in,
+                                       bool creating) {
+  auto fixed = [&](bool given, const char* field) {
+    if (given && !creating) {
+      throw invalid_field(field, std::string(field) + " cannot change once the market exists; create another market");
+    }
+    return creating;
+  };
+  if (in.name || creating) {
+    if (!in.name) throw invalid_field("name", "field 'name' is required");
+    m.name = checked_name(*in.name, "name");
+  }
+  if (fixed(in.timezone.has_value(), "timezone")) {
+    m.timezone = in.timezone.value_or("UTC");
+    if (!timeseries::find_zone(m.timezone)) throw invalid_field("timezone", "unknown timezone '" + m.timezone + "'");
+  }
   using std::chrono::hours;
   using std::chrono::minutes;
-  m.slot_length = duration_field(in.slot_length, "PT1H", "slot_length", minutes(1), hours(24));
-  m.gate_closure_lead = duration_field(in.gate_closure_lead, "PT20M", "gate_closure_lead", minutes(0), hours(24 * 7));
-  m.settlement_deadline = duration_field(in.settlement_deadline, "PT24H", "settlement_deadline", minutes(0), hours(24 * 31));
-  m.currency = in.currency.value_or("TWD");
-  if (m.currency.size() != 3 || !parse_unit(m.currency + "/kWh")) {
-    throw invalid_field("currency", "currency must be a three-letter code such as TWD or EUR");
+  if (fixed(in.slot_length.has_value(), "slot_length")) {
+    m.slot_length = duration_field(in.slot_length, "PT1H", "slot_length", minutes(1), hours(24));
   }
-  m.minor_unit_digits = static_cast<int>(checked_count(in.minor_unit_digits.value_or(2), "minor_unit_digits", 0, 4));
+  if (fixed(in.gate_closure_lead.has_value(), "gate_closure_lead")) {
+    m.gate_closure_lead = duration_field(in.gate_closure_lead, "PT20M", "gate_closure_lead", minutes(0), hours(24 * 7));
+  }
+  if (in.settlement_deadline || creating) {
+    m.settlement_deadline =
+        duration_field(in.settlement_deadline, "PT24H", "settlement_deadline", minutes(0), hours(24 * 31));
+  }
+  if (fixed(in.currency.has_value(), "currency")) {
+    m.currency = in.currency.value_or("TWD");
+    if (m.currency.size() != 3 || !parse_unit(m.currency + "/kWh")) {
+      throw invalid_field("currency", "currency must be a three-letter code such as TWD or EUR");
+    }
+  }
+  if (fixed(in.minor_unit_digits.has_value(), "minor_unit_digits")) {
+    m.minor_unit_digits = static_cast<int>(checked_count(in.minor_unit_digits.value_or(2), "minor_unit_digits", 0, 4));
+  }
   // Ticks and limits keep every price and volume an exact integer far from int64's edge.
-  m.price_tick = checked_number(in.price_tick.value_or(0.01), "price_tick", 1e-6, 1000);
-  m.price_min_ticks = checked_ticks(checked_number(in.price_min.value_or(0), "price_min", -kMaxPrice, kMaxPrice),
-                                    m.price_tick, "price_min");
-  m.price_max_ticks = checked_ticks(checked_number(in.price_max.value_or(100), "price_max", -kMaxPrice, kMaxPrice),
-                                    m.price_tick, "price_max");
+  if (fixed(in.price_tick.has_value(), "price_tick")) {
+    m.price_tick = checked_number(in.price_tick.value_or(0.01), "price_tick", 1e-6, 1000);
+  }
+  if (in.price_min || creating) {
+    m.price_min_ticks = checked_ticks(checked_number(in.price_min.value_or(0), "price_min", -kMaxPrice, kMaxPrice),
+                                      m.price_tick, "price_min");
+  }
+  if (in.price_max || creating) {
+    m.price_max_ticks = checked_ticks(checked_number(in.price_max.value_or(100), "price_max", -kMaxPrice, kMaxPrice),
+                                      m.price_tick, "price_max");
+  }
   if (m.price_max_ticks <= m.price_min_ticks) throw invalid_field("price_max", "price_max must be above price_min");
-  m.volume_tick_kwh = checked_number(in.volume_tick_kwh.value_or(0.001), "volume_tick_kwh", 1e-6, 1000);
-  m.price_rule = in.price_rule.value_or("midpoint");
-  if (!parse_rule(m.price_rule)) throw invalid_field("price_rule", "price_rule must be midpoint, seller or buyer");
-  m.imbalance_short_factor = in.imbalance_short_factor.value_or(1.2);
-  m.imbalance_long_factor = in.imbalance_long_factor.value_or(0.8);
-  checked_number(m.imbalance_short_factor, "imbalance_short_factor", 0, 100);
-  checked_number(m.imbalance_long_factor, "imbalance_long_factor", 0, 100);
+  if (fixed(in.volume_tick_kwh.has_value(), "volume_tick_kwh")) {
+    m.volume_tick_kwh = checked_number(in.volume_tick_kwh.value_or(0.001), "volume_tick_kwh", 1e-6, 1000);
+  }
+  if (in.price_rule || creating) {
+    m.price_rule = in.price_rule.value_or("midpoint");
+    if (!parse_rule(m.price_rule)) throw invalid_field("price_rule", "price_rule must be midpoint, seller or buyer");
+  }
+  if (in.imbalance_short_factor || creating) {
+    m.imbalance_short_factor =
+        checked_number(in.imbalance_short_factor.value_or(1.2), "imbalance_short_factor", 0, 100);
+  }
+  if (in.imbalance_long_factor || creating) {
+    m.imbalance_long_factor = checked_number(in.imbalance_long_factor.value_or(0.8), "imbalance_long_factor", 0, 100);
+  }
   if (in.imbalance_price_sensor_id) {
     auto s = assets_.get_sensor(who, *in.imbalance_price_sensor_id);
     auto u = parse_unit(s.unit);
@@ -152,11 +188,21 @@ store::MarketRecord MarketService::create_market(const Principal& who, const Mar
     }
     m.imbalance_price_sensor_id = s.id;
   }
-  m.dr_baseline_days = static_cast<int>(checked_count(in.dr_baseline_days.value_or(5), "dr_baseline_days", 1, 20));
-  m.dr_baseline_comparable = in.dr_baseline_comparable.value_or("day_type");
-  if (m.dr_baseline_comparable != "day_type" && m.dr_baseline_comparable != "any") {
-    throw invalid_field("dr_baseline_comparable", "dr_baseline_comparable must be day_type or any");
+  if (in.dr_baseline_days || creating) {
+    m.dr_baseline_days = static_cast<int>(checked_count(in.dr_baseline_days.value_or(5), "dr_baseline_days", 1, 20));
   }
+  if (in.dr_baseline_comparable || creating) {
+    m.dr_baseline_comparable = in.dr_baseline_comparable.value_or("day_type");
+    if (m.dr_baseline_comparable != "day_type" && m.dr_baseline_comparable != "any") {
+      throw invalid_field("dr_baseline_comparable", "dr_baseline_comparable must be day_type or any");
+    }
+  }
+}
+
+store::MarketRecord MarketService::create_market(const Principal& who, const MarketInput& in) {
+  require_any_role(who, {Role::admin, Role::operator_}, "creating a market");
+  store::MarketRecord m;
+  apply_market_input(who, m, in, true);
   m.created_at = now();
   try {
     return db_.transaction([&](store::Connection& c) {
@@ -166,6 +212,20 @@ store::MarketRecord MarketService::create_market(const Principal& who, const Mar
   } catch (const store::UniqueViolation&) {
     throw conflict("a market named '" + m.name + "' already exists");
   }
+}
+
+store::MarketRecord MarketService::update_market(const Principal& who, std::int64_t id, const MarketInput& in) {
+  require_any_role(who, {Role::admin, Role::operator_}, "changing a market");
+  store::MarketRecord m = get_market(id);
+  apply_market_input(who, m, in, false);
+  try {
+    db_.transaction([&](store::Connection& c) { store::markets::update(c, m); });
+  } catch (const store::UniqueViolation&) {
+    throw conflict("a market named '" + m.name + "' already exists");
+  }
+  std::lock_guard lock(markets_mu_);
+  markets_[id] = m;
+  return m;
 }
 
 std::vector<store::MarketRecord> MarketService::list_markets() {
@@ -634,6 +694,32 @@ int MarketService::settle_demand_response(Instant t) {
   return settled;
 }
 
+MeterTotal MarketService::meter_total(store::Connection& c, const store::MarketRecord& m, std::int64_t account,
+                                      Instant slot) {
+  MeterTotal out;
+  const Instant slot_end = slot + m.slot_length;
+  auto meter = store::markets::meter_of(c, m.id, account);
+  if (!meter) return out;
+  auto s = store::sensors::find(c, *meter);
+  if (!s) return out;
+  const auto r = s->event_resolution;
+  auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, slot, slot_end, r, std::nullopt, std::nullopt);
+  auto series = timeseries::most_recent_beliefs(beliefs, slot, slot_end, r);
+  const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
+  const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
+  out.missing = 0;
+  for (const auto& v : series.values) {
+    if (v) out.kwh -= *v * to_kw * hours;  // import positive, so export is minus
+    else ++out.missing;
+  }
+  return out;
+}
+
+MeterTotal MarketService::meter_total(const store::MarketRecord& m, std::int64_t account, Instant slot) {
+  auto c = db_.acquire();
+  return meter_total(*c, m, account, slot);
+}
+
 int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Instant t, bool correction) {
   const Instant slot_end = slot + m.slot_length;
   const bool deadline_passed = t >= slot_end + m.settlement_deadline;
@@ -668,22 +754,7 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
     int written = 0;
     std::vector<std::pair<std::int64_t, store::SettlementRecord>> ready;
     for (auto& [account, st] : by_account) {
-      double metered = 0;
-      int missing = 1;
-      if (auto meter = store::markets::meter_of(c, m.id, account)) {
-        if (auto s = store::sensors::find(c, *meter)) {
-          const auto r = s->event_resolution;
-          auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, slot, slot_end, r, std::nullopt, std::nullopt);
-          auto series = timeseries::most_recent_beliefs(beliefs, slot, slot_end, r);
-          const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
-          const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
-          missing = 0;
-          for (const auto& v : series.values) {
-            if (v) metered -= *v * to_kw * hours;  // import positive, so export is minus
-            else ++missing;
-          }
-        }
-      }
+      const auto [metered, missing] = meter_total(c, m, account, slot);
       if (missing > 0 && !deadline_passed && !correction) return 0;  // wait for the meter data
       st.market_id = m.id;
       st.slot_start = slot;
@@ -762,6 +833,7 @@ SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, 
     }
   }
   v.bids = store::bids::list(*c, market_id, who.account_id, slot, std::nullopt, 0, 100000);
+  if (who.sees_all_accounts()) v.book = store::bids::list(*c, market_id, 0, slot, std::nullopt, 0, 100000);
   return v;
 }
 

@@ -62,6 +62,7 @@ struct SlotView {
   store::ClearingRecord clearing;  // zero volume and no price unless cleared or no_trade
   std::vector<store::TradeRecord> trades;  // the caller's (all for operators)
   std::vector<store::BidRecord> bids;      // the caller's bids of the slot
+  std::vector<store::BidRecord> book;      // every bid of the slot, for operators and admins only
 };
 
 // One row of a market's clearing list (GET /api/v1/markets/{id}/clearings).
@@ -118,6 +119,13 @@ struct Executing {
   std::optional<double> price;
 };
 
+// What an account's settlement meter measured over a slot, in kWh as settlement counts it,
+// and how many of its intervals have no value yet (1 when the account has no meter).
+struct MeterTotal {
+  double kwh = 0;
+  int missing = 1;
+};
+
 struct RunReport {
   int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0, dr_settled = 0;
 };
@@ -128,6 +136,11 @@ class MarketService {
   MarketService(store::Database& db, AssetService& assets, Clock clock);
 
   store::MarketRecord create_market(const Principal& who, const MarketInput& in);
+  // Changes what may change of a market (name, price limits and rule, imbalance terms,
+  // settlement deadline, DR baseline); 422 naming a field that may not.
+  store::MarketRecord update_market(const Principal& who, std::int64_t id, const MarketInput& in);
+  MeterTotal meter_total(const store::MarketRecord& m, std::int64_t account, Instant slot);
+  MeterTotal meter_total(store::Connection& c, const store::MarketRecord& m, std::int64_t account, Instant slot);
   std::vector<store::MarketRecord> list_markets();
   store::MarketRecord get_market(std::int64_t id);
   void set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
@@ -200,6 +213,7 @@ class MarketService {
   Instant now() const { return clock_(); }
 
  private:
+  void apply_market_input(const Principal& who, store::MarketRecord& m, const MarketInput& in, bool creating);
   int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
   // 422 (field "meter") unless the caller's account has a settlement meter in the market:
   // without one nothing it trades could be settled.

@@ -118,13 +118,14 @@ bool any_admin(Connection& c) {
 
 namespace tokens {
 
-void insert(Connection& c, const std::string& token_hash, std::int64_t user_id, Instant issued_at, Instant expires_at) {
-  c.query("INSERT INTO api_tokens (token_hash, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
-          {token_hash, user_id, to_micros(issued_at), to_micros(expires_at)});
+void insert(Connection& c, const std::string& token_hash, std::int64_t user_id, Instant issued_at, Instant expires_at,
+            const std::string& kind) {
+  c.query("INSERT INTO api_tokens (token_hash, user_id, issued_at, expires_at, kind) VALUES (?, ?, ?, ?, ?)",
+          {token_hash, user_id, to_micros(issued_at), to_micros(expires_at), kind});
 }
 
 std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
-  auto r = c.query(std::string("SELECT t.issued_at, t.expires_at, t.revoked_at, ") + kUserColumns +
+  auto r = c.query(std::string("SELECT t.issued_at, t.expires_at, t.revoked_at, t.kind, ") + kUserColumns +
                        " FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN accounts a ON a.id = u.account_id"
                        " WHERE t.token_hash = ?",
                    {token_hash});
@@ -134,12 +135,13 @@ std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
   t.issued_at = from_micros(row.int64(0));
   t.expires_at = from_micros(row.int64(1));
   if (auto rv = row.opt_int64(2)) t.revoked_at = from_micros(*rv);
-  t.user = user_from(row, 3);
+  t.kind = row.text(3);
+  t.user = user_from(row, 4);
   return t;
 }
 
 std::int64_t revoke_all(Connection& c, std::int64_t user_id, Instant at) {
-  return c.query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+  return c.query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND kind <> 'personal'",
                  {to_micros(at), user_id})
       .affected_rows;
 }
@@ -155,6 +157,55 @@ std::int64_t purge_expired(Connection& c, Instant before) {
 }
 
 }  // namespace tokens
+
+namespace personal_tokens {
+
+namespace {
+PersonalTokenRecord personal_from(const Row& row) {
+  PersonalTokenRecord t;
+  t.id = row.int64(0);
+  t.user_id = row.int64(1);
+  t.name = row.text(2);
+  t.created_at = from_micros(row.int64(3));
+  t.expires_at = from_micros(row.int64(4));
+  if (auto rv = row.opt_int64(5)) t.revoked_at = from_micros(*rv);
+  return t;
+}
+constexpr const char* kPersonalColumns = "id, user_id, name, created_at, expires_at, revoked_at";
+}  // namespace
+
+std::int64_t insert(Connection& c, std::int64_t user_id, const std::string& token_hash, const std::string& name,
+                    Instant created_at, Instant expires_at) {
+  tokens::insert(c, token_hash, user_id, created_at, expires_at, "personal");
+  auto r = c.query(
+      "INSERT INTO personal_tokens (user_id, token_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?) "
+      "RETURNING id",
+      {user_id, token_hash, name, to_micros(created_at), to_micros(expires_at)});
+  return r[0].int64(0);
+}
+
+std::vector<PersonalTokenRecord> list(Connection& c, std::int64_t user_id) {
+  auto r = c.query(std::string("SELECT ") + kPersonalColumns + " FROM personal_tokens WHERE user_id = ? ORDER BY id",
+                   {user_id});
+  std::vector<PersonalTokenRecord> out;
+  for (std::size_t i = 0; i < r.size(); ++i) out.push_back(personal_from(r[i]));
+  return out;
+}
+
+std::optional<PersonalTokenRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kPersonalColumns + " FROM personal_tokens WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return personal_from(r[0]);
+}
+
+void revoke(Connection& c, std::int64_t id, Instant at) {
+  c.query("UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND token_hash = "
+          "(SELECT token_hash FROM personal_tokens WHERE id = ?)",
+          {to_micros(at), id});
+  c.query("UPDATE personal_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", {to_micros(at), id});
+}
+
+}  // namespace personal_tokens
 
 namespace login_failures {
 

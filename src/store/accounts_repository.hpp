@@ -36,6 +36,15 @@ struct TokenRecord {
   Instant issued_at;
   Instant expires_at;
   std::optional<Instant> revoked_at;
+  std::string kind;  // login, session or personal
+};
+
+struct PersonalTokenRecord {
+  std::int64_t id = 0;
+  std::int64_t user_id = 0;
+  std::string name;
+  Instant created_at, expires_at;
+  std::optional<Instant> revoked_at;
 };
 
 struct LoginFailures {
@@ -73,15 +82,27 @@ bool any_admin(Connection& c);
 
 namespace tokens {
 
-void insert(Connection& c, const std::string& token_hash, std::int64_t user_id, Instant issued_at, Instant expires_at);
+void insert(Connection& c, const std::string& token_hash, std::int64_t user_id, Instant issued_at, Instant expires_at,
+            const std::string& kind = "login");
 std::optional<TokenRecord> find(Connection& c, const std::string& token_hash);
-// Revokes every live token of the user; returns how many.
+// Revokes every live login token and session of the user (not personal tokens); returns how many.
 std::int64_t revoke_all(Connection& c, std::int64_t user_id, Instant at);
 bool revoke(Connection& c, const std::string& token_hash, Instant at);
 // Deletes tokens that expired before `before`.
 std::int64_t purge_expired(Connection& c, Instant before);
 
 }  // namespace tokens
+
+namespace personal_tokens {
+
+std::int64_t insert(Connection& c, std::int64_t user_id, const std::string& token_hash, const std::string& name,
+                    Instant created_at, Instant expires_at);
+std::vector<PersonalTokenRecord> list(Connection& c, std::int64_t user_id);
+std::optional<PersonalTokenRecord> find(Connection& c, std::int64_t id);
+// Revokes the personal token and the api_tokens row it authenticates with.
+void revoke(Connection& c, std::int64_t id, Instant at);
+
+}  // namespace personal_tokens
 
 namespace login_failures {
 

@@ -264,6 +264,15 @@ std::int64_t insert(Connection& c, const MarketRecord& m) {
       .int64(0);
 }
 
+void update(Connection& c, const MarketRecord& m) {
+  c.query("UPDATE markets SET name = ?, price_min_ticks = ?, price_max_ticks = ?, price_rule = ?, "
+          "imbalance_price_sensor_id = ?, imbalance_short_factor = ?, imbalance_long_factor = ?, "
+          "settlement_deadline_us = ?, dr_baseline_days = ?, dr_baseline_comparable = ? WHERE id = ?",
+          {m.name, m.price_min_ticks, m.price_max_ticks, m.price_rule, opt(m.imbalance_price_sensor_id),
+           m.imbalance_short_factor, m.imbalance_long_factor, us(m.settlement_deadline),
+           static_cast<std::int64_t>(m.dr_baseline_days), m.dr_baseline_comparable, m.id});
+}
+
 std::optional<MarketRecord> find(Connection& c, std::int64_t id) {
   auto r = c.query(std::string("SELECT ") + kMarketColumns + " FROM markets WHERE id = ?", {id});
   if (r.empty()) return std::nullopt;

@@ -119,6 +119,8 @@ std::vector<DrOfferRecord> with_status(Connection& c, const std::string& status)
 
 namespace markets {
 std::int64_t insert(Connection& c, const MarketRecord& m);
+// Writes the fields a market may change after creation (MarketService::update_market).
+void update(Connection& c, const MarketRecord& m);
 std::optional<MarketRecord> find(Connection& c, std::int64_t id);
 std::vector<MarketRecord> list(Connection& c);
 void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);

@@ -130,6 +130,11 @@ class AccessMatrix : public PlatformTest {
     if (kind == "sensor") return std::to_string(fresh ? fresh_sensor(s) : s.sensor);
     if (kind == "bid") return std::to_string(fresh ? fresh_bid(s) : s.bid);
     if (kind == "dr_offer") return std::to_string(fresh ? fresh_offer(s) : s.dr_offer);
+    // Personal tokens belong to a user, not an account: "own" is the caller's own.
+    if (kind == "personal_token") {
+      return std::to_string(
+          post("/api/v1/me/tokens", mine ? caller_token : other.token, {{"name", "matrix"}})["id"].get<std::int64_t>());
+    }
     ADD_FAILURE() << "the matrix has no fixture for path segments of kind '" << kind << "'";
     return "0";
   }
@@ -166,6 +171,7 @@ class AccessMatrix : public PlatformTest {
   std::string admin, other_token;
   std::map<std::string, std::string> tokens, passwords;
   Side own, other;
+  std::string caller_token;
   std::int64_t market = 0;
 };
 
@@ -201,10 +207,11 @@ TEST_P(AccessMatrix, EveryRouteEveryRoleOwnAndOtherAccount) {
       for (bool mine : {true, false}) {
         if (!mine && !ownable) continue;
         std::vector<std::string> segments;
+        caller_token = tokens[role];
         for (const auto& k : kinds) segments.push_back(segment(k, mine, method != "GET"));
         const std::string path = fill(pattern, segments) + query;
         // Logging out revokes the token used: give it a throwaway one.
-        const std::string token = pattern == "/api/v1/auth/token"
+        const std::string token = pattern == "/api/v1/auth/token" || pattern == "/api/v1/auth/session"
                                       ? login(*http, role + "@own.example", passwords[role])
                                       : tokens[role];
         const int st = send(method, path, token);

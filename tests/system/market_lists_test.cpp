@@ -635,6 +635,76 @@ TEST_P(MarketLists, NoBidsOrOffersWithoutASettlementMeter) {
        {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}}, 201);
 }
 
+// Operators see every bid of a closed slot (the book); participants only their own.
+TEST_P(MarketLists, OperatorsSeeTheWholeBookOfAClosedSlot) {
+  trade_one_slot();
+  const std::string slot = market_path("/clearings/2026-11-23T10:00:00%2B08:00");
+  const json as_op = get(slot, op);
+  ASSERT_TRUE(as_op.contains("book")) << as_op.dump();
+  ASSERT_EQ(as_op["book"].size(), 2u);
+  std::set<std::int64_t> accounts;
+  for (const auto& b : as_op["book"]) accounts.insert(b["account_id"].get<std::int64_t>());
+  EXPECT_EQ(accounts, (std::set<std::int64_t>{seller_account, buyer_account}));
+  EXPECT_EQ(as_op["demand"].size(), 1u);
+  EXPECT_EQ(as_op["supply"].size(), 1u);
+  const json as_buyer = get(slot, buyer);
+  EXPECT_FALSE(as_buyer.contains("book"));
+  EXPECT_EQ(as_buyer["your_bids"].size(), 1u);
+}
+
+// What may change of a market changes; its grid does not, and a refused change changes nothing.
+TEST_P(MarketLists, OperatorsEditAMarketButNotItsGrid) {
+  auto patch = [&](const std::string& token, const json& body, int expect) {
+    auto r = http->Patch(market_path(""), bearer(token), body.dump(), "application/json");
+    EXPECT_TRUE(r);
+    if (!r) return json(nullptr);
+    EXPECT_EQ(r->status, expect) << body.dump() << " -> " << r->body;
+    return body_of(r);
+  };
+  json m = patch(op, {{"name", "Tainan market"}, {"price_max", 12.5}, {"price_rule", "seller"}}, 200);
+  EXPECT_EQ(m["name"], "Tainan market");
+  EXPECT_EQ(m["price_max"], 12.5);
+  EXPECT_EQ(get(market_path(""), buyer)["price_rule"], "seller");
+  EXPECT_EQ(patch(op, {{"slot_length", "PT15M"}}, 422)["error"]["field"], "slot_length");
+  EXPECT_EQ(patch(op, {{"name", "Other"}, {"currency", "EUR"}}, 422)["error"]["field"], "currency");
+  EXPECT_EQ(patch(op, {{"price_min", 20}}, 422)["error"]["field"], "price_max");
+  patch(buyer, {{"name", "Mine"}}, 403);
+  call("POST", "/api/v1/markets", op, {{"name", "Second market"}}, 201);
+  patch(op, {{"name", "Second market"}}, 409);
+  const json after = get(market_path(""), buyer);
+  EXPECT_EQ(after["name"], "Tainan market");
+  EXPECT_EQ(after["slot_length"], "PT1H");
+  EXPECT_EQ(after["price_max"], 12.5);
+  EXPECT_EQ(after["price_min"], 0);
+  // A bid above the old limit and below the new one is taken.
+  bid(buyer, "buy", 1, 11, "2026-11-23T12:00:00+08:00", 201);
+}
+
+// A statement made without the account's meter data is an alert for that account (and for
+// operators), not for another participant.
+TEST_P(MarketLists, StatementsWithoutMeterDataAreAlerts) {
+  EXPECT_EQ(get("/api/v1/alerts", buyer)["alerts"].size(), 0u);
+  trade_one_slot();
+  meter_reading(seller, seller_meter, -0.7);
+  advance("2026-11-23T11:30:00+08:00");
+  // The slot ended: the seller's statement is made, the buyer's waits for its meter.
+  json mine = get("/api/v1/alerts", buyer)["alerts"];
+  ASSERT_EQ(mine.size(), 1u) << mine.dump();
+  EXPECT_EQ(mine[0]["kind"], "meter_data_awaited");
+  EXPECT_EQ(mine[0]["at"], "2026-11-23T02:00:00Z");
+  EXPECT_NE(mine[0]["message"].get<std::string>().find("2026-11-24T03:00:00Z"), std::string::npos) << mine.dump();
+  EXPECT_EQ(get("/api/v1/alerts", seller)["alerts"].size(), 0u) << get("/api/v1/alerts", seller).dump();
+  EXPECT_EQ(get("/api/v1/alerts", op)["alerts"].size(), 1u);
+  // Past the deadline the statement is made without it.
+  advance("2026-11-24T11:30:00+08:00");
+  mine = get("/api/v1/alerts", buyer)["alerts"];
+  ASSERT_EQ(mine.size(), 1u) << mine.dump();
+  EXPECT_EQ(mine[0]["kind"], "settlement_missing_meter_data");
+  EXPECT_NE(mine[0]["message"].get<std::string>().find("lacks 4 meter interval"), std::string::npos) << mine.dump();
+  EXPECT_EQ(get("/api/v1/alerts", seller)["alerts"].size(), 0u) << get("/api/v1/alerts", seller).dump();
+  EXPECT_EQ(get("/api/v1/alerts", op)["alerts"].size(), 1u);
+}
+
 FLEXMARKET_ON_BOTH_BACKENDS(MarketLists);
 
 }  // namespace
