@@ -7,7 +7,7 @@ import { ErrorBox } from '../components/ErrorBox';
 import { Link } from '../components/Link';
 import { Table } from '../components/Table';
 import { useServerEvents } from '../events';
-import { formatInstant, formatKW, formatKWh, formatPrice, tzOffset } from '../format';
+import { formatInstant, formatKW, formatKWh, formatPrice, localDate, tzOffset } from '../format';
 import { useAsync, useDebounced, useInterval } from '../hooks';
 import { t, tDyn } from '../i18n';
 import { loadMarkets, tickDigits } from '../markets';
@@ -32,7 +32,13 @@ async function loadSites(accountId: number): Promise<SiteRow[]> {
           api<Page<PowerReading>>('GET', `/api/v1/assets/${site.id}/power/readings` + qs({ per_page: 50 })),
           api<DayEnergy>('GET', `/api/v1/assets/${site.id}/power/summary`),
         ]);
-        const latest = readings.items.find((r) => r.kind === 'net_load') || readings.items[0];
+        let items = readings.items;
+        if (!items.length) {
+          // just after local midnight today has no reading yet: the latest is yesterday's
+          const yesterday = localDate(marketNow() - 86400000, site.timezone);
+          items = (await api<Page<PowerReading>>('GET', `/api/v1/assets/${site.id}/power/readings` + qs({ date: yesterday, per_page: 50 }))).items;
+        }
+        const latest = items.find((r) => r.kind === 'net_load') || items[0];
         return { site, latest, today };
       } catch (error) {
         return { site, error };
