@@ -146,3 +146,10 @@ describe('portfolio shaping', () => {
     expect(c.ys).toEqual([[1, 2], [3, null]]);
   });
 });
+
+describe('realised so far', () => {
+  it('keeps only events that have ended', async () => {
+    const { maskAfter } = await import('./series');
+    expect(maskAfter([0, 900, 1800], [1, 2, 3], 900, 1800)).toEqual([1, 2, null]);
+  });
+});

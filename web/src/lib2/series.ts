@@ -328,3 +328,8 @@ export function scheduleColumns(startIso: string, resolution: string, devices: {
   const x = Array.from({ length: n }, (_, i) => t0 + i * step);
   return { x, ys: devices.map((d) => Array.from({ length: n }, (_, i) => d.power_kw[i] ?? null)) };
 }
+
+/** Null every value whose event has not ended by nowSeconds (what is realised so far). */
+export function maskAfter(x: number[], values: (number | null)[], stepSeconds: number, nowSeconds: number): (number | null)[] {
+  return values.map((v, i) => (x[i] + stepSeconds <= nowSeconds ? v : null));
+}

@@ -2,7 +2,7 @@
 // drag, mouse wheel, buttons and keyboard (+ − ← → 0). Data shaping lives in lib2/series.ts.
 import { useMemo, useRef } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { Chart, type ChartOptions } from '../../components/Chart';
+import { Chart, getUPlot, type ChartOptions } from '../../components/Chart';
 import { formatInstant, formatNumber, zonedParts } from '../../format';
 import { t } from '../../i18n';
 import { panWindow, zoomWindow } from '../../lib2/series';
@@ -39,12 +39,9 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
   const key = series.map((s) => s.label + '|' + (s.unit || '') + '|' + s.color + '|' + (s.stepped ? 1 : 0)).join(';');
   const units = Array.from(new Set(series.map((s) => s.unit || unit)));
   const options = useMemo<ChartOptions>(() => {
-    const steppedPaths = () => {
-      // loaded by Chart before any series is drawn
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const U = (window as any).__fmUPlot as typeof uPlot | undefined;
-      return U && U.paths && U.paths.stepped ? U.paths.stepped({ align: 1 }) : undefined;
-    };
+    // uPlot is loaded by Chart before the options are used
+    let sb: uPlot.Series.PathBuilder | null = null;
+    const steppedPaths: uPlot.Series.PathBuilder = (u, sidx, i0, i1) => (sb ||= getUPlot().paths.stepped!({ align: 1 }))(u, sidx, i0, i1);
     const second = units.length > 1 ? units[1] : null;
     const axes: uPlot.Axis[] = [
       {
@@ -75,7 +72,7 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
           scale: s.unit && s.unit !== unit ? s.unit : undefined,
           spanGaps: false,
           points: { show: false },
-          paths: s.stepped ? steppedPaths() : undefined,
+          paths: s.stepped ? steppedPaths : undefined,
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : formatNumber(v, 2) + ' ' + (s.unit || unit)),
         })),
       ],
