@@ -34,8 +34,9 @@ build-server: setup $(BUILD)/build.ninja
 demo: build-server
 	./$(BUILD)/flexmarket demo
 
+# Two at a time: the system test shards, the examples and the browser tests mostly wait.
 test: build fuzz-smoke
-	ctest --test-dir $(BUILD) --output-on-failure
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
 $(FUZZ_BUILD)/build.ninja:
 	CXX=clang++ cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja
@@ -78,6 +79,7 @@ bench: build
 	./$(BUILD)/planning_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
+	./bench/ui_bench $(BUILD)
 	./bench/bid_bench.sh $(BUILD)/flexmarket
 	./bench/abuse_bench.sh $(BUILD)/flexmarket
 

@@ -176,7 +176,10 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
               << c.market_clock_speed << "x real time: a " << timeseries::format_duration(m.slot_length)
               << " slot closes, clears and settles about every " << every_wall << ".\n"
               << "Restarting continues from there; build/flexmarket demo --fresh starts over.\n\n"
-              << "Log in: tokens for every demo user (valid 24 h) and the ids the examples use are in " << env_path.string()
+              << "In a browser: open " << url << "/ and log in as one of the demo users with the password printed\n"
+              << "when the demo was created (e.g. ncku@flexmarket.local, a participant; operator@ runs the market;\n"
+              << "admin@ manages users). Forgot it? build/flexmarket user password --email EMAIL sets a new one.\n\n"
+              << "From a script: tokens for every demo user (valid 24 h) and the ids the examples use are in " << env_path.string()
               << ":\n"
               << "  . " << env_path.string() << "\n"
               << "  curl -s localhost:" << c.server_port << "/api/v1/me -H \"Authorization: Bearer $BUYER\"\n"

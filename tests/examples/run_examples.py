@@ -12,13 +12,13 @@ import argparse
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from demo_process import Demo  # noqa: E402
 
 FENCE = re.compile(r"^```(sh|bash|shell)\s*$")
 SKIP = re.compile(r"<!--\s*example:\s*skip")
@@ -125,37 +125,18 @@ def keeps_settling(work, port, seconds=180):
     return False
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--verbose", action="store_true", help="print every block's output")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="flexmarket-examples-")
-    os.symlink(os.path.dirname(os.path.abspath(args.binary)), os.path.join(work, "build"))
-    port = free_port()
-    demo_out = open(os.path.join(work, "demo.out"), "w")
     # At 240x rather than the demo's 60x: the market example waits for its slot to clear and
     # settle, a quarter as long. The examples themselves do not depend on the speed.
-    demo = subprocess.Popen(["build/flexmarket", "demo", "--port", str(port), "--speed", "240"], cwd=work, stdout=demo_out,
-                            stderr=subprocess.STDOUT)
+    demo = Demo(args.binary, "flexmarket-examples-", speed=240)
+    work, port = demo.work, demo.port
     failures = 0
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
-                break
-            except OSError:
-                if demo.poll() is not None:
-                    print(open(os.path.join(work, "demo.out")).read())
-                    sys.exit("the demo stopped before serving")
-                time.sleep(0.5)
         files = [os.path.join(args.source, "README.md")]
         docs = os.path.join(args.source, "docs")
         files += sorted(os.path.join(docs, f) for f in os.listdir(docs) if f.endswith(".md"))
@@ -193,15 +174,7 @@ def main():
         else:
             print("ok   the demo market keeps settling after the examples")
     finally:
-        demo.terminate()
-        try:
-            demo.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-        if failures == 0:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"kept {work} (demo output in demo.out, log in var/demo.log)")
+        demo.stop(keep=failures > 0)
     sys.exit(1 if failures else 0)
 
 
