@@ -33,6 +33,7 @@ export function Chart({ options, data, height = 300, label }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [err, setErr] = useState<unknown>(null);
+  const [ready, setReady] = useState(false);
 
   // (re)create when options change
   useEffect(() => {
@@ -44,6 +45,7 @@ export function Chart({ options, data, height = 300, label }: ChartProps) {
         const el = box.current;
         const width = Math.max(200, el.clientWidth);
         plot.current = new UPlot({ ...options, width, height } as uPlot.Options, data, el);
+        setReady(true);
         ro = new ResizeObserver(() => {
           if (plot.current && el.clientWidth > 0) plot.current.setSize({ width: el.clientWidth, height });
         });
@@ -66,9 +68,8 @@ export function Chart({ options, data, height = 300, label }: ChartProps) {
   return (
     <figure class="chart" aria-label={label} role="img">
       {err ? <ErrorBox error={err} /> : null}
-      <div ref={box} class="chart-box" aria-hidden="true">
-        {!plot.current && <span class="muted">{t('common.loading')}</span>}
-      </div>
+      {!ready && !err && <span class="muted">{t('common.loading')}</span>}
+      <div ref={box} class="chart-box" aria-hidden="true" />
       <figcaption class="sr-only">{label}</figcaption>
     </figure>
   );
