@@ -155,8 +155,14 @@ describe('flexmarket in a browser', () => {
     const p = await session();
     await p.login('ncku');
     await p.goto('/market');
-    await p.page.locator('.depth-chart canvas').first().waitFor({ timeout: 15000 });
-    const before = await p.page.locator('section[aria-labelledby=h-clearings] tbody tr').first().innerText();
+    // a fresh demo may not have cleared a slot yet: the table then says so
+    await p.page.waitForFunction(() => {
+      const td = document.querySelector('section[aria-labelledby=h-clearings] tbody tr td');
+      return td && !/Loading/.test(td.textContent || '');
+    });
+    await p.page.waitForTimeout(2000); // past the stream's catch-up window
+    const firstCell = () => document.querySelector('section[aria-labelledby=h-clearings] tbody tr td')?.textContent;
+    const before = await p.page.evaluate(firstCell);
     const op = await session();
     await op.login('operator');
     await op.goto('/operator');
@@ -167,8 +173,8 @@ describe('flexmarket in a browser', () => {
     // the participant's page shows the new clearing without reloading
     await p.page.locator('[aria-live] .notice').waitFor({ timeout: 5000 });
     await p.page.waitForFunction(
-      (prev) => document.querySelector('section[aria-labelledby=h-clearings] tbody tr')?.textContent !== prev,
-      before.replace(/\t/g, ''),
+      (prev) => document.querySelector('section[aria-labelledby=h-clearings] tbody tr td')?.textContent !== prev,
+      before,
       { timeout: 5000 },
     );
     await p.page.locator('.depth-chart canvas').first().waitFor();
