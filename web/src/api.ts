@@ -119,7 +119,12 @@ async function send(method: string, path: string, body: unknown, opts: ApiOption
     throw new ApiError(0, 'network', (e as Error).message || 'network error');
   }
   if (res.status === 401 && !opts.no401Redirect) on401();
-  if (!res.ok) throw await toApiError(res);
+  if (!res.ok) {
+    const err = await toApiError(res);
+    // the CSRF token comes only with a login: without a valid one the session is unusable
+    if (res.status === 403 && err.code === 'csrf_failed' && !opts.no401Redirect) on401();
+    throw err;
+  }
   return res;
 }
 
