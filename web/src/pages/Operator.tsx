@@ -52,7 +52,7 @@ function Markets({ markets, onChanged }: { markets: Market[]; onChanged: () => v
           { key: 'slot_length', label: t('market.slot'), render: (m) => formatIsoDuration(m.slot_length) },
           { key: 'gate_closure_lead', label: t('market.gateClosure'), render: (m) => formatIsoDuration(m.gate_closure_lead) },
           { key: 'range', label: t('market.price', { unit: '' }).replace(/[（(]\s*[)）]/, ''), sortable: false, render: (m) => `${m.price_min}–${m.price_max} ${m.price_unit}` },
-          { key: 'price_rule', label: t('operator.priceRule') },
+          { key: 'price_rule', label: t('operator.priceRule'), render: (m) => tDyn('operator.priceRule.' + m.price_rule, m.price_rule) },
           {
             key: 'act',
             label: t('market.actions'),

@@ -4,7 +4,7 @@ import { api, ApiError } from '../../api';
 import { ErrorBox, Notice } from '../../components/ErrorBox';
 import { hasErrors, SelectField, TextField, validate, type Errors } from '../../components/Form';
 import { parseIsoDuration } from '../../format';
-import { t } from '../../i18n';
+import { t, tDyn } from '../../i18n';
 import type { Market } from '../../types';
 
 type FormValues = Record<string, string>;
@@ -133,7 +133,7 @@ export function MarketForm({ market, onSaved, onClose }: { market?: Market; onSa
         label={t('operator.priceRule')}
         value={v.price_rule}
         onValue={set('price_rule')}
-        options={['midpoint', 'seller', 'buyer'].map((x) => ({ value: x, label: x }))}
+        options={['midpoint', 'seller', 'buyer'].map((x) => ({ value: x, label: tDyn('operator.priceRule.' + x, x) }))}
       />
       {field('settlement_deadline', t('operator.settlementDeadline'))}
       {field('imbalance_short_factor', t('operator.imbalanceShort'), { type: 'number', step: 'any' })}
