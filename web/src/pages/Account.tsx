@@ -1,7 +1,7 @@
 // My account: the caller's profile (GET /me), password change (the session ends: back to /login)
 // and personal API tokens (create with a name and expiry, shown once; list; revoke).
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, setDevToken } from '../api';
 import { ErrorBox, Notice } from '../components/ErrorBox';
 import { fieldId, TextField, validate } from '../components/Form';
 import { Table } from '../components/Table';
@@ -10,7 +10,7 @@ import { useAsync } from '../hooks';
 import { t, tDyn } from '../i18n';
 import { navigate } from '../router';
 import type { PageProps } from '../routes';
-import { logout, type Me } from '../session';
+import { setUser, type Me } from '../session';
 import type { PersonalToken } from '../lib2/apiTypes';
 import { defaultExpiry, expiryProblem } from '../lib2/forms';
 import { useMarketTz } from '../lib2/marketTz';
@@ -64,7 +64,9 @@ function PasswordCard() {
   const ids = useMemo(() => ({ cur: fieldId('pwcur'), next: fieldId('pwnew'), again: fieldId('pwagain') }), []);
 
   const toLogin = async () => {
-    await logout(); // the server has ended the session already; forget it here too
+    // the server has ended the session already (DELETE /auth/session would only answer 401): forget it here
+    setDevToken(null);
+    setUser(null);
     navigate('/login?reason=password_changed', { replace: true });
   };
   useEffect(() => {
@@ -108,15 +110,17 @@ function PasswordCard() {
     <form class="card" onSubmit={submit} noValidate>
       <h2>{t('account.password')}</h2>
       <p class="muted">{t('account.passwordNote')}</p>
-      <div class="grid form-grid">
+      <div class="grid three">
         <TextField id={ids.cur} name="current_password" type="password" autoComplete="current-password" label={t('account.currentPassword')} value={current} onValue={setCurrent} error={errs.current} />
         <TextField id={ids.next} name="new_password" type="password" autoComplete="new-password" label={t('account.newPassword')} hint={t('account.passwordLength')} value={next} onValue={setNext} error={errs.next} />
         <TextField id={ids.again} name="new_password_again" type="password" autoComplete="new-password" label={t('account.repeatPassword')} value={again} onValue={setAgain} error={errs.again} />
       </div>
       <ErrorBox error={apiErr} />
-      <button type="submit" disabled={busy}>
-        {t('account.changePassword')}
-      </button>
+      <div class="row">
+        <button type="submit" disabled={busy}>
+          {t('account.changePassword')}
+        </button>
+      </div>
     </form>
   );
 }
@@ -170,12 +174,14 @@ function TokensCard({ tz }: { tz: string }) {
       <h2>{t('account.tokens')}</h2>
       <p class="muted">{t('account.tokensNote')}</p>
       <form onSubmit={submit} noValidate>
-        <div class="grid form-grid">
+        <div class="grid three">
           <TextField id={ids.name} name="token_name" label={t('account.tokenName')} hint={t('account.tokenNameHint')} value={name} onValue={setName} error={errs.name} maxLength={100} />
           <TextField id={ids.exp} name="expires" type="date" label={t('account.expires')} hint={t('account.expiresHint', { tz })} value={expires} onValue={setExpires} error={errs.expires} />
         </div>
         <ErrorBox error={apiErr} />
-        <button type="submit">{t('account.createToken')}</button>
+        <div class="row">
+          <button type="submit">{t('account.createToken')}</button>
+        </div>
       </form>
       {created?.token && (
         <div class="created" role="status">

@@ -231,7 +231,7 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     <section class="analytics">
       <h1>{t('analytics.title')}</h1>
       <form class="card" onSubmit={apply} noValidate>
-        <div class="grid form-grid">
+        <div class="grid three">
           <div class={'field' + (formErr.sel ? ' invalid' : '')}>
             <label for={ids.sel}>{t('analytics.series')}</label>
             <select id={ids.sel} name="sensor" value={sel} onChange={(e) => setSel((e.currentTarget as HTMLSelectElement).value)}>
@@ -276,7 +276,7 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
         </div>
         <fieldset>
           <legend>{t('analytics.compare')}</legend>
-          <div class="grid form-grid">
+          <div class="grid three">
             <TextField id={ids.prior} name="prior" type="datetime-local" label={t('analytics.prior')} hint={t('analytics.priorHint')} value={prior} onValue={setPrior} error={formErr.prior} />
             <TextField id={ids.source} name="source" label={t('analytics.source')} hint={t('analytics.sourceHint')} value={source} onValue={setSource} />
           </div>

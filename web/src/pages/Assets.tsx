@@ -47,7 +47,8 @@ export default function Assets({ me, query }: PageProps) {
     }
     return Array.from(byAccount.entries()).sort((x, y) => x[0] - y[0]);
   }, [assets]);
-  const sel = assets.find((a) => a.id === selected) || null;
+  // nothing chosen yet: the first site (its sensors show at once)
+  const sel = assets.find((a) => a.id === selected) || (selected === null ? assets.find((a) => a.type === 'site') || assets[0] || null : null);
   const sensorsOf = (id: number) => (data.data?.sensors || []).filter((s) => s.asset_id === id);
   const sites = assets.filter((a) => a.type === 'site');
 
@@ -65,9 +66,9 @@ export default function Assets({ me, query }: PageProps) {
   };
 
   const node = (a: AssetFull, children?: AssetFull[]) => (
-    <li key={a.id} class={a.id === selected ? 'current' : undefined}>
-      <div class="tree-row">
-        <button type="button" class="link tree-name" aria-current={a.id === selected ? 'true' : undefined} onClick={() => select(a.id)}>
+    <li key={a.id} class={a.id === sel?.id ? 'current' : undefined}>
+      <div class="row" style={{ gap: '0.25rem 0.6rem', padding: '0.2rem 0' }}>
+        <button type="button" class="link tree-name" aria-current={a.id === sel?.id ? 'true' : undefined} style={a.id === sel?.id ? { fontWeight: 700 } : undefined} onClick={() => select(a.id)}>
           {a.name}
         </button>
         <span class="badge">{tDyn('assets.type.' + a.type, a.type)}</span>

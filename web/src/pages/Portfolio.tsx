@@ -199,9 +199,9 @@ function FlexCard({ site, assets, sensors }: { site: AssetFull; assets: AssetFul
         devices={devices}
         sensors={sensors}
         last={latestDone.data || null}
-        onDone={(id) => {
+        onDone={(id, ok) => {
           reloadAll();
-          setShown(id);
+          if (ok) setShown(id);
         }}
       />
       <div class="card" id="schedule-detail">
@@ -301,7 +301,7 @@ interface DevForm {
   energy: string;
 }
 
-function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; devices: AssetFull[]; sensors: SensorFull[]; last: Schedule | null; onDone: (id: number) => void }) {
+function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; devices: AssetFull[]; sensors: SensorFull[]; last: Schedule | null; onDone: (id: number, ok: boolean) => void }) {
   const tz = site.timezone;
   const prices = sensors.filter((s) => /\/(k|M)?Wh$/.test(s.unit));
   const lastReq = (last?.request || {}) as { duration?: string; flex_context?: Record<string, unknown>; flex_model?: Record<string, unknown>[] };
@@ -319,7 +319,8 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
   const ids = useMemo(() => ({ start: fieldId('pstart'), dur: fieldId('pdur'), price: fieldId('pprice'), cap: fieldId('pcap') }), []);
 
   const openForm = () => {
-    setStart(toLocalInput(ceilTo(marketNow(), 900_000), tz));
+    // the next quarter-hour with a margin: on a simulated clock (60x) the job must start before the window does
+    setStart(toLocalInput(ceilTo(marketNow() + 900_000, 900_000), tz));
     const d: Record<number, DevForm> = {};
     for (const a of devices) {
       const m = lastModel(a.id) as { soc_at_start?: number; soc_targets?: { min?: number; value?: number }[]; energy_kwh?: number } | undefined;
@@ -342,7 +343,7 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
       api<Schedule>('GET', `/api/v1/schedules/${job.id}`).then(
         (s) => {
           setJob(s);
-          if (s.state === 'done') onDone(s.id);
+          if (s.state !== 'queued' && s.state !== 'running') onDone(s.id, s.state === 'done');
         },
         (e) => setApiErr(e),
       );
@@ -426,7 +427,7 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
       {open && (
         <form onSubmit={submit} noValidate>
           <p class="muted">{t('portfolio.planHint')}</p>
-          <div class="grid form-grid">
+          <div class="grid three">
             <TextField id={ids.start} name="start" type="datetime-local" label={t('portfolio.start')} value={start} onValue={setStart} error={errs.start} />
             <TextField id={ids.dur} name="duration" label={t('portfolio.duration')} hint={t('portfolio.durationHint')} value={duration} onValue={setDuration} error={errs.duration} />
             <SelectField id={ids.price} name="price" label={t('portfolio.priceSensor')} value={price} onValue={setPrice} error={errs.price} options={prices.map((p) => ({ value: String(p.id), label: `${p.name} (${p.unit})` }))} />
@@ -439,7 +440,7 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
                 <legend>
                   {a.name} ({tDyn('assets.type.' + a.type, a.type)})
                 </legend>
-                <div class="grid form-grid">
+                <div class="grid three">
                   {a.type === 'shiftable_load' ? (
                     <TextField id={'pe' + a.id} type="number" label={t('portfolio.energyKwh')} value={f.energy} onValue={(v) => setDevField(a.id, 'energy', v)} error={errs['e' + a.id]} />
                   ) : (

@@ -145,7 +145,7 @@ export default function Users({ me, query }: PageProps) {
 
 function RoleChecks({ value, onChange, name }: { value: string[]; onChange: (v: string[]) => void; name: string }) {
   return (
-    <span class="radio-row role-checks">
+    <span class="radio-row role-checks" style={{ flexWrap: 'wrap' }}>
       {ROLES.map((r) => (
         <label key={r}>
           <input type="checkbox" name={name} value={r} checked={value.includes(r)} onChange={(e) => onChange((e.currentTarget as HTMLInputElement).checked ? [...value, r] : value.filter((x) => x !== r))} />{' '}
@@ -227,7 +227,7 @@ function CreateUser({ accounts, onCreated, onCancel }: { accounts: AccountRow[];
   return (
     <form class="card" onSubmit={submit} noValidate>
       <h2>{t('users.new')}</h2>
-      <div class="grid form-grid">
+      <div class="grid three">
         <TextField id={base + '-email'} name="email" type="email" autoComplete="off" label={t('users.email')} value={email} onValue={setEmail} error={errs.email} />
         <TextField
           id={base + '-account'}

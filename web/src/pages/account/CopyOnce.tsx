@@ -21,7 +21,7 @@ export function CopyOnce({ label, value, note }: { label: string; value: string;
     <div class="secret-once">
       <label for={id}>{label}</label>
       <div class="row">
-        <input id={id} class="secret" readOnly value={value} onFocus={(e) => (e.currentTarget as HTMLInputElement).select()} data-secret="true" />
+        <input id={id} class="secret" style={{ flex: '1 1 16rem', fontFamily: 'monospace' }} readOnly value={value} onFocus={(e) => (e.currentTarget as HTMLInputElement).select()} data-secret="true" />
         <button type="button" class="small" onClick={copy}>
           {t('account.copy')}
         </button>

@@ -51,7 +51,7 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
             return i === 0 || (p.hour === '00' && p.minute === '00') ? `${p.month}-${p.day}\n${p.hour}:${p.minute}` : `${p.hour}:${p.minute}`;
           }),
       },
-      { label: unit, values: (_u, vals) => vals.map((v) => formatNumber(v, 1)), size: 60 },
+      { scale: 'y', label: unit, values: (_u, vals) => vals.map((v) => formatNumber(v, 1)), size: 70 },
     ];
     if (second) axes.push({ scale: second, side: 1, label: second, grid: { show: false }, values: (_u, vals) => vals.map((v) => formatNumber(v, 2)), size: 60 });
     return {
@@ -69,7 +69,7 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
           stroke: s.color,
           width: 1.5,
           dash: s.dash,
-          scale: s.unit && s.unit !== unit ? s.unit : undefined,
+          ...(s.unit && s.unit !== unit ? { scale: s.unit } : {}),
           spanGaps: false,
           points: { show: false },
           paths: s.stepped ? steppedPaths : undefined,

@@ -88,7 +88,7 @@ export function AssetForm({ asset, initial, sites, accounts, onSaved, onCancel }
   return (
     <form class="card asset-form" onSubmit={submit} noValidate>
       <h3>{asset ? t('assets.editAsset', { name: asset.name }) : t('assets.newAsset')}</h3>
-      <div class="grid form-grid">
+      <div class="grid three">
         <TextField id={base + '-name'} name="name" label={t('assets.name')} value={d.name} onValue={set('name')} error={errs.name} />
         <SelectField id={base + '-type'} name="type" label={t('assets.type')} value={d.type} onValue={set('type')} options={ASSET_TYPES.map((x) => ({ value: x, label: tDyn('assets.type.' + x, x) }))} />
         {accounts && (

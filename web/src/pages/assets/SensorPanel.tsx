@@ -132,7 +132,7 @@ function SensorForm({ asset, sensor, canPublish, onSaved, onCancel }: { asset: A
   return (
     <form class="sensor-form" onSubmit={submit} noValidate>
       <h3>{sensor ? t('assets.editSensor', { name: sensor.name }) : t('assets.newSensor')}</h3>
-      <div class="grid form-grid">
+      <div class="grid three">
         <TextField id={base + '-name'} name="name" label={t('assets.name')} value={name} onValue={setName} error={errs.name} />
         <TextField id={base + '-unit'} name="unit" label={t('assets.unit')} list={base + '-units'} value={unit} onValue={setUnit} error={errs.unit} disabled={!!sensor} hint={sensor ? t('assets.fixed') : undefined} />
         <datalist id={base + '-units'}>
@@ -231,7 +231,7 @@ function CsvUpload({ sensor, onStored }: { sensor: SensorFull; onStored: () => v
   return (
     <form class="csv-upload" onSubmit={submit} noValidate>
       <h4>{t('assets.upload')}</h4>
-      <div class="grid form-grid">
+      <div class="grid three">
         <div class={'field' + (fileErr ? ' invalid' : '')}>
           <label for={base + '-file'}>{t('assets.csvFile')}</label>
           <input id={base + '-file'} name="file" type="file" accept=".csv,text/csv,text/plain" onChange={(e) => setFile((e.currentTarget as HTMLInputElement).files?.[0] || null)} />
@@ -245,9 +245,11 @@ function CsvUpload({ sensor, onStored }: { sensor: SensorFull; onStored: () => v
         <TextField id={base + '-tz'} name="timezone" label={t('assets.csvTimezone')} hint={t('assets.csvTimezoneHint', { tz: sensor.timezone })} value={tz} onValue={setTz} />
       </div>
       <p class="hint">{t('assets.csvHint')}</p>
-      <button type="submit" disabled={busy}>
-        {busy ? t('common.loading') : t('assets.uploadButton')}
-      </button>
+      <div class="row">
+        <button type="submit" disabled={busy}>
+          {busy ? t('common.loading') : t('assets.uploadButton')}
+        </button>
+      </div>
       <Notice text={result} />
       <ErrorBox error={err} />
     </form>
