@@ -441,6 +441,7 @@ const en = {
   'assets.uploadButton': 'Upload',
   'assets.chooseFile': 'Choose a file',
   'assets.uploaded': 'Uploaded: {received} values received, {stored} new.',
+  'assets.unattached': 'Sensors without an asset',
   'assets.type.site': 'site',
   'assets.type.meter': 'meter',
   'assets.type.battery': 'battery',

@@ -442,6 +442,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'assets.uploadButton': '上傳',
   'assets.chooseFile': '請選擇檔案',
   'assets.uploaded': '上傳完成：收到 {received} 筆，新增 {stored} 筆。',
+  'assets.unattached': '未歸屬資產的感測器',
   'assets.type.site': '案場',
   'assets.type.meter': '電表',
   'assets.type.battery': '儲能電池',

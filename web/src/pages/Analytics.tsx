@@ -140,9 +140,13 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     const get = (s: SensorFull, extra: Record<string, string | undefined>) =>
       api<SeriesData>('GET', `/api/v1/sensors/${s.id}/data` + qs({ start: applied.start, end: applied.end, resolution: applied.res || undefined, unit: list.length > 1 ? 'kW' : undefined, ...extra }));
     const wantCompare = !!(applied.prior || applied.source);
-    const latest = await Promise.all(list.map((s) => get(s, {})));
-    const compare = wantCompare ? await Promise.all(list.map((s) => get(s, { prior: applied.prior || undefined, source: applied.source || undefined }))) : null;
-    const schedule = applied.schedule ? await Promise.all(list.map((s) => get(s, { source: SCHEDULER }).catch(() => null))) : null;
+    // all requests at once
+    const [latest, compare, schedule] = await Promise.all([
+      Promise.all(list.map((s) => get(s, {}))),
+      wantCompare ? Promise.all(list.map((s) => get(s, { prior: applied.prior || undefined, source: applied.source || undefined }))) : Promise.resolve(null),
+      // a sensor without plans (or an unknown source) simply has no schedule line
+      applied.schedule ? Promise.all(list.map((s) => get(s, { source: SCHEDULER }).catch(() => null))) : Promise.resolve(null),
+    ]);
     const all = [...latest, ...(compare || []), ...(schedule || [])];
     const aligned = alignSeries(all);
     const n = list.length;
@@ -174,13 +178,15 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
 
   const series: SeriesSpec[] = useMemo(() => {
     if (!d) return [];
-    const out: SeriesSpec[] = [{ label: t('analytics.latest'), values: d.latest, color: COLORS.measured }];
+    const prices = d.unit.includes('/'); // prices hold for their whole event: steps
+    const out: SeriesSpec[] = [{ label: t('analytics.latest'), values: d.latest, color: COLORS.measured, stepped: prices }];
     if (d.compare)
       out.push({
         label: applied?.prior ? t('analytics.knownAt', { at: formatInstant(applied.prior, d.tz) }) + (applied.source ? ' · ' + applied.source : '') : t('analytics.sourceSeries', { source: applied?.source || '' }),
         values: d.compare,
         color: COLORS.forecast,
         dash: [6, 4],
+        stepped: prices,
       });
     if (d.schedule) out.push({ label: t('analytics.schedule'), values: d.schedule, color: COLORS.schedule, stepped: true });
     return out;

@@ -47,9 +47,12 @@ export default function Assets({ me, query }: PageProps) {
     }
     return Array.from(byAccount.entries()).sort((x, y) => x[0] - y[0]);
   }, [assets]);
-  // nothing chosen yet: the first site (its sensors show at once)
-  const sel = assets.find((a) => a.id === selected) || (selected === null ? assets.find((a) => a.type === 'site') || assets[0] || null : null);
   const sensorsOf = (id: number) => (data.data?.sensors || []).filter((s) => s.asset_id === id);
+  // sensors of no asset (prices, weather): the caller's account's, or every account's for operators
+  const unattached = (data.data?.sensors || []).filter((s) => s.asset_id === null && (privileged || s.account_id === me.account.id));
+  const UNATTACHED = -1;
+  // nothing chosen yet: the first site (its sensors show at once)
+  const sel = assets.find((a) => a.id === selected) || (selected === null || (selected === UNATTACHED && unattached.length === 0) ? assets.find((a) => a.type === 'site') || assets[0] || null : null);
   const sites = assets.filter((a) => a.type === 'site');
 
   const del = async (a: AssetFull) => {
@@ -133,8 +136,17 @@ export default function Assets({ me, query }: PageProps) {
               <ul class="asset-tree">{assetTree(list).map((g) => node(g.node, g.children))}</ul>
             </div>
           ))}
+          {unattached.length > 0 && (
+            <p>
+              <button type="button" class="link" aria-current={selected === UNATTACHED ? 'true' : undefined} style={selected === UNATTACHED ? { fontWeight: 700 } : undefined} onClick={() => select(UNATTACHED)}>
+                {t('assets.unattached')}
+              </button>{' '}
+              <span class="muted">{t('assets.sensorCount', { n: unattached.length })}</span>
+            </p>
+          )}
         </div>
-        {sel && (
+        {selected === UNATTACHED && unattached.length > 0 && <SensorPanel key="unattached" asset={null} sensors={unattached} canPublish={privileged} onChanged={data.reload} />}
+        {sel && selected !== UNATTACHED && (
           <div>
             <div class="card">
               <h2>{sel.name}</h2>

@@ -16,7 +16,8 @@ import { COLORS, SeriesChart } from '../analytics/SeriesChart';
 const UNITS = ['kW', 'W', 'MW', 'kWh', 'MWh', 'TWD/kWh', 'TWD/MWh', '°C', 'W/m²', 'm/s', '%'];
 const CSV_FORMATS = ['generic', 'abri_bems', 'carlab_bems', 'ncku_bems'];
 
-export function SensorPanel({ asset, sensors, canPublish, onChanged }: { asset: AssetFull; sensors: SensorFull[]; canPublish: boolean; onChanged: () => void }) {
+/** asset null: the sensors that belong to no asset (prices, weather). */
+export function SensorPanel({ asset, sensors, canPublish, onChanged }: { asset: AssetFull | null; sensors: SensorFull[]; canPublish: boolean; onChanged: () => void }) {
   const [editing, setEditing] = useState<SensorFull | 'new' | null>(null);
   const [selected, setSelected] = useState<number | null>(sensors[0]?.id ?? null);
   const [delErr, setDelErr] = useState<unknown>(null);
@@ -39,7 +40,7 @@ export function SensorPanel({ asset, sensors, canPublish, onChanged }: { asset: 
   return (
     <div class="card sensors">
       <div class="row">
-        <h2>{t('assets.sensorsOf', { name: asset.name })}</h2>
+        <h2>{asset ? t('assets.sensorsOf', { name: asset.name }) : t('assets.unattached')}</h2>
         <span class="spacer" />
         <button type="button" class="small" onClick={() => setEditing('new')}>
           {t('assets.newSensor')}
@@ -98,11 +99,11 @@ export function SensorPanel({ asset, sensors, canPublish, onChanged }: { asset: 
   );
 }
 
-function SensorForm({ asset, sensor, canPublish, onSaved, onCancel }: { asset: AssetFull; sensor: SensorFull | null; canPublish: boolean; onSaved: (s: SensorFull) => void; onCancel: () => void }) {
+function SensorForm({ asset, sensor, canPublish, onSaved, onCancel }: { asset: AssetFull | null; sensor: SensorFull | null; canPublish: boolean; onSaved: (s: SensorFull) => void; onCancel: () => void }) {
   const [name, setName] = useState(sensor?.name || '');
   const [unit, setUnit] = useState(sensor?.unit || 'kW');
   const [res, setRes] = useState(sensor?.event_resolution || 'PT15M');
-  const [tz, setTz] = useState(sensor?.timezone || asset.timezone);
+  const [tz, setTz] = useState(sensor?.timezone || asset?.timezone || 'UTC');
   const [pub, setPub] = useState(!!sensor?.public);
   const [errs, setErrs] = useState<Record<string, string | undefined>>({});
   const [apiErr, setApiErr] = useState<unknown>(null);
@@ -120,8 +121,8 @@ function SensorForm({ asset, sensor, canPublish, onSaved, onCancel }: { asset: A
     if (Object.values(er).some(Boolean)) return;
     setApiErr(null);
     try {
-      const body: Record<string, unknown> = sensor ? { name: name.trim(), timezone: tz.trim() } : { name: name.trim(), unit: unit.trim(), event_resolution: res.trim(), timezone: tz.trim(), asset_id: asset.id };
-      if (!sensor && asset.account_id) body.account_id = asset.account_id;
+      const body: Record<string, unknown> = sensor ? { name: name.trim(), timezone: tz.trim() } : { name: name.trim(), unit: unit.trim(), event_resolution: res.trim(), timezone: tz.trim(), ...(asset ? { asset_id: asset.id } : {}) };
+      if (!sensor && asset && canPublish) body.account_id = asset.account_id;
       if (canPublish) body.public = pub;
       const s = sensor ? await api<SensorFull>('PATCH', `/api/v1/sensors/${sensor.id}`, body) : await api<SensorFull>('POST', '/api/v1/sensors', body);
       onSaved(s);
@@ -187,7 +188,7 @@ function SensorDetail({ sensor }: { sensor: SensorFull }) {
       {aligned && (
         <>
           <p class="muted">{t('assets.pointsKnown', { known, n: aligned.x.length })}</p>
-          <SeriesChart x={aligned.x} series={[{ label: sensor.name, values: aligned.ys[0], color: COLORS.measured }]} unit={sensor.unit} tz={tz} label={t('assets.chartOf', { name: sensor.name })} height={220} />
+          <SeriesChart x={aligned.x} series={[{ label: sensor.name, values: aligned.ys[0], color: COLORS.measured, stepped: sensor.unit.includes('/') }]} unit={sensor.unit} tz={tz} label={t('assets.chartOf', { name: sensor.name })} height={220} />
         </>
       )}
       <CsvUpload sensor={sensor} onStored={() => setVersion((v) => v + 1)} />
