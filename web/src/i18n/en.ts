@@ -310,6 +310,7 @@ const en = {
   'portfolio.savings': 'Savings',
   'portfolio.pastWindow': 'This plan covers a window that had already begun: a replay, not an instruction.',
   'portfolio.planChart': 'Planned power per device',
+  'portfolio.socOf': '{name} charge (kWh)',
   'portfolio.planNote': 'Power in kW, positive when consuming (charging). Solver: {solver}.',
   'portfolio.plan': 'Plan the site',
   'portfolio.planSite': 'Plan this site',

@@ -222,13 +222,18 @@ function ScheduleView({ s, tz, names }: { s: Schedule; tz: string; names: Map<nu
   const cur = s.currency || 'TWD';
   const devices = s.devices || [];
   const cols = useMemo(() => (s.resolution ? scheduleColumns(s.start, s.resolution, devices) : null), [s]);
-  const series: SeriesSpec[] = useMemo(
-    () =>
-      cols
-        ? devices.map((d, i) => ({ label: (d.name || names.get(d.asset_id) || '#' + d.asset_id) + ' (kW)', values: cols.ys[i], color: [COLORS.schedule, COLORS.measured, ...COLORS.extra][i % 7], stepped: true }))
-        : [],
-    [cols],
-  );
+  const series: SeriesSpec[] = useMemo(() => {
+    if (!cols) return [];
+    const palette = [COLORS.schedule, COLORS.measured, ...COLORS.extra];
+    const name = (d: (typeof devices)[number]) => d.name || names.get(d.asset_id) || '#' + d.asset_id;
+    const power = devices.map((d, i) => ({ label: name(d) + ' (kW)', values: cols.ys[i], color: palette[i % 7], stepped: true }));
+    // state of charge at the end of each slot, on a kWh axis
+    const soc = devices
+      .map((d, i) => ({ d, i }))
+      .filter(({ d }) => d.soc_kwh && d.soc_kwh.length)
+      .map(({ d, i }) => ({ label: t('portfolio.socOf', { name: name(d) }), values: cols.x.map((_, k) => d.soc_kwh![k] ?? null), color: palette[i % 7], dash: [4, 4], unit: 'kWh' }));
+    return [...power, ...soc];
+  }, [cols]);
   if (s.state !== 'done') {
     return (
       <div>

@@ -125,7 +125,7 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
   };
 
   return (
-    <div class="series-chart" tabIndex={0} onKeyDown={onKey} aria-label={t('analytics.chartKeys')}>
+    <div class="series-chart" role="group" tabIndex={0} onKeyDown={onKey} aria-label={t('analytics.chartKeys')}>
       <div class="row chart-tools">
         <button type="button" class="small secondary" onClick={() => act('zoom', 0.5)} aria-label={t('analytics.zoomIn')}>
           +
