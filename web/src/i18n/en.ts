@@ -310,6 +310,8 @@ const en = {
   'portfolio.savings': 'Savings',
   'portfolio.pastWindow': 'This plan covers a window that had already begun: a replay, not an instruction.',
   'portfolio.planChart': 'Planned power per device',
+  'portfolio.allSites': 'All sites',
+  'portfolio.last7': 'The last 7 days of each site (choose one for details)',
   'portfolio.socOf': '{name} charge (kWh)',
   'portfolio.planNote': 'Power in kW, positive when consuming (charging). Solver: {solver}.',
   'portfolio.plan': 'Plan the site',

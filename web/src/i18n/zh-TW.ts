@@ -311,6 +311,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'portfolio.savings': '節省金額',
   'portfolio.pastWindow': '此排程的時段在規劃時已開始：僅供回顧，並非調度指令。',
   'portfolio.planChart': '各設備的排程功率',
+  'portfolio.allSites': '所有案場',
+  'portfolio.last7': '各案場最近 7 天（點選案場查看明細）',
   'portfolio.socOf': '{name} 電量（kWh）',
   'portfolio.planNote': '功率單位 kW，用電（充電）為正。求解器：{solver}。',
   'portfolio.plan': '規劃案場排程',

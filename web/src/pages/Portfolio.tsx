@@ -44,6 +44,7 @@ export default function Portfolio({ query }: PageProps) {
             <SelectField id={siteSel} name="site" label={t('portfolio.site')} value={String(site.id)} onValue={(v) => setSiteId(Number(v))} options={sites.map((s) => ({ value: String(s.id), label: s.name }))} />
             <span class="muted">{t('common.timezone', { tz: site.timezone, offset: tzOffset(marketNow(), site.timezone) })}</span>
           </div>
+          {sites.length > 1 && <SitesCard sites={sites} onPick={setSiteId} />}
           <EnergyCard key={'e' + site.id} site={site} />
           <FlexCard key={'f' + site.id} site={site} assets={meta.data.assets} sensors={meta.data.sensors} />
         </>
@@ -116,6 +117,52 @@ function EnergyCard({ site }: { site: AssetFull }) {
         <summary>{t('portfolio.perDay')}</summary>
         <Table columns={dayCols} rows={list} rowKey={(r) => r.date} initialSort={{ key: 'date', dir: 'desc' }} pageSize={31} />
       </details>
+    </div>
+  );
+}
+
+/** Every site side by side: the last 7 local days (market clock) of each. */
+function SitesCard({ sites, onPick }: { sites: AssetFull[]; onPick: (id: number) => void }) {
+  const res = useAsync(
+    () =>
+      Promise.all(
+        sites.map((s) =>
+          api<{ days: DayEnergyLike[] }>('GET', `/api/v1/assets/${s.id}/power/daily` + qs({ end_date: localDate(marketNow(), s.timezone), days: 7 })).then(
+            (r) => ({ site: s, days: r.days, error: null as unknown }),
+            (e) => ({ site: s, days: [] as DayEnergyLike[], error: e }),
+          ),
+        ),
+      ),
+    [sites.map((s) => s.id).join(',')],
+  );
+  type Row = { site: AssetFull; days: DayEnergyLike[]; error: unknown };
+  const net = (r: Row) => energyByKind(r.days).find((k) => k.kind === 'net_load')?.net ?? null;
+  return (
+    <div class="card">
+      <h2>{t('portfolio.allSites')}</h2>
+      <ErrorBox error={res.error} onRetry={res.reload} />
+      <Table<Row>
+        columns={[
+          {
+            key: 'site',
+            label: t('portfolio.site'),
+            sortValue: (r) => r.site.name,
+            render: (r) => (
+              <button type="button" class="link" onClick={() => onPick(r.site.id)}>
+                {r.site.name}
+              </button>
+            ),
+          },
+          { key: 'consume', label: t('portfolio.usedOnSite'), numeric: true, sortValue: (r) => sumField(r.days, 'consume_kwh'), render: (r) => formatKWh(sumField(r.days, 'consume_kwh')) },
+          { key: 'generate', label: t('portfolio.generated'), numeric: true, sortValue: (r) => sumField(r.days, 'generate_kwh'), render: (r) => formatKWh(sumField(r.days, 'generate_kwh')) },
+          { key: 'net', label: t('portfolio.kind.net_load'), numeric: true, sortValue: net, render: (r) => formatKWh(net(r)) },
+          { key: 'error', label: '', sortable: false, wrap: true, render: (r) => (r.error ? <ErrorBox error={r.error} /> : null) },
+        ]}
+        rows={res.data || []}
+        rowKey={(r) => r.site.id}
+        loading={res.loading && !res.data}
+        caption={t('portfolio.last7')}
+      />
     </div>
   );
 }
