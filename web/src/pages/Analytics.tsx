@@ -79,9 +79,10 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
   const [source, setSource] = useState(query.get('source') || '');
   const [showSchedule, setShowSchedule] = useState(query.get('sched') !== '0');
   const [formErr, setFormErr] = useState<Record<string, string | undefined>>({});
-  const [applied, setApplied] = useState<Req | null>(() => buildReq());
+  const [applied, setApplied] = useState<Req | null>(() => checkReq().req);
 
-  function buildReq(): Req | null {
+  /** The request the form describes, or the errors that stop it (pure: no state is set). */
+  function checkReq(): { req: Req | null; errs: Record<string, string | undefined> } {
     const errs: Record<string, string | undefined> = {};
     let s = '';
     let e = '';
@@ -105,14 +106,14 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     }
     if (s && e && Date.parse(e) <= Date.parse(s)) errs.end = t('analytics.endAfterStart');
     if (!sel) errs.sel = t('common.required');
-    setFormErr(errs);
-    if (Object.values(errs).some(Boolean)) return null;
-    return { sel, start: s, end: e, res, prior: p, source: source.trim(), schedule: showSchedule };
+    if (Object.values(errs).some(Boolean)) return { req: null, errs };
+    return { req: { sel, start: s, end: e, res, prior: p, source: source.trim(), schedule: showSchedule }, errs };
   }
 
   const apply = (ev?: Event) => {
     ev?.preventDefault();
-    const r = buildReq();
+    const { req: r, errs } = checkReq();
+    setFormErr(errs);
     if (!r) return;
     setApplied(r);
     setQuery({ sel: r.sel, start: r.start, end: r.end, res: r.res || undefined, prior: r.prior || undefined, source: r.source || undefined, sched: r.schedule ? undefined : '0' });
