@@ -276,4 +276,115 @@ describe('flexmarket in a browser', () => {
     s.check();
     await s.close();
   });
+
+  test('a CSV with one bad line on /assets shows its line number; nothing is stored', async () => {
+    const s = await session();
+    s.allow = [/HTTP 422 POST .*\/api\/v1\/sensors\/\d+\/data/, /console: Failed to load resource: .*422/];
+    await s.login('ncku');
+    await s.goto('/assets');
+    // the first site is chosen at once, and its first sensor's chart and upload form
+    const form = s.page.locator('.sensor-detail .csv-upload').first();
+    await form.waitFor();
+    // whole hours lie on any sensor grid up to PT1H; line 3 has no number
+    const csv = 'time,value\n2026-11-22T00:00:00+08:00,12.5\n2026-11-22T01:00:00+08:00,twelve\n2026-11-22T02:00:00+08:00,13.0\n';
+    await form.locator('input[type=file]').setInputFiles({ name: 'one-bad-line.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await form.locator('select[name=format]').selectOption('generic');
+    await form.locator('button[type=submit]').click();
+    const line = form.locator('.error-box .error-lines li[data-line]');
+    await line.first().waitFor();
+    assert.equal(await line.count(), 1, 'exactly one refused line');
+    assert.equal(await line.getAttribute('data-line'), '3');
+    assert.match(await line.innerText(), /\S/);
+    assert.equal(await form.locator('.notice').count(), 0, 'no "uploaded" notice');
+    await s.shot('assets-csv-bad-line');
+    s.check();
+    await s.close();
+  });
+
+  test('plan the demo site on /portfolio and see the savings', async () => {
+    const s = await session();
+    await s.login('abri'); // ABRI_BEMS: the demo site with a battery and an EV charger
+    await s.goto('/portfolio');
+    const plan = s.page.locator('button[data-action=plan]');
+    await plan.waitFor();
+    await plan.click();
+    // a short window: the default (PT24H) can reach past the day-ahead prices the demo knows
+    await s.page.locator('.card.plan form input[name=duration]').fill('PT4H');
+    await s.page.locator('.card.plan form button[type=submit]').click();
+    const job = s.page.locator('.job-progress[data-state]');
+    await job.waitFor();
+    await s.page.locator('.job-progress[data-state=done], .job-progress[data-state=failed], .job-progress[data-state=cancelled]').waitFor({ timeout: 60000 });
+    assert.equal(await job.getAttribute('data-state'), 'done', 'plan failed: ' + (await job.innerText()));
+    assert.match(await job.locator('.notice').innerText(), /\d/);
+    const savings = s.page.locator('[data-kpi=savings]').first();
+    await savings.waitFor();
+    assert.match(await savings.innerText(), /\d/);
+    await s.shot('portfolio-planned');
+    s.check();
+    await s.close();
+  });
+
+  test('an admin creates a user: the generated password is shown once, the user is listed', async () => {
+    const s = await session();
+    await s.login('admin');
+    await s.goto('/users');
+    await s.page.locator('section.users button:has-text("New user")').click();
+    const form = s.page.locator('section.users form.card');
+    const email = `e2e-${Date.now()}@flexmarket.local`;
+    await form.locator('input[name=email]').fill(email);
+    await form.locator('input[name=account]').fill('NCKU_BEMS');
+    await form.locator('button[type=submit]').click();
+    const secret = s.page.locator('.created input.secret');
+    await secret.waitFor();
+    assert.match(await s.page.locator('.created').innerText(), new RegExp(email.replace(/[.]/g, '\\.')));
+    const pw = await secret.inputValue();
+    assert.ok(pw.length >= 10, 'a generated password: ' + pw);
+    await s.page.locator(`section.users table td:text-is("${email}")`).waitFor();
+    await s.shot('users-created');
+    // once: a reload of the page no longer shows it
+    await s.goto('/users');
+    await s.page.locator(`section.users table td:text-is("${email}")`).waitFor();
+    assert.equal(await s.page.locator('.created, input.secret').count(), 0);
+    assert.equal(await s.page.locator(`text=${pw}`).count(), 0);
+    // the new user can log in with it
+    const r = await fetch(BASE + '/api/v1/auth/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: pw }) });
+    assert.ok(r.ok, 'the new user logs in: HTTP ' + r.status);
+    s.check();
+    await s.close();
+  });
+
+  test('every page renders its heading and no error box (screenshots)', async () => {
+    const pages = {
+      abri: ['dashboard', 'market', 'portfolio', 'analytics', 'assets', 'account'],
+      operator: ['jobs', 'operator'],
+      admin: ['users', 'accounts'],
+    };
+    const settle = async (s) => {
+      await s.page.locator('main h1').first().waitFor();
+      // data arrived: no "Loading…" left in the page (charts included)
+      await s.page.waitForFunction(() => !/Loading…/.test(document.querySelector('main')?.textContent || ''), null, { timeout: 15000 });
+      assert.match(await s.page.locator('main h1').first().innerText(), /\S/);
+      const errors = await s.page.locator('main .error-box').allInnerTexts();
+      assert.deepEqual(errors, [], 'error boxes on ' + s.page.url());
+      assert.equal(await s.page.locator('text=Not allowed').count(), 0, 'not allowed: ' + s.page.url());
+    };
+    const s0 = await session();
+    await s0.goto('/login');
+    await s0.page.locator('input[name=email]').waitFor();
+    await s0.page.locator('h1').first().waitFor();
+    await s0.shot('page-login');
+    s0.check();
+    await s0.close();
+    for (const [user, list] of Object.entries(pages)) {
+      const s = await session();
+      await s.login(user);
+      for (const name of list) {
+        await s.goto('/' + name);
+        await settle(s);
+        await s.shot('page-' + name);
+      }
+      s.check();
+      await s.close();
+    }
+  });
 });
