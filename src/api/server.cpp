@@ -104,6 +104,23 @@ ApiServer::ApiServer(services::Platform& platform)
 
   server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     t_started = std::chrono::steady_clock::now();
+    // cpp-httplib prefers brotli when a client accepts it, at quality 11: a year of
+    // 15-minute data took 0.6 s to compress against 0.03 s to answer. Browsers always accept
+    // it, so offer gzip only (the request object is httplib's own, not const).
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    if (auto it = headers.find("Accept-Encoding"); it != headers.end() && it->second.find("br") != std::string::npos) {
+      std::string kept;
+      std::string_view rest(it->second);
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        if (item.substr(0, 2) == "br") continue;
+        kept += (kept.empty() ? "" : ", ") + std::string(item);
+      }
+      it->second = kept;
+    }
     const std::string given = req.get_header_value("X-Request-Id");
     t_request_id = acceptable_request_id(given) ? given : new_request_id();
     res.set_header("X-Request-Id", t_request_id);

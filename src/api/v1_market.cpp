@@ -238,11 +238,29 @@ void register_v1_market_routes(ApiServer& s) {
   s.route("GET", "/api/v1/markets", everyone(), [&p](RequestContext& c) {
     json items = json::array();
     for (const auto& m : p.market->list_markets()) items.push_back(market_json(m));
-    send_json(c.res, 200, {{"items", items}, {"now", format_iso8601(p.market->now())}});
+    const std::string now_text = format_iso8601(p.market->now());
+    send_json(c.res, 200,
+              {{"items", items},
+               {"now", now_text},
+               {"clock",
+                {{"now", now_text},
+                 {"mode", p.market_clock->is_simulated() ? "simulated" : "real"},
+                 {"speed", p.market_clock->speed()}}}});
   });
   s.route("GET", R"(/api/v1/markets/(\d+))", everyone({Resource::market}), [&p](RequestContext& c) {
     send_json(c.res, 200, market_json(p.market->get_market(path_id(c.req))));
   });
+  s.route("GET", R"(/api/v1/markets/(\d+)/meters)", only({Role::admin, Role::operator_}, {Resource::market}),
+          [&p](RequestContext& c) {
+            json items = json::array();
+            for (const auto& m : p.market->meters(c.caller(), path_id(c.req))) {
+              items.push_back({{"account_id", m.account_id},
+                               {"account_name", m.account_name},
+                               {"sensor_id", m.sensor_id},
+                               {"sensor_name", m.sensor_name}});
+            }
+            send_json(c.res, 200, {{"items", items}});
+          });
   s.route("PUT", R"(/api/v1/markets/(\d+)/meters/(\d+))", only({Role::admin, Role::operator_}, {Resource::market, Resource::account}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const json b = parse_json_object(c.req);
     reject_unknown_fields(b, {"sensor_id"});
@@ -318,7 +336,7 @@ void register_v1_market_routes(ApiServer& s) {
     for (const auto& t : v.trades) trades.push_back(slot_trade_json(t, m, c.caller()));
     for (const auto& b : v.bids) bids.push_back(bid_json(b, m));
     const bool has_row = v.state != "no_bids";
-    json out = {{"market_id", id},
+    send_json(c.res, 200, {{"market_id", id},
                {"slot_start", format_iso8601(slot)},
                {"state", v.state},
                {"cleared", v.clearing.cleared},
@@ -334,18 +352,48 @@ void register_v1_market_routes(ApiServer& s) {
                {"gate_closure", format_iso8601(v.gate_closure)},
                {"cleared_at", has_row ? json(format_iso8601(v.clearing.cleared_at)) : json(nullptr)},
                {"your_bids", bids},
-               {"trades", trades}};
-    if (c.caller().sees_all_accounts()) {
-      json book = json::array();
-      for (const auto& b : v.book) {
-        json j = bid_json(b, m);
-        j["account_id"] = b.account_id;
-        book.push_back(j);
-      }
-      out["book"] = book;
-    }
-    send_json(c.res, 200, out);
+               {"trades", trades}});
   });
+
+  // The book of a closed slot as a depth chart reads it: the aggregated buy curve (highest
+  // price first) and sell curve (lowest first), each step with its own and its cumulative
+  // volume, and the clearing point; operators and admins also get every bid with its account.
+  s.route("GET", R"(/api/v1/markets/(\d+)/clearings/([^/]+)/book)", everyone({Resource::market, Resource::slot}),
+          [&p](RequestContext& c) {
+            const auto id = path_id(c.req);
+            const Instant slot = instant_field(c.req.matches[2].str(), "slot_start");
+            const auto m = p.market->get_market(id);
+            auto v = p.market->slot_view(c.caller(), id, slot);
+            auto steps = [&](const std::string& curve_json) {
+              json out = json::array();
+              double before = 0;
+              for (const auto& pt : curve(curve_json, m)) {
+                const double cumulative = pt.value("volume_kwh", 0.0);
+                out.push_back({{"price", pt.value("price", 0.0)},
+                               {"volume", volume(cumulative - before, m)},
+                               {"cumulative_volume", cumulative}});
+                before = cumulative;
+              }
+              return out;
+            };
+            json out = {{"market_id", id},
+                        {"slot_start", format_iso8601(slot)},
+                        {"state", v.state},
+                        {"clearing_price", v.clearing.price ? json(clearing_price(*v.clearing.price, m)) : json(nullptr)},
+                        {"cleared_volume", ticks(v.clearing.volume_ticks, m.volume_tick_kwh)},
+                        {"buy", steps(v.clearing.demand_json)},
+                        {"sell", steps(v.clearing.supply_json)}};
+            if (c.caller().sees_all_accounts()) {
+              json bids = json::array();
+              for (const auto& b : v.book) {
+                json j = bid_json(b, m);
+                j["account_id"] = b.account_id;
+                bids.push_back(j);
+              }
+              out["bids"] = bids;
+            }
+            send_json(c.res, 200, out);
+          });
 
   // Trades: participants' and aggregators' own, from their side; operators' everyone's.
   s.route("GET", "/api/v1/trades", everyone().with_formats({"json", "csv"}), [&p](RequestContext& c) {
@@ -454,7 +502,7 @@ void register_v1_market_routes(ApiServer& s) {
     const auto versions = query_enum(c.req, "versions", {"current", "all"});
     auto page = p.market->settlements(c.caller(), query_id(c.req, "participant"), instant_field(*start, "start"),
                                       instant_field(*end, "end"), versions == "all", query_int(c.req, "page", 1),
-                                      query_int(c.req, "per_page", 50));
+                                      query_int(c.req, "per_page", 50), query_id(c.req, "market_id"));
     std::map<std::int64_t, store::MarketRecord> markets;
     json items = json::array();
     for (const auto& st : page.items) {
@@ -509,7 +557,8 @@ void register_v1_market_routes(ApiServer& s) {
   // the Last-Event-ID header) on. ?follow=false answers what there is and ends; otherwise
   // the event hub takes the connection over (no worker thread, no database connection).
   s.route("GET", "/api/v1/events", everyone(), [&p, &s](RequestContext& c) {
-    std::int64_t after = query_int(c.req, "after", 0);
+    // after=latest: only what happens from now on (a page that has just loaded its data).
+    std::int64_t after = query_string(c.req, "after") == "latest" ? p.market->last_event_id() : query_int(c.req, "after", 0);
     if (c.req.has_header("Last-Event-ID")) {
       const std::string v = c.req.get_header_value("Last-Event-ID");
       std::int64_t id = 0;

@@ -58,7 +58,8 @@ void register_v1_session_routes(ApiServer& s) {
                        {"severity", a.severity},
                        {"message", a.message},
                        {"at", format_iso8601(a.at)},
-                       {"link", a.link ? json(*a.link) : json(nullptr)}});
+                       {"link", a.link ? json(*a.link) : json(nullptr)},
+                       {"page", a.page ? json(*a.page) : json(nullptr)}});
     }
     send_json(c.res, 200, {{"alerts", items}});
   });

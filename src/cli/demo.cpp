@@ -84,6 +84,7 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     if (o.fresh) {
       store::drop_all_tables(*p->db);
       std::filesystem::remove_all(c.var_dir / "demo");
+      std::filesystem::remove(c.var_dir / "demo-logins.txt");
       std::cout << "Starting over: dropped every table of " << p->db->display_url() << "\n";
     }
     for (int v : store::upgrade(*p->db).applied) log_info("applied migration", {{"version", v}});
@@ -97,10 +98,21 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
               << std::flush;
     auto data = services::seed_demo_timeseries(*p, c.var_dir / "demo", p->market->now());
     std::cout << " " << data.readings_stored << " new readings\n";
+    // The demo's logins are kept beside its database (owner-only, like var/demo.env's
+    // tokens), so that every start can say how to log in; a real platform prints a
+    // generated password once and keeps nothing.
+    const auto logins_path = c.var_dir / "demo-logins.txt";
     if (!created.empty()) {
-      std::cout << "\nDemo users created. These passwords are shown only now:\n";
-      for (const auto& cr : created) std::cout << "  " << cr.email << "  " << cr.password << "\n";
-      std::cout << "(set a new one with: build/flexmarket user password --email EMAIL)\n";
+      std::ofstream logins(logins_path, std::ios::app);
+      for (const auto& cr : created) logins << cr.email << " " << cr.password << "\n";
+    }
+    if (std::ifstream logins(logins_path); logins) {
+      std::cout << "\nDemo logins (as created; kept in " << logins_path.string() << "):\n";
+      for (std::string email, password; logins >> email >> password;) {
+        std::cout << "  " << email << "  " << password << "\n";
+      }
+      std::cout << "(a password changed since is not updated there; set a new one with: build/flexmarket user "
+                   "password --email EMAIL)\n";
     }
     services::DemoMarket demo_market(*p, c.var_dir / "demo");
     const auto market_id = demo_market.setup();
@@ -176,9 +188,8 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
               << c.market_clock_speed << "x real time: a " << timeseries::format_duration(m.slot_length)
               << " slot closes, clears and settles about every " << every_wall << ".\n"
               << "Restarting continues from there; build/flexmarket demo --fresh starts over.\n\n"
-              << "In a browser: open " << url << "/ and log in as one of the demo users with the password printed\n"
-              << "when the demo was created (e.g. ncku@flexmarket.local, a participant; operator@ runs the market;\n"
-              << "admin@ manages users). Forgot it? build/flexmarket user password --email EMAIL sets a new one.\n\n"
+              << "In a browser: open " << url << "/ and log in as one of the demo logins above (e.g.\n"
+              << "ncku@flexmarket.local, a participant; operator@ runs the market; admin@ manages users).\n\n"
               << "From a script: tokens for every demo user (valid 24 h) and the ids the examples use are in " << env_path.string()
               << ":\n"
               << "  . " << env_path.string() << "\n"

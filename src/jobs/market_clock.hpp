@@ -24,6 +24,8 @@ class MarketClock {
 
   Instant now() const;
   bool is_simulated() const { return simulated_; }
+  // How many seconds of market time pass per wall-clock second (1 on a real clock).
+  double speed() const { return speed_; }
   // Moves simulated time forward; throws std::logic_error on a real clock.
   void advance(std::chrono::microseconds by);
   // A simulated clock behind `t` jumps forward to it (a restart continuing where the

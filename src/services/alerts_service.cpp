@@ -25,7 +25,7 @@ std::vector<Alert> alerts_for(store::Database& db, MarketService& market, const 
     if (at < wall_now - days(7)) break;
     out.push_back({"job_failed", "error",
                    j.kind + " job " + std::to_string(j.id) + " failed: " + j.error.value_or("no reason recorded"), at,
-                   "/api/v1/jobs?state=failed"});
+                   "/api/v1/jobs?state=failed", "/jobs?state=failed"});
   }
 
   store::JobFilter queued;
@@ -43,7 +43,7 @@ std::vector<Alert> alerts_for(store::Database& db, MarketService& market, const 
     out.push_back({"jobs_waiting", "warning",
                    std::to_string(waiting) + " job(s) queued for more than 5 minutes: no server or worker is taking "
                                              "them (is `flexmarket worker` running, or jobs.embedded on?)",
-                   oldest, "/api/v1/jobs?state=queued"});
+                   oldest, "/api/v1/jobs?state=queued", "/jobs?state=queued"});
   }
 
   // Slots that ended and wait for this account's meter data before they can be settled.
@@ -67,7 +67,8 @@ std::vector<Alert> alerts_for(store::Database& db, MarketService& market, const 
                          " bid(s)); without it by the settlement deadline (" +
                          format_iso8601(oldest_slot + m.slot_length + m.settlement_deadline) +
                          ") the meter counts as zero",
-                     oldest_slot, "/api/v1/markets/" + std::to_string(m.id) + "/results"});
+                     oldest_slot, "/api/v1/markets/" + std::to_string(m.id) + "/results",
+                     "/market?market=" + std::to_string(m.id)});
     }
   }
 
@@ -78,7 +79,10 @@ std::vector<Alert> alerts_for(store::Database& db, MarketService& market, const 
                        std::to_string(s.market_id) + ", account " + std::to_string(s.account_id) + ") lacks " +
                        std::to_string(s.missing_intervals) +
                        " meter interval(s); it is corrected when they arrive before the settlement deadline",
-                   s.slot_start, "/api/v1/settlements?from=" + format_iso8601(s.slot_start)});
+                   s.slot_start,
+                   "/api/v1/settlements?market_id=" + std::to_string(s.market_id) + "&start=" +
+                       format_iso8601(s.slot_start) + "&end=" + format_iso8601(s.slot_start + days(1)),
+                   "/market?market=" + std::to_string(s.market_id)});
   }
   std::stable_sort(out.begin(), out.end(), [](const Alert& a, const Alert& b) { return a.at > b.at; });
   if (out.size() > limit) out.resize(limit);

@@ -20,6 +20,7 @@ struct Alert {
   std::string message;
   Instant at;
   std::optional<std::string> link;  // the API route that shows the object
+  std::optional<std::string> page;  // the web interface's page that shows it
 };
 
 // Failed jobs of the last 7 days (wall time), queued jobs older than 5 minutes, and

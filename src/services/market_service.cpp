@@ -247,6 +247,13 @@ store::MarketRecord MarketService::get_market(std::int64_t id) {
   return *m;
 }
 
+std::vector<store::markets::MeterAssignment> MarketService::meters(const Principal& who, std::int64_t market_id) {
+  require_any_role(who, {Role::admin, Role::operator_}, "listing settlement meters");
+  get_market(market_id);
+  auto c = db_.acquire();
+  return store::markets::meters(*c, market_id);
+}
+
 void MarketService::set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id) {
   require_any_role(who, {Role::admin, Role::operator_}, "choosing settlement meters");
   get_market(market_id);
@@ -940,8 +947,9 @@ Executing MarketService::executing(const Principal& who, std::int64_t market_id)
 
 Page<store::SettlementRecord> MarketService::settlements(const Principal& who, std::int64_t account_id, Instant from,
                                                          Instant to, bool all_versions, std::int64_t page,
-                                                         std::int64_t per_page) {
+                                                         std::int64_t per_page, std::int64_t market_id) {
   check_paging(page, per_page);
+  if (market_id != 0) get_market(market_id);
   if (account_id < 0) throw invalid_field("participant", "participant must be an account id");
   if (!who.sees_all_accounts()) {
     if (account_id != 0 && account_id != who.account_id) throw not_found("no such participant");
@@ -954,9 +962,10 @@ Page<store::SettlementRecord> MarketService::settlements(const Principal& who, s
   out.page = page;
   out.per_page = per_page;
   auto c = db_.acquire();
-  out.total = store::settlements::count(*c, account_id, from, to, all_versions);
+  out.total = store::settlements::count(*c, account_id, from, to, all_versions, market_id);
   if ((page - 1) * per_page < out.total) {
-    out.items = store::settlements::page(*c, account_id, from, to, all_versions, (page - 1) * per_page, per_page);
+    out.items =
+        store::settlements::page(*c, account_id, from, to, all_versions, (page - 1) * per_page, per_page, market_id);
   }
   return out;
 }

@@ -144,6 +144,8 @@ class MarketService {
   std::vector<store::MarketRecord> list_markets();
   store::MarketRecord get_market(std::int64_t id);
   void set_meter(const Principal& who, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
+  // Operators and admins: which meter settles each account of the market.
+  std::vector<store::markets::MeterAssignment> meters(const Principal& who, std::int64_t market_id);
 
   // `market_out`, when given, receives the market (saves the caller a lookup).
   store::BidRecord place_bid(const Principal& who, std::int64_t market_id, const BidInput& in,
@@ -185,7 +187,7 @@ class MarketService {
   // Statements by slot, account and version; account_id 0: the caller's own (operators:
   // everyone's); an account that does not exist, or another's for a participant: 404.
   Page<store::SettlementRecord> settlements(const Principal& who, std::int64_t account_id, Instant from, Instant to,
-                                            bool all_versions, std::int64_t page, std::int64_t per_page);
+                                            bool all_versions, std::int64_t page, std::int64_t per_page, std::int64_t market_id = 0);
 
   // Demand response (ETP §4.10, §8). A participant offers a load reduction (kWh, price per
   // kWh) for a coming local day; an aggregator accepts it for a window inside that day;

@@ -294,6 +294,19 @@ void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, s
       {market_id, account_id, sensor_id});
 }
 
+std::vector<MeterAssignment> meters(Connection& c, std::int64_t market_id) {
+  std::vector<MeterAssignment> out;
+  for (const auto& row : c.query("SELECT mm.account_id, a.name, mm.sensor_id, s.name FROM market_meters mm "
+                                 "JOIN accounts a ON a.id = mm.account_id JOIN sensors s ON s.id = mm.sensor_id "
+                                 "WHERE mm.market_id = ? ORDER BY a.name",
+                                 {market_id})
+                             .rows) {
+    Row r(row);
+    out.push_back({r.int64(0), r.text(1), r.int64(2), r.text(3)});
+  }
+  return out;
+}
+
 std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std::int64_t account_id) {
   auto r = c.query("SELECT sensor_id FROM market_meters WHERE market_id = ? AND account_id = ?", {market_id, account_id});
   if (r.empty()) return std::nullopt;
@@ -696,13 +709,14 @@ std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Insta
 }
 
 std::vector<SettlementRecord> page(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
-                                   std::int64_t offset, std::int64_t limit) {
+                                   std::int64_t offset, std::int64_t limit, std::int64_t market_id) {
   std::vector<SettlementRecord> out;
   for (const auto& row : c.query(std::string("SELECT ") + kSettlementColumns +
                                      " FROM settlements WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                                     "AND (CAST(? AS BIGINT) = 0 OR market_id = ?) "
                                      "AND slot_start >= ? AND slot_start < ? AND (CAST(? AS BIGINT) = 1 OR current = 1) "
                                      "ORDER BY slot_start, account_id, version, market_id LIMIT ? OFFSET ?",
-                                 {account_id, account_id, to_micros(from), to_micros(to),
+                                 {account_id, account_id, market_id, market_id, to_micros(from), to_micros(to),
                                   static_cast<std::int64_t>(all_versions ? 1 : 0), limit, offset})
                              .rows) {
     out.push_back(settlement_from(Row(row)));
@@ -710,10 +724,12 @@ std::vector<SettlementRecord> page(Connection& c, std::int64_t account_id, Insta
   return out;
 }
 
-std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions) {
+std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
+                   std::int64_t market_id) {
   return c.query("SELECT COUNT(*) FROM settlements WHERE (CAST(? AS BIGINT) = 0 OR account_id = ?) "
+                 "AND (CAST(? AS BIGINT) = 0 OR market_id = ?) "
                  "AND slot_start >= ? AND slot_start < ? AND (CAST(? AS BIGINT) = 1 OR current = 1)",
-                 {account_id, account_id, to_micros(from), to_micros(to),
+                 {account_id, account_id, market_id, market_id, to_micros(from), to_micros(to),
                   static_cast<std::int64_t>(all_versions ? 1 : 0)})[0]
       .int64(0);
 }

@@ -125,6 +125,14 @@ std::optional<MarketRecord> find(Connection& c, std::int64_t id);
 std::vector<MarketRecord> list(Connection& c);
 void set_meter(Connection& c, std::int64_t market_id, std::int64_t account_id, std::int64_t sensor_id);
 std::optional<std::int64_t> meter_of(Connection& c, std::int64_t market_id, std::int64_t account_id);
+struct MeterAssignment {
+  std::int64_t account_id = 0;
+  std::string account_name;
+  std::int64_t sensor_id = 0;
+  std::string sensor_name;
+};
+// Every account's settlement meter in the market, by account name.
+std::vector<MeterAssignment> meters(Connection& c, std::int64_t market_id);
 // Where a sensor is a settlement meter: each market and account that uses it.
 struct MeterUse {
   std::int64_t market_id = 0, account_id = 0;
@@ -196,9 +204,11 @@ void insert(Connection& c, const SettlementRecord& s);
 std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id);
 std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
 // One page of list()'s rows, in its order, and how many there are.
+// market_id 0: every market.
 std::vector<SettlementRecord> page(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
-                                   std::int64_t offset, std::int64_t limit);
-std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
+                                   std::int64_t offset, std::int64_t limit, std::int64_t market_id = 0);
+std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions,
+                   std::int64_t market_id = 0);
 }  // namespace settlements
 
 namespace events {

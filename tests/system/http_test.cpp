@@ -210,6 +210,10 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/markets/{id}/dr-offers", "get"}, {"/api/v1/markets/{id}/dr-offers", "post"},
       {"/api/v1/dr-offers/{id}/accept", "post"},
       {"/api/v1/markets/{id}/clearings", "get"}, {"/api/v1/trades", "get"},
+      {"/api/v1/auth/session", "post"}, {"/api/v1/auth/session", "delete"}, {"/api/v1/me/tokens", "get"},
+      {"/api/v1/me/tokens", "post"}, {"/api/v1/me/tokens/{id}", "delete"}, {"/api/v1/alerts", "get"},
+      {"/api/v1/markets/{id}", "patch"}, {"/api/v1/markets/{id}/meters", "get"},
+      {"/api/v1/markets/{id}/clearings/{slot_start}/book", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;

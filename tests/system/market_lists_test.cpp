@@ -635,21 +635,32 @@ TEST_P(MarketLists, NoBidsOrOffersWithoutASettlementMeter) {
        {{"day", "2026-11-24"}, {"volume_kwh", 1}, {"price", 5}}, 201);
 }
 
-// Operators see every bid of a closed slot (the book); participants only their own.
-TEST_P(MarketLists, OperatorsSeeTheWholeBookOfAClosedSlot) {
-  trade_one_slot();
-  const std::string slot = market_path("/clearings/2026-11-23T10:00:00%2B08:00");
-  const json as_op = get(slot, op);
-  ASSERT_TRUE(as_op.contains("book")) << as_op.dump();
-  ASSERT_EQ(as_op["book"].size(), 2u);
+// The book of a closed slot: the curves it cleared on with the clearing point, for everyone;
+// every bid with its account for operators only.
+TEST_P(MarketLists, TheBookOfAClosedSlotForDepthChartsAndOperators) {
+  bid(seller, "sell", 0.7, 1.91);
+  bid(seller, "sell", 0.5, 2.5);
+  bid(buyer, "buy", 1.0, 2.0);
+  const std::string book = market_path("/clearings/2026-11-23T10:00:00%2B08:00/book");
+  get(book, buyer, 404);  // still open
+  advance("2026-11-23T10:30:00+08:00");
+  const json as_op = get(book, op);
+  EXPECT_EQ(as_op["state"], "cleared");
+  EXPECT_EQ(as_op["cleared_volume"], 0.7);
+  EXPECT_EQ(as_op["clearing_price"], get(market_path("/clearings/2026-11-23T10:00:00%2B08:00"), op)["price"]);
+  ASSERT_EQ(as_op["sell"].size(), 2u) << as_op.dump();
+  EXPECT_EQ(as_op["sell"][0], json({{"price", 1.91}, {"volume", 0.7}, {"cumulative_volume", 0.7}}));
+  EXPECT_EQ(as_op["sell"][1], json({{"price", 2.5}, {"volume", 0.5}, {"cumulative_volume", 1.2}}));
+  ASSERT_EQ(as_op["buy"].size(), 1u);
+  EXPECT_EQ(as_op["buy"][0], json({{"price", 2.0}, {"volume", 1.0}, {"cumulative_volume", 1.0}}));
+  ASSERT_EQ(as_op["bids"].size(), 3u);
   std::set<std::int64_t> accounts;
-  for (const auto& b : as_op["book"]) accounts.insert(b["account_id"].get<std::int64_t>());
+  for (const auto& b : as_op["bids"]) accounts.insert(b["account_id"].get<std::int64_t>());
   EXPECT_EQ(accounts, (std::set<std::int64_t>{seller_account, buyer_account}));
-  EXPECT_EQ(as_op["demand"].size(), 1u);
-  EXPECT_EQ(as_op["supply"].size(), 1u);
-  const json as_buyer = get(slot, buyer);
-  EXPECT_FALSE(as_buyer.contains("book"));
-  EXPECT_EQ(as_buyer["your_bids"].size(), 1u);
+  const json as_buyer = get(book, buyer);
+  EXPECT_FALSE(as_buyer.contains("bids"));
+  EXPECT_EQ(as_buyer["sell"], as_op["sell"]);
+  EXPECT_FALSE(get(market_path("/clearings/2026-11-23T10:00:00%2B08:00"), op).contains("book"));
 }
 
 // What may change of a market changes; its grid does not, and a refused change changes nothing.
@@ -703,6 +714,43 @@ TEST_P(MarketLists, StatementsWithoutMeterDataAreAlerts) {
   EXPECT_NE(mine[0]["message"].get<std::string>().find("lacks 4 meter interval"), std::string::npos) << mine.dump();
   EXPECT_EQ(get("/api/v1/alerts", seller)["alerts"].size(), 0u) << get("/api/v1/alerts", seller).dump();
   EXPECT_EQ(get("/api/v1/alerts", op)["alerts"].size(), 1u);
+}
+
+// What the web interface's pages read besides the lists: the settlement meters of a market
+// (operators), the market clock, statements of one market, and events from now on.
+TEST_P(MarketLists, MetersClockStatementsOfOneMarketAndEventsFromNow) {
+  const json meters = get(market_path("/meters"), op)["items"];
+  ASSERT_EQ(meters.size(), 2u) << meters.dump();
+  EXPECT_EQ(meters[0]["account_name"], "ABRI_BEMS");
+  EXPECT_EQ(meters[0]["sensor_id"], seller_meter);
+  EXPECT_EQ(meters[1]["account_id"], buyer_account);
+  get(market_path("/meters"), buyer, 403);
+
+  const json clock = get("/api/v1/markets", buyer)["clock"];
+  EXPECT_EQ(clock["mode"], "simulated");
+  EXPECT_EQ(clock["now"].get<std::string>().substr(0, 16), "2026-11-22T16:00");
+  EXPECT_GT(clock["speed"].get<double>(), 0.0);
+
+  trade_one_slot();
+  meter_reading(seller, seller_meter, -0.7);
+  meter_reading(buyer, buyer_meter, 0.7);
+  advance("2026-11-23T11:30:00+08:00");
+  const std::string window = "start=2026-11-23T00:00:00%2B08:00&end=2026-11-24T00:00:00%2B08:00";
+  EXPECT_EQ(get("/api/v1/settlements?" + window, seller)["total"], 1);
+  EXPECT_EQ(get("/api/v1/settlements?market_id=" + std::to_string(market) + "&" + window, seller)["total"], 1);
+  const std::int64_t other =
+      call("POST", "/api/v1/markets", op, {{"name", "Kaohsiung market"}, {"timezone", "Asia/Taipei"}}, 201)["id"];
+  EXPECT_EQ(get("/api/v1/settlements?market_id=" + std::to_string(other) + "&" + window, seller)["total"], 0);
+  get("/api/v1/settlements?market_id=999&" + window, seller, 404);
+
+  // after=latest answers nothing of the past; a numeric after still replays.
+  auto latest = http->Get("/api/v1/events?after=latest&follow=false", bearer(seller));
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->status, 200);
+  EXPECT_EQ(latest->body.find("event:"), std::string::npos) << latest->body;
+  auto all = http->Get("/api/v1/events?after=0&follow=false", bearer(seller));
+  EXPECT_NE(all->body.find("event: settled"), std::string::npos);
+  EXPECT_EQ(http->Get("/api/v1/events?after=soon&follow=false", bearer(seller))->status, 422);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(MarketLists);
