@@ -210,7 +210,7 @@ export const EVENT_TYPES = [
  */
 export function subscribeEvents(
   handler: (ev: ServerEvent) => void,
-  opts: { after?: number; onOpen?: () => void; onError?: (closed: boolean) => void } = {},
+  opts: { after?: number | 'latest'; onOpen?: () => void; onError?: (closed: boolean) => void } = {},
 ): () => void {
   if (typeof EventSource === 'undefined') return () => {};
   // dev only: the vite proxy turns fm_dev_token into an Authorization header (EventSource has no headers)

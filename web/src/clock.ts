@@ -32,12 +32,15 @@ export function estimateSpeed(samples: ClockSample[]): number {
   return Math.abs(s - r) / s < 0.1 ? r : s;
 }
 
-/** Market time at wall time `wall`, extrapolated from the last sample. */
-export function marketNowAt(samples: ClockSample[], wall: number): number {
+/** Market time at wall time `wall`, extrapolated from the last sample at `speed` (default: estimated). */
+export function marketNowAt(samples: ClockSample[], wall: number, speed?: number): number {
   if (!samples.length) return Date.now();
   const last = samples[samples.length - 1];
-  return last.market + (wall - last.wall) * estimateSpeed(samples);
+  return last.market + (wall - last.wall) * (speed ?? estimateSpeed(samples));
 }
+
+// The speed the server states (GET /api/v1/markets: clock.speed); estimated when it does not.
+let serverSpeed: number | undefined;
 
 const samples: ClockSample[] = [];
 
@@ -63,8 +66,9 @@ const subscribers = new Set<() => void>();
 async function sample(): Promise<void> {
   const t0 = performance.now();
   try {
-    const r = await api<{ now?: string }>('GET', '/api/v1/markets?per_page=1');
+    const r = await api<{ now?: string; clock?: { speed?: number } }>('GET', '/api/v1/markets?per_page=1');
     const t1 = performance.now();
+    if (r && typeof r.clock?.speed === 'number' && Number.isFinite(r.clock.speed)) serverSpeed = r.clock.speed;
     if (r && r.now) {
       addSample(samples, { market: Date.parse(r.now), wall: (t0 + t1) / 2 });
       subscribers.forEach((fn) => fn());
@@ -100,11 +104,11 @@ export function resampleClock(): void {
 }
 
 export function marketNow(): number {
-  return marketNowAt(samples, performance.now());
+  return marketNowAt(samples, performance.now(), serverSpeed);
 }
 
 export function clockSpeed(): number {
-  return estimateSpeed(samples);
+  return serverSpeed ?? estimateSpeed(samples);
 }
 
 /**

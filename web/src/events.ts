@@ -34,7 +34,7 @@ function setLive(v: boolean) {
   statusListeners.forEach((fn) => fn(v));
 }
 
-// The server replays every event after ?after= (from the first one when the tab has seen none).
+// The server replays every event after ?after= (none when the tab has seen none: after=latest).
 // Events arriving in a burst right after the stream opens are that backlog: they are not delivered
 // one by one; once the burst ends (a quiet gap of REPLAY_GAP ms) handlers get one event of type
 // 'resync' (replay: true), on which a page reloads what it shows.
@@ -87,7 +87,9 @@ function open() {
       handlers.forEach((h) => h(ev));
     },
     {
-      after: lastId,
+      // A tab that has seen no event asks for what happens from now on: its pages have
+      // just loaded their data.
+      after: lastId ?? 'latest',
       onOpen: () => {
         replayUntil = Date.now() + 1500;
         setLive(true);

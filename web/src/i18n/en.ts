@@ -239,6 +239,7 @@ const en = {
   'operator.updated': 'Market {name} saved.',
   'operator.editUnavailable': 'This server cannot edit markets yet (PATCH /api/v1/markets/{id} is missing).',
   'operator.meters': 'Settlement meters',
+  'operator.currentMeters': 'Meters settling each account',
   'operator.meterAccount': 'Participant account',
   'operator.meterSensor': 'Power sensor',
   'operator.assignMeter': 'Assign meter',

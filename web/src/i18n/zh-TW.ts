@@ -240,6 +240,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'operator.updated': '市場 {name} 已儲存。',
   'operator.editUnavailable': '此伺服器尚無法編輯市場（缺少 PATCH /api/v1/markets/{id}）。',
   'operator.meters': '結算電表',
+  'operator.currentMeters': '各帳戶的結算電表',
   'operator.meterAccount': '參與者帳戶',
   'operator.meterSensor': '功率感測器',
   'operator.assignMeter': '指定電表',

@@ -81,6 +81,13 @@ function Meters({ markets }: { markets: Market[] }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const powerSensors = (sensors.data?.items || []).filter((s) => String(s.account_id) === accountId && ['kW', 'MW', 'W'].includes(s.unit));
+  const assigned = useAsync(
+    () =>
+      marketId
+        ? api<{ items: MeterAssignment[] }>('GET', `/api/v1/markets/${marketId}/meters`)
+        : Promise.resolve({ items: [] as MeterAssignment[] }),
+    [marketId],
+  );
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -94,6 +101,7 @@ function Meters({ markets }: { markets: Market[] }) {
     try {
       await api('PUT', `/api/v1/markets/${marketId}/meters/${accountId}`, { sensor_id: Number(sensorId) });
       setNotice(t('operator.meterAssigned'));
+      assigned.reload();
     } catch (err) {
       setError(err);
     } finally {
@@ -135,8 +143,26 @@ function Meters({ markets }: { markets: Market[] }) {
       </form>
       <ErrorBox error={error} />
       <Notice text={notice} />
+      <ErrorBox error={assigned.error} />
+      <Table
+        caption={t('operator.currentMeters')}
+        rows={assigned.data?.items || []}
+        rowKey={(x) => x.account_id}
+        initialSort={{ key: 'account_name', dir: 'asc' }}
+        columns={[
+          { key: 'account_name', label: t('operator.meterAccount'), render: (x) => `${x.account_name} (#${x.account_id})` },
+          { key: 'sensor_name', label: t('operator.meterSensor'), render: (x) => `${x.sensor_name} (#${x.sensor_id})` },
+        ]}
+      />
     </section>
   );
+}
+
+interface MeterAssignment {
+  account_id: number;
+  account_name: string;
+  sensor_id: number;
+  sensor_name: string;
 }
 
 const ADVANCE = ['PT15M', 'PT1H', 'PT6H', 'P1D'];

@@ -196,12 +196,8 @@ export function Settlements({ market, version, showAccounts }: { market: Market;
     return { start: start.toISOString(), end: end.toISOString() };
   };
   const r = usePaged(
-    // market_id: the server may not filter by market yet; rows of other markets are left out here
     (page, per) =>
-      api<Page<Settlement>>('GET', '/api/v1/settlements' + qs({ ...range(), market_id: market.id, versions: all ? 'all' : 'current', page, per_page: per })).then((r) => ({
-        ...r,
-        items: r.items.filter((x) => x.market_id === undefined || x.market_id === market.id),
-      })),
+      api<Page<Settlement>>('GET', '/api/v1/settlements' + qs({ ...range(), market_id: market.id, versions: all ? 'all' : 'current', page, per_page: per })),
     [market.id, version, all, days],
     20,
   );
@@ -215,7 +211,7 @@ export function Settlements({ market, version, showAccounts }: { market: Market;
         <label class="row">
           <input type="checkbox" checked={all} onChange={(e) => setAll((e.currentTarget as HTMLInputElement).checked)} /> {t('market.allVersions')}
         </label>
-        <CsvButton path={'/api/v1/settlements' + qs({ ...range(), versions: all ? 'all' : 'current', per_page: 500 })} filename="settlements.csv" />
+        <CsvButton path={'/api/v1/settlements' + qs({ ...range(), market_id: market.id, versions: all ? 'all' : 'current', per_page: 500 })} filename="settlements.csv" />
         <label class="row">
           {t('market.window')}{' '}
           <select value={String(days)} onChange={(e) => setDays(Number((e.currentTarget as HTMLSelectElement).value))}>
