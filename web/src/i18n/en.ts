@@ -78,6 +78,7 @@ const en = {
   'login.submit': 'Log in',
   'login.busy': 'Logging in…',
   'login.intro': 'Log in to the local energy market.',
+  'login.passwordChanged': 'Your password was changed: log in with the new one.',
 
   'dashboard.title': 'Dashboard',
   'dashboard.sites': 'My sites',

@@ -79,6 +79,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'login.submit': '登入',
   'login.busy': '登入中…',
   'login.intro': '登入地方電力交易市場。',
+  'login.passwordChanged': '密碼已變更，請以新密碼登入。',
 
   'dashboard.title': '總覽',
   'dashboard.sites': '我的案場',

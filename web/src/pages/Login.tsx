@@ -16,6 +16,7 @@ export default function Login({ next }: { next?: string | null }) {
   const [errors, setErrors] = useState<Errors>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const reason = new URLSearchParams(location.search).get('reason');
 
   // fetch the dashboard's code while the user types: it shows sooner after login
   useEffect(() => {
@@ -45,6 +46,7 @@ export default function Login({ next }: { next?: string | null }) {
     <section class="login card">
       <h1>{t('login.title')}</h1>
       <p class="muted">{t('login.intro')}</p>
+      {reason === 'password_changed' && <p role="status" class="notice">{t('login.passwordChanged')}</p>}
       <form onSubmit={submit} noValidate>
         <TextField
           id={ids.email}
