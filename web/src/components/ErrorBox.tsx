@@ -22,15 +22,15 @@ export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => v
     <div class="error-box" role="alert">
       <strong>{t('common.error')}{code ? ` (${code})` : ''}: </strong>
       <span class="error-message">{message}</span>
-      {field && <div class="error-field">{t('common.errorField', { field })}</div>}
+      {field && !(lines && lines.length > 0) && <div class="error-field">{t('common.errorField', { field })}</div>}
       {lines && lines.length > 0 && (
-        <ol class="error-lines">
+        <ul class="error-lines">
           {lines.map((l) => (
-            <li key={l.line} value={l.line} data-line={l.line}>
+            <li key={l.line} data-line={l.line}>
               {t('common.errorLine', { line: l.line, message: l.message })}
             </li>
           ))}
-        </ol>
+        </ul>
       )}
       {onRetry && (
         <button type="button" class="secondary" onClick={onRetry}>

@@ -64,7 +64,7 @@ async function loadMarketStates(): Promise<MarketState[]> {
           (n) => ({ n }),
           (e) => ({ e }),
         ),
-        api<Page<ClearingSummary>>('GET', `/api/v1/markets/${market.id}/clearings` + qs({ per_page: 1 })),
+        api<Page<ClearingSummary>>('GET', `/api/v1/markets/${market.id}/clearings` + qs({ state: 'cleared', per_page: 1 })),
         api<Page<Bid>>('GET', `/api/v1/markets/${market.id}/bids` + qs({ status: 'open', per_page: 500 })),
       ]);
       return {

@@ -360,7 +360,8 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
   const lastModel = (id: number) => (Array.isArray(lastReq.flex_model) ? lastReq.flex_model.find((m) => m.asset_id === id) : undefined);
   const [open, setOpen] = useState(false);
   const [start, setStart] = useState('');
-  const [duration, setDuration] = useState(lastReq.duration || 'PT24H');
+  // Half a day: prices (day-ahead) are known that far on the demo at any hour.
+  const [duration, setDuration] = useState(lastReq.duration || 'PT12H');
   const [price, setPrice] = useState(String(lastReq.flex_context?.consumption_price_sensor ?? prices[0]?.id ?? ''));
   const [cap, setCap] = useState(String(lastReq.flex_context?.site_power_capacity_kw ?? site.capacity_kw ?? ''));
   const [dev, setDev] = useState<Record<number, DevForm>>({});
