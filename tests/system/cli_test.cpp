@@ -102,7 +102,8 @@ TEST_P(Cli, DemoSeedsUsersOnceAndServes) {
   auto list = cli(db, {"user", "list"});
   EXPECT_NE(list.out.find("NCKU_BEMS"), std::string::npos) << list.out;
 
-  // A second run creates nothing, prints no password and continues the market clock.
+  // A second run creates nothing, continues the market clock and prints the same logins,
+  // kept owner-only beside the database.
   Process again({FLEXMARKET_BINARY, "demo", "--database", db.url, "--var-dir", db.var_dir, "--port", "0"}, {},
                 dir + "/out2", dir + "/err2");
   std::string out2;
@@ -113,7 +114,14 @@ TEST_P(Cli, DemoSeedsUsersOnceAndServes) {
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(), 0);
   EXPECT_NE(out2.find("The market clock continues from"), std::string::npos) << out2;
-  EXPECT_EQ(out2.find("admin@flexmarket.local  "), std::string::npos) << out2;
+  const auto login_line = [](const std::string& text) {
+    const auto at = text.find("  admin@flexmarket.local  ");
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+  };
+  EXPECT_FALSE(login_line(out).empty()) << out;
+  EXPECT_EQ(login_line(out2), login_line(out)) << out2;
+  const auto perms = std::filesystem::status(db.var_dir + "/demo-logins.txt").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::filesystem::remove_all(dir);
 }
 

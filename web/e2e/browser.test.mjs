@@ -58,7 +58,7 @@ async function session(opts = {}) {
   page.on('requestfailed', (r) => {
     const err = r.failure()?.errorText || '';
     // a navigation aborts what the old page had in flight (its event stream among them)
-    if (err.includes('ERR_ABORTED') && (navigating || r.url().endsWith('/api/v1/events'))) return;
+    if (err.includes('ERR_ABORTED') && (navigating || new URL(r.url()).pathname === '/api/v1/events')) return;
     problems.push(`requestfailed: ${r.method()} ${r.url()} ${err}`);
   });
   page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`));
