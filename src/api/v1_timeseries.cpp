@@ -84,13 +84,16 @@ void append_number(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-date::year_month_day query_date(const httplib::Request& req, const std::string& name, const std::string& tz_name) {
+// Without the parameter: today in the site's timezone by market time (on a simulated clock,
+// the market's day, as the meter data the demo writes).
+date::year_month_day query_date(const httplib::Request& req, const std::string& name, const std::string& tz_name,
+                                Instant market_now) {
   if (auto s = query_string(req, name)) {
     auto d = timeseries::parse_date(*s);
     if (!d) throw invalid_field(name, name + " must be a date like 2026-11-22");
     return *d;
   }
-  return timeseries::local_day_of(timeseries::find_zone(tz_name), now());
+  return timeseries::local_day_of(timeseries::find_zone(tz_name), market_now);
 }
 
 std::string site_timezone(services::Platform& p, const services::Principal& who, std::int64_t id) {
@@ -273,7 +276,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
 
   s.route("GET", R"(/api/v1/assets/(\d+)/power/readings)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);
-    const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id));
+    const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id), p.market->now());
     std::string tz_name;
     auto page = p.timeseries->power_readings(c.caller(), id, day, query_int(c.req, "page", 1),
                                              query_int(c.req, "per_page", 50), &tz_name);
@@ -304,7 +307,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
 
   s.route("GET", R"(/api/v1/assets/(\d+)/power/daily)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p, day_json](RequestContext& c) {
     const auto id = path_id(c.req);
-    const auto last = query_date(c.req, "end_date", site_timezone(p, c.caller(), id));
+    const auto last = query_date(c.req, "end_date", site_timezone(p, c.caller(), id), p.market->now());
     const auto days = query_int(c.req, "days", 7);
     if (days < 1 || days > 366) throw invalid_field("days", "days must be from 1 to 366");
     std::string tz_name;
@@ -316,7 +319,7 @@ void register_v1_timeseries_routes(ApiServer& s) {
 
   s.route("GET", R"(/api/v1/assets/(\d+)/power/summary)", everyone({Resource::asset}, {Role::admin, Role::operator_}), [&p, day_json](RequestContext& c) {
     const auto id = path_id(c.req);
-    const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id));
+    const auto day = query_date(c.req, "date", site_timezone(p, c.caller(), id), p.market->now());
     std::string tz_name;
     auto list = p.timeseries->daily_energy(c.caller(), id, day, 1, &tz_name);
     json out = day_json(list.front());

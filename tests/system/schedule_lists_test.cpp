@@ -237,6 +237,13 @@ TEST_P(ScheduleLists, PowerViewsOfASiteShowMeasurementsNotSchedules) {
   const std::string readings = "/api/v1/assets/" + std::to_string(site) + "/power/readings?date=2026-11-23&per_page=500";
   const json before = get(summary, alice);
   EXPECT_DOUBLE_EQ(before["energy_kwh"]["ess"].get<double>(), 10.0) << before.dump();
+  // Without a date the views show today by market time (the frozen clock's 2026-11-25,
+  // in Amsterdam), not the wall clock's day.
+  const std::string base = "/api/v1/assets/" + std::to_string(site) + "/power/";
+  EXPECT_EQ(get(base + "summary", alice)["date"], "2026-11-25");
+  EXPECT_EQ(get(base + "readings", alice)["date"], "2026-11-25");
+  const json week = get(base + "daily", alice);
+  EXPECT_EQ(week["days"].back()["date"], "2026-11-25") << week.dump();
   EXPECT_DOUBLE_EQ(before["energy_kwh"]["net_load"].get<double>(), 480.0) << before.dump();
   const json daily_before = get(daily, alice);
   const json readings_before = get(readings, alice);

@@ -240,6 +240,7 @@ const en = {
   'operator.updated': 'Market {name} saved.',
   'operator.editUnavailable': 'This server cannot edit markets yet (PATCH /api/v1/markets/{id} is missing).',
   'operator.meters': 'Settlement meters',
+  'operator.noBidsInSlot': 'No bids were open when this slot\'s gate closed: nothing was cleared.',
   'operator.currentMeters': 'Meters settling each account',
   'operator.meterAccount': 'Participant account',
   'operator.meterSensor': 'Power sensor',

@@ -241,6 +241,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'operator.updated': '市場 {name} 已儲存。',
   'operator.editUnavailable': '此伺服器尚無法編輯市場（缺少 PATCH /api/v1/markets/{id}）。',
   'operator.meters': '結算電表',
+  'operator.noBidsInSlot': '此時段關閘時沒有有效的競價，未進行出清。',
   'operator.currentMeters': '各帳戶的結算電表',
   'operator.meterAccount': '參與者帳戶',
   'operator.meterSensor': '功率感測器',

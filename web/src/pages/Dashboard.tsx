@@ -64,14 +64,15 @@ async function loadMarketStates(): Promise<MarketState[]> {
           (n) => ({ n }),
           (e) => ({ e }),
         ),
-        api<Page<ClearingSummary>>('GET', `/api/v1/markets/${market.id}/clearings` + qs({ state: 'cleared', per_page: 1 })),
+        // the newest slot that traded, among the last day's closed slots
+        api<Page<ClearingSummary>>('GET', `/api/v1/markets/${market.id}/clearings` + qs({ per_page: 48 })),
         api<Page<Bid>>('GET', `/api/v1/markets/${market.id}/bids` + qs({ status: 'open', per_page: 500 })),
       ]);
       return {
         market,
         next: 'n' in next ? next.n : undefined,
         nextError: 'e' in next ? next.e : undefined,
-        last: last.items[0],
+        last: last.items.find((x) => x.state === 'cleared'),
         open: open.items,
       };
     }),

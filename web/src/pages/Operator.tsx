@@ -260,7 +260,11 @@ function SlotBook({ market, slot, version }: { market: Market; slot: string; ver
       <h3>
         {t('operator.books')}: {formatInstant(slot, market.timezone)}
       </h3>
-      <DepthChart market={market} demand={demand} supply={supply} price={price} volume={volume} slot={slot} />
+      {(book ? book.state : clearing?.state) === 'no_bids' ? (
+        <p class="muted">{t('operator.noBidsInSlot')}</p>
+      ) : (
+        <DepthChart market={market} demand={demand} supply={supply} price={price} volume={volume} slot={slot} />
+      )}
       {book?.bids ? (
         <Table
           caption={t('market.bidsInBook')}
@@ -291,7 +295,9 @@ function Books({ markets, version }: { markets: Market[]; version: number }) {
   const market = markets.find((m) => m.id === marketId) || markets[0];
   const [slot, setSlot] = useState<string | null>(null);
   const list = usePaged((page, per) => api<Page<ClearingSummary>>('GET', `/api/v1/markets/${market.id}/clearings` + qs({ page, per_page: per })), [market.id, version], 12);
-  const selected = slot || list.data?.items[0]?.slot_start || null;
+  // by default the newest slot that had bids (slots without any have no book to show)
+  const items = list.data?.items || [];
+  const selected = slot || (items.find((x) => x.state !== 'no_bids' && x.state !== 'pending') || items[0])?.slot_start || null;
   return (
     <section class="card" aria-labelledby="h-books">
       <h2 id="h-books">{t('operator.books')}</h2>
