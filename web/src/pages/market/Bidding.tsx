@@ -126,7 +126,8 @@ export function BidForm({ market, next, pickedSlot, onPlaced }: { market: Market
           value={slotValue}
           onValue={setSlot}
           error={errors.slot}
-          options={slots.map((s) => ({ value: s, label: formatInstant(s, market.timezone) }))}
+          // the offset is stated once beside the market's name: the select stays narrow
+          options={slots.map((s) => ({ value: s, label: formatInstant(s, market.timezone, { offset: false }) }))}
         />
         <TextField id={ids.volume} name="volume_kwh" type="number" inputMode="decimal" min="0" step={String(market.volume_tick_kwh)} label={t('market.volume')} value={volume} onValue={setVolume} error={errors.volume} />
         <TextField
