@@ -9,24 +9,14 @@
 // page error or a failed request, except those it expects (a wrong password's 401).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { password } from './demo_logins.mjs';
 
 const BASE = (process.env.FM_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const OUT = process.env.FM_E2E_OUT || 'test-results';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 mkdirSync(OUT, { recursive: true });
-
-function password(user) {
-  const env = process.env['FM_PASSWORD_' + user.toUpperCase()];
-  if (env) return env;
-  const file = process.env.FM_DEMO_OUT;
-  if (file && existsSync(file)) {
-    const m = new RegExp(`^\\s+${user}@flexmarket\\.local\\s+(\\S+)\\s*$`, 'm').exec(readFileSync(file, 'utf8'));
-    if (m) return m[1];
-  }
-  throw new Error(`no password for ${user}: set FM_DEMO_OUT or FM_PASSWORD_${user.toUpperCase()}`);
-}
 
 let browser;
 // Routes of the backend contract (issue 11) a server may not have yet: their 404s are allowed

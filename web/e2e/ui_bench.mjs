@@ -18,24 +18,13 @@
 //     shaping and uPlot drawing after it).
 // (c) every script the first run downloads from opening /login to the interactive dashboard,
 //     gzipped (level 9) here.
-import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { password } from './demo_logins.mjs';
 
 const BASE = (process.env.FM_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const USER = process.env.FM_BENCH_USER || 'ncku';
 const RUNS = Number(process.argv[2] || 5);
-
-function password(user) {
-  const env = process.env['FM_PASSWORD_' + user.toUpperCase()];
-  if (env) return env;
-  const file = process.env.FM_DEMO_OUT;
-  if (file && existsSync(file)) {
-    const m = new RegExp(`^\\s+${user}@flexmarket\\.local\\s+(\\S+)\\s*$`, 'm').exec(readFileSync(file, 'utf8'));
-    if (m) return m[1];
-  }
-  throw new Error(`no password for ${user}: set FM_DEMO_OUT or FM_PASSWORD_${user.toUpperCase()}`);
-}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

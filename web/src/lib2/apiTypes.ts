@@ -1,14 +1,8 @@
 // API shapes these pages use (as the server returns them; see docs/openapi.json).
-export interface AssetFull {
-  id: number;
-  account_id: number;
-  parent_id: number | null;
-  name: string;
-  type: string;
-  timezone: string;
-  latitude: number | null;
-  longitude: number | null;
-  capacity_kw: number | null;
+import type { Asset } from '../types';
+
+/** An asset with the device fields the asset and portfolio pages edit and plan with. */
+export interface AssetFull extends Asset {
   storage_capacity_kwh?: number | null;
   max_charge_kw?: number | null;
   max_discharge_kw?: number | null;
