@@ -1,0 +1,234 @@
+#include "forecasting/models.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Dense>
+#include <xgboost/c_api.h>
+
+#include "forecasting/series.hpp"
+
+namespace flexmarket::forecasting {
+
+// ---- Box–Cox ----
+
+double BoxCox::forward(double y) const {
+  const double x = std::max(sign * y + shift, 1e-12);
+  return lambda == 0 ? std::log(x) : (std::pow(x, lambda) - 1) / lambda;
+}
+
+double BoxCox::inverse(double z) const {
+  double x;
+  if (lambda == 0) {
+    x = std::exp(std::min(z, 700.0));
+  } else {
+    x = std::pow(std::max(lambda * z + 1, 0.0), 1 / lambda);
+  }
+  return sign * (x - shift);
+}
+
+BoxCox BoxCox::fit(const std::vector<double>& y, double sign, double shift) {
+  BoxCox best{1, shift, sign};
+  double best_ll = -std::numeric_limits<double>::infinity();
+  for (double lambda : {-0.5, -0.25, 0.0, 0.125, 0.25, 0.5, 0.75, 1.0}) {
+    BoxCox t{lambda, shift, sign};
+    double sum = 0, sum2 = 0, log_sum = 0;
+    std::size_t n = 0;
+    for (double v : y) {
+      if (!known(v)) continue;
+      const double z = t.forward(v);
+      sum += z;
+      sum2 += z * z;
+      log_sum += std::log(std::max(sign * v + shift, 1e-12));
+      ++n;
+    }
+    if (n < 3) return best;
+    const double var = std::max(sum2 / n - (sum / n) * (sum / n), 1e-300);
+    const double ll = -0.5 * n * std::log(var) + (lambda - 1) * log_sum;
+    if (ll > best_ll) {
+      best_ll = ll;
+      best.lambda = lambda;
+    }
+  }
+  return best;
+}
+
+// ---- ridge least squares ----
+
+void RidgeModel::prepare(std::vector<double>& row) const {
+  const double daily_mean = row[options_.daily_mean_column];
+  for (std::size_t c = 0; c < row.size(); ++c) {
+    double& v = row[c];
+    if (c < options_.value_columns) {
+      if (!known(v)) v = daily_mean;
+      if (known(v) && options_.transform) v = options_.transform->forward(v);
+    }
+    if (!known(v)) v = column_mean_[c];
+  }
+}
+
+std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>& y, const RidgeOptions& o) {
+  auto m = std::make_unique<RidgeModel>();
+  m->options_ = o;
+  const std::size_t p = X.cols;
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < X.rows; ++i) {
+    if (known(y[i])) rows.push_back(i);
+  }
+  if (rows.size() < p + 2) {
+    throw NotEnoughData("only " + std::to_string(rows.size()) + " known values to learn from; least squares needs at least " +
+                        std::to_string(p + 2));
+  }
+  // Column means of the (transformed) known features, for imputing unknown ones.
+  m->column_mean_.assign(p, 0);
+  std::vector<std::size_t> counts(p, 0);
+  for (auto i : rows) {
+    const double* r = X.row(i);
+    for (std::size_t c = 0; c < p; ++c) {
+      if (!known(r[c])) continue;
+      m->column_mean_[c] += (c < o.value_columns && o.transform) ? o.transform->forward(r[c]) : r[c];
+      ++counts[c];
+    }
+  }
+  for (std::size_t c = 0; c < p; ++c) m->column_mean_[c] = counts[c] ? m->column_mean_[c] / counts[c] : 0;
+
+  const auto n = static_cast<Eigen::Index>(rows.size());
+  Eigen::MatrixXd Z(n, static_cast<Eigen::Index>(p));
+  Eigen::VectorXd t(n);
+  std::vector<double> row(p);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const auto i = rows[static_cast<std::size_t>(k)];
+    std::copy(X.row(i), X.row(i) + p, row.begin());
+    m->prepare(row);
+    for (std::size_t c = 0; c < p; ++c) Z(k, static_cast<Eigen::Index>(c)) = row[c];
+    t(k) = o.transform ? o.transform->forward(y[i]) : y[i];
+  }
+  const double t_mean = t.mean();
+  if ((t.array() - t_mean).abs().maxCoeff() <= 1e-12 * std::max(1.0, std::abs(t_mean))) {
+    throw NotEnoughData("the series is constant (" + std::to_string(y[rows.front()]) + ") over the training window");
+  }
+  Eigen::VectorXd mean = Z.colwise().mean();
+  Eigen::MatrixXd C = Z.rowwise() - mean.transpose();
+  Eigen::VectorXd scale = (C.colwise().squaredNorm() / static_cast<double>(n)).cwiseSqrt();
+  for (Eigen::Index c = 0; c < scale.size(); ++c) {
+    if (scale(c) < 1e-12) {
+      scale(c) = 1;
+      C.col(c).setZero();  // a constant column carries nothing
+    } else {
+      C.col(c) /= scale(c);
+    }
+  }
+  Eigen::MatrixXd A = C.transpose() * C;
+  A.diagonal().array() += o.lambda * static_cast<double>(n);
+  const Eigen::VectorXd b = C.transpose() * (t.array() - t_mean).matrix();
+  const Eigen::VectorXd beta_std = A.ldlt().solve(b);
+  m->beta_.resize(p);
+  double intercept = t_mean;
+  for (std::size_t c = 0; c < p; ++c) {
+    const auto ci = static_cast<Eigen::Index>(c);
+    m->beta_[c] = beta_std(ci) / scale(ci);
+    intercept -= m->beta_[c] * mean(ci);
+  }
+  m->intercept_ = intercept;
+  return m;
+}
+
+std::vector<double> RidgeModel::predict(const Matrix& X) const {
+  std::vector<double> out(X.rows);
+  std::vector<double> row(X.cols);
+  for (std::size_t i = 0; i < X.rows; ++i) {
+    std::copy(X.row(i), X.row(i) + X.cols, row.begin());
+    prepare(row);
+    double z = intercept_;
+    for (std::size_t c = 0; c < X.cols; ++c) z += beta_[c] * row[c];
+    out[i] = options_.transform ? options_.transform->inverse(z) : z;
+  }
+  return out;
+}
+
+// ---- gradient-boosted trees ----
+
+namespace {
+
+void check(int rc) {
+  if (rc != 0) throw std::runtime_error(std::string("gradient-boosted trees: ") + XGBGetLastError());
+}
+
+struct DMatrix {
+  DMatrixHandle h = nullptr;
+  DMatrix(const Matrix& X, const std::vector<std::size_t>* rows) {
+    std::vector<float> f;
+    const std::size_t n = rows ? rows->size() : X.rows;
+    f.reserve(n * X.cols);
+    for (std::size_t k = 0; k < n; ++k) {
+      const double* r = X.row(rows ? (*rows)[k] : k);
+      for (std::size_t c = 0; c < X.cols; ++c) f.push_back(static_cast<float>(r[c]));
+    }
+    check(XGDMatrixCreateFromMat(f.data(), n, X.cols, std::numeric_limits<float>::quiet_NaN(), &h));
+  }
+  ~DMatrix() {
+    if (h) XGDMatrixFree(h);
+  }
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+};
+
+class GbtModel : public Regression {
+ public:
+  explicit GbtModel(BoosterHandle b) : booster_(b) {}
+  ~GbtModel() override { XGBoosterFree(booster_); }
+  GbtModel(const GbtModel&) = delete;
+  GbtModel& operator=(const GbtModel&) = delete;
+
+  std::vector<double> predict(const Matrix& X) const override {
+    if (X.rows == 0) return {};
+    DMatrix d(X, nullptr);
+    bst_ulong len = 0;
+    const float* out = nullptr;
+    check(XGBoosterPredict(booster_, d.h, 0, 0, 0, &len, &out));
+    return std::vector<double>(out, out + len);
+  }
+
+ private:
+  BoosterHandle booster_;
+};
+
+}  // namespace
+
+std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& y, const GbtOptions& o) {
+  std::vector<std::size_t> rows;
+  std::vector<float> labels;
+  for (std::size_t i = 0; i < X.rows; ++i) {
+    if (!known(y[i])) continue;
+    rows.push_back(i);
+    labels.push_back(static_cast<float>(y[i]));
+  }
+  if (rows.size() < 2 * X.cols) {
+    throw NotEnoughData("only " + std::to_string(rows.size()) + " known values to learn from; gradient-boosted trees need at least " +
+                        std::to_string(2 * X.cols));
+  }
+  const auto [lo, hi] = std::minmax_element(labels.begin(), labels.end());
+  if (*hi - *lo <= 1e-9f * std::max(1.0f, std::abs(*hi))) {
+    throw NotEnoughData("the series is constant (" + std::to_string(*lo) + ") over the training window");
+  }
+  DMatrix d(X, &rows);
+  check(XGDMatrixSetFloatInfo(d.h, "label", labels.data(), labels.size()));
+  BoosterHandle b = nullptr;
+  check(XGBoosterCreate(&d.h, 1, &b));
+  auto model = std::make_unique<GbtModel>(b);
+  auto set = [&](const char* k, const std::string& v) { check(XGBoosterSetParam(b, k, v.c_str())); };
+  set("verbosity", "0");
+  set("nthread", "1");
+  set("tree_method", "hist");
+  set("objective", "reg:squarederror");
+  set("max_depth", std::to_string(o.max_depth));
+  set("eta", std::to_string(o.eta));
+  set("subsample", std::to_string(o.subsample));
+  set("seed", std::to_string(o.seed));
+  set("max_bin", "64");
+  for (int it = 0; it < o.rounds; ++it) check(XGBoosterUpdateOneIter(b, it, d.h));
+  return model;
+}
+
+}  // namespace flexmarket::forecasting

@@ -1,0 +1,76 @@
+#include "forecasting/series.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <date/tz.h>
+
+namespace flexmarket::forecasting {
+
+namespace {
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+}  // namespace
+
+History History::known_at(Micros t) const {
+  History h{start, resolution, {}};
+  if (t <= start) return h;
+  const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(values.size()), (t - start) / resolution);
+  h.values.assign(values.begin(), values.begin() + n);
+  return h;
+}
+
+std::optional<double> Regressor::known_at(Micros t, Micros at) const {
+  const Micros event = resolution > 0 ? floor_div(t, resolution) * resolution : t;
+  auto it = std::lower_bound(beliefs.begin(), beliefs.end(), event,
+                             [](const RegressorBelief& b, Micros e) { return b.event_start < e; });
+  std::optional<double> best;
+  for (; it != beliefs.end() && it->event_start == event; ++it) {
+    if (it->belief_time <= at) best = it->value;  // sorted by belief time: the last one is the most recent
+  }
+  return best;
+}
+
+bool Regressor::covers_any(Micros from, Micros to, Micros at) const {
+  auto it = std::lower_bound(beliefs.begin(), beliefs.end(), from - resolution,
+                             [](const RegressorBelief& b, Micros e) { return b.event_start < e; });
+  for (; it != beliefs.end() && it->event_start < to; ++it) {
+    if (it->belief_time <= at && it->event_start + resolution > from) return true;
+  }
+  return false;
+}
+
+LocalTerms local_terms(const Calendar& cal, Micros t) {
+  Micros offset = 0;
+  if (cal.zone) {
+    const date::sys_time<std::chrono::microseconds> st{std::chrono::microseconds(t)};
+    offset = std::chrono::duration_cast<std::chrono::microseconds>(cal.zone->get_info(st).offset).count();
+  }
+  const Micros local = t + offset;
+  const std::int64_t day = floor_div(local, kDay);
+  LocalTerms out{};
+  out.local_day = day;
+  out.day_fraction = static_cast<double>(local - day * kDay) / static_cast<double>(kDay);
+  // 1970-01-01 was a Thursday (weekday 3 counting from Monday = 0).
+  out.weekday = static_cast<int>(((day % 7) + 7 + 3) % 7);
+  out.holiday = cal.holidays.count(day) > 0;
+  return out;
+}
+
+Micros local_instant(const Calendar& cal, std::int64_t local_day, Micros time_of_day) {
+  const Micros local = local_day * kDay + time_of_day;
+  if (!cal.zone) return local;
+  const date::local_time<std::chrono::microseconds> lt{std::chrono::microseconds(local)};
+  auto info = cal.zone->get_info(lt);
+  if (info.result == date::local_info::nonexistent) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(info.first.end.time_since_epoch()).count();
+  }
+  return local - std::chrono::duration_cast<std::chrono::microseconds>(info.first.offset).count();
+}
+
+}  // namespace flexmarket::forecasting
