@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 namespace flexmarket::forecasting {
@@ -33,14 +34,15 @@ FeatureLayout layout_for(Micros resolution, Micros horizon, std::size_t regresso
 }
 
 std::size_t FeatureLayout::columns() const {
-  return recent_lags.size() + daily_lags.size() + 3 + 2 * static_cast<std::size_t>(harmonics) + 6 + 1 + regressors;
+  return recent_lags.size() + daily_lags.size() + kSummaries + 2 * static_cast<std::size_t>(harmonics) + 6 + 1 + regressors;
 }
 
 std::vector<std::string> FeatureLayout::names(const std::vector<Regressor>& regs) const {
   std::vector<std::string> n;
   for (auto k : recent_lags) n.push_back("lag_" + std::to_string(k));
   for (auto k : daily_lags) n.push_back("day_lag_" + std::to_string(k / steps_per_day));
-  n.insert(n.end(), {"day_lags_mean", "day_lags_max", "day_lags_mean3"});
+  n.insert(n.end(), {"day_lags_mean", "day_lags_max", "day_lags_mean3", "day_lags_median", "day_lags_min", "day_lag_smooth",
+                     "last_day_mean"});
   for (int k = 1; k <= harmonics; ++k) {
     n.push_back("sin_day_" + std::to_string(k));
     n.push_back("cos_day_" + std::to_string(k));
@@ -62,15 +64,18 @@ void features_of(const FeatureLayout& l, const History& h, std::int64_t i, const
   };
   std::size_t c = 0;
   for (auto k : l.recent_lags) out[c++] = value(i - k);
-  double sum = 0, sum3 = 0, mx = -std::numeric_limits<double>::infinity();
+  double sum = 0, sum3 = 0, mx = -std::numeric_limits<double>::infinity(), mn = -mx;
   int count = 0, count3 = 0;
+  double sorted[32];
   for (std::size_t d = 0; d < l.daily_lags.size(); ++d) {
     const double v = value(i - l.daily_lags[d]);
     out[c++] = v;
     if (known(v)) {
       sum += v;
+      if (count < 32) sorted[count] = v;
       ++count;
       mx = std::max(mx, v);
+      mn = std::min(mn, v);
       if (d < 3) {
         sum3 += v;
         ++count3;
@@ -80,6 +85,37 @@ void features_of(const FeatureLayout& l, const History& h, std::int64_t i, const
   out[c++] = count ? sum / count : kUnknown;
   out[c++] = count ? mx : kUnknown;
   out[c++] = count3 ? sum3 / count3 : (count ? sum / count : kUnknown);
+  if (count) {
+    const int m = std::min(count, 32);
+    std::sort(sorted, sorted + m);
+    out[c++] = m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
+  } else {
+    out[c++] = kUnknown;
+  }
+  out[c++] = count ? mn : kUnknown;
+  {
+    // The most recent daily lag, averaged with its known neighbours (less noise).
+    double s = 0;
+    int k = 0;
+    if (!l.daily_lags.empty()) {
+      for (std::int64_t off = -1; off <= 1; ++off) {
+        const double v = value(i - l.daily_lags[0] + off);
+        if (known(v)) s += v, ++k;
+      }
+    }
+    out[c++] = k ? s / k : kUnknown;
+  }
+  {
+    // The level: the mean of the last day of values known by the rule.
+    const std::int64_t last = i - (l.recent_lags.empty() ? 1 : l.recent_lags[0]);
+    double s = 0;
+    int k = 0;
+    for (std::int64_t j = last; j > last - l.steps_per_day; --j) {
+      const double v = value(j);
+      if (known(v)) s += v, ++k;
+    }
+    out[c++] = k * 2 >= l.steps_per_day ? s / k : kUnknown;
+  }
   const Micros t = h.start + i * h.resolution;
   const LocalTerms lt = local_terms(cal, t);
   // The middle of the event, so hourly and quarter-hourly series see the same phase.

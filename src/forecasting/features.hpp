@@ -21,13 +21,22 @@ struct FeatureLayout {
   int harmonics = 0;                      // pairs of sin/cos of the local time of day
   std::size_t regressors = 0;
 
-  // Column order: recent lags, daily lags, mean of the daily lags, max of the daily lags,
-  // mean of the three most recent daily lags, harmonics (sin, cos per order), weekday
+  // Column order: recent lags, daily lags, then summaries of the series (all known by the
+  // lag rule): mean of the daily lags, their max, the mean of the three most recent ones,
+  // their median, their min, the most recent daily lag smoothed over its neighbours, the
+  // mean of the last day known (the level); then harmonics (sin, cos per order), weekday
   // dummies (Tuesday … Sunday), holiday, regressors.
+  static constexpr std::size_t kSummaries = 7;
   std::size_t columns() const;
   std::size_t daily_mean_column() const { return recent_lags.size() + daily_lags.size(); }
+  std::size_t daily_max_column() const { return daily_mean_column() + 1; }
+  std::size_t daily_mean3_column() const { return daily_mean_column() + 2; }
+  std::size_t daily_median_column() const { return daily_mean_column() + 3; }
+  std::size_t level_column() const { return daily_mean_column() + 6; }
   // Columns holding values of the series itself (lags and their summaries).
-  std::size_t value_columns() const { return recent_lags.size() + daily_lags.size() + 3; }
+  std::size_t value_columns() const { return recent_lags.size() + daily_lags.size() + kSummaries; }
+  // The most recent value known (the last recent lag known by the rule).
+  std::size_t last_value_column() const { return 0; }
   std::vector<std::string> names(const std::vector<Regressor>& regs) const;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -45,6 +47,12 @@ std::string Forecast::models_used() const {
 
 namespace {
 
+// Development knobs (read from the environment) while tuning; defaults are the method.
+double knob(const char* name, double def) {
+  const char* v = std::getenv(name);
+  return v ? std::atof(v) : def;
+}
+
 std::string days_text(Micros d) {
   const double days = static_cast<double>(d) / static_cast<double>(kDay);
   return fmt::format("{:g} day{}", std::round(days * 10) / 10, days == 1 ? "" : "s");
@@ -77,18 +85,32 @@ double quantile(std::vector<double> v, double q) {
   return v[k];
 }
 
-// What a candidate model predicts for the rows of `test`, having learnt from `fit`.
+double absolute_error(const std::vector<double>& p, const std::vector<double>& y) {
+  double e = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (known(y[i])) e += known(p[i]) ? std::abs(p[i] - y[i]) : std::abs(y[i]);
+  }
+  return e;
+}
+
+// What a candidate model predicts for the held-out rows, having learnt from the rows before.
 struct Candidate {
   Model model;
   std::string variant;
   std::vector<double> predictions;
 };
 
+const char* const kYesterday = "yesterday";
+const char* const kLastWeek = "last week";
+const char* const kMean = "mean of the last 7 days";
+const char* const kMedian = "median of the last 7 days";
+const char* const kBlend = "averaged with ols";
+
 class BucketModeler {
  public:
   BucketModeler(const History& h, const std::vector<Regressor>& regs, const Calendar& cal, const Settings& s,
-                Micros issued_at, Micros horizon)
-      : h_(h), regs_(regs), cal_(cal), s_(s), issued_at_(issued_at), layout_(layout_for(h.resolution, horizon, regs.size())) {
+                Micros horizon)
+      : h_(h), regs_(regs), cal_(cal), s_(s), layout_(layout_for(h.resolution, horizon, regs.size())) {
     for (std::size_t d = 0; d < layout_.daily_lags.size(); ++d) {
       if (layout_.daily_lags[d] % (7 * layout_.steps_per_day) == 0 && !week_column_) {
         week_column_ = layout_.recent_lags.size() + d;
@@ -105,6 +127,7 @@ class BucketModeler {
     const auto n = static_cast<std::size_t>(std::max<std::int64_t>(0, to - from));
     r.X = Matrix(n, layout_.columns());
     r.y.assign(n, kUnknown);
+    r.index.reserve(n);
     for (std::size_t k = 0; k < n; ++k) {
       const std::int64_t i = from + static_cast<std::int64_t>(k);
       const Micros at = fixed_at ? *fixed_at : h_.start + (i + 1) * h_.resolution - layout_.horizon;
@@ -115,68 +138,121 @@ class BucketModeler {
     return r;
   }
 
-  // Seasonal naive and naive straight from the lag columns.
-  std::vector<double> rule(const Rows& r, Model m, const std::string& variant) const {
+  // Seasonal naive and naive straight from the feature columns. Naive is persistence: the
+  // last value known when the row's features were (`last` for a forecast's rows).
+  std::vector<double> rule(const Rows& r, Model m, const std::string& variant,
+                           std::optional<double> last = std::nullopt) const {
     std::vector<double> out(r.X.rows, kUnknown);
     for (std::size_t k = 0; k < r.X.rows; ++k) {
       const double* x = r.X.row(k);
       const double yesterday = x[yesterday_column_];
       const double week = week_column_ ? x[*week_column_] : kUnknown;
-      const double last = x[0];
       double v = kUnknown;
       if (m == Model::seasonal_naive) {
-        v = variant == "last week" ? (known(week) ? week : yesterday) : (known(yesterday) ? yesterday : week);
+        if (variant == kLastWeek) v = known(week) ? week : yesterday;
+        else if (variant == kMean) v = x[layout_.daily_mean_column()];
+        else if (variant == kMedian) v = x[layout_.daily_median_column()];
+        else v = known(yesterday) ? yesterday : week;
+        if (!known(v)) v = x[layout_.daily_mean_column()];
+      } else {
+        v = last ? *last : x[layout_.last_value_column()];
       }
-      if (!known(v)) v = last;
       out[k] = v;
     }
     return out;
   }
 
-  Candidate learn(Model m, const Rows& fit, const Rows& test, bool try_box_cox, std::string* why_not) const {
+  std::vector<double> weights(const Rows& r) const {
+    const double half_life = knob("FC_HALF_LIFE", 0);
+    if (half_life <= 0 || r.index.empty()) return std::vector<double>(r.X.rows, 1.0);
+    std::vector<double> w(r.X.rows);
+    const double newest = static_cast<double>(r.index.back());
+    const double per_step = static_cast<double>(h_.resolution) / static_cast<double>(kDay) / half_life;
+    double sum = 0;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      w[k] = std::exp2(-(newest - static_cast<double>(r.index[k])) * per_step);
+      sum += w[k];
+    }
+    for (auto& v : w) v *= static_cast<double>(w.size()) / sum;
+    return w;
+  }
+
+  RidgeOptions ridge_options() const {
+    RidgeOptions o;
+    o.lambda = s_.ridge;
+    o.value_columns = layout_.value_columns();
+    o.daily_mean_column = layout_.daily_mean_column();
+    return o;
+  }
+
+  // gbt learns the difference from a seasonal base (trees cannot extrapolate a level).
+  std::size_t base_column() const {
+    switch (static_cast<int>(knob("FC_BASE", 3))) {
+      case 0: return layout_.daily_mean_column();
+      case 1: return layout_.daily_mean3_column();
+      case 2: return yesterday_column_;
+      case 3: return layout_.daily_median_column();
+      default: return layout_.level_column();
+    }
+  }
+
+  std::vector<double> fit_predict_gbt(const Rows& fit, const Rows& target) const {
+    const std::size_t base = base_column();
+    const bool resid = knob("FC_RESID", 1) > 0;
+    std::vector<double> y = fit.y;
+    if (resid) {
+      for (std::size_t k = 0; k < y.size(); ++k) {
+        const double b = fit.X.row(k)[base];
+        y[k] = known(b) ? y[k] - b : kUnknown;
+      }
+    }
+    const auto w = weights(fit);
+    auto p = fit_gbt(fit.X, y, s_.gbt, &w)->predict(target.X);
+    if (resid) {
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        const double b = target.X.row(k)[base];
+        p[k] = known(b) ? p[k] + b : kUnknown;
+      }
+    }
+    return p;
+  }
+
+  std::vector<double> fit_predict_ols(const Rows& fit, const Rows& target, bool box_cox) const {
+    RidgeOptions o = ridge_options();
+    if (box_cox) o.transform = BoxCox::fit(fit.y, sign_, box_cox_shift_);
+    const auto w = weights(fit);
+    return fit_ridge(fit.X, fit.y, o, &w)->predict(target.X);
+  }
+
+  Candidate learn(Model m, const Rows& fit, const Rows& test) const {
     Candidate c{m, "", {}};
     if (m == Model::ols) {
-      RidgeOptions o;
-      o.lambda = s_.ridge;
-      o.value_columns = layout_.value_columns();
-      o.daily_mean_column = layout_.daily_mean_column();
-      auto plain = fit_ridge(fit.X, fit.y, o);
-      c.predictions = plain->predict(test.X);
-      if (try_box_cox && sign_ != 0) {
-        o.transform = BoxCox::fit(fit.y, sign_, box_cox_shift_);
-        auto transformed = fit_ridge(fit.X, fit.y, o);
-        auto p = transformed->predict(test.X);
-        if (!test.y.empty() && absolute_error(p, test.y) < absolute_error(c.predictions, test.y)) {
+      c.predictions = fit_predict_ols(fit, test, false);
+      if (sign_ != 0) {
+        auto p = fit_predict_ols(fit, test, true);
+        if (absolute_error(p, test.y) < absolute_error(c.predictions, test.y)) {
           c.predictions = std::move(p);
           c.variant = "box-cox";
         }
       }
     } else if (m == Model::gbt) {
-      c.predictions = fit_gbt(fit.X, fit.y, s_.gbt)->predict(test.X);
+      c.predictions = fit_predict_gbt(fit, test);
     }
-    (void)why_not;
     return c;
   }
 
-  std::vector<double> refit(const Candidate& chosen, const Rows& fit, const Rows& target) const {
-    if (chosen.model == Model::ols) {
-      RidgeOptions o;
-      o.lambda = s_.ridge;
-      o.value_columns = layout_.value_columns();
-      o.daily_mean_column = layout_.daily_mean_column();
-      if (chosen.variant == "box-cox") o.transform = BoxCox::fit(fit.y, sign_, box_cox_shift_);
-      return fit_ridge(fit.X, fit.y, o)->predict(target.X);
+  std::vector<double> refit(const Candidate& chosen, const Rows& fit, const Rows& target,
+                            const std::optional<std::string>& ols_variant, double last) const {
+    if (chosen.model == Model::ols) return fit_predict_ols(fit, target, chosen.variant == "box-cox");
+    if (chosen.model == Model::gbt) {
+      auto p = fit_predict_gbt(fit, target);
+      if (chosen.variant == kBlend) {
+        const auto q = fit_predict_ols(fit, target, ols_variant && *ols_variant == "box-cox");
+        for (std::size_t k = 0; k < p.size(); ++k) p[k] = known(p[k]) && known(q[k]) ? 0.5 * (p[k] + q[k]) : p[k];
+      }
+      return p;
     }
-    if (chosen.model == Model::gbt) return fit_gbt(fit.X, fit.y, s_.gbt)->predict(target.X);
-    return rule(target, chosen.model, chosen.variant);
-  }
-
-  static double absolute_error(const std::vector<double>& p, const std::vector<double>& y) {
-    double e = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      if (known(y[i]) && known(p[i])) e += std::abs(p[i] - y[i]);
-    }
-    return e;
+    return rule(target, chosen.model, chosen.variant, last);
   }
 
   void set_sign(double sign, double shift) {
@@ -190,19 +266,21 @@ class BucketModeler {
   const std::vector<Regressor>& regs_;
   const Calendar& cal_;
   const Settings& s_;
-  Micros issued_at_;
   FeatureLayout layout_;
   std::size_t yesterday_column_ = 0;
   std::optional<std::size_t> week_column_;
   double sign_ = 0, box_cox_shift_ = 0.1;
 };
 
+std::string label(const Candidate& c) {
+  return std::string(to_string(c.model)) + (c.variant.empty() ? "" : " (" + c.variant + ")");
+}
+
 }  // namespace
 
 Forecast make_forecast(const History& history, const std::vector<Regressor>& regressors_in, const Calendar& calendar,
                        Micros issued_at, Micros start, Micros end, const Settings& s) {
-  const History h = history.known_at(issued_at);
-  const Micros res = h.resolution;
+  const Micros res = history.resolution;
   Forecast f;
   f.issued_at = issued_at;
   f.start = start;
@@ -215,13 +293,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
   if (n_events == 0) return f;
 
   // The last value known at issue time; without any, nothing can be forecast.
-  std::optional<double> last_known;
-  std::int64_t first_known = -1;
-  for (std::size_t i = 0; i < h.values.size(); ++i) {
-    if (!known(h.values[i])) continue;
-    if (first_known < 0) first_known = static_cast<std::int64_t>(i);
-    last_known = h.values[i];
-  }
+  const std::optional<double> last_known = history.last_known_at(issued_at);
   if (!last_known) {
     throw NotEnoughData("no value of the series was known before the forecast's time: nothing to forecast from");
   }
@@ -256,10 +328,23 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     ++f.buckets[b].events;
   }
 
-  // The series' sign over the training window, for Box–Cox and for clamping.
-  const std::int64_t known_end = static_cast<std::int64_t>(h.values.size());
+  // Only the part of the history the models read: the training and selection rows and the
+  // lags behind them (no copy of the rest).
   const std::int64_t train_rows = (s.training + s.selection) / res;
-  const std::int64_t window_from = std::max<std::int64_t>(first_known, known_end - train_rows);
+  const Micros reach = s.training + s.selection + bounds.back() + 10 * kDay;
+  const History h = history.known_between(issued_at - reach, issued_at);
+  const std::int64_t known_end = static_cast<std::int64_t>(h.values.size());
+  std::int64_t first_known = -1;
+  for (std::int64_t i = std::max<std::int64_t>(0, known_end - train_rows); i < known_end; ++i) {
+    if (known(h.values[static_cast<std::size_t>(i)])) {
+      first_known = i;
+      break;
+    }
+  }
+  if (first_known < 0) first_known = known_end;
+
+  // The series' sign over the training window, for Box–Cox and for clamping.
+  const std::int64_t window_from = first_known;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo, abs_sum = 0;
   std::size_t known_count = 0;
   for (std::int64_t i = window_from; i < known_end; ++i) {
@@ -270,8 +355,9 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     abs_sum += std::abs(v);
     ++known_count;
   }
+  if (known_count == 0) lo = hi = *last_known, abs_sum = std::abs(*last_known), known_count = 1;
   const double sign = lo >= 0 ? 1 : (hi <= 0 ? -1 : 0);
-  const double mean_abs = known_count ? abs_sum / static_cast<double>(known_count) : 0;
+  const double mean_abs = abs_sum / static_cast<double>(known_count);
   // Sized relative to the series so the transform does not depend on its unit.
   const double shift = std::max(0.1 * mean_abs, 1e-9);
 
@@ -292,7 +378,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
   for (std::size_t b = 0; b < f.buckets.size(); ++b) {
     Bucket& bucket = f.buckets[b];
     if (bucket.events == 0) continue;
-    BucketModeler m(h, regs, calendar, s, issued_at, bucket.horizon);
+    BucketModeler m(h, regs, calendar, s, bucket.horizon);
     m.set_sign(sign, shift);
     // Rows with a known target and at least one known value feature.
     const Rows all = m.rows(known_end - train_rows, known_end, std::nullopt, true);
@@ -306,11 +392,9 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
       if (t >= issued_at - s.training) final_pick.push_back(k);
     }
     const Rows fit = subset(all, fit_pick), hold = subset(all, hold_pick), last = subset(all, final_pick);
-    Rows target;
-    {
-      // The bucket's events, with features known at issue time.
-      target = m.rows(h.index_of(start), h.index_of(start) + static_cast<std::int64_t>(n_events), issued_at, false);
-    }
+    // The bucket's events, with features known at issue time.
+    const Rows target =
+        m.rows(h.index_of(start), h.index_of(start) + static_cast<std::int64_t>(n_events), issued_at, false);
 
     // Candidates, in the fallback order.
     std::vector<Model> order;
@@ -323,21 +407,25 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     }
     std::vector<std::string> failures;
     std::vector<Candidate> tried;
+    std::optional<std::size_t> gbt_at, ols_at;
     for (Model model : order) {
       try {
         if (model == Model::gbt || model == Model::ols) {
-          if (hold.y.empty() || fit.y.empty()) {
+          if (hold.y.empty() || fit.y.size() < 2 * static_cast<std::size_t>(m.layout().steps_per_day)) {
             throw NotEnoughData("only " + days_text(usable) + " of measurements before the forecast; " +
                                 std::string(to_string(model)) + " needs at least 3 days");
           }
-          tried.push_back(m.learn(model, fit, hold, true, nullptr));
+          tried.push_back(m.learn(model, fit, hold));
+          (model == Model::gbt ? gbt_at : ols_at) = tried.size() - 1;
         } else if (model == Model::seasonal_naive) {
-          Candidate y{model, "yesterday", m.rule(hold, model, "yesterday")};
-          Candidate w{model, "last week", m.rule(hold, model, "last week")};
-          tried.push_back(BucketModeler::absolute_error(w.predictions, hold.y) <
-                                  BucketModeler::absolute_error(y.predictions, hold.y)
-                              ? w
-                              : y);
+          std::optional<Candidate> best;
+          double best_err = 0;
+          for (const char* v : {kYesterday, kLastWeek, kMean, kMedian}) {
+            Candidate c{model, v, m.rule(hold, model, v)};
+            const double e = absolute_error(c.predictions, hold.y);
+            if (!best || e < best_err) best = std::move(c), best_err = e;
+          }
+          tried.push_back(std::move(*best));
         } else {
           tried.push_back(Candidate{model, "", m.rule(hold, model, "")});
         }
@@ -346,6 +434,15 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         failures.push_back(std::string(to_string(model)) + ": " + e.what());
       }
     }
+    if (gbt_at && ols_at && knob("FC_BLEND", 1) > 0) {
+      // The average of the two learnt models, often better than either.
+      Candidate c{Model::gbt, kBlend, tried[*gbt_at].predictions};
+      const auto& q = tried[*ols_at].predictions;
+      for (std::size_t k = 0; k < q.size(); ++k) {
+        if (known(c.predictions[k]) && known(q[k])) c.predictions[k] = 0.5 * (c.predictions[k] + q[k]);
+      }
+      tried.push_back(std::move(c));
+    }
     // Choose: the one asked for (or its first working fallback), or auto's lowest error.
     std::size_t pick = 0;
     std::string reason;
@@ -353,27 +450,19 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     for (double v : hold.y) hold_abs += known(v) ? std::abs(v) : 0;
     auto wape_of = [&](const Candidate& c) -> std::optional<double> {
       if (hold.y.empty() || hold_abs <= 0) return std::nullopt;
-      return BucketModeler::absolute_error(c.predictions, hold.y) / hold_abs;
+      return absolute_error(c.predictions, hold.y) / hold_abs;
     };
     if (s.model == Model::automatic && !hold.y.empty()) {
-      for (std::size_t k = 1; k < tried.size(); ++k) {
-        if (BucketModeler::absolute_error(tried[k].predictions, hold.y) <
-            BucketModeler::absolute_error(tried[pick].predictions, hold.y)) {
-          pick = k;
-        }
-      }
+      std::vector<double> err(tried.size());
+      for (std::size_t k = 0; k < tried.size(); ++k) err[k] = absolute_error(tried[k].predictions, hold.y);
       std::vector<std::size_t> ranked(tried.size());
       for (std::size_t k = 0; k < ranked.size(); ++k) ranked[k] = k;
-      std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t c) {
-        return BucketModeler::absolute_error(tried[a].predictions, hold.y) <
-               BucketModeler::absolute_error(tried[c].predictions, hold.y);
-      });
+      std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t c) { return err[a] < err[c]; });
+      pick = ranked.front();
       reason = "auto: lowest WAPE over the last " + days_text(selection) + ":";
       for (auto k : ranked) {
         auto w = wape_of(tried[k]);
-        reason += fmt::format(" {}{} {}", to_string(tried[k].model),
-                              tried[k].variant.empty() ? "" : " (" + tried[k].variant + ")",
-                              w ? fmt::format("{:.3f}", *w) : std::string("n/a"));
+        reason += fmt::format(" {} {}", label(tried[k]), w ? fmt::format("{:.3f}", *w) : std::string("n/a"));
         reason += k == ranked.back() ? "" : ",";
       }
     } else if (s.model == Model::automatic) {
@@ -396,12 +485,14 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
 
     std::vector<double> pred;
     try {
-      pred = m.refit(chosen, last.y.empty() ? fit : last, target);
+      std::optional<std::string> ols_variant;
+      if (ols_at) ols_variant = tried[*ols_at].variant;
+      pred = m.refit(chosen, last.y.empty() ? fit : last, target, ols_variant, *last_known);
     } catch (const NotEnoughData& e) {
       bucket.model = Model::seasonal_naive;
-      bucket.variant = "yesterday";
+      bucket.variant = kYesterday;
       bucket.reason += std::string("; the final fit failed (") + e.what() + "), seasonal_naive used";
-      pred = m.rule(target, Model::seasonal_naive, "yesterday");
+      pred = m.rule(target, Model::seasonal_naive, kYesterday);
     }
 
     // Intervals from out-of-sample residuals (held-out weeks), scaled with the level for a
@@ -415,7 +506,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
       }
     }
     if (resid.size() < 20) {
-      auto in_sample = m.rule(last, Model::seasonal_naive, "yesterday");
+      auto in_sample = m.rule(last, Model::seasonal_naive, kYesterday);
       for (std::size_t k = 0; k < last.y.size(); ++k) {
         if (known(last.y[k]) && known(in_sample[k])) resid.push_back((last.y[k] - in_sample[k]) / scale(in_sample[k]));
       }

@@ -68,7 +68,8 @@ void RidgeModel::prepare(std::vector<double>& row) const {
   }
 }
 
-std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>& y, const RidgeOptions& o) {
+std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>& y, const RidgeOptions& o,
+                                      const std::vector<double>* weights) {
   auto m = std::make_unique<RidgeModel>();
   m->options_ = o;
   const std::size_t p = X.cols;
@@ -95,7 +96,7 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
 
   const auto n = static_cast<Eigen::Index>(rows.size());
   Eigen::MatrixXd Z(n, static_cast<Eigen::Index>(p));
-  Eigen::VectorXd t(n);
+  Eigen::VectorXd t(n), w(n);
   std::vector<double> row(p);
   for (Eigen::Index k = 0; k < n; ++k) {
     const auto i = rows[static_cast<std::size_t>(k)];
@@ -103,13 +104,18 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
     m->prepare(row);
     for (std::size_t c = 0; c < p; ++c) Z(k, static_cast<Eigen::Index>(c)) = row[c];
     t(k) = o.transform ? o.transform->forward(y[i]) : y[i];
+    w(k) = weights ? std::max((*weights)[i], 0.0) : 1.0;
   }
-  const double t_mean = t.mean();
+  const double w_sum = w.sum();
+  if (!(w_sum > 0)) throw NotEnoughData("no row with a positive weight to learn from");
+  w /= w_sum / static_cast<double>(n);  // mean weight 1
+  const double t_mean = t.dot(w) / static_cast<double>(n);
   if ((t.array() - t_mean).abs().maxCoeff() <= 1e-12 * std::max(1.0, std::abs(t_mean))) {
     throw NotEnoughData("the series is constant (" + std::to_string(y[rows.front()]) + ") over the training window");
   }
-  Eigen::VectorXd mean = Z.colwise().mean();
-  Eigen::MatrixXd C = Z.rowwise() - mean.transpose();
+  const Eigen::VectorXd sw = w.cwiseSqrt();
+  Eigen::VectorXd mean = (Z.transpose() * w) / static_cast<double>(n);
+  Eigen::MatrixXd C = (Z.rowwise() - mean.transpose()).array().colwise() * sw.array();
   Eigen::VectorXd scale = (C.colwise().squaredNorm() / static_cast<double>(n)).cwiseSqrt();
   for (Eigen::Index c = 0; c < scale.size(); ++c) {
     if (scale(c) < 1e-12) {
@@ -121,7 +127,7 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
   }
   Eigen::MatrixXd A = C.transpose() * C;
   A.diagonal().array() += o.lambda * static_cast<double>(n);
-  const Eigen::VectorXd b = C.transpose() * (t.array() - t_mean).matrix();
+  const Eigen::VectorXd b = C.transpose() * ((t.array() - t_mean) * sw.array()).matrix();
   const Eigen::VectorXd beta_std = A.ldlt().solve(b);
   m->beta_.resize(p);
   double intercept = t_mean;
@@ -196,13 +202,15 @@ class GbtModel : public Regression {
 
 }  // namespace
 
-std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& y, const GbtOptions& o) {
+std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& y, const GbtOptions& o,
+                                    const std::vector<double>* weights) {
   std::vector<std::size_t> rows;
-  std::vector<float> labels;
+  std::vector<float> labels, w;
   for (std::size_t i = 0; i < X.rows; ++i) {
     if (!known(y[i])) continue;
     rows.push_back(i);
     labels.push_back(static_cast<float>(y[i]));
+    if (weights) w.push_back(static_cast<float>(std::max((*weights)[i], 0.0)));
   }
   if (rows.size() < 2 * X.cols) {
     throw NotEnoughData("only " + std::to_string(rows.size()) + " known values to learn from; gradient-boosted trees need at least " +
@@ -214,6 +222,7 @@ std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& 
   }
   DMatrix d(X, &rows);
   check(XGDMatrixSetFloatInfo(d.h, "label", labels.data(), labels.size()));
+  if (weights) check(XGDMatrixSetFloatInfo(d.h, "weight", w.data(), w.size()));
   BoosterHandle b = nullptr;
   check(XGBoosterCreate(&d.h, 1, &b));
   auto model = std::make_unique<GbtModel>(b);
@@ -226,7 +235,9 @@ std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& 
   set("eta", std::to_string(o.eta));
   set("subsample", std::to_string(o.subsample));
   set("seed", std::to_string(o.seed));
-  set("max_bin", "64");
+  set("min_child_weight", std::to_string(o.min_child_weight));
+  set("lambda", std::to_string(o.lambda));
+  set("max_bin", std::to_string(o.max_bin));
   for (int it = 0; it < o.rounds; ++it) check(XGBoosterUpdateOneIter(b, it, d.h));
   return model;
 }

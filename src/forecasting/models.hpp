@@ -63,7 +63,8 @@ class RidgeModel : public Regression {
   double intercept() const { return intercept_; }
 
  private:
-  friend std::unique_ptr<RidgeModel> fit_ridge(const Matrix&, const std::vector<double>&, const RidgeOptions&);
+  friend std::unique_ptr<RidgeModel> fit_ridge(const Matrix&, const std::vector<double>&, const RidgeOptions&,
+                                               const std::vector<double>*);
   void prepare(std::vector<double>& row) const;
   RidgeOptions options_;
   std::vector<double> column_mean_, beta_;
@@ -71,17 +72,23 @@ class RidgeModel : public Regression {
 };
 
 // Fits on the rows whose target is known; throws NotEnoughData for fewer rows than
-// columns + 2 or a constant target.
-std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>& y, const RidgeOptions& o);
+// columns + 2 or a constant target. `weights` (one per row, > 0), when given, weigh the
+// squared errors (e.g. recent rows more).
+std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>& y, const RidgeOptions& o,
+                                      const std::vector<double>* weights = nullptr);
 
 struct GbtOptions {
-  int rounds = 120;
-  int max_depth = 5;
-  double eta = 0.08;
-  double subsample = 0.9;
+  int rounds = 60;
+  int max_depth = 4;
+  double eta = 0.1;
+  double subsample = 0.8;
+  double min_child_weight = 5;
+  double lambda = 1;  // L2 on leaf weights
+  int max_bin = 32;
   std::uint64_t seed = 1;
 };
 
-std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& y, const GbtOptions& o);
+std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& y, const GbtOptions& o,
+                                    const std::vector<double>* weights = nullptr);
 
 }  // namespace flexmarket::forecasting

@@ -25,6 +25,24 @@ History History::known_at(Micros t) const {
   return h;
 }
 
+History History::known_between(Micros from, Micros t) const {
+  std::int64_t first = from <= start ? 0 : floor_div(from - start, resolution);
+  History h{start + first * resolution, resolution, {}};
+  if (t <= h.start) return h;
+  const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(values.size()), (t - start) / resolution);
+  if (n > first) h.values.assign(values.begin() + first, values.begin() + n);
+  return h;
+}
+
+std::optional<double> History::last_known_at(Micros t) const {
+  if (t <= start) return std::nullopt;
+  auto n = std::min<std::int64_t>(static_cast<std::int64_t>(values.size()), (t - start) / resolution);
+  for (std::int64_t i = n - 1; i >= 0; --i) {
+    if (known(values[static_cast<std::size_t>(i)])) return values[static_cast<std::size_t>(i)];
+  }
+  return std::nullopt;
+}
+
 std::optional<double> Regressor::known_at(Micros t, Micros at) const {
   const Micros event = resolution > 0 ? floor_div(t, resolution) * resolution : t;
   auto it = std::lower_bound(beliefs.begin(), beliefs.end(), event,

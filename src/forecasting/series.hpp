@@ -36,6 +36,10 @@ struct History {
   std::int64_t index_of(Micros t) const { return (t - start) / resolution; }
   // Only what was known at `t`: events that ended at or before t.
   History known_at(Micros t) const;
+  // What was known at `t`, from the event containing `from` on (a copy of that part only).
+  History known_between(Micros from, Micros t) const;
+  // The last known value among the events that ended at or before t, if any.
+  std::optional<double> last_known_at(Micros t) const;
 };
 
 // One belief of a regressor: the value of its event starting at event_start, formed at
