@@ -2,7 +2,7 @@
 //   forecast_bench accuracy [--data DIR] [--days 28] [--models naive,seasonal_naive,ols,gbt,auto]
 //     day-ahead WAPE (forecast made at 12:00 local the day before, the definition of
 //     ../shared/data/README.md) on the measured series of DIR, per model and horizon;
-//   forecast_bench speed [--runs 5]
+//   forecast_bench speed [--runs 5] [--models ...]
 //     fit and predict one sensor with a year of 15-minute data, 48 h ahead at 4 horizons.
 #include <algorithm>
 #include <chrono>
@@ -89,7 +89,7 @@ int accuracy_main(const std::string& dir, int days, const std::vector<std::strin
   return 0;
 }
 
-int speed_main(int runs) {
+int speed_main(int runs, const std::vector<std::string>& models) {
   // A year of 15-minute load with a daily and weekly shape and noise (deterministic).
   History h;
   h.resolution = 15 * 60'000'000LL;
@@ -109,7 +109,7 @@ int speed_main(int runs) {
   Calendar cal;
   cal.zone = date::locate_zone("Europe/Amsterdam");
   const Micros issued = h.end();
-  for (const char* name : {"naive", "seasonal_naive", "ols", "gbt", "auto"}) {
+  for (const auto& name : models) {
     Settings s;
     s.model = *parse_model(name);
     std::vector<double> ms;
@@ -138,16 +138,16 @@ int main(int argc, char** argv) {
   };
   const std::string mode = args.empty() ? "speed" : args[0];
   try {
+    std::vector<std::string> models;
+    std::stringstream ss(opt("--models", "naive,seasonal_naive,ols,gbt,auto"));
+    for (std::string m; std::getline(ss, m, ',');) {
+      if (!parse_model(m)) throw std::runtime_error("unknown model " + m);
+      models.push_back(m);
+    }
     if (mode == "accuracy") {
-      std::vector<std::string> models;
-      std::stringstream ss(opt("--models", "naive,seasonal_naive,ols,gbt,auto"));
-      for (std::string m; std::getline(ss, m, ',');) {
-        if (!parse_model(m)) throw std::runtime_error("unknown model " + m);
-        models.push_back(m);
-      }
       return accuracy_main(opt("--data", FLEXMARKET_DATA_DIR), std::stoi(opt("--days", "28")), models);
     }
-    if (mode == "speed") return speed_main(std::stoi(opt("--runs", "5")));
+    if (mode == "speed") return speed_main(std::stoi(opt("--runs", "5")), models);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "forecast_bench: %s\n", e.what());
     return 1;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <map>
 #include <set>
@@ -46,12 +45,6 @@ std::string Forecast::models_used() const {
 }
 
 namespace {
-
-// Development knobs (read from the environment) while tuning; defaults are the method.
-double knob(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v ? std::atof(v) : def;
-}
 
 std::string days_text(Micros d) {
   const double days = static_cast<double>(d) / static_cast<double>(kDay);
@@ -98,13 +91,16 @@ struct Candidate {
   Model model;
   std::string variant;
   std::vector<double> predictions;
+  // Further models averaged in with equal weight (model, variant).
+  std::vector<std::pair<Model, std::string>> also = {};
+  std::string own_variant = {};  // the first model's own variant when `also` is set
+  std::string base_variant() const { return also.empty() ? variant : own_variant; }
 };
 
 const char* const kYesterday = "yesterday";
 const char* const kLastWeek = "last week";
 const char* const kMean = "mean of the last 7 days";
 const char* const kMedian = "median of the last 7 days";
-const char* const kBlend = "averaged with ols";
 
 class BucketModeler {
  public:
@@ -163,7 +159,7 @@ class BucketModeler {
   }
 
   std::vector<double> weights(const Rows& r) const {
-    const double half_life = knob("FC_HALF_LIFE", 0);
+    const double half_life = static_cast<double>(s_.recency_half_life) / static_cast<double>(kDay);
     if (half_life <= 0 || r.index.empty()) return std::vector<double>(r.X.rows, 1.0);
     std::vector<double> w(r.X.rows);
     const double newest = static_cast<double>(r.index.back());
@@ -185,20 +181,13 @@ class BucketModeler {
     return o;
   }
 
-  // gbt learns the difference from a seasonal base (trees cannot extrapolate a level).
-  std::size_t base_column() const {
-    switch (static_cast<int>(knob("FC_BASE", 3))) {
-      case 0: return layout_.daily_mean_column();
-      case 1: return layout_.daily_mean3_column();
-      case 2: return yesterday_column_;
-      case 3: return layout_.daily_median_column();
-      default: return layout_.level_column();
-    }
-  }
+  // gbt learns the difference from a seasonal base, the median of the same time on the last
+  // days (trees cannot extrapolate a level; the base carries it).
+  std::size_t base_column() const { return layout_.daily_median_column(); }
 
   std::vector<double> fit_predict_gbt(const Rows& fit, const Rows& target) const {
     const std::size_t base = base_column();
-    const bool resid = knob("FC_RESID", 1) > 0;
+    const bool resid = true;
     std::vector<double> y = fit.y;
     if (resid) {
       for (std::size_t k = 0; k < y.size(); ++k) {
@@ -241,18 +230,29 @@ class BucketModeler {
     return c;
   }
 
-  std::vector<double> refit(const Candidate& chosen, const Rows& fit, const Rows& target,
-                            const std::optional<std::string>& ols_variant, double last) const {
-    if (chosen.model == Model::ols) return fit_predict_ols(fit, target, chosen.variant == "box-cox");
-    if (chosen.model == Model::gbt) {
-      auto p = fit_predict_gbt(fit, target);
-      if (chosen.variant == kBlend) {
-        const auto q = fit_predict_ols(fit, target, ols_variant && *ols_variant == "box-cox");
-        for (std::size_t k = 0; k < p.size(); ++k) p[k] = known(p[k]) && known(q[k]) ? 0.5 * (p[k] + q[k]) : p[k];
-      }
-      return p;
+  std::vector<double> refit_one(Model model, const std::string& variant, const Rows& fit, const Rows& target,
+                                double last) const {
+    if (model == Model::ols) return fit_predict_ols(fit, target, variant == "box-cox");
+    if (model == Model::gbt) return fit_predict_gbt(fit, target);
+    return rule(target, model, variant, last);
+  }
+
+  std::vector<double> refit(const Candidate& chosen, const Rows& fit, const Rows& target, double last) const {
+    auto p = refit_one(chosen.model, chosen.base_variant(), fit, target, last);
+    if (chosen.also.empty()) return p;
+    std::vector<std::vector<double>> others;
+    for (const auto& [model, variant] : chosen.also) others.push_back(refit_one(model, variant, fit, target, last));
+    return average(p, others);
+  }
+
+  static std::vector<double> average(std::vector<double> p, const std::vector<std::vector<double>>& others) {
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      double sum = p[k];
+      bool ok = known(sum);
+      for (const auto& q : others) ok = ok && known(q[k]), sum += q[k];
+      if (ok) p[k] = sum / static_cast<double>(1 + others.size());
     }
-    return rule(target, chosen.model, chosen.variant, last);
+    return p;
   }
 
   void set_sign(double sign, double shift) {
@@ -381,7 +381,10 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     BucketModeler m(h, regs, calendar, s, bucket.horizon);
     m.set_sign(sign, shift);
     // Rows with a known target and at least one known value feature.
-    const Rows all = m.rows(known_end - train_rows, known_end, std::nullopt, true);
+    // (seasonal naive and naive learn nothing: the held-out rows suffice.)
+    const bool learns = s.model == Model::automatic || s.model == Model::ols || s.model == Model::gbt;
+    const std::int64_t rows_from = learns ? known_end - train_rows : h.index_of(issued_at - selection) - 1;
+    const Rows all = m.rows(std::max(rows_from, known_end - train_rows), known_end, std::nullopt, true);
     std::vector<std::size_t> fit_pick, hold_pick, final_pick;
     const Micros hold_from = issued_at - selection;
     for (std::size_t k = 0; k < all.X.rows; ++k) {
@@ -407,7 +410,6 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     }
     std::vector<std::string> failures;
     std::vector<Candidate> tried;
-    std::optional<std::size_t> gbt_at, ols_at;
     for (Model model : order) {
       try {
         if (model == Model::gbt || model == Model::ols) {
@@ -416,7 +418,6 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
                                 std::string(to_string(model)) + " needs at least 3 days");
           }
           tried.push_back(m.learn(model, fit, hold));
-          (model == Model::gbt ? gbt_at : ols_at) = tried.size() - 1;
         } else if (model == Model::seasonal_naive) {
           std::optional<Candidate> best;
           double best_err = 0;
@@ -434,14 +435,32 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         failures.push_back(std::string(to_string(model)) + ": " + e.what());
       }
     }
-    if (gbt_at && ols_at && knob("FC_BLEND", 1) > 0) {
-      // The average of the two learnt models, often better than either.
-      Candidate c{Model::gbt, kBlend, tried[*gbt_at].predictions};
-      const auto& q = tried[*ols_at].predictions;
-      for (std::size_t k = 0; k < q.size(); ++k) {
-        if (known(c.predictions[k]) && known(q[k])) c.predictions[k] = 0.5 * (c.predictions[k] + q[k]);
+    if (s.model == Model::automatic) {
+      // Averages of the candidates (not persistence): often better than any one of them.
+      std::vector<std::size_t> singles;
+      for (std::size_t k = 0; k < tried.size(); ++k) {
+        if (tried[k].model != Model::naive) singles.push_back(k);
       }
-      tried.push_back(std::move(c));
+      auto blend = [&](const std::vector<std::size_t>& parts) {
+        const Candidate& first = tried[parts[0]];
+        Candidate c{first.model, "", {}, {}, first.variant};
+        std::vector<std::vector<double>> others;
+        std::string with;
+        for (std::size_t j = 1; j < parts.size(); ++j) {
+          const Candidate& o = tried[parts[j]];
+          c.also.emplace_back(o.model, o.variant);
+          others.push_back(o.predictions);
+          with += (j > 1 ? " and " : "") + label(o);
+        }
+        c.variant = (first.variant.empty() ? "" : first.variant + ", ") + "averaged with " + with;
+        c.predictions = BucketModeler::average(first.predictions, others);
+        return c;
+      };
+      const std::size_t n_single = singles.size();
+      for (std::size_t a = 0; a < n_single; ++a) {
+        for (std::size_t b2 = a + 1; b2 < n_single; ++b2) tried.push_back(blend({singles[a], singles[b2]}));
+      }
+      if (n_single >= 3) tried.push_back(blend(singles));
     }
     // Choose: the one asked for (or its first working fallback), or auto's lowest error.
     std::size_t pick = 0;
@@ -485,9 +504,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
 
     std::vector<double> pred;
     try {
-      std::optional<std::string> ols_variant;
-      if (ols_at) ols_variant = tried[*ols_at].variant;
-      pred = m.refit(chosen, last.y.empty() ? fit : last, target, ols_variant, *last_known);
+      pred = m.refit(chosen, last.y.empty() ? fit : last, target, *last_known);
     } catch (const NotEnoughData& e) {
       bucket.model = Model::seasonal_naive;
       bucket.variant = kYesterday;

@@ -29,6 +29,8 @@ struct Settings {
   Micros training = 30 * kDay;   // the rows a model is fit on
   Micros selection = 14 * kDay;  // the most recent rows held out to compare models and size intervals
   double ridge = 1e-3;
+  // Rows this much older than the newest weigh half as much in ols and gbt; 0: all equal.
+  Micros recency_half_life = 0;
   GbtOptions gbt;
   bool quantiles = true;
 };

@@ -13,9 +13,27 @@ namespace flexmarket::forecasting {
 
 // ---- Box–Cox ----
 
+namespace {
+// x^λ, with square roots for the λ of BoxCox::fit's grid (pow is slow and the transform runs
+// on every value feature of every row).
+double power(double x, double lambda) {
+  if (lambda == 1) return x;
+  if (lambda == 0.5) return std::sqrt(x);
+  if (lambda == 0.25) return std::sqrt(std::sqrt(x));
+  if (lambda == 0.125) return std::sqrt(std::sqrt(std::sqrt(x)));
+  if (lambda == 0.75) {
+    const double r = std::sqrt(x);
+    return r * std::sqrt(r);
+  }
+  if (lambda == -0.5) return 1 / std::sqrt(x);
+  if (lambda == -0.25) return 1 / std::sqrt(std::sqrt(x));
+  return std::pow(x, lambda);
+}
+}  // namespace
+
 double BoxCox::forward(double y) const {
   const double x = std::max(sign * y + shift, 1e-12);
-  return lambda == 0 ? std::log(x) : (std::pow(x, lambda) - 1) / lambda;
+  return lambda == 0 ? std::log(x) : (power(x, lambda) - 1) / lambda;
 }
 
 double BoxCox::inverse(double z) const {
@@ -31,11 +49,14 @@ double BoxCox::inverse(double z) const {
 BoxCox BoxCox::fit(const std::vector<double>& y, double sign, double shift) {
   BoxCox best{1, shift, sign};
   double best_ll = -std::numeric_limits<double>::infinity();
+  // At most about 2000 values (evenly spread) decide λ: enough for a grid of eight.
+  const std::size_t stride = std::max<std::size_t>(1, y.size() / 2000);
   for (double lambda : {-0.5, -0.25, 0.0, 0.125, 0.25, 0.5, 0.75, 1.0}) {
     BoxCox t{lambda, shift, sign};
     double sum = 0, sum2 = 0, log_sum = 0;
     std::size_t n = 0;
-    for (double v : y) {
+    for (std::size_t i = 0; i < y.size(); i += stride) {
+      const double v = y[i];
       if (!known(v)) continue;
       const double z = t.forward(v);
       sum += z;
@@ -81,30 +102,37 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
     throw NotEnoughData("only " + std::to_string(rows.size()) + " known values to learn from; least squares needs at least " +
                         std::to_string(p + 2));
   }
-  // Column means of the (transformed) known features, for imputing unknown ones.
-  m->column_mean_.assign(p, 0);
-  std::vector<std::size_t> counts(p, 0);
-  for (auto i : rows) {
-    const double* r = X.row(i);
-    for (std::size_t c = 0; c < p; ++c) {
-      if (!known(r[c])) continue;
-      m->column_mean_[c] += (c < o.value_columns && o.transform) ? o.transform->forward(r[c]) : r[c];
-      ++counts[c];
-    }
-  }
-  for (std::size_t c = 0; c < p; ++c) m->column_mean_[c] = counts[c] ? m->column_mean_[c] / counts[c] : 0;
-
+  // The (transformed) features, each value transformed once; then the column means of the
+  // known ones impute the unknown ones.
   const auto n = static_cast<Eigen::Index>(rows.size());
   Eigen::MatrixXd Z(n, static_cast<Eigen::Index>(p));
   Eigen::VectorXd t(n), w(n);
-  std::vector<double> row(p);
+  m->column_mean_.assign(p, 0);
+  std::vector<std::size_t> counts(p, 0);
   for (Eigen::Index k = 0; k < n; ++k) {
     const auto i = rows[static_cast<std::size_t>(k)];
-    std::copy(X.row(i), X.row(i) + p, row.begin());
-    m->prepare(row);
-    for (std::size_t c = 0; c < p; ++c) Z(k, static_cast<Eigen::Index>(c)) = row[c];
+    const double* r = X.row(i);
+    const double daily_mean = r[o.daily_mean_column];
+    for (std::size_t c = 0; c < p; ++c) {
+      double v = r[c];
+      if (c < o.value_columns) {
+        if (!known(v)) v = daily_mean;
+        if (known(v) && o.transform) v = o.transform->forward(v);
+      }
+      if (known(r[c])) {
+        m->column_mean_[c] += v;
+        ++counts[c];
+      }
+      Z(k, static_cast<Eigen::Index>(c)) = v;
+    }
     t(k) = o.transform ? o.transform->forward(y[i]) : y[i];
     w(k) = weights ? std::max((*weights)[i], 0.0) : 1.0;
+  }
+  for (std::size_t c = 0; c < p; ++c) m->column_mean_[c] = counts[c] ? m->column_mean_[c] / counts[c] : 0;
+  for (Eigen::Index c = 0; c < Z.cols(); ++c) {
+    for (Eigen::Index k = 0; k < n; ++k) {
+      if (!known(Z(k, c))) Z(k, c) = m->column_mean_[static_cast<std::size_t>(c)];
+    }
   }
   const double w_sum = w.sum();
   if (!(w_sum > 0)) throw NotEnoughData("no row with a positive weight to learn from");
@@ -114,20 +142,24 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
     throw NotEnoughData("the series is constant (" + std::to_string(y[rows.front()]) + ") over the training window");
   }
   const Eigen::VectorXd sw = w.cwiseSqrt();
-  Eigen::VectorXd mean = (Z.transpose() * w) / static_cast<double>(n);
-  Eigen::MatrixXd C = (Z.rowwise() - mean.transpose()).array().colwise() * sw.array();
-  Eigen::VectorXd scale = (C.colwise().squaredNorm() / static_cast<double>(n)).cwiseSqrt();
+  const Eigen::VectorXd mean = (Z.transpose() * w) / static_cast<double>(n);
+  // Centred, weighted and standardised in place (no second copy of the matrix).
+  Z.rowwise() -= mean.transpose();
+  Z.array().colwise() *= sw.array();
+  Eigen::VectorXd scale = (Z.colwise().squaredNorm() / static_cast<double>(n)).cwiseSqrt();
   for (Eigen::Index c = 0; c < scale.size(); ++c) {
     if (scale(c) < 1e-12) {
       scale(c) = 1;
-      C.col(c).setZero();  // a constant column carries nothing
+      Z.col(c).setZero();  // a constant column carries nothing
     } else {
-      C.col(c) /= scale(c);
+      Z.col(c) /= scale(c);
     }
   }
-  Eigen::MatrixXd A = C.transpose() * C;
+  Eigen::MatrixXd A = Eigen::MatrixXd::Zero(Z.cols(), Z.cols());
+  A.selfadjointView<Eigen::Lower>().rankUpdate(Z.transpose());
+  A = A.selfadjointView<Eigen::Lower>();
   A.diagonal().array() += o.lambda * static_cast<double>(n);
-  const Eigen::VectorXd b = C.transpose() * ((t.array() - t_mean) * sw.array()).matrix();
+  const Eigen::VectorXd b = Z.transpose() * ((t.array() - t_mean) * sw.array()).matrix();
   const Eigen::VectorXd beta_std = A.ldlt().solve(b);
   m->beta_.resize(p);
   double intercept = t_mean;
@@ -230,7 +262,7 @@ std::unique_ptr<Regression> fit_gbt(const Matrix& X, const std::vector<double>& 
   set("verbosity", "0");
   set("nthread", "1");
   set("tree_method", "hist");
-  set("objective", "reg:squarederror");
+  set("objective", o.objective);
   set("max_depth", std::to_string(o.max_depth));
   set("eta", std::to_string(o.eta));
   set("subsample", std::to_string(o.subsample));

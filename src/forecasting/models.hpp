@@ -85,6 +85,8 @@ struct GbtOptions {
   double min_child_weight = 5;
   double lambda = 1;  // L2 on leaf weights
   int max_bin = 32;
+  // XGBoost's objective (1.7's "reg:absoluteerror" fits badly in few rounds).
+  std::string objective = "reg:squarederror";
   std::uint64_t seed = 1;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include <date/tz.h>
 
@@ -66,8 +67,25 @@ bool Regressor::covers_any(Micros from, Micros to, Micros at) const {
 LocalTerms local_terms(const Calendar& cal, Micros t) {
   Micros offset = 0;
   if (cal.zone) {
-    const date::sys_time<std::chrono::microseconds> st{std::chrono::microseconds(t)};
-    offset = std::chrono::duration_cast<std::chrono::microseconds>(cal.zone->get_info(st).offset).count();
+    // The zone's offset holds between transitions: remember the last span looked up.
+    thread_local const date::time_zone* cached_zone = nullptr;
+    thread_local Micros cached_begin = 0, cached_end = 0, cached_offset = 0;
+    if (cal.zone == cached_zone && t >= cached_begin && t < cached_end) {
+      offset = cached_offset;
+    } else {
+      const date::sys_time<std::chrono::microseconds> st{std::chrono::microseconds(t)};
+      const auto info = cal.zone->get_info(st);
+      using std::chrono::duration_cast;
+      using std::chrono::microseconds;
+      offset = duration_cast<microseconds>(info.offset).count();
+      cached_zone = cal.zone;
+      // Spans at the ends of time do not fit in microseconds; clamp them.
+      const auto lim = std::chrono::duration_cast<std::chrono::seconds>(microseconds(std::numeric_limits<Micros>::max() / 2));
+      const auto b = std::max(info.begin.time_since_epoch(), -lim), e = std::min(info.end.time_since_epoch(), lim);
+      cached_begin = duration_cast<microseconds>(b).count();
+      cached_end = duration_cast<microseconds>(e).count();
+      cached_offset = offset;
+    }
   }
   const Micros local = t + offset;
   const std::int64_t day = floor_div(local, kDay);
