@@ -168,6 +168,7 @@ std::string_view to_string(Resource r) {
     case Resource::bid: return "bid";
     case Resource::dr_offer: return "dr_offer";
     case Resource::schedule: return "schedule";
+    case Resource::forecast: return "forecast";
     case Resource::slot: return "slot";
     case Resource::personal_token: return "personal_token";
   }

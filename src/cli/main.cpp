@@ -20,6 +20,7 @@
 
 #include "api/server.hpp"
 #include "cli/demo.hpp"
+#include "cli/forecast.hpp"
 #include "cli/schedule.hpp"
 #include "cli/simulate.hpp"
 #include "core/config.hpp"
@@ -283,6 +284,30 @@ int main(int argc, char** argv) {
   schedule_cmd->add_option("--flex-context", sched.flex_context, "prices, site limits, inflexible sensors as JSON, or @file");
   schedule_cmd->add_option("--format", sched.format, "table (default) or csv");
 
+  auto* forecast_cmd = app.add_subcommand("forecast", "forecast sensors now and print the forecast, or backtest a model");
+  cli::ForecastOptions fopt;
+  forecast_cmd->add_option("--sensor", fopt.sensors, "a sensor id (repeatable)");
+  forecast_cmd->add_option("--asset", fopt.asset_id, "every sensor of this asset (a site: also its devices')");
+  forecast_cmd->add_flag("--all", fopt.all, "every sensor");
+  forecast_cmd->add_option("--start", fopt.start, "the first event's start, ISO 8601 (default: the next event after --as-of)");
+  forecast_cmd->add_option("--duration", fopt.duration, "the window forecast, ISO 8601 (default PT48H, at most P31D)");
+  forecast_cmd->add_option("--model", fopt.model, "auto (default), ols, gbt, seasonal_naive or naive");
+  forecast_cmd->add_option("--horizons", fopt.horizons, "horizon buckets, e.g. PT1H PT6H PT24H PT48H")->delimiter(',');
+  forecast_cmd->add_option("--as-of", fopt.as_of, "forecast as of this instant, with what was known then (default now)");
+  forecast_cmd->add_option("--format", fopt.format, "table (default) or csv, for one sensor's events");
+  auto* backtest_cmd = forecast_cmd->add_subcommand("backtest", "rolling-origin accuracy of a model on a sensor's history");
+  cli::BacktestOptions bopt;
+  backtest_cmd->add_option("--sensor", bopt.sensor_id, "the sensor id")->required();
+  backtest_cmd->add_option("--start", bopt.start, "first origin day, ISO 8601 with an offset")->required();
+  backtest_cmd->add_option("--end", bopt.end, "end of the origins, ISO 8601 (at most 92 days after --start)")->required();
+  backtest_cmd->add_option("--model", bopt.model, "auto (default), ols, gbt, seasonal_naive or naive");
+  backtest_cmd->add_option("--horizon", bopt.horizons, "one horizon (events up to it from each origin), or a list: "
+                                                       "PT1H,PT6H (default: the next local day, by 1/6/24/48 h)")
+      ->delimiter(',');
+  backtest_cmd->add_option("--origin", bopt.origin, "local time of day of each origin, HH:MM (default 12:00)");
+  backtest_cmd->add_option("--regressor", bopt.regressors, "a regressor sensor id (repeatable)");
+  backtest_cmd->add_option("--csv", bopt.csv_path, "also write the table to this CSV file");
+
   auto* simulate_cmd = app.add_subcommand("simulate", "stand-ins for devices and participants");
   simulate_cmd->require_subcommand(1);
   auto* sim_power = simulate_cmd->add_subcommand("powerdata", "replay a BEMS's recorded readings through the HTTP API");
@@ -432,6 +457,15 @@ int main(int argc, char** argv) {
       auto p = services::open_platform(c);
       store::upgrade(*p->db);
       return cli::run_schedule(*p, sched, std::cout, std::cerr);
+    }
+
+    if (forecast_cmd->parsed()) {
+      Config c = make_config(g);
+      if (g.log_level.empty()) init_logging("warn", c.log_format);  // a person reads this output
+      auto p = services::open_platform(c);
+      store::upgrade(*p->db);
+      if (backtest_cmd->parsed()) return cli::run_backtest(*p, bopt, std::cout, std::cerr);
+      return cli::run_forecast(*p, fopt, std::cout, std::cerr);
     }
 
     if (import_csv->parsed()) {

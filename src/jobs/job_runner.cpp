@@ -45,6 +45,13 @@ void JobRunner::start() {
           store::jobs::heartbeat(*c, name_, wall_now());
         }
         if (mode_ == Mode::worker || !workers_alive()) {
+          for (const auto& task : periodic_) {
+            try {
+              task();
+            } catch (const std::exception& e) {
+              log_warn("job runner: periodic task failed", {{"error", e.what()}});
+            }
+          }
           while (run_one(std::nullopt)) {
             std::lock_guard lock(mu_);
             if (stopping_) break;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/stop.hpp"
 #include "store/database.hpp"
@@ -34,6 +35,9 @@ class JobRunner {
   JobRunner& operator=(const JobRunner&) = delete;
 
   void handle(const std::string& kind, Handler h);
+  // Runs `task` at every poll while this runner takes jobs (before it looks for one), e.g.
+  // queueing due calendar forecasts; an exception is logged and the runner goes on.
+  void every_poll(std::function<void()> task) { periodic_.push_back(std::move(task)); }
   void start();
   void stop();
   // A job was queued: look now rather than at the next poll.
@@ -53,6 +57,7 @@ class JobRunner {
   std::chrono::milliseconds poll_;
   std::string name_;
   std::map<std::string, Handler> handlers_;
+  std::vector<std::function<void()>> periodic_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false, notified_ = false;

@@ -21,8 +21,13 @@ void make_job_runner(Platform& p, JobMode mode) {
       std::chrono::milliseconds(500), p.config.limits.job_timeout);
   auto* schedules = p.schedules.get();
   p.job_runner->handle(ScheduleService::kJobKind, [schedules](const store::JobRecord& j) { return schedules->run(j); });
+  auto* forecasts = p.forecasts.get();
+  p.job_runner->handle(ForecastService::kJobKind, [forecasts](const store::JobRecord& j) { return forecasts->run(j); });
+  auto clock = p.market_clock;
+  p.job_runner->every_poll([forecasts, clock] { forecasts->enqueue_due(clock->now()); });
   auto* runner = p.job_runner.get();
   schedules->on_queued = [runner](std::int64_t) { runner->notify(); };
+  forecasts->on_queued = [runner](std::int64_t) { runner->notify(); };
 }
 
 std::unique_ptr<Platform> open_platform(const Config& config) {
@@ -72,6 +77,11 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->schedules->set_max_variables(config.limits.schedule_variables);
   // Schedules are judged past or future by the market clock.
   p->schedules->set_market_clock([clock] { return clock->now(); });
+  // Forecasts are made as of the market's time, which the demo's meter data follow.
+  p->forecasts = std::make_unique<ForecastService>(*p->db, *p->assets, [clock] { return clock->now(); });
+  p->forecasts->set_limits(config.limits);
+  auto* forecasts = p->forecasts.get();
+  p->timeseries->on_measurements = [forecasts](const std::vector<std::int64_t>& ids) { forecasts->after_ingest(ids); };
   return p;
 }
 

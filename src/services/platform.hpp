@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "services/asset_service.hpp"
 #include "services/auth_service.hpp"
+#include "services/forecast_service.hpp"
 #include "services/market_service.hpp"
 #include "services/schedule_service.hpp"
 #include "services/timeseries_service.hpp"
@@ -36,6 +37,7 @@ struct Platform {
   std::unique_ptr<MarketService> market;
   std::unique_ptr<jobs::MarketRunner> market_runner;
   std::unique_ptr<ScheduleService> schedules;
+  std::unique_ptr<ForecastService> forecasts;
   // Runs queued jobs: embedded in serve (while no worker runs) or as `flexmarket worker`.
   std::unique_ptr<jobs::JobRunner> job_runner;
 };

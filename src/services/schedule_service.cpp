@@ -303,6 +303,7 @@ std::optional<std::string> checked_state(const std::optional<std::string>& state
 
 std::string job_url(const store::JobRecord& j) {
   if (j.kind == "schedule") return "/api/v1/schedules/" + std::to_string(j.id);
+  if (j.kind == "forecast") return "/api/v1/forecasts/" + std::to_string(j.id);
   return "/api/v1/jobs?type=" + j.kind;
 }
 
@@ -810,7 +811,9 @@ json ScheduleService::list_jobs(const Principal& who, const std::optional<std::s
   check_paging(page, per_page);
   store::JobFilter f;
   f.state = checked_state(state);
-  if (type && *type != kJobKind) throw invalid_field("type", "type must be schedule, not '" + *type + "'");
+  if (type && *type != kJobKind && *type != "forecast") {
+    throw invalid_field("type", "type must be schedule or forecast, not '" + *type + "'");
+  }
   f.kind = type;
   if (!who.sees_all_accounts()) f.account_id = who.account_id;
   std::vector<store::JobRecord> jobs;

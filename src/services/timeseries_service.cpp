@@ -184,6 +184,15 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
     }
     return store::beliefs::insert(c, db_.backend(), rows);
   });
+  if (on_measurements && report.stored > 0) {
+    std::vector<std::int64_t> measured;
+    for (const auto& r : rows) {
+      if (r.belief_horizon_us <= 0 && (measured.empty() || measured.back() != r.sensor_id)) measured.push_back(r.sensor_id);
+    }
+    std::sort(measured.begin(), measured.end());
+    measured.erase(std::unique(measured.begin(), measured.end()), measured.end());
+    on_measurements(measured);
+  }
   return report;
 }
 
@@ -323,6 +332,8 @@ CsvImportReport TimeSeriesService::import_csv(const Principal& who, const CsvImp
     }
     return stored;
   });
+  const bool measured = std::any_of(rows.begin(), rows.end(), [](const store::BeliefRow& row) { return row.belief_horizon_us <= 0; });
+  if (on_measurements && report.stored > 0 && measured) on_measurements({s.id});
   return report;
 }
 

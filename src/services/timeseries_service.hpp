@@ -1,6 +1,7 @@
 #pragma once
 // Storing and reading sensor data as beliefs (BVP §2.3–2.5), CSV import, and the power
 // views of a site (the real version of ETP §3.8).
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,6 +104,10 @@ class TimeSeriesService {
   SeriesResult read(const Principal& who, std::int64_t sensor_id, const SeriesQuery& q);
   CsvImportReport import_csv(const Principal& who, const CsvImport& spec, std::string_view text,
                              const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+
+  // Called after measurements (horizon ≤ 0) were stored, with their sensors (forecasts
+  // that should follow new data).
+  std::function<void(const std::vector<std::int64_t>& sensor_ids)> on_measurements;
 
   Page<PowerReading> power_readings(const Principal& who, std::int64_t site_id, date::year_month_day day,
                                     std::int64_t page, std::int64_t per_page, std::string* timezone);

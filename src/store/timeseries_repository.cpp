@@ -221,6 +221,11 @@ namespace beliefs {
 
 namespace {
 
+// A forecast's quantiles (its 10% and 90% beliefs) are read only when their source is
+// named: a read without a source means the expected value.
+constexpr const char* kNotQuantiles =
+    " AND source_id NOT IN (SELECT id FROM data_sources WHERE type = 'forecaster_quantile')";
+
 // SQLite: multi-row VALUES statements; 200 rows x 5 parameters stays far below its limit.
 std::int64_t insert_sqlite(Connection& c, std::span<const BeliefRow> rows) {
   constexpr std::size_t kChunk = 200;
@@ -298,7 +303,7 @@ std::vector<timeseries::Belief> load(Connection& c, std::int64_t sensor_id, Inst
   } else {
     c.query_each(
         "SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND event_start >= ? "
-        "AND event_start < ? ORDER BY event_start, belief_horizon, source_id",
+        "AND event_start < ?" + std::string(kNotQuantiles) + " ORDER BY event_start, belief_horizon, source_id",
         {sensor_id, to_micros(start), to_micros(end)}, collect);
   }
   return out;
@@ -310,7 +315,7 @@ std::vector<timeseries::Belief> load_measurements(Connection& c, std::int64_t se
   c.query_each(
       "SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND event_start >= ? "
       "AND event_start < ? AND source_id NOT IN (SELECT id FROM data_sources WHERE type IN ('scheduler', "
-      "'forecaster')) ORDER BY event_start, belief_horizon, source_id",
+      "'forecaster', 'forecaster_quantile')) ORDER BY event_start, belief_horizon, source_id",
       {sensor_id, to_micros(start), to_micros(end)}, collect);
   return out;
 }
@@ -330,7 +335,7 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
       if (prior && event + r - horizon > prior_us) return;
       out.push_back({event, horizon, row.int64(2), row.real(3)});
     };
-    const std::string where = source_id ? " AND source_id = ?" : "";
+    const std::string where = source_id ? " AND source_id = ?" : kNotQuantiles;
     std::vector<Value> params = {sensor_id, to_micros(start), to_micros(end)};
     if (source_id) params.emplace_back(*source_id);
     c.query_each("SELECT event_start, belief_horizon, source_id, value FROM beliefs WHERE sensor_id = ? AND "
@@ -344,7 +349,8 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
   c.query_each(
       "SELECT DISTINCT ON (event_start) event_start, belief_horizon, source_id, value FROM beliefs "
       "WHERE sensor_id = ? AND event_start >= ? AND event_start < ? "
-      "AND (CAST(? AS BIGINT) = 0 OR source_id = ?) "
+      "AND (CAST(? AS BIGINT) = 0 OR source_id = ?) " + std::string(source_id ? "" : kNotQuantiles) +
+      " "
       "AND (CAST(? AS BIGINT) = 0 OR belief_horizon >= event_start + ? - ?) "
       "ORDER BY event_start, belief_horizon, source_id",
       {sensor_id, to_micros(start), to_micros(end), source_id.value_or(0), source_id.value_or(0),
