@@ -86,34 +86,219 @@ double absolute_error(const std::vector<double>& p, const std::vector<double>& y
   return e;
 }
 
-// What a candidate model predicts for the held-out rows, having learnt from the rows before.
-struct Candidate {
-  Model model;
-  std::string variant;
-  std::vector<double> predictions;
-  // Further models averaged in with equal weight (model, variant).
-  std::vector<std::pair<Model, std::string>> also = {};
-  std::string own_variant = {};  // the first model's own variant when `also` is set
-  std::string base_variant() const { return also.empty() ? variant : own_variant; }
+// Rule-based forecasts of one event from the values known at a given instant: nothing is
+// fitted, so they can be compared over many more held-out days than the learnt models.
+enum Rule : int {
+  kPersistence,
+  kYesterday,
+  kLastWeek,
+  kMedian7,
+  kMean7,
+  kLevelDailyShape,
+  kLevelWeeklyShape,
+  kLevelDailyRatio,
+  kEnvelope,
+  kEnvelopeShrunk,
+  kRules
+};
+const char* const kRuleNames[kRules] = {
+    "persistence",
+    "yesterday",
+    "last week",
+    "median of the last 7 days",
+    "mean of the last 7 days",
+    "last day's level + daily shape",
+    "last day's level + weekly shape",
+    "last day's level × daily shape",
+    "clear-sky envelope × last day's clearness",
+    "clear-sky envelope × recent clearness",
 };
 
-const char* const kYesterday = "yesterday";
-const char* const kLastWeek = "last week";
-const char* const kMean = "mean of the last 7 days";
-const char* const kMedian = "median of the last 7 days";
+class RuleBook {
+ public:
+  RuleBook(const History& h, double sign)
+      : h_(h), sign_(sign), spd_(std::max<std::int64_t>(1, kDay / h.resolution)), n_(static_cast<std::int64_t>(h.values.size())) {
+    sum_.assign(static_cast<std::size_t>(n_ + 1), 0);
+    count_.assign(static_cast<std::size_t>(n_ + 1), 0);
+    for (std::int64_t j = 0; j < n_; ++j) {
+      const double v = h.values[static_cast<std::size_t>(j)];
+      sum_[static_cast<std::size_t>(j + 1)] = sum_[static_cast<std::size_t>(j)] + (known(v) ? v : 0);
+      count_[static_cast<std::size_t>(j + 1)] = count_[static_cast<std::size_t>(j)] + (known(v) ? 1 : 0);
+    }
+  }
+  std::int64_t steps_per_day() const { return spd_; }
+  // Ratios and envelopes need a series of one sign.
+  bool applies(int r) const { return sign_ != 0 || r < kLevelDailyRatio; }
+
+  // All rules for event i with what was known at `at` (NaN where a rule has nothing).
+  void predict(std::int64_t i, Micros at, double* out) const {
+    constexpr int kBack = 28;
+    double day[kBack + 1];
+    for (int d = 1; d <= kBack; ++d) day[d] = value(i - d * spd_, at);
+    std::fill(out, out + kRules, kUnknown);
+    out[kPersistence] = last(at);
+    for (int d = 1; d <= 7 && !known(out[kYesterday]); ++d) out[kYesterday] = day[d];
+    for (int d = 7; d <= kBack && !known(out[kLastWeek]); d += 7) out[kLastWeek] = day[d];
+    if (!known(out[kLastWeek])) out[kLastWeek] = out[kYesterday];
+    {
+      double v[7];
+      int k = 0;
+      for (int d = 1; d <= 14 && k < 7; ++d) {
+        if (known(day[d])) v[k++] = day[d];
+      }
+      if (k) {
+        double s = 0;
+        for (int j = 0; j < k; ++j) s += v[j];
+        out[kMean7] = s / k;
+        out[kMedian7] = median(v, k);
+      }
+    }
+    const double level_now = level(at);
+    if (known(level_now)) {
+      double diff[14], ratio[14];
+      int nd = 0, nr = 0;
+      for (int d = 1; d <= 14; ++d) {
+        if (!known(day[d])) continue;
+        const double l = level(at - d * spd_ * h_.resolution);
+        if (!known(l)) continue;
+        diff[nd++] = day[d] - l;
+        if (sign_ != 0 && std::abs(l) > 1e-12) ratio[nr++] = day[d] / l;
+      }
+      if (nd) out[kLevelDailyShape] = level_now + median(diff, nd);
+      if (nr) out[kLevelDailyRatio] = level_now * median(ratio, nr);
+      double s = 0;
+      int k = 0;
+      for (int d = 7; d <= kBack; d += 7) {
+        const double l = level(at - d * spd_ * h_.resolution);
+        if (known(day[d]) && known(l)) s += day[d] - l, ++k;
+      }
+      if (k) out[kLevelWeeklyShape] = level_now + s / k;
+    }
+    if (sign_ != 0) {
+      const double env = envelope(i, at);
+      if (known(env)) {
+        const double c = clearness(at);
+        out[kEnvelope] = env * c;
+        double past[7];
+        int k = 0;
+        for (int d = 1; d <= 7; ++d) {
+          const double p = clearness(at - d * spd_ * h_.resolution);
+          if (known(p)) past[k++] = p;
+        }
+        if (known(c) && k) out[kEnvelopeShrunk] = env * 0.5 * (c + median(past, k));
+      }
+    }
+  }
+
+ private:
+  static double median(double* v, int k) {
+    std::sort(v, v + k);
+    return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+  }
+  // Events [0, known_end(at)) had ended by `at`.
+  std::int64_t known_end(Micros at) const {
+    if (at <= h_.start) return 0;
+    return std::min(n_, (at - h_.start) / h_.resolution);
+  }
+  double value(std::int64_t j, Micros at) const {
+    if (j < 0 || j >= known_end(at)) return kUnknown;
+    return h_.values[static_cast<std::size_t>(j)];
+  }
+  double last(Micros at) const {
+    for (std::int64_t j = known_end(at) - 1; j >= 0 && j >= known_end(at) - 7 * spd_; --j) {
+      if (known(h_.values[static_cast<std::size_t>(j)])) return h_.values[static_cast<std::size_t>(j)];
+    }
+    return kUnknown;
+  }
+  // The mean of the last day known at `at` (at least half of it known).
+  double level(Micros at) const {
+    const std::int64_t e = known_end(at), b = std::max<std::int64_t>(0, e - spd_);
+    if (e <= 0) return kUnknown;
+    const auto c = count_[static_cast<std::size_t>(e)] - count_[static_cast<std::size_t>(b)];
+    if (2 * c < spd_) return kUnknown;
+    return (sum_[static_cast<std::size_t>(e)] - sum_[static_cast<std::size_t>(b)]) / static_cast<double>(c);
+  }
+  // The highest of the last 14 days at this time (over the neighbouring events too): what a
+  // clear day gives then.
+  double envelope(std::int64_t i, Micros at) const {
+    double best = kUnknown;
+    for (int d = 1; d <= 14; ++d) {
+      double s = 0;
+      int k = 0;
+      for (std::int64_t o = -1; o <= 1; ++o) {
+        const double v = value(i - d * spd_ + o, at);
+        if (known(v)) s += v, ++k;
+      }
+      if (k && (!known(best) || sign_ * s / k > sign_ * best)) best = s / k;
+    }
+    return best;
+  }
+  // The last day's output relative to its envelope.
+  double clearness(Micros at) const {
+    auto it = clearness_.find(at);
+    if (it != clearness_.end()) return it->second;
+    const std::int64_t e = known_end(at);
+    double sv = 0, se = 0;
+    for (std::int64_t j = std::max<std::int64_t>(0, e - spd_); j < e; ++j) {
+      const double v = h_.values[static_cast<std::size_t>(j)];
+      if (!known(v)) continue;
+      const double env = envelope(j, at);
+      if (known(env)) sv += v, se += env;
+    }
+    const double c = sign_ * se > 1e-12 ? std::clamp(sv / se, 0.0, 1.5) : kUnknown;
+    clearness_.emplace(at, c);
+    return c;
+  }
+
+  const History& h_;
+  double sign_;
+  std::int64_t spd_, n_;
+  std::vector<double> sum_;
+  std::vector<std::int64_t> count_;
+  mutable std::map<Micros, double> clearness_;
+};
+
+// One forecast method: a learnt model, or a weighted mix of rules.
+struct Part {
+  Model model;
+  std::string variant;                         // ols: "box-cox"
+  std::vector<std::pair<int, double>> rules;  // rule-based: rules and weights (summing to 1)
+};
+
+// What a candidate predicts for the held-out rows (the equal-weight mean of its parts).
+struct Candidate {
+  std::vector<Part> parts;
+  std::string label;
+  std::vector<double> predictions;
+  Model model() const { return parts.front().model; }
+  bool learnt() const {
+    for (const auto& p : parts) {
+      if (p.model == Model::ols || p.model == Model::gbt) return true;
+    }
+    return false;
+  }
+};
+
+std::vector<double> mix(const std::vector<std::vector<double>>& preds, const std::vector<double>& w) {
+  std::vector<double> out(preds.front().size(), kUnknown);
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    double s = 0, ws = 0;
+    bool ok = true;
+    for (std::size_t j = 0; j < preds.size(); ++j) {
+      if (w[j] == 0) continue;
+      if (!known(preds[j][k])) ok = false;
+      s += w[j] * preds[j][k], ws += w[j];
+    }
+    if (ok && ws > 0) out[k] = s / ws;
+  }
+  return out;
+}
 
 class BucketModeler {
  public:
   BucketModeler(const History& h, const std::vector<Regressor>& regs, const Calendar& cal, const Settings& s,
                 Micros horizon)
-      : h_(h), regs_(regs), cal_(cal), s_(s), layout_(layout_for(h.resolution, horizon, regs.size())) {
-    for (std::size_t d = 0; d < layout_.daily_lags.size(); ++d) {
-      if (layout_.daily_lags[d] % (7 * layout_.steps_per_day) == 0 && !week_column_) {
-        week_column_ = layout_.recent_lags.size() + d;
-      }
-    }
-    yesterday_column_ = layout_.recent_lags.size();
-  }
+      : h_(h), regs_(regs), cal_(cal), s_(s), layout_(layout_for(h.resolution, horizon, regs.size())) {}
 
   // Rows for events [from, to) (indexes on the grid), features known `at` each event's
   // end minus the horizon (training), or at `fixed_at` when given (prediction).
@@ -134,28 +319,19 @@ class BucketModeler {
     return r;
   }
 
-  // Seasonal naive and naive straight from the feature columns. Naive is persistence: the
-  // last value known when the row's features were (`last` for a forecast's rows).
-  std::vector<double> rule(const Rows& r, Model m, const std::string& variant,
-                           std::optional<double> last = std::nullopt) const {
-    std::vector<double> out(r.X.rows, kUnknown);
-    for (std::size_t k = 0; k < r.X.rows; ++k) {
-      const double* x = r.X.row(k);
-      const double yesterday = x[yesterday_column_];
-      const double week = week_column_ ? x[*week_column_] : kUnknown;
-      double v = kUnknown;
-      if (m == Model::seasonal_naive) {
-        if (variant == kLastWeek) v = known(week) ? week : yesterday;
-        else if (variant == kMean) v = x[layout_.daily_mean_column()];
-        else if (variant == kMedian) v = x[layout_.daily_median_column()];
-        else v = known(yesterday) ? yesterday : week;
-        if (!known(v)) v = x[layout_.daily_mean_column()];
-      } else {
-        v = last ? *last : x[layout_.last_value_column()];
+  // Rows for events `index`, features known at `at` of each.
+  Rows rows_at(const std::vector<std::int64_t>& index, const std::vector<Micros>& at) const {
+    Rows r;
+    r.X = Matrix(index.size(), layout_.columns());
+    r.y.assign(index.size(), kUnknown);
+    r.index = index;
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      features_of(layout_, h_, index[k], cal_, regs_, at[k], r.X.row(k));
+      if (index[k] >= 0 && index[k] < static_cast<std::int64_t>(h_.values.size())) {
+        r.y[k] = h_.values[static_cast<std::size_t>(index[k])];
       }
-      out[k] = v;
     }
-    return out;
+    return r;
   }
 
   std::vector<double> weights(const Rows& r) const {
@@ -187,21 +363,16 @@ class BucketModeler {
 
   std::vector<double> fit_predict_gbt(const Rows& fit, const Rows& target) const {
     const std::size_t base = base_column();
-    const bool resid = true;
     std::vector<double> y = fit.y;
-    if (resid) {
-      for (std::size_t k = 0; k < y.size(); ++k) {
-        const double b = fit.X.row(k)[base];
-        y[k] = known(b) ? y[k] - b : kUnknown;
-      }
+    for (std::size_t k = 0; k < y.size(); ++k) {
+      const double b = fit.X.row(k)[base];
+      y[k] = known(b) ? y[k] - b : kUnknown;
     }
     const auto w = weights(fit);
     auto p = fit_gbt(fit.X, y, s_.gbt, &w)->predict(target.X);
-    if (resid) {
-      for (std::size_t k = 0; k < p.size(); ++k) {
-        const double b = target.X.row(k)[base];
-        p[k] = known(b) ? p[k] + b : kUnknown;
-      }
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      const double b = target.X.row(k)[base];
+      p[k] = known(b) ? p[k] + b : kUnknown;
     }
     return p;
   }
@@ -213,46 +384,24 @@ class BucketModeler {
     return fit_ridge(fit.X, fit.y, o, &w)->predict(target.X);
   }
 
-  Candidate learn(Model m, const Rows& fit, const Rows& test) const {
-    Candidate c{m, "", {}};
+  // A learnt model fitted on `fit`, predicting `test`. ols tries Box–Cox unless `box_cox`
+  // says already which one to use.
+  Candidate learn(Model m, const Rows& fit, const Rows& test, std::optional<bool>& box_cox) const {
+    Candidate c{{Part{m, "", {}}}, "", {}};
     if (m == Model::ols) {
-      c.predictions = fit_predict_ols(fit, test, false);
-      if (sign_ != 0) {
-        auto p = fit_predict_ols(fit, test, true);
-        if (absolute_error(p, test.y) < absolute_error(c.predictions, test.y)) {
-          c.predictions = std::move(p);
-          c.variant = "box-cox";
-        }
-      }
-    } else if (m == Model::gbt) {
+      const bool try_plain = !box_cox || !*box_cox, try_bc = sign_ != 0 && (!box_cox || *box_cox);
+      std::vector<double> plain, bc;
+      if (try_plain) plain = fit_predict_ols(fit, test, false);
+      if (try_bc) bc = fit_predict_ols(fit, test, true);
+      const bool use_bc = try_bc && (!try_plain || absolute_error(bc, test.y) < absolute_error(plain, test.y));
+      if (!box_cox) box_cox = use_bc;
+      c.predictions = use_bc ? std::move(bc) : std::move(plain);
+      if (use_bc) c.parts[0].variant = "box-cox";
+    } else {
       c.predictions = fit_predict_gbt(fit, test);
     }
+    c.label = std::string(to_string(m)) + (c.parts[0].variant.empty() ? "" : " (" + c.parts[0].variant + ")");
     return c;
-  }
-
-  std::vector<double> refit_one(Model model, const std::string& variant, const Rows& fit, const Rows& target,
-                                double last) const {
-    if (model == Model::ols) return fit_predict_ols(fit, target, variant == "box-cox");
-    if (model == Model::gbt) return fit_predict_gbt(fit, target);
-    return rule(target, model, variant, last);
-  }
-
-  std::vector<double> refit(const Candidate& chosen, const Rows& fit, const Rows& target, double last) const {
-    auto p = refit_one(chosen.model, chosen.base_variant(), fit, target, last);
-    if (chosen.also.empty()) return p;
-    std::vector<std::vector<double>> others;
-    for (const auto& [model, variant] : chosen.also) others.push_back(refit_one(model, variant, fit, target, last));
-    return average(p, others);
-  }
-
-  static std::vector<double> average(std::vector<double> p, const std::vector<std::vector<double>>& others) {
-    for (std::size_t k = 0; k < p.size(); ++k) {
-      double sum = p[k];
-      bool ok = known(sum);
-      for (const auto& q : others) ok = ok && known(q[k]), sum += q[k];
-      if (ok) p[k] = sum / static_cast<double>(1 + others.size());
-    }
-    return p;
   }
 
   void set_sign(double sign, double shift) {
@@ -267,13 +416,35 @@ class BucketModeler {
   const Calendar& cal_;
   const Settings& s_;
   FeatureLayout layout_;
-  std::size_t yesterday_column_ = 0;
-  std::optional<std::size_t> week_column_;
   double sign_ = 0, box_cox_shift_ = 0.1;
 };
 
-std::string label(const Candidate& c) {
-  return std::string(to_string(c.model)) + (c.variant.empty() ? "" : " (" + c.variant + ")");
+// The rule-based part's predictions from all rules' predictions (kRules per event).
+std::vector<double> apply_rules(const Part& p, const std::vector<double>& all, std::size_t n) {
+  std::vector<double> out(n, kUnknown);
+  for (std::size_t k = 0; k < n; ++k) {
+    double s = 0;
+    bool ok = true;
+    for (const auto& [r, w] : p.rules) {
+      const double v = all[k * kRules + static_cast<std::size_t>(r)];
+      ok = ok && known(v);
+      s += w * v;
+    }
+    if (ok) out[k] = s;
+  }
+  return out;
+}
+
+std::string rules_label(const std::vector<std::pair<int, double>>& rules) {
+  if (rules.size() == 1) return kRuleNames[rules[0].first];
+  std::string s;
+  for (const auto& [r, w] : rules) s += fmt::format("{}{:.2f}·{}", s.empty() ? "" : " + ", w, kRuleNames[r]);
+  return s;
+}
+
+Part rule_part(const std::vector<std::pair<int, double>>& rules) {
+  const bool persistence = rules.size() == 1 && rules[0].first == kPersistence;
+  return Part{persistence ? Model::naive : Model::seasonal_naive, rules_label(rules), rules};
 }
 
 }  // namespace
@@ -328,20 +499,30 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     ++f.buckets[b].events;
   }
 
+  // Rule-based methods learn nothing, so auto and seasonal_naive compare them over many
+  // more held-out days than the learnt models (kLongDays).
+  const bool long_rules = s.model == Model::automatic || s.model == Model::seasonal_naive || s.model == Model::naive;
+  constexpr std::int64_t kLongDays = 56;
+
   // Only the part of the history the models read: the training and selection rows and the
   // lags behind them (no copy of the rest).
   const std::int64_t train_rows = (s.training + s.selection) / res;
-  const Micros reach = s.training + s.selection + bounds.back() + 10 * kDay;
+  Micros reach = s.training + s.selection + bounds.back() + 10 * kDay;
+  if (long_rules) reach = std::max(reach, (kLongDays + 36) * kDay + bounds.back());
   const History h = history.known_between(issued_at - reach, issued_at);
   const std::int64_t known_end = static_cast<std::int64_t>(h.values.size());
-  std::int64_t first_known = -1;
-  for (std::int64_t i = std::max<std::int64_t>(0, known_end - train_rows); i < known_end; ++i) {
+  std::int64_t first_known = -1, first_any = -1;
+  for (std::int64_t i = 0; i < known_end; ++i) {
     if (known(h.values[static_cast<std::size_t>(i)])) {
-      first_known = i;
-      break;
+      if (first_any < 0) first_any = i;
+      if (i >= known_end - train_rows) {
+        first_known = i;
+        break;
+      }
     }
   }
   if (first_known < 0) first_known = known_end;
+  if (first_any < 0) first_any = known_end;
 
   // The series' sign over the training window, for Box–Cox and for clamping.
   const std::int64_t window_from = first_known;
@@ -364,6 +545,9 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
   // How much history there is decides what can be compared and learnt.
   const Micros usable = static_cast<Micros>(known_end - window_from) * res;
   const Micros selection = std::clamp<Micros>(usable / 3 / kDay * kDay, 0, s.selection);
+  const std::int64_t short_days = std::max<std::int64_t>(1, selection / kDay);
+  const std::int64_t all_days = static_cast<std::int64_t>(known_end - first_any) * res / kDay;
+  const std::int64_t long_days = long_rules ? std::clamp<std::int64_t>(all_days - 2, short_days, kLongDays) : short_days;
 
   auto finish = [&](double& med, double& p10, double& p90) {
     if (sign > 0) {
@@ -375,165 +559,258 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     p90 = std::max(p90, med);
   };
 
+  const RuleBook book(h, sign);
+  const std::int64_t day_steps = book.steps_per_day();
+  const Micros day_shift = day_steps * res;
+  const std::int64_t first_event = h.index_of(start);
+  std::optional<bool> box_cox;  // ols: decided once, on the first bucket, for the whole forecast
+
   for (std::size_t b = 0; b < f.buckets.size(); ++b) {
     Bucket& bucket = f.buckets[b];
     if (bucket.events == 0) continue;
     BucketModeler m(h, regs, calendar, s, bucket.horizon);
     m.set_sign(sign, shift);
-    // Rows with a known target and at least one known value feature.
-    // (seasonal naive and naive learn nothing: the held-out rows suffice.)
-    const bool learns = s.model == Model::automatic || s.model == Model::ols || s.model == Model::gbt;
-    const std::int64_t rows_from = learns ? known_end - train_rows : h.index_of(issued_at - selection) - 1;
-    const Rows all = m.rows(std::max(rows_from, known_end - train_rows), known_end, std::nullopt, true);
-    std::vector<std::size_t> fit_pick, hold_pick, final_pick;
-    const Micros hold_from = issued_at - selection;
-    for (std::size_t k = 0; k < all.X.rows; ++k) {
-      if (!known(all.y[k]) || !known(all.X.row(k)[m.layout().daily_mean_column()])) continue;
-      const Micros t = h.start + all.index[k] * res;
-      if (t >= hold_from) hold_pick.push_back(k);
-      else if (t >= hold_from - s.training) fit_pick.push_back(k);
-      if (t >= issued_at - s.training) final_pick.push_back(k);
+    // The bucket's events (consecutive: lead time grows along the window).
+    std::int64_t ev_from = -1, ev_to = -1;
+    for (std::size_t k = 0; k < n_events; ++k) {
+      if (f.bucket_of[k] != b) continue;
+      if (ev_from < 0) ev_from = first_event + static_cast<std::int64_t>(k);
+      ev_to = first_event + static_cast<std::int64_t>(k) + 1;
     }
-    const Rows fit = subset(all, fit_pick), hold = subset(all, hold_pick), last = subset(all, final_pick);
-    // The bucket's events, with features known at issue time.
-    const Rows target =
-        m.rows(h.index_of(start), h.index_of(start) + static_cast<std::int64_t>(n_events), issued_at, false);
 
-    // Candidates, in the fallback order.
-    std::vector<Model> order;
-    switch (s.model) {
-      case Model::automatic: order = {Model::gbt, Model::ols, Model::seasonal_naive, Model::naive}; break;
-      case Model::gbt: order = {Model::gbt, Model::seasonal_naive, Model::naive}; break;
-      case Model::ols: order = {Model::ols, Model::seasonal_naive, Model::naive}; break;
-      case Model::seasonal_naive: order = {Model::seasonal_naive, Model::naive}; break;
-      case Model::naive: order = {Model::naive}; break;
+    // Held out: the same events on the previous days, as they could have been forecast at the
+    // same time of those days (the same lead times), most recent day first. The learnt models
+    // see the last `short_days`, the rules `long_days`.
+    std::vector<std::int64_t> replay_index;
+    std::vector<Micros> replay_at;
+    std::size_t n_short = 0;
+    for (std::int64_t d = 1; d <= long_days; ++d) {
+      if (ev_from - d * day_steps < 0) break;
+      for (std::int64_t i = ev_from; i < ev_to; ++i) {
+        const std::int64_t j = i - d * day_steps;
+        if (j >= known_end || !known(h.values[static_cast<std::size_t>(j)])) continue;
+        replay_index.push_back(j);
+        replay_at.push_back(issued_at - d * day_shift);
+      }
+      if (d <= short_days) n_short = replay_index.size();
     }
+    const std::size_t n_long = replay_index.size();
+    std::vector<double> long_y(n_long);
+    for (std::size_t k = 0; k < n_long; ++k) long_y[k] = h.values[static_cast<std::size_t>(replay_index[k])];
+    std::vector<double> short_y(long_y.begin(), long_y.begin() + static_cast<std::ptrdiff_t>(n_short));
+
+    const bool learns = s.model == Model::automatic || s.model == Model::ols || s.model == Model::gbt;
+    Rows fit, last, hold;
+    if (learns) {
+      // Rows with a known target and at least one known value feature.
+      const Rows all = m.rows(known_end - train_rows, known_end, std::nullopt, true);
+      std::vector<std::size_t> fit_pick, final_pick;
+      const Micros hold_from = issued_at - selection;
+      for (std::size_t k = 0; k < all.X.rows; ++k) {
+        if (!known(all.y[k]) || !known(all.X.row(k)[m.layout().daily_mean_column()])) continue;
+        const Micros t = h.start + all.index[k] * res;
+        if (t < hold_from && t >= hold_from - s.training) fit_pick.push_back(k);
+        if (t >= issued_at - s.training) final_pick.push_back(k);
+      }
+      fit = subset(all, fit_pick);
+      last = subset(all, final_pick);
+      hold = m.rows_at(std::vector<std::int64_t>(replay_index.begin(), replay_index.begin() + static_cast<std::ptrdiff_t>(n_short)),
+                       std::vector<Micros>(replay_at.begin(), replay_at.begin() + static_cast<std::ptrdiff_t>(n_short)));
+    }
+
+    // Every rule on the held-out days and on the bucket's events.
+    std::vector<double> long_rules_pred(n_long * kRules), target_rules(static_cast<std::size_t>(ev_to - ev_from) * kRules);
+    for (std::size_t k = 0; k < n_long; ++k) book.predict(replay_index[k], replay_at[k], &long_rules_pred[k * kRules]);
+    for (std::int64_t i = ev_from; i < ev_to; ++i) {
+      book.predict(i, issued_at, &target_rules[static_cast<std::size_t>(i - ev_from) * kRules]);
+    }
+    double long_abs = 0, short_abs = 0;
+    for (std::size_t k = 0; k < n_long; ++k) (k < n_short ? short_abs : long_abs) += std::abs(long_y[k]);
+    long_abs += short_abs;
+
+    // The rule-based candidate: the best rule over the long window, or a mix of the best ones
+    // when that is clearly better.
+    std::vector<int> allowed;
+    for (int r = 0; r < kRules; ++r) {
+      if (!book.applies(r)) continue;
+      if (s.model == Model::naive && r != kPersistence) continue;
+      if (s.model != Model::naive && s.model != Model::automatic && r == kPersistence) continue;
+      allowed.push_back(r);
+    }
+    // Persistence last: on a tie the seasonal rules go first.
+    if (!allowed.empty() && allowed.front() == kPersistence && allowed.size() > 1) {
+      allowed.erase(allowed.begin());
+      allowed.push_back(kPersistence);
+    }
+    std::vector<double> rule_err(kRules, std::numeric_limits<double>::infinity());
+    for (int r : allowed) {
+      rule_err[static_cast<std::size_t>(r)] = absolute_error(apply_rules(Part{Model::seasonal_naive, "", {{r, 1.0}}}, long_rules_pred, n_long), long_y);
+    }
+    std::vector<int> ranked = allowed;
+    std::stable_sort(ranked.begin(), ranked.end(), [&](int a, int c) { return rule_err[static_cast<std::size_t>(a)] < rule_err[static_cast<std::size_t>(c)]; });
+    std::vector<std::pair<int, double>> best_rules{{ranked.front(), 1.0}};
+    double best_rule_err = rule_err[static_cast<std::size_t>(ranked.front())];
+    std::string rule_text;
+    if (n_long > 0 && long_abs > 0) {
+      std::vector<std::vector<std::pair<int, double>>> mixes;
+      for (std::size_t top = 2; top <= std::min<std::size_t>(3, ranked.size()); ++top) {
+        std::vector<std::pair<int, double>> mx;
+        for (std::size_t j = 0; j < top; ++j) mx.emplace_back(ranked[j], 1.0 / static_cast<double>(top));
+        mixes.push_back(mx);
+      }
+      if (ranked.size() > 3) {
+        // Weighted by the inverse of each rule's error, over the better half.
+        std::vector<std::pair<int, double>> mx;
+        double ws = 0;
+        for (std::size_t j = 0; j < (ranked.size() + 1) / 2; ++j) {
+          const double w = 1 / std::max(rule_err[static_cast<std::size_t>(ranked[j])], 1e-300);
+          mx.emplace_back(ranked[j], w), ws += w;
+        }
+        for (auto& [r, w] : mx) w /= ws;
+        mixes.push_back(mx);
+      }
+      for (const auto& mx : mixes) {
+        const double e = absolute_error(apply_rules(Part{Model::seasonal_naive, "", mx}, long_rules_pred, n_long), long_y);
+        if (e < 0.99 * best_rule_err) best_rules = mx, best_rule_err = e;
+      }
+      rule_text = fmt::format("best rule over the last {} days: {} {:.3f} (then", long_days, rules_label(best_rules),
+                              best_rule_err / long_abs);
+      for (std::size_t j = 0; j < std::min<std::size_t>(3, ranked.size()); ++j) {
+        if (best_rules.size() == 1 && ranked[j] == best_rules[0].first) continue;
+        rule_text += fmt::format(" {} {:.3f},", kRuleNames[ranked[j]], rule_err[static_cast<std::size_t>(ranked[j])] / long_abs);
+      }
+      rule_text.back() = ')';
+    }
+    const Part rule = rule_part(best_rules);
+    const std::vector<double> rule_long = apply_rules(rule, long_rules_pred, n_long);
+    Candidate rule_candidate{{rule}, std::string(to_string(rule.model)) + " (" + rule.variant + ")",
+                             std::vector<double>(rule_long.begin(), rule_long.begin() + static_cast<std::ptrdiff_t>(n_short))};
+
+    // Learnt candidates, in the fallback order, on the last `short_days`.
+    std::vector<Model> order;
+    if (s.model == Model::automatic) order = {Model::gbt, Model::ols};
+    if (s.model == Model::gbt || s.model == Model::ols) order = {s.model};
     std::vector<std::string> failures;
     std::vector<Candidate> tried;
     for (Model model : order) {
       try {
-        if (model == Model::gbt || model == Model::ols) {
-          if (hold.y.empty() || fit.y.size() < 2 * static_cast<std::size_t>(m.layout().steps_per_day)) {
-            throw NotEnoughData("only " + days_text(usable) + " of measurements before the forecast; " +
-                                std::string(to_string(model)) + " needs at least 3 days");
-          }
-          tried.push_back(m.learn(model, fit, hold));
-        } else if (model == Model::seasonal_naive) {
-          std::optional<Candidate> best;
-          double best_err = 0;
-          for (const char* v : {kYesterday, kLastWeek, kMean, kMedian}) {
-            Candidate c{model, v, m.rule(hold, model, v)};
-            const double e = absolute_error(c.predictions, hold.y);
-            if (!best || e < best_err) best = std::move(c), best_err = e;
-          }
-          tried.push_back(std::move(*best));
-        } else {
-          tried.push_back(Candidate{model, "", m.rule(hold, model, "")});
+        if (n_short == 0 || fit.y.size() < 2 * static_cast<std::size_t>(m.layout().steps_per_day)) {
+          throw NotEnoughData("only " + days_text(usable) + " of measurements before the forecast; " +
+                              std::string(to_string(model)) + " needs at least 3 days");
         }
-        if (s.model != Model::automatic) break;  // the asked-for model, or the first fallback that works
+        tried.push_back(m.learn(model, fit, hold, box_cox));
       } catch (const NotEnoughData& e) {
         failures.push_back(std::string(to_string(model)) + ": " + e.what());
       }
     }
-    if (s.model == Model::automatic) {
-      // Averages of the candidates (not persistence): often better than any one of them.
-      std::vector<std::size_t> singles;
-      for (std::size_t k = 0; k < tried.size(); ++k) {
-        if (tried[k].model != Model::naive) singles.push_back(k);
-      }
-      auto blend = [&](const std::vector<std::size_t>& parts) {
-        const Candidate& first = tried[parts[0]];
-        Candidate c{first.model, "", {}, {}, first.variant};
-        std::vector<std::vector<double>> others;
-        std::string with;
-        for (std::size_t j = 1; j < parts.size(); ++j) {
-          const Candidate& o = tried[parts[j]];
-          c.also.emplace_back(o.model, o.variant);
-          others.push_back(o.predictions);
-          with += (j > 1 ? " and " : "") + label(o);
+    if (s.model == Model::automatic && !tried.empty()) {
+      // Equal-weight averages of the learnt models and the rule-based one.
+      const std::size_t n_learnt = tried.size();
+      std::vector<Candidate> singles(tried.begin(), tried.end());
+      singles.push_back(rule_candidate);
+      auto blend = [&](const std::vector<std::size_t>& pick) {
+        Candidate c;
+        std::vector<std::vector<double>> preds;
+        for (auto k : pick) {
+          c.parts.push_back(singles[k].parts.front());
+          preds.push_back(singles[k].predictions);
+          c.label += (c.label.empty() ? "" : " + ") + singles[k].label;
         }
-        c.variant = (first.variant.empty() ? "" : first.variant + ", ") + "averaged with " + with;
-        c.predictions = BucketModeler::average(first.predictions, others);
+        c.label = "mean of " + c.label;
+        c.predictions = mix(preds, std::vector<double>(preds.size(), 1.0));
         return c;
       };
-      const std::size_t n_single = singles.size();
-      for (std::size_t a = 0; a < n_single; ++a) {
-        for (std::size_t b2 = a + 1; b2 < n_single; ++b2) tried.push_back(blend({singles[a], singles[b2]}));
+      for (std::size_t a = 0; a < singles.size(); ++a) {
+        for (std::size_t c = a + 1; c < singles.size(); ++c) {
+          if (a < n_learnt) tried.push_back(blend({a, c}));
+        }
       }
-      if (n_single >= 3) tried.push_back(blend(singles));
+      if (singles.size() >= 3) tried.push_back(blend({0, 1, 2}));
     }
-    // Choose: the one asked for (or its first working fallback), or auto's lowest error.
-    std::size_t pick = 0;
-    std::string reason;
-    double hold_abs = 0;
-    for (double v : hold.y) hold_abs += known(v) ? std::abs(v) : 0;
-    auto wape_of = [&](const Candidate& c) -> std::optional<double> {
-      if (hold.y.empty() || hold_abs <= 0) return std::nullopt;
-      return absolute_error(c.predictions, hold.y) / hold_abs;
+
+    // Choose: the rule-based candidate unless a learnt one (or a blend) is clearly better on
+    // the held-out days, or the model asked for (the rule-based one when it cannot be made).
+    auto wape = [&](double err) -> std::optional<double> {
+      if (short_abs <= 0) return std::nullopt;
+      return err / short_abs;
     };
-    if (s.model == Model::automatic && !hold.y.empty()) {
-      std::vector<double> err(tried.size());
-      for (std::size_t k = 0; k < tried.size(); ++k) err[k] = absolute_error(tried[k].predictions, hold.y);
-      std::vector<std::size_t> ranked(tried.size());
-      for (std::size_t k = 0; k < ranked.size(); ++k) ranked[k] = k;
-      std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t c) { return err[a] < err[c]; });
-      pick = ranked.front();
-      reason = "auto: lowest WAPE over the last " + days_text(selection) + ":";
-      for (auto k : ranked) {
-        auto w = wape_of(tried[k]);
-        reason += fmt::format(" {} {}", label(tried[k]), w ? fmt::format("{:.3f}", *w) : std::string("n/a"));
-        reason += k == ranked.back() ? "" : ",";
+    const double rule_short_err = absolute_error(rule_candidate.predictions, short_y);
+    Candidate chosen = rule_candidate;
+    std::string reason;
+    constexpr double kMargin = 0.03;
+    if (s.model == Model::automatic) {
+      if (n_short == 0 || short_abs <= 0) {
+        reason = "auto: too little history to compare models on; " + rule_candidate.label;
+      } else {
+        std::vector<double> err(tried.size());
+        std::vector<std::size_t> idx(tried.size());
+        for (std::size_t k = 0; k < tried.size(); ++k) err[k] = absolute_error(tried[k].predictions, short_y), idx[k] = k;
+        std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t c) { return err[a] < err[c]; });
+        const bool learnt_wins = !idx.empty() && err[idx.front()] < (1 - kMargin) * rule_short_err;
+        if (learnt_wins) chosen = tried[idx.front()];
+        reason = fmt::format("auto: lowest WAPE over the last {}, a learnt model only when {:g} % better than the rule-based one: {} {:.3f}",
+                             days_text(short_days * kDay), kMargin * 100, rule_candidate.label, *wape(rule_short_err));
+        for (auto k : idx) reason += fmt::format(", {} {:.3f}", tried[k].label, *wape(err[k]));
+        if (!rule_text.empty()) reason += "; " + rule_text;
       }
-    } else if (s.model == Model::automatic) {
-      reason = "auto: too little history to compare models on; " + std::string(to_string(tried[pick].model));
-    } else if (tried[pick].model != s.model) {
-      reason = "fell back to " + std::string(to_string(tried[pick].model));
-    } else {
+    } else if (!tried.empty()) {
+      chosen = tried.front();
       reason = "as asked";
+    } else if (s.model == Model::gbt || s.model == Model::ols) {
+      reason = "fell back to " + rule_candidate.label;
+    } else {
+      reason = "as asked" + (rule_text.empty() ? std::string() : ": " + rule_text);
     }
     if (!failures.empty()) {
       std::string f_text;
       for (const auto& x : failures) f_text += (f_text.empty() ? "" : "; ") + x;
       reason += " (" + f_text + ")";
     }
-    const Candidate& chosen = tried[pick];
-    bucket.model = chosen.model;
-    bucket.variant = chosen.variant;
+    bucket.model = chosen.model();
+    bucket.variant = chosen.parts.size() == 1 ? chosen.parts[0].variant : chosen.label;
     bucket.reason = reason;
-    bucket.selection_wape = wape_of(chosen);
+    bucket.selection_wape = n_short ? wape(absolute_error(chosen.predictions, short_y)) : std::nullopt;
 
+    // The bucket's events, with features known at issue time, and the chosen method's
+    // predictions of them (its learnt parts refitted on the most recent rows).
+    const auto n_target = static_cast<std::size_t>(ev_to - ev_from);
     std::vector<double> pred;
     try {
-      pred = m.refit(chosen, last.y.empty() ? fit : last, target, *last_known);
+      std::vector<std::vector<double>> preds;
+      Rows target;
+      if (chosen.learnt()) target = m.rows(ev_from, ev_to, issued_at, false);
+      for (const Part& p : chosen.parts) {
+        if (p.model == Model::ols) preds.push_back(m.fit_predict_ols(last.y.empty() ? fit : last, target, p.variant == "box-cox"));
+        else if (p.model == Model::gbt) preds.push_back(m.fit_predict_gbt(last.y.empty() ? fit : last, target));
+        else preds.push_back(apply_rules(p, target_rules, n_target));
+      }
+      pred = mix(preds, std::vector<double>(preds.size(), 1.0));
     } catch (const NotEnoughData& e) {
-      bucket.model = Model::seasonal_naive;
-      bucket.variant = kYesterday;
-      bucket.reason += std::string("; the final fit failed (") + e.what() + "), seasonal_naive used";
-      pred = m.rule(target, Model::seasonal_naive, kYesterday);
+      bucket.model = rule.model;
+      bucket.variant = rule.variant;
+      bucket.reason += std::string("; the final fit failed (") + e.what() + "), " + rule_candidate.label + " used";
+      chosen = rule_candidate;
+      pred = apply_rules(rule, target_rules, n_target);
     }
 
-    // Intervals from out-of-sample residuals (held-out weeks), scaled with the level for a
-    // series of one sign (a PV plant's error is larger at noon than at night).
+    // Intervals from out-of-sample residuals on the held-out days (all of the long window for
+    // a rule-based method), scaled with the level for a series of one sign (a PV plant's
+    // error is larger at noon than at night).
     std::vector<double> resid;
     const double s0 = std::max(0.1 * mean_abs, 1e-9);
     auto scale = [&](double p) { return sign != 0 ? std::abs(p) + s0 : 1.0; };
-    for (std::size_t k = 0; k < hold.y.size(); ++k) {
-      if (known(hold.y[k]) && known(chosen.predictions[k])) {
-        resid.push_back((hold.y[k] - chosen.predictions[k]) / scale(chosen.predictions[k]));
-      }
-    }
-    if (resid.size() < 20) {
-      auto in_sample = m.rule(last, Model::seasonal_naive, kYesterday);
-      for (std::size_t k = 0; k < last.y.size(); ++k) {
-        if (known(last.y[k]) && known(in_sample[k])) resid.push_back((last.y[k] - in_sample[k]) / scale(in_sample[k]));
-      }
+    const bool rule_only = !chosen.learnt();
+    const std::vector<double>& rp = rule_only ? apply_rules(chosen.parts[0], long_rules_pred, n_long) : chosen.predictions;
+    const std::vector<double>& ry = rule_only ? long_y : short_y;
+    for (std::size_t k = 0; k < ry.size(); ++k) {
+      if (known(ry[k]) && known(rp[k])) resid.push_back((ry[k] - rp[k]) / scale(rp[k]));
     }
     bucket.q10 = quantile(resid, 0.1);
     bucket.q90 = quantile(resid, 0.9);
 
     for (std::size_t k = 0; k < n_events; ++k) {
       if (f.bucket_of[k] != b) continue;
-      double v = pred[k];
+      double v = pred[static_cast<std::size_t>(first_event + static_cast<std::int64_t>(k) - ev_from)];
       if (!known(v)) v = *last_known;  // nothing at the same time of earlier days: persistence
       double lo_q = v + bucket.q10 * scale(v), hi_q = v + bucket.q90 * scale(v);
       finish(v, lo_q, hi_q);
