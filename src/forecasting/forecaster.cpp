@@ -97,6 +97,7 @@ enum Rule : int {
   kLevelDailyShape,
   kLevelWeeklyShape,
   kLevelDailyRatio,
+  kLevelWeeklyRatio,
   kEnvelope,
   kEnvelopeShrunk,
   kRules
@@ -110,6 +111,7 @@ const char* const kRuleNames[kRules] = {
     "last day's level + daily shape",
     "last day's level + weekly shape",
     "last day's level × daily shape",
+    "last day's level × weekly shape",
     "clear-sky envelope × last day's clearness",
     "clear-sky envelope × recent clearness",
 };
@@ -166,13 +168,16 @@ class RuleBook {
       }
       if (nd) out[kLevelDailyShape] = level_now + median(diff, nd);
       if (nr) out[kLevelDailyRatio] = level_now * median(ratio, nr);
-      double s = 0;
-      int k = 0;
+      double s = 0, sr = 0;
+      int k = 0, kr = 0;
       for (int d = 7; d <= kBack; d += 7) {
         const double l = level(at - d * spd_ * h_.resolution);
-        if (known(day[d]) && known(l)) s += day[d] - l, ++k;
+        if (!known(day[d]) || !known(l)) continue;
+        s += day[d] - l, ++k;
+        if (sign_ != 0 && std::abs(l) > 1e-12) sr += day[d] / l, ++kr;
       }
       if (k) out[kLevelWeeklyShape] = level_now + s / k;
+      if (kr) out[kLevelWeeklyRatio] = level_now * sr / kr;
     }
     if (sign_ != 0) {
       const double env = envelope(i, at);
@@ -583,6 +588,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     // see the last `short_days`, the rules `long_days`.
     std::vector<std::int64_t> replay_index;
     std::vector<Micros> replay_at;
+    std::vector<std::size_t> replay_day;
     std::size_t n_short = 0;
     for (std::int64_t d = 1; d <= long_days; ++d) {
       if (ev_from - d * day_steps < 0) break;
@@ -591,6 +597,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         if (j >= known_end || !known(h.values[static_cast<std::size_t>(j)])) continue;
         replay_index.push_back(j);
         replay_at.push_back(issued_at - d * day_shift);
+        replay_day.push_back(static_cast<std::size_t>(d - 1));
       }
       if (d <= short_days) n_short = replay_index.size();
     }
@@ -738,6 +745,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     Candidate chosen = rule_candidate;
     std::string reason;
     constexpr double kMargin = 0.03;
+    constexpr double kT = 2.5;
     if (s.model == Model::automatic) {
       if (n_short == 0 || short_abs <= 0) {
         reason = "auto: too little history to compare models on; " + rule_candidate.label;
@@ -746,8 +754,36 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         std::vector<std::size_t> idx(tried.size());
         for (std::size_t k = 0; k < tried.size(); ++k) err[k] = absolute_error(tried[k].predictions, short_y), idx[k] = k;
         std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t c) { return err[a] < err[c]; });
-        const bool learnt_wins = !idx.empty() && err[idx.front()] < (1 - kMargin) * rule_short_err;
-        if (learnt_wins) chosen = tried[idx.front()];
+        // Paired by day: a learnt candidate must beat the rule-based one consistently (its mean
+        // daily gain at least kT standard errors), not on a few lucky days.
+        auto daily = [&](const std::vector<double>& p) {
+          std::vector<double> e(static_cast<std::size_t>(short_days), 0.0);
+          for (std::size_t k = 0; k < n_short; ++k) {
+            if (known(short_y[k])) e[replay_day[k]] += known(p[k]) ? std::abs(p[k] - short_y[k]) : std::abs(short_y[k]);
+          }
+          return e;
+        };
+        const auto rule_daily = daily(rule_candidate.predictions);
+        auto consistent = [&](const Candidate& c) {
+          const auto e = daily(c.predictions);
+          const double n = static_cast<double>(e.size());
+          if (e.size() < 3) return false;
+          double mean = 0, sq = 0;
+          for (std::size_t d = 0; d < e.size(); ++d) mean += rule_daily[d] - e[d];
+          mean /= n;
+          for (std::size_t d = 0; d < e.size(); ++d) sq += (rule_daily[d] - e[d] - mean) * (rule_daily[d] - e[d] - mean);
+          const double se = std::sqrt(sq / (n - 1) / n);
+          return mean > kT * se;
+        };
+        std::optional<std::size_t> win;
+        for (auto k : idx) {
+          if (err[k] < (1 - kMargin) * rule_short_err && consistent(tried[k])) {
+            win = k;
+            break;
+          }
+        }
+        const bool learnt_wins = win.has_value();
+        if (learnt_wins) chosen = tried[*win];
         reason = fmt::format("auto: lowest WAPE over the last {}, a learnt model only when {:g} % better than the rule-based one: {} {:.3f}",
                              days_text(short_days * kDay), kMargin * 100, rule_candidate.label, *wape(rule_short_err));
         for (auto k : idx) reason += fmt::format(", {} {:.3f}", tried[k].label, *wape(err[k]));
