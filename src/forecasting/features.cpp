@@ -53,8 +53,18 @@ std::vector<std::string> FeatureLayout::names(const std::vector<Regressor>& regs
   return n;
 }
 
+RunningSums::RunningSums(const History& h) {
+  sum.assign(h.values.size() + 1, 0);
+  count.assign(h.values.size() + 1, 0);
+  for (std::size_t j = 0; j < h.values.size(); ++j) {
+    const double v = h.values[j];
+    sum[j + 1] = sum[j] + (known(v) ? v : 0);
+    count[j + 1] = count[j] + (known(v) ? 1 : 0);
+  }
+}
+
 void features_of(const FeatureLayout& l, const History& h, std::int64_t i, const Calendar& cal,
-                 const std::vector<Regressor>& regs, Micros at, double* out) {
+                 const std::vector<Regressor>& regs, Micros at, double* out, const RunningSums* sums) {
   const auto n = static_cast<std::int64_t>(h.values.size());
   // The value of event j if it had ended by `at`: the lag rule, enforced here for every use.
   auto value = [&](std::int64_t j) {
@@ -87,7 +97,12 @@ void features_of(const FeatureLayout& l, const History& h, std::int64_t i, const
   out[c++] = count3 ? sum3 / count3 : (count ? sum / count : kUnknown);
   if (count) {
     const int m = std::min(count, 32);
-    std::sort(sorted, sorted + m);
+    for (int a = 1; a < m; ++a) {  // insertion sort: a handful of values
+      const double v = sorted[a];
+      int b = a;
+      for (; b > 0 && sorted[b - 1] > v; --b) sorted[b] = sorted[b - 1];
+      sorted[b] = v;
+    }
     out[c++] = m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
   } else {
     out[c++] = kUnknown;
@@ -109,21 +124,37 @@ void features_of(const FeatureLayout& l, const History& h, std::int64_t i, const
     // The level: the mean of the last day of values known by the rule.
     const std::int64_t last = i - (l.recent_lags.empty() ? 1 : l.recent_lags[0]);
     double s = 0;
-    int k = 0;
-    for (std::int64_t j = last; j > last - l.steps_per_day; --j) {
-      const double v = value(j);
-      if (known(v)) s += v, ++k;
+    std::int64_t k = 0;
+    if (sums && static_cast<std::int64_t>(sums->sum.size()) == n + 1) {
+      // Events (last − steps_per_day, last] that ended by `at` and lie in the history.
+      const std::int64_t known_to = at <= h.start ? 0 : std::min(n, (at - h.start) / h.resolution);
+      const std::int64_t hi = std::min(last + 1, known_to), lo = std::max<std::int64_t>(0, last + 1 - l.steps_per_day);
+      if (hi > lo) {
+        s = sums->sum[static_cast<std::size_t>(hi)] - sums->sum[static_cast<std::size_t>(lo)];
+        k = sums->count[static_cast<std::size_t>(hi)] - sums->count[static_cast<std::size_t>(lo)];
+      }
+    } else {
+      for (std::int64_t j = last; j > last - l.steps_per_day; --j) {
+        const double v = value(j);
+        if (known(v)) s += v, ++k;
+      }
     }
-    out[c++] = k * 2 >= l.steps_per_day ? s / k : kUnknown;
+    out[c++] = k > 0 && k * 2 >= l.steps_per_day ? s / static_cast<double>(k) : kUnknown;
   }
   const Micros t = h.start + i * h.resolution;
   const LocalTerms lt = local_terms(cal, t);
   // The middle of the event, so hourly and quarter-hourly series see the same phase.
   const double phase =
       2 * std::numbers::pi * (lt.day_fraction + 0.5 * static_cast<double>(h.resolution) / static_cast<double>(kDay));
+  // sin and cos of k·phase by the angle-addition rule (one sincos per row).
+  const double s1 = std::sin(phase), c1 = std::cos(phase);
+  double sk = s1, ck = c1;
   for (int k = 1; k <= l.harmonics; ++k) {
-    out[c++] = std::sin(k * phase);
-    out[c++] = std::cos(k * phase);
+    out[c++] = sk;
+    out[c++] = ck;
+    const double sn = sk * c1 + ck * s1;
+    ck = ck * c1 - sk * s1;
+    sk = sn;
   }
   const int weekday = lt.holiday ? 6 : lt.weekday;  // a holiday behaves like a Sunday
   for (int d = 1; d <= 6; ++d) out[c++] = weekday == d ? 1.0 : 0.0;

@@ -46,10 +46,18 @@ FeatureLayout layout_for(Micros resolution, Micros horizon, std::size_t regresso
 // Steps back to the most recent value known `horizon` before an event's end.
 std::int64_t steps_known_before(Micros resolution, Micros horizon);
 
+// Running sums of a history's known values (sum[j], count[j]: over events [0, j)), so that
+// the level feature costs O(1) per row instead of a day of values.
+struct RunningSums {
+  std::vector<double> sum;
+  std::vector<std::int64_t> count;
+  explicit RunningSums(const History& h);
+};
+
 // Writes the features of event `i` of `h`'s grid (i may lie beyond the known values) into
 // out[0 .. layout.columns()), using values and regressor beliefs known at `at`. Unknown
-// values are NaN.
+// values are NaN. `sums`, when given, must be those of `h` (a speed-up only).
 void features_of(const FeatureLayout& layout, const History& h, std::int64_t i, const Calendar& cal,
-                 const std::vector<Regressor>& regs, Micros at, double* out);
+                 const std::vector<Regressor>& regs, Micros at, double* out, const RunningSums* sums = nullptr);
 
 }  // namespace flexmarket::forecasting

@@ -58,18 +58,6 @@ struct Rows {
   std::vector<std::int64_t> index;
 };
 
-Rows subset(const Rows& r, const std::vector<std::size_t>& pick) {
-  Rows s;
-  s.X = Matrix(pick.size(), r.X.cols);
-  s.y.reserve(pick.size());
-  for (std::size_t k = 0; k < pick.size(); ++k) {
-    std::copy(r.X.row(pick[k]), r.X.row(pick[k]) + r.X.cols, s.X.row(k));
-    s.y.push_back(r.y[pick[k]]);
-    s.index.push_back(r.index[pick[k]]);
-  }
-  return s;
-}
-
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   const auto k = static_cast<std::size_t>(std::clamp(q * static_cast<double>(v.size() - 1), 0.0,
@@ -265,7 +253,7 @@ class RuleBook {
 
 // One forecast method: a learnt model, or a weighted mix of rules.
 struct Part {
-  Model model;
+  Model model = Model::seasonal_naive;
   std::string variant;                         // ols: "box-cox"
   std::vector<std::pair<int, double>> rules;  // rule-based: rules and weights (summing to 1)
 };
@@ -301,9 +289,9 @@ std::vector<double> mix(const std::vector<std::vector<double>>& preds, const std
 
 class BucketModeler {
  public:
-  BucketModeler(const History& h, const std::vector<Regressor>& regs, const Calendar& cal, const Settings& s,
-                Micros horizon)
-      : h_(h), regs_(regs), cal_(cal), s_(s), layout_(layout_for(h.resolution, horizon, regs.size())) {}
+  BucketModeler(const History& h, const RunningSums& sums, const std::vector<Regressor>& regs, const Calendar& cal,
+                const Settings& s, Micros horizon)
+      : h_(h), sums_(sums), regs_(regs), cal_(cal), s_(s), layout_(layout_for(h.resolution, horizon, regs.size())) {}
 
   // Rows for events [from, to) (indexes on the grid), features known `at` each event's
   // end minus the horizon (training), or at `fixed_at` when given (prediction).
@@ -317,7 +305,7 @@ class BucketModeler {
     for (std::size_t k = 0; k < n; ++k) {
       const std::int64_t i = from + static_cast<std::int64_t>(k);
       const Micros at = fixed_at ? *fixed_at : h_.start + (i + 1) * h_.resolution - layout_.horizon;
-      features_of(layout_, h_, i, cal_, regs_, at, r.X.row(k));
+      features_of(layout_, h_, i, cal_, regs_, at, r.X.row(k), &sums_);
       r.index.push_back(i);
       if (targets && i < static_cast<std::int64_t>(h_.values.size())) r.y[k] = h_.values[static_cast<std::size_t>(i)];
     }
@@ -331,7 +319,7 @@ class BucketModeler {
     r.y.assign(index.size(), kUnknown);
     r.index = index;
     for (std::size_t k = 0; k < index.size(); ++k) {
-      features_of(layout_, h_, index[k], cal_, regs_, at[k], r.X.row(k));
+      features_of(layout_, h_, index[k], cal_, regs_, at[k], r.X.row(k), &sums_);
       if (index[k] >= 0 && index[k] < static_cast<std::int64_t>(h_.values.size())) {
         r.y[k] = h_.values[static_cast<std::size_t>(index[k])];
       }
@@ -339,11 +327,14 @@ class BucketModeler {
     return r;
   }
 
-  std::vector<double> weights(const Rows& r) const {
+  // Per row of r, for the rows whose target in y is known.
+  std::vector<double> weights(const Rows& r, const std::vector<double>& y) const {
     const double half_life = static_cast<double>(s_.recency_half_life) / static_cast<double>(kDay);
     if (half_life <= 0 || r.index.empty()) return std::vector<double>(r.X.rows, 1.0);
     std::vector<double> w(r.X.rows);
-    const double newest = static_cast<double>(r.index.back());
+    std::size_t last = r.index.size() - 1;
+    while (last > 0 && !known(y[last])) --last;
+    const double newest = static_cast<double>(r.index[last]);
     const double per_step = static_cast<double>(h_.resolution) / static_cast<double>(kDay) / half_life;
     double sum = 0;
     for (std::size_t k = 0; k < w.size(); ++k) {
@@ -366,14 +357,15 @@ class BucketModeler {
   // days (trees cannot extrapolate a level; the base carries it).
   std::size_t base_column() const { return layout_.daily_median_column(); }
 
-  std::vector<double> fit_predict_gbt(const Rows& fit, const Rows& target) const {
+  // Fitted on the rows of `fit` whose target in `fit_y` is known.
+  std::vector<double> fit_predict_gbt(const Rows& fit, const std::vector<double>& fit_y, const Rows& target) const {
     const std::size_t base = base_column();
-    std::vector<double> y = fit.y;
+    std::vector<double> y = fit_y;
     for (std::size_t k = 0; k < y.size(); ++k) {
       const double b = fit.X.row(k)[base];
       y[k] = known(b) ? y[k] - b : kUnknown;
     }
-    const auto w = weights(fit);
+    const auto w = weights(fit, fit_y);
     auto p = fit_gbt(fit.X, y, s_.gbt, &w)->predict(target.X);
     for (std::size_t k = 0; k < p.size(); ++k) {
       const double b = target.X.row(k)[base];
@@ -382,28 +374,30 @@ class BucketModeler {
     return p;
   }
 
-  std::vector<double> fit_predict_ols(const Rows& fit, const Rows& target, bool box_cox) const {
+  std::vector<double> fit_predict_ols(const Rows& fit, const std::vector<double>& fit_y, const Rows& target,
+                                      bool box_cox) const {
     RidgeOptions o = ridge_options();
-    if (box_cox) o.transform = BoxCox::fit(fit.y, sign_, box_cox_shift_);
-    const auto w = weights(fit);
-    return fit_ridge(fit.X, fit.y, o, &w)->predict(target.X);
+    if (box_cox) o.transform = BoxCox::fit(fit_y, sign_, box_cox_shift_);
+    const auto w = weights(fit, fit_y);
+    return fit_ridge(fit.X, fit_y, o, &w)->predict(target.X);
   }
 
   // A learnt model fitted on `fit`, predicting `test`. ols tries Box–Cox unless `box_cox`
   // says already which one to use.
-  Candidate learn(Model m, const Rows& fit, const Rows& test, std::optional<bool>& box_cox) const {
+  Candidate learn(Model m, const Rows& fit, const std::vector<double>& fit_y, const Rows& test,
+                  std::optional<bool>& box_cox) const {
     Candidate c{{Part{m, "", {}}}, "", {}};
     if (m == Model::ols) {
       const bool try_plain = !box_cox || !*box_cox, try_bc = sign_ != 0 && (!box_cox || *box_cox);
       std::vector<double> plain, bc;
-      if (try_plain) plain = fit_predict_ols(fit, test, false);
-      if (try_bc) bc = fit_predict_ols(fit, test, true);
+      if (try_plain) plain = fit_predict_ols(fit, fit_y, test, false);
+      if (try_bc) bc = fit_predict_ols(fit, fit_y, test, true);
       const bool use_bc = try_bc && (!try_plain || absolute_error(bc, test.y) < absolute_error(plain, test.y));
       if (!box_cox) box_cox = use_bc;
       c.predictions = use_bc ? std::move(bc) : std::move(plain);
       if (use_bc) c.parts[0].variant = "box-cox";
     } else {
-      c.predictions = fit_predict_gbt(fit, test);
+      c.predictions = fit_predict_gbt(fit, fit_y, test);
     }
     c.label = std::string(to_string(m)) + (c.parts[0].variant.empty() ? "" : " (" + c.parts[0].variant + ")");
     return c;
@@ -417,6 +411,7 @@ class BucketModeler {
 
  private:
   const History& h_;
+  const RunningSums& sums_;
   const std::vector<Regressor>& regs_;
   const Calendar& cal_;
   const Settings& s_;
@@ -565,6 +560,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
   };
 
   const RuleBook book(h, sign);
+  const RunningSums sums(h);
   const std::int64_t day_steps = book.steps_per_day();
   const Micros day_shift = day_steps * res;
   const std::int64_t first_event = h.index_of(start);
@@ -573,7 +569,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
   for (std::size_t b = 0; b < f.buckets.size(); ++b) {
     Bucket& bucket = f.buckets[b];
     if (bucket.events == 0) continue;
-    BucketModeler m(h, regs, calendar, s, bucket.horizon);
+    BucketModeler m(h, sums, regs, calendar, s, bucket.horizon);
     m.set_sign(sign, shift);
     // The bucket's events (consecutive: lead time grows along the window).
     std::int64_t ev_from = -1, ev_to = -1;
@@ -607,10 +603,12 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     std::vector<double> short_y(long_y.begin(), long_y.begin() + static_cast<std::ptrdiff_t>(n_short));
 
     const bool learns = s.model == Model::automatic || s.model == Model::ols || s.model == Model::gbt;
-    Rows fit, last, hold;
+    Rows all, hold;
+    std::vector<double> fit_y, last_y;
+    std::size_t n_fit = 0;
     if (learns) {
       // Rows with a known target and at least one known value feature.
-      const Rows all = m.rows(known_end - train_rows, known_end, std::nullopt, true);
+      all = m.rows(known_end - train_rows, known_end, std::nullopt, true);
       std::vector<std::size_t> fit_pick, final_pick;
       const Micros hold_from = issued_at - selection;
       for (std::size_t k = 0; k < all.X.rows; ++k) {
@@ -619,79 +617,100 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         if (t < hold_from && t >= hold_from - s.training) fit_pick.push_back(k);
         if (t >= issued_at - s.training) final_pick.push_back(k);
       }
-      fit = subset(all, fit_pick);
-      last = subset(all, final_pick);
+      // The same matrix for both, the targets outside each set unknown (not learnt from).
+      auto masked = [&](const std::vector<std::size_t>& pick) {
+        Rows r;
+        r.y.assign(all.y.size(), kUnknown);
+        for (auto k : pick) r.y[k] = all.y[k];
+        return r;
+      };
+      fit_y = masked(fit_pick).y;
+      last_y = masked(final_pick).y;
+      n_fit = fit_pick.size();
+      if (final_pick.empty()) last_y = fit_y;
       hold = m.rows_at(std::vector<std::int64_t>(replay_index.begin(), replay_index.begin() + static_cast<std::ptrdiff_t>(n_short)),
                        std::vector<Micros>(replay_at.begin(), replay_at.begin() + static_cast<std::ptrdiff_t>(n_short)));
     }
 
-    // Every rule on the held-out days and on the bucket's events.
-    std::vector<double> long_rules_pred(n_long * kRules), target_rules(static_cast<std::size_t>(ev_to - ev_from) * kRules);
-    for (std::size_t k = 0; k < n_long; ++k) book.predict(replay_index[k], replay_at[k], &long_rules_pred[k * kRules]);
-    for (std::int64_t i = ev_from; i < ev_to; ++i) {
-      book.predict(i, issued_at, &target_rules[static_cast<std::size_t>(i - ev_from) * kRules]);
-    }
     double long_abs = 0, short_abs = 0;
     for (std::size_t k = 0; k < n_long; ++k) (k < n_short ? short_abs : long_abs) += std::abs(long_y[k]);
     long_abs += short_abs;
 
-    // The rule-based candidate: the best rule over the long window, or a mix of the best ones
-    // when that is clearly better.
-    std::vector<int> allowed;
-    for (int r = 0; r < kRules; ++r) {
-      if (!book.applies(r)) continue;
-      if (s.model == Model::naive && r != kPersistence) continue;
-      if (s.model != Model::naive && s.model != Model::automatic && r == kPersistence) continue;
-      allowed.push_back(r);
-    }
-    // Persistence last: on a tie the seasonal rules go first.
-    if (!allowed.empty() && allowed.front() == kPersistence && allowed.size() > 1) {
-      allowed.erase(allowed.begin());
-      allowed.push_back(kPersistence);
-    }
-    std::vector<double> rule_err(kRules, std::numeric_limits<double>::infinity());
-    for (int r : allowed) {
-      rule_err[static_cast<std::size_t>(r)] = absolute_error(apply_rules(Part{Model::seasonal_naive, "", {{r, 1.0}}}, long_rules_pred, n_long), long_y);
-    }
-    std::vector<int> ranked = allowed;
-    std::stable_sort(ranked.begin(), ranked.end(), [&](int a, int c) { return rule_err[static_cast<std::size_t>(a)] < rule_err[static_cast<std::size_t>(c)]; });
-    std::vector<std::pair<int, double>> best_rules{{ranked.front(), 1.0}};
-    double best_rule_err = rule_err[static_cast<std::size_t>(ranked.front())];
+    // The rule-based methods (for ols and gbt only when they cannot be made).
+    std::vector<double> long_rules_pred, target_rules;
     std::string rule_text;
-    if (n_long > 0 && long_abs > 0) {
-      std::vector<std::vector<std::pair<int, double>>> mixes;
-      for (std::size_t top = 2; top <= std::min<std::size_t>(3, ranked.size()); ++top) {
-        std::vector<std::pair<int, double>> mx;
-        for (std::size_t j = 0; j < top; ++j) mx.emplace_back(ranked[j], 1.0 / static_cast<double>(top));
-        mixes.push_back(mx);
+    Part rule;
+    Candidate rule_candidate;
+    bool rules_done = false;
+    auto compute_rules = [&] {
+      if (rules_done) return;
+      rules_done = true;
+      // Every rule on the held-out days and on the bucket's events.
+      long_rules_pred.assign(n_long * kRules, kUnknown);
+      target_rules.assign(static_cast<std::size_t>(ev_to - ev_from) * kRules, kUnknown);
+      for (std::size_t k = 0; k < n_long; ++k) book.predict(replay_index[k], replay_at[k], &long_rules_pred[k * kRules]);
+      for (std::int64_t i = ev_from; i < ev_to; ++i) {
+        book.predict(i, issued_at, &target_rules[static_cast<std::size_t>(i - ev_from) * kRules]);
       }
-      if (ranked.size() > 3) {
-        // Weighted by the inverse of each rule's error, over the better half.
-        std::vector<std::pair<int, double>> mx;
-        double ws = 0;
-        for (std::size_t j = 0; j < (ranked.size() + 1) / 2; ++j) {
-          const double w = 1 / std::max(rule_err[static_cast<std::size_t>(ranked[j])], 1e-300);
-          mx.emplace_back(ranked[j], w), ws += w;
+
+      // The rule-based candidate: the best rule over the long window, or a mix of the best ones
+      // when that is clearly better.
+      std::vector<int> allowed;
+      for (int r = 0; r < kRules; ++r) {
+        if (!book.applies(r)) continue;
+        if (s.model == Model::naive && r != kPersistence) continue;
+        if (s.model != Model::naive && s.model != Model::automatic && r == kPersistence) continue;
+        allowed.push_back(r);
+      }
+      // Persistence last: on a tie the seasonal rules go first.
+      if (!allowed.empty() && allowed.front() == kPersistence && allowed.size() > 1) {
+        allowed.erase(allowed.begin());
+        allowed.push_back(kPersistence);
+      }
+      std::vector<double> rule_err(kRules, std::numeric_limits<double>::infinity());
+      for (int r : allowed) {
+        rule_err[static_cast<std::size_t>(r)] = absolute_error(apply_rules(Part{Model::seasonal_naive, "", {{r, 1.0}}}, long_rules_pred, n_long), long_y);
+      }
+      std::vector<int> ranked = allowed;
+      std::stable_sort(ranked.begin(), ranked.end(), [&](int a, int c) { return rule_err[static_cast<std::size_t>(a)] < rule_err[static_cast<std::size_t>(c)]; });
+      std::vector<std::pair<int, double>> best_rules{{ranked.front(), 1.0}};
+      double best_rule_err = rule_err[static_cast<std::size_t>(ranked.front())];
+      if (n_long > 0 && long_abs > 0) {
+        std::vector<std::vector<std::pair<int, double>>> mixes;
+        for (std::size_t top = 2; top <= std::min<std::size_t>(3, ranked.size()); ++top) {
+          std::vector<std::pair<int, double>> mx;
+          for (std::size_t j = 0; j < top; ++j) mx.emplace_back(ranked[j], 1.0 / static_cast<double>(top));
+          mixes.push_back(mx);
         }
-        for (auto& [r, w] : mx) w /= ws;
-        mixes.push_back(mx);
+        if (ranked.size() > 3) {
+          // Weighted by the inverse of each rule's error, over the better half.
+          std::vector<std::pair<int, double>> mx;
+          double ws = 0;
+          for (std::size_t j = 0; j < (ranked.size() + 1) / 2; ++j) {
+            const double w = 1 / std::max(rule_err[static_cast<std::size_t>(ranked[j])], 1e-300);
+            mx.emplace_back(ranked[j], w), ws += w;
+          }
+          for (auto& [r, w] : mx) w /= ws;
+          mixes.push_back(mx);
+        }
+        for (const auto& mx : mixes) {
+          const double e = absolute_error(apply_rules(Part{Model::seasonal_naive, "", mx}, long_rules_pred, n_long), long_y);
+          if (e < 0.99 * best_rule_err) best_rules = mx, best_rule_err = e;
+        }
+        rule_text = fmt::format("best rule over the last {} days: {} {:.3f} (then", long_days, rules_label(best_rules),
+                                best_rule_err / long_abs);
+        for (std::size_t j = 0; j < std::min<std::size_t>(3, ranked.size()); ++j) {
+          if (best_rules.size() == 1 && ranked[j] == best_rules[0].first) continue;
+          rule_text += fmt::format(" {} {:.3f},", kRuleNames[ranked[j]], rule_err[static_cast<std::size_t>(ranked[j])] / long_abs);
+        }
+        rule_text.back() = ')';
       }
-      for (const auto& mx : mixes) {
-        const double e = absolute_error(apply_rules(Part{Model::seasonal_naive, "", mx}, long_rules_pred, n_long), long_y);
-        if (e < 0.99 * best_rule_err) best_rules = mx, best_rule_err = e;
-      }
-      rule_text = fmt::format("best rule over the last {} days: {} {:.3f} (then", long_days, rules_label(best_rules),
-                              best_rule_err / long_abs);
-      for (std::size_t j = 0; j < std::min<std::size_t>(3, ranked.size()); ++j) {
-        if (best_rules.size() == 1 && ranked[j] == best_rules[0].first) continue;
-        rule_text += fmt::format(" {} {:.3f},", kRuleNames[ranked[j]], rule_err[static_cast<std::size_t>(ranked[j])] / long_abs);
-      }
-      rule_text.back() = ')';
-    }
-    const Part rule = rule_part(best_rules);
-    const std::vector<double> rule_long = apply_rules(rule, long_rules_pred, n_long);
-    Candidate rule_candidate{{rule}, std::string(to_string(rule.model)) + " (" + rule.variant + ")",
-                             std::vector<double>(rule_long.begin(), rule_long.begin() + static_cast<std::ptrdiff_t>(n_short))};
+      rule = rule_part(best_rules);
+      const std::vector<double> rule_long = apply_rules(rule, long_rules_pred, n_long);
+      rule_candidate = Candidate{{rule}, std::string(to_string(rule.model)) + " (" + rule.variant + ")",
+                                 std::vector<double>(rule_long.begin(), rule_long.begin() + static_cast<std::ptrdiff_t>(n_short))};
+    };
+    if (!learns || s.model == Model::automatic) compute_rules();
 
     // Learnt candidates, in the fallback order, on the last `short_days`.
     std::vector<Model> order;
@@ -701,11 +720,11 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     std::vector<Candidate> tried;
     for (Model model : order) {
       try {
-        if (n_short == 0 || fit.y.size() < 2 * static_cast<std::size_t>(m.layout().steps_per_day)) {
+        if (n_short == 0 || n_fit < 2 * static_cast<std::size_t>(m.layout().steps_per_day)) {
           throw NotEnoughData("only " + days_text(usable) + " of measurements before the forecast; " +
                               std::string(to_string(model)) + " needs at least 3 days");
         }
-        tried.push_back(m.learn(model, fit, hold, box_cox));
+        tried.push_back(m.learn(model, all, fit_y, hold, box_cox));
       } catch (const NotEnoughData& e) {
         failures.push_back(std::string(to_string(model)) + ": " + e.what());
       }
@@ -741,8 +760,9 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
       if (short_abs <= 0) return std::nullopt;
       return err / short_abs;
     };
-    const double rule_short_err = absolute_error(rule_candidate.predictions, short_y);
-    Candidate chosen = rule_candidate;
+    if (tried.empty()) compute_rules();
+    const double rule_short_err = rules_done ? absolute_error(rule_candidate.predictions, short_y) : 0;
+    Candidate chosen = rules_done ? rule_candidate : tried.front();
     std::string reason;
     constexpr double kMargin = 0.03;
     constexpr double kT = 2.5;
@@ -816,12 +836,13 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
       Rows target;
       if (chosen.learnt()) target = m.rows(ev_from, ev_to, issued_at, false);
       for (const Part& p : chosen.parts) {
-        if (p.model == Model::ols) preds.push_back(m.fit_predict_ols(last.y.empty() ? fit : last, target, p.variant == "box-cox"));
-        else if (p.model == Model::gbt) preds.push_back(m.fit_predict_gbt(last.y.empty() ? fit : last, target));
+        if (p.model == Model::ols) preds.push_back(m.fit_predict_ols(all, last_y, target, p.variant == "box-cox"));
+        else if (p.model == Model::gbt) preds.push_back(m.fit_predict_gbt(all, last_y, target));
         else preds.push_back(apply_rules(p, target_rules, n_target));
       }
       pred = mix(preds, std::vector<double>(preds.size(), 1.0));
     } catch (const NotEnoughData& e) {
+      compute_rules();
       bucket.model = rule.model;
       bucket.variant = rule.variant;
       bucket.reason += std::string("; the final fit failed (") + e.what() + "), " + rule_candidate.label + " used";

@@ -129,8 +129,8 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
     w(k) = weights ? std::max((*weights)[i], 0.0) : 1.0;
   }
   for (std::size_t c = 0; c < p; ++c) m->column_mean_[c] = counts[c] ? m->column_mean_[c] / counts[c] : 0;
-  for (Eigen::Index c = 0; c < Z.cols(); ++c) {
-    for (Eigen::Index k = 0; k < n; ++k) {
+  for (Eigen::Index k = 0; k < n; ++k) {
+    for (Eigen::Index c = 0; c < Z.cols(); ++c) {
       if (!known(Z(k, c))) Z(k, c) = m->column_mean_[static_cast<std::size_t>(c)];
     }
   }
@@ -145,7 +145,8 @@ std::unique_ptr<RidgeModel> fit_ridge(const Matrix& X, const std::vector<double>
   const Eigen::VectorXd mean = (Z.transpose() * w) / static_cast<double>(n);
   // Centred, weighted and standardised in place (no second copy of the matrix).
   Z.rowwise() -= mean.transpose();
-  Z.array().colwise() *= sw.array();
+  const bool uniform = (w.array() == 1.0).all();
+  if (!uniform) Z.array().colwise() *= sw.array();
   Eigen::VectorXd scale = (Z.colwise().squaredNorm() / static_cast<double>(n)).cwiseSqrt();
   for (Eigen::Index c = 0; c < scale.size(); ++c) {
     if (scale(c) < 1e-12) {
