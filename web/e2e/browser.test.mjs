@@ -301,6 +301,58 @@ describe('flexmarket in a browser', () => {
     await s.close();
   });
 
+  test('analytics: forecast a demo sensor, see its line with the p10–p90 band and the backtest accuracy', async () => {
+    const s = await session();
+    await s.login('abri'); // ABRI_BEMS owns its net load sensor: it may forecast it
+    await s.goto('/analytics');
+    const form = s.page.locator('section.analytics form').first();
+    const select = form.locator('select[name=sensor]');
+    await select.waitFor();
+    const value = await select.locator('option', { hasText: 'net load' }).first().getAttribute('value');
+    await select.selectOption(value);
+    await form.locator('button[type=submit]').click();
+    await s.page.locator('section.analytics figure.chart canvas').first().waitFor();
+    // the sensor's sources: its measurements are listed
+    const sources = s.page.locator('section.sources');
+    await sources.locator('tbody tr.src-measurement').first().waitFor();
+    // request a forecast and follow the job
+    await s.page.locator('section.forecast button[data-action=forecast]').click();
+    const fform = s.page.locator('section.forecast form.forecast-form');
+    await fform.locator('select[name=fc_model]').selectOption('auto');
+    await fform.locator('input[name=fc_duration]').fill('PT24H');
+    await fform.locator('button[type=submit]').click();
+    const job = s.page.locator('section.forecast .job-progress[data-state]');
+    await job.waitFor();
+    await s.page
+      .locator('section.forecast .job-progress[data-state=done], section.forecast .job-progress[data-state=failed], section.forecast .job-progress[data-state=cancelled]')
+      .waitFor({ timeout: 60000 });
+    assert.equal(await job.getAttribute('data-state'), 'done', 'forecast failed: ' + (await job.innerText()));
+    assert.match(await job.locator('[data-kpi=model]').innerText(), /\w/);
+    assert.ok((await job.locator('table tbody tr').count()) >= 1, 'a model per horizon bucket');
+    // the chart is drawn again with the forecast: its line and its band in the legends
+    const band = s.page.locator('section.analytics .forecast-legend li [data-band]');
+    await band.first().waitFor({ timeout: 15000 });
+    assert.match(await band.first().innerText(), /10–90 %/);
+    await s.page.locator('section.analytics .u-legend tr.fc-line').first().waitFor();
+    assert.ok((await s.page.locator('section.analytics .u-legend tr.fc-band').count()) >= 2, 'p10 and p90 in the chart legend');
+    // the sources list has the forecast now; "measurements only" hides it
+    await sources.locator('tbody tr.src-forecast').first().waitFor();
+    await sources.locator('select[name=source_filter]').selectOption('measurements');
+    assert.equal(await sources.locator('tbody tr.src-forecast').count(), 0);
+    assert.ok((await sources.locator('tbody tr.src-measurement').count()) >= 1);
+    // the backtest accuracy over the default period (28 days before the window's end)
+    const acc = s.page.locator('section.accuracy');
+    await acc.locator('button[data-action=accuracy]').click();
+    const table = acc.locator('.accuracy-result table');
+    await table.locator('tbody tr').first().waitFor({ timeout: 60000 });
+    assert.match(await table.locator('thead').innerText(), /WAPE/);
+    assert.match(await table.locator('tbody tr').first().innerText(), /\d %/);
+    await acc.locator('button', { hasText: 'Download CSV' }).waitFor();
+    await s.shot('analytics-forecast');
+    s.check();
+    await s.close();
+  });
+
   test('an admin creates a user: the generated password is shown once, the user is listed', async () => {
     const s = await session();
     await s.login('admin');

@@ -46,8 +46,9 @@ export function Chart({ options, data, height = 300, label }: ChartProps) {
         const width = Math.max(200, el.clientWidth);
         plot.current = new UPlot({ ...options, width, height } as uPlot.Options, data, el);
         setReady(true);
+        // (its first call reports the width the chart was just drawn at: no second drawing then)
         ro = new ResizeObserver(() => {
-          if (plot.current && el.clientWidth > 0) plot.current.setSize({ width: el.clientWidth, height });
+          if (plot.current && el.clientWidth > 0 && el.clientWidth !== plot.current.width) plot.current.setSize({ width: el.clientWidth, height });
         });
         ro.observe(el);
       })

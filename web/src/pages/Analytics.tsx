@@ -1,7 +1,9 @@
 // Analytics: any sensor (or a site's sum) over a window and resolution; the most recent beliefs,
 // an "as known at" replay (prior) or a forecast source, and schedules, in one chart; metrics
-// (realised total, MAE, MAPE, WAPE) with CSV and JSON download.
-import { useMemo, useState } from 'preact/hooks';
+// (realised total, MAE, MAPE, WAPE) with CSV and JSON download. For one sensor also: its sources,
+// each forecast source in the window as a line with its p10–p90 band, a "Forecast" action and the
+// backtest accuracy.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, qs, saveText, type Page } from '../api';
 import { ErrorBox } from '../components/ErrorBox';
 import { fieldId, TextField, SelectField } from '../components/Form';
@@ -14,7 +16,12 @@ import { setQuery } from '../router';
 import type { PageProps } from '../routes';
 import { allPages, type AssetFull, type SensorFull } from '../lib2/apiTypes';
 import { alignSeries, computeMetrics, isoWithOffset, maskAfter, sumColumns, toCsv, unitKind, type SeriesData } from '../lib2/series';
-import { COLORS, SeriesChart, type SeriesSpec } from './analytics/SeriesChart';
+import { bandColumns, hasValues, mayForecast, overlapsWindow, pairForecastSources, withAlpha, type ForecastGroup, type SourceInfo, type SourcesResponse } from '../lib2/forecasts';
+import { COLORS, SeriesChart, type BandSpec, type SeriesSpec } from './analytics/SeriesChart';
+import { SourcesPanel } from './analytics/SourcesPanel';
+import { ForecastPanel } from './analytics/ForecastPanel';
+import { AccuracyPanel } from './analytics/AccuracyPanel';
+import type { Me } from '../session';
 
 const SCHEDULER = 'flexmarket scheduler';
 const RESOLUTIONS = ['', 'PT15M', 'PT30M', 'PT1H', 'PT3H', 'PT6H', 'P1D', 'P7D'];
@@ -33,10 +40,18 @@ interface Loaded {
   latest: (number | null)[];
   compare: (number | null)[] | null;
   schedule: (number | null)[] | null;
+  /** Forecast sources with events in the window: median and (when stored) the p10–p90 band. */
+  forecasts: LoadedForecast[];
   sensors: SensorFull[];
 }
 
-export default function Analytics({ query }: PageProps) {
+interface LoadedForecast {
+  group: ForecastGroup;
+  median: (number | null)[];
+  band: { lo: (number | null)[]; hi: (number | null)[] } | null;
+}
+
+export default function Analytics({ query, me }: PageProps) {
   useMarketNow(60_000); // keeps the market clock sampled (the demo's runs 60x)
   const meta = useAsync(async () => {
     const [sensors, assets] = await Promise.all([
@@ -49,7 +64,7 @@ export default function Analytics({ query }: PageProps) {
 
   if (meta.error) return <Shell><ErrorBox error={meta.error} onRetry={meta.reload} /></Shell>;
   if (!meta.data) return <Shell><p class="muted">{t('common.loading')}</p></Shell>;
-  return <AnalyticsBody sensors={meta.data.sensors} assets={meta.data.assets} query={query} />;
+  return <AnalyticsBody sensors={meta.data.sensors} assets={meta.data.assets} query={query} me={me} />;
 }
 
 function Shell({ children }: { children: preact.ComponentChildren }) {
@@ -61,7 +76,7 @@ function Shell({ children }: { children: preact.ComponentChildren }) {
   );
 }
 
-function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; assets: AssetFull[]; query: URLSearchParams }) {
+function AnalyticsBody({ sensors, assets, query, me }: { sensors: SensorFull[]; assets: AssetFull[]; query: URLSearchParams; me: Me }) {
   const assetById = useMemo(() => new Map(assets.map((a) => [a.id, a])), [assets]);
   const sites = assets.filter((a) => a.type === 'site');
   const defaultSel = query.get('sel') || (sensors.find((s) => unitKind(s.unit) === 'power') ? 'sensor:' + sensors.find((s) => unitKind(s.unit) === 'power')!.id : sensors[0] ? 'sensor:' + sensors[0].id : '');
@@ -80,6 +95,31 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
   const [showSchedule, setShowSchedule] = useState(query.get('sched') !== '0');
   const [formErr, setFormErr] = useState<Record<string, string | undefined>>({});
   const [applied, setApplied] = useState<Req | null>(() => checkReq().req);
+
+  // A sensor's sources, asked for once per sensor (forgotten after a new forecast) and shared by
+  // the chart's forecast lines and the sources list; asked for as soon as a sensor is chosen in
+  // the form, so showing it need not wait for them.
+  const srcCache = useRef(new Map<number, Promise<SourceInfo[]>>());
+  const getSources = (id: number): Promise<SourceInfo[]> => {
+    let p = srcCache.current.get(id);
+    if (!p) {
+      const q = api<SourcesResponse>('GET', `/api/v1/sensors/${id}/sources`).then((r) => r.items || []);
+      srcCache.current.set(id, q);
+      q.catch(() => {
+        if (srcCache.current.get(id) === q) srcCache.current.delete(id);
+      });
+      p = q;
+    }
+    return p;
+  };
+  const [srcVersion, setSrcVersion] = useState(0);
+  const selSensorId = sel.startsWith('sensor:') ? Number(sel.slice(7)) : null;
+  useEffect(() => {
+    if (selSensorId !== null && sensors.some((s) => s.id === selSensorId)) getSources(selSensorId).catch(() => undefined);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [selSensorId]);
+  const appliedSensor = applied && applied.sel.startsWith('sensor:') ? sensors.find((x) => x.id === Number(applied.sel.slice(7))) : undefined;
+  const srcList = useAsync(() => (appliedSensor ? getSources(appliedSensor.id) : Promise.resolve(null)), [appliedSensor?.id, srcVersion]);
 
   /** The request the form describes, or the errors that stop it (pure: no state is set). */
   function checkReq(): { req: Req | null; errs: Record<string, string | undefined> } {
@@ -141,19 +181,43 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     const get = (s: SensorFull, extra: Record<string, string | undefined>) =>
       api<SeriesData>('GET', `/api/v1/sensors/${s.id}/data` + qs({ start: applied.start, end: applied.end, resolution: applied.res || undefined, unit: list.length > 1 ? 'kW' : undefined, ...extra }));
     const wantCompare = !!(applied.prior || applied.source);
+    // one sensor: each forecast source with events in the window, as known at `prior` when given
+    const single = list.length === 1 && applied.sel.startsWith('sensor:') ? list[0] : null;
+    const stepMs = single ? parseIsoDuration(single.event_resolution) || 0 : 0;
+    const one = (s: SensorFull, src: SourceInfo | null) => (src ? get(s, { prior: applied.prior || undefined, source: String(src.id) }) : Promise.resolve(null));
+    const forecastReads = single
+      ? getSources(single.id)
+          .catch(() => [] as SourceInfo[]) // the sources list shows that error; the chart goes on without forecasts
+          .then((srcs) =>
+            Promise.all(
+              pairForecastSources(srcs)
+                .filter((g) => overlapsWindow(g.median, applied.start, applied.end, stepMs))
+                .map((g) => Promise.all([one(single, g.median), one(single, g.p10), one(single, g.p90)]).then((cols) => ({ g, cols }))),
+            ),
+          )
+      : Promise.resolve([]);
     // all requests at once
-    const [latest, compare, schedule] = await Promise.all([
+    const [latest, compare, schedule, fcs] = await Promise.all([
       Promise.all(list.map((s) => get(s, {}))),
       wantCompare ? Promise.all(list.map((s) => get(s, { prior: applied.prior || undefined, source: applied.source || undefined }))) : Promise.resolve(null),
       // a sensor without plans (or an unknown source) simply has no schedule line
       applied.schedule ? Promise.all(list.map((s) => get(s, { source: SCHEDULER }).catch(() => null))) : Promise.resolve(null),
+      forecastReads,
     ]);
-    const all = [...latest, ...(compare || []), ...(schedule || [])];
+    const all = [...latest, ...(compare || []), ...(schedule || []), ...fcs.flatMap((f) => f.cols)];
     const aligned = alignSeries(all);
     const n = list.length;
     const col = (k: number) => (n === 1 ? aligned.ys[k] : sumColumns(aligned.ys.slice(k, k + n)));
-    const scheduleCols = schedule ? aligned.ys.slice(n + (compare ? n : 0)) : null;
-    const schedHas = scheduleCols && scheduleCols.some((c) => c.some((v) => v !== null));
+    const scheduleCols = schedule ? aligned.ys.slice(n + (compare ? n : 0), n + (compare ? n : 0) + n) : null;
+    const schedHas = scheduleCols && scheduleCols.some((c) => hasValues(c));
+    const fcBase = n + (compare ? n : 0) + (schedule ? n : 0);
+    const forecasts: LoadedForecast[] = [];
+    fcs.forEach((f, k) => {
+      const [median, p10, p90] = aligned.ys.slice(fcBase + 3 * k, fcBase + 3 * k + 3);
+      if (!hasValues(median)) return; // e.g. not yet made at the "as known at" instant
+      const band = f.cols[1] && f.cols[2] ? bandColumns(p10, p90) : null;
+      forecasts.push({ group: f.g, median, band: band && hasValues(band.lo) ? band : null });
+    });
     return {
       unit: latest[0].unit,
       tz: latest[0].timezone || tz,
@@ -162,6 +226,7 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
       latest: col(0),
       compare: compare ? col(n) : null,
       schedule: schedHas ? (n === 1 ? scheduleCols![0] : sumColumns(scheduleCols!)) : null,
+      forecasts,
       sensors: list,
     };
   }, [applied]);
@@ -177,8 +242,8 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [d]);
 
-  const series: SeriesSpec[] = useMemo(() => {
-    if (!d) return [];
+  const { series, bands } = useMemo((): { series: SeriesSpec[]; bands: BandSpec[] } => {
+    if (!d) return { series: [], bands: [] };
     const prices = d.unit.includes('/'); // prices hold for their whole event: steps
     const out: SeriesSpec[] = [{ label: t('analytics.latest'), values: d.latest, color: COLORS.measured, stepped: prices }];
     if (d.compare)
@@ -190,11 +255,30 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
         stepped: prices,
       });
     if (d.schedule) out.push({ label: t('analytics.schedule'), values: d.schedule, color: COLORS.schedule, stepped: true });
-    return out;
+    // each forecast: its median, and its p10 and p90 as the edges of a shaded band
+    const bands: BandSpec[] = [];
+    d.forecasts.forEach((f, k) => {
+      const color = forecastColor(k, !!d.compare);
+      const model = f.group.model;
+      out.push({ label: t('analytics.fcLine', { model }), values: f.median, color, width: 2, stepped: prices, cls: 'fc-line' });
+      if (f.band) {
+        const fill = withAlpha(color, 0.2);
+        out.push({ label: t('analytics.fcP10', { model }), values: f.band.lo, color: withAlpha(color, 0.5), width: 1, stepped: prices, marker: fill, cls: 'fc-band' });
+        out.push({ label: t('analytics.fcP90', { model }), values: f.band.hi, color: withAlpha(color, 0.5), width: 1, stepped: prices, marker: fill, cls: 'fc-band' });
+        bands.push({ lo: out.length - 2, hi: out.length - 1, fill });
+      }
+    });
+    return { series: out, bands };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [d]);
 
   const title = selectionTitle(sel, sensors, assetById);
+  /** A forecast job ended: its sources are new, so ask for them again and redraw the chart. */
+  const onForecastDone = () => {
+    if (appliedSensor) srcCache.current.delete(appliedSensor.id);
+    setSrcVersion((v) => v + 1);
+    data.reload();
+  };
   const ids = {
     sel: useMemo(() => fieldId('sel'), []),
     start: useMemo(() => fieldId('start'), []),
@@ -210,6 +294,13 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
     const cols = [{ name: t('analytics.latest') + ' (' + d.unit + ')', values: d.latest }];
     if (d.compare) cols.push({ name: (applied?.prior ? 'prior ' + applied.prior : 'source ' + applied?.source) + ' (' + d.unit + ')', values: d.compare });
     if (d.schedule) cols.push({ name: SCHEDULER + ' (' + d.unit + ')', values: d.schedule });
+    for (const f of d.forecasts) {
+      cols.push({ name: f.group.median.name + ' (' + d.unit + ')', values: f.median });
+      if (f.band) {
+        cols.push({ name: f.group.median.name + ' p10 (' + d.unit + ')', values: f.band.lo });
+        cols.push({ name: f.group.median.name + ' p90 (' + d.unit + ')', values: f.band.hi });
+      }
+    }
     return cols;
   };
   const fileBase = () => 'analytics-' + sel.replace(':', '-') + '-' + (applied?.start || '').slice(0, 10);
@@ -331,7 +422,30 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
               {t('analytics.points', { n: formatNumber(d.x.length, 0), resolution: resolutionLabel(d.resolution), unit: d.unit })}
               {d.sensors.length > 1 ? ' · ' + t('analytics.sumOf', { n: d.sensors.length, names: d.sensors.map((s) => sensorLabel(s, assetById)).join(', ') }) : ''}
             </p>
-            {d.x.length === 0 ? <p class="muted">{t('analytics.noData')}</p> : <SeriesChart x={d.x} series={series} unit={d.unit} tz={d.tz} label={title} height={340} />}
+            {d.x.length === 0 ? <p class="muted">{t('analytics.noData')}</p> : <SeriesChart x={d.x} series={series} unit={d.unit} tz={d.tz} label={title} height={340} bands={bands} />}
+            {d.forecasts.length > 0 && (
+              <ul class="forecast-legend" aria-label={t('analytics.fcLegend')}>
+                {d.forecasts.map((f, k) => {
+                  const color = forecastColor(k, !!d.compare);
+                  return (
+                    <li key={f.group.median.id} data-source={f.group.median.id} data-model={f.group.model}>
+                      <span class="swatch line" style={{ borderColor: color }} aria-hidden="true" />
+                      {t('analytics.fcLine', { model: f.group.model })}
+                      {f.band ? (
+                        <span data-band={f.group.p10?.id + '-' + f.group.p90?.id}>
+                          {' · '}
+                          <span class="swatch band" style={{ background: withAlpha(color, 0.2), borderColor: withAlpha(color, 0.5) }} aria-hidden="true" />
+                          {t('analytics.fcBand')}
+                        </span>
+                      ) : (
+                        <span class="muted"> · {t('analytics.fcNoBand')}</span>
+                      )}
+                      {applied?.prior ? <span class="muted"> · {t('analytics.knownAt', { at: formatInstant(applied.prior, d.tz) })}</span> : null}
+                    </li>
+                  );
+                })}
+              </ul>
+            )}
             <p class="legend-note">{t('analytics.legendNote')}</p>
           </div>
           {metrics && (
@@ -367,6 +481,13 @@ function AnalyticsBody({ sensors, assets, query }: { sensors: SensorFull[]; asse
         </>
       )}
       {!d && !data.loading && !data.error && applied && <p class="muted">{t('analytics.noData')}</p>}
+      {appliedSensor && applied && (
+        <>
+          {mayForecast(me, appliedSensor.account_id) && <ForecastPanel key={'fc' + appliedSensor.id} sensorId={appliedSensor.id} tz={d?.tz || appliedSensor.timezone || tz} onDone={onForecastDone} />}
+          <SourcesPanel sources={srcList.data} error={srcList.error} loading={srcList.loading} tz={d?.tz || appliedSensor.timezone || tz} onRetry={srcList.reload} />
+          <AccuracyPanel key={'acc' + appliedSensor.id + '|' + applied.end} sensorId={appliedSensor.id} tz={appliedSensor.timezone || tz} windowEnd={applied.end} fileBase={'sensor-' + appliedSensor.id} />
+        </>
+      )}
     </section>
   );
 }
@@ -379,6 +500,12 @@ interface Req {
   prior: string;
   source: string;
   schedule: boolean;
+}
+
+/** The k-th forecast's colour (the replay line, when shown, keeps the first forecast colour). */
+function forecastColor(k: number, compareShown: boolean): string {
+  const palette = compareShown ? COLORS.extra : [COLORS.forecast, ...COLORS.extra];
+  return palette[k % palette.length];
 }
 
 /** The sensors of a selection: one sensor, or a site's device power sensors (else its own). */

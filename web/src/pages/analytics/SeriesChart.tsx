@@ -16,6 +16,19 @@ export interface SeriesSpec {
   stepped?: boolean;
   /** Right-hand axis with its own unit. */
   unit?: string;
+  /** Line width (default 1.5). */
+  width?: number;
+  /** Legend marker fill (a band's colour on its edges). */
+  marker?: string;
+  /** Class (one token) of the series' legend row: tests and styles find forecasts and bands by it. */
+  cls?: string;
+}
+
+/** A shaded band between two series (indices into `series`): a forecast's interval. */
+export interface BandSpec {
+  hi: number;
+  lo: number;
+  fill: string;
 }
 
 export const COLORS = {
@@ -32,11 +45,15 @@ interface Props {
   tz: string;
   label: string;
   height?: number;
+  bands?: BandSpec[];
 }
 
-export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props) {
+export function SeriesChart({ x, series, unit, tz, label, height = 320, bands }: Props) {
   const plot = useRef<uPlot | null>(null);
-  const key = series.map((s) => s.label + '|' + (s.unit || '') + '|' + s.color + '|' + (s.stepped ? 1 : 0)).join(';');
+  const key =
+    series.map((s) => s.label + '|' + (s.unit || '') + '|' + s.color + '|' + (s.stepped ? 1 : 0) + '|' + (s.width ?? '') + '|' + (s.marker || '') + '|' + (s.cls || '') + '|' + (s.dash || []).join(',')).join(';') +
+    '#' +
+    (bands || []).map((b) => b.hi + ',' + b.lo + ',' + b.fill).join(';');
   const units = Array.from(new Set(series.map((s) => s.unit || unit)));
   const options = useMemo<ChartOptions>(() => {
     // uPlot is loaded by Chart before the options are used
@@ -62,13 +79,16 @@ export function SeriesChart({ x, series, unit, tz, label, height = 320 }: Props)
       scales: { x: { time: true }, ...(second ? { [second]: { auto: true } } : {}) },
       cursor: { drag: { x: true, y: false, setScale: true } },
       axes,
+      ...(bands && bands.length ? { bands: bands.map((b) => ({ series: [b.hi + 1, b.lo + 1] as [number, number], fill: b.fill })) } : {}),
+      legend: { markers: { fill: (_u: uPlot, i: number) => (i > 0 && series[i - 1]?.marker) || 'transparent' } },
       series: [
         { label: t('analytics.time'), value: (_u, v) => (v ? formatInstant(v * 1000, tz) : '–') },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.color,
-          width: 1.5,
+          width: s.width ?? 1.5,
           dash: s.dash,
+          ...(s.cls ? { class: s.cls } : {}),
           ...(s.unit && s.unit !== unit ? { scale: s.unit } : {}),
           spanGaps: false,
           points: { show: false },
