@@ -60,6 +60,7 @@ void register_v1_forecast_routes(ApiServer& s) {
   s.route("GET", R"(/api/v1/sensors/(\d+)/forecast-accuracy)",
           everyone({Resource::sensor}, {Role::admin, Role::operator_}).with_formats({"json", "csv"}),
           [&p](RequestContext& c) {
+            p.assets->get_sensor(c.caller(), path_id(c.req));  // 404 before any parameter is judged
             services::BacktestRequest r;
             r.start = required_instant(c.req, "start");
             r.end = required_instant(c.req, "end");

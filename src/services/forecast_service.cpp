@@ -193,12 +193,15 @@ json ForecastService::checked_request(const Principal& who, const store::SensorR
   allow_only(body, {"start", "duration", "horizons", "model", "regressors", "as_of", "quantiles"});
   const microseconds res = sensor.event_resolution;
   const Instant wall = clock_();
-  const Instant as_of = body.contains("as_of") && !body["as_of"].is_null() ? instant_field(body, "as_of") : wall;
+  // Default: now, to the second (horizons read as PT14M30S rather than to the microsecond).
+  const Instant as_of = body.contains("as_of") && !body["as_of"].is_null()
+                            ? instant_field(body, "as_of")
+                            : std::chrono::time_point_cast<std::chrono::seconds>(wall);
   if (as_of > wall + std::chrono::minutes(1)) {
     throw invalid_field("as_of", "as_of must not lie in the future: a forecast uses what is known at as_of");
   }
-  Instant start = timeseries::ceil_to(as_of, res);
-  if (timeseries::floor_to(as_of, res) == start) start = as_of;  // as_of on the grid: its event is the first
+  // By default from the event in progress at as_of: it ends after as_of, so it is forecast.
+  Instant start = timeseries::floor_to(as_of, res);
   if (body.contains("start") && !body["start"].is_null()) {
     start = instant_field(body, "start");
     if (timeseries::floor_to(start, res) != start) {
@@ -303,6 +306,7 @@ json ForecastService::get(const Principal& who, std::int64_t job_id) {
               {"state", j->state},
               {"sensor_id", p["sensor_id"]},
               {"trigger", p.value("trigger", "request")},
+              {"due", p.contains("due") ? p["due"] : json(nullptr)},
               {"model_requested", p["model"]},
               {"as_of", p["as_of"]},
               {"start", p["start"]},
@@ -787,9 +791,6 @@ std::size_t ForecastService::enqueue_due(Instant when) {
     db_.transaction([&](store::Connection& c) {
       if (!store::forecasts::advance(c, s.sensor_id, *s.next_due, next)) return;  // another runner has it
       if (!payload) return;
-      store::SensorRecord sensor;
-      sensor.id = s.sensor_id;
-      sensor.account_id = s.account_id;
       auto found = store::sensors::find(c, s.sensor_id);
       if (!found) return;
       queued.push_back(enqueue(c, *found, *payload));

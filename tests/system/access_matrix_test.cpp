@@ -73,6 +73,7 @@ class AccessMatrix : public PlatformTest {
                           {"flex_model", {{"soc_at_start", 10}}},
                           {"flex_context", {{"consumption_price_sensor", s->prices}}}},
                          202)["id"];
+      s->forecast = post("/api/v1/sensors/" + std::to_string(s->sensor) + "/forecasts", s->token, json::object(), 202)["id"];
     }
     // One cleared slot, so that its clearing exists for everyone to read.
     post("/api/v1/markets/" + std::to_string(market) + "/bids", own.token,
@@ -86,7 +87,7 @@ class AccessMatrix : public PlatformTest {
   struct Side {
     std::string token;
     std::int64_t account = 0, user = 0, meter = 0, prices = 0, asset = 0, sensor = 0, bid = 0,
-                 dr_offer = 0, schedule = 0;
+                 dr_offer = 0, schedule = 0, forecast = 0;
   };
 
   std::int64_t fresh_asset(const Side& s) {
@@ -126,6 +127,7 @@ class AccessMatrix : public PlatformTest {
     if (kind == "account") return std::to_string(s.account);
     if (kind == "user") return std::to_string(s.user);
     if (kind == "schedule") return std::to_string(s.schedule);
+    if (kind == "forecast") return std::to_string(s.forecast);
     if (kind == "asset") return std::to_string(fresh ? fresh_asset(s) : s.asset);
     if (kind == "sensor") return std::to_string(fresh ? fresh_sensor(s) : s.sensor);
     if (kind == "bid") return std::to_string(fresh ? fresh_bid(s) : s.bid);
