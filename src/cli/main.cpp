@@ -21,6 +21,7 @@
 #include "api/server.hpp"
 #include "cli/demo.hpp"
 #include "cli/forecast.hpp"
+#include "store/clock_repository.hpp"
 #include "cli/schedule.hpp"
 #include "cli/simulate.hpp"
 #include "core/config.hpp"
@@ -464,6 +465,16 @@ int main(int argc, char** argv) {
       if (g.log_level.empty()) init_logging("warn", c.log_format);  // a person reads this output
       auto p = services::open_platform(c);
       store::upgrade(*p->db);
+      if (c.market_clock == "real") {
+        // A demo (or serve --clock simulated) records its market clock in the database:
+        // forecast as of that time, as serve would.
+        auto conn = p->db->acquire();
+        if (auto reached = store::clock_state::reached(*conn, "market")) {
+          const Instant at = *reached;
+          p->forecasts->set_clock([at] { return at; });
+          if (!backtest_cmd->parsed()) std::cerr << "market clock: simulated, at " << format_iso8601(at) << "\n";
+        }
+      }
       if (backtest_cmd->parsed()) return cli::run_backtest(*p, bopt, std::cout, std::cerr);
       return cli::run_forecast(*p, fopt, std::cout, std::cerr);
     }

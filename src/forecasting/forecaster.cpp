@@ -862,8 +862,12 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     for (std::size_t k = 0; k < ry.size(); ++k) {
       if (known(ry[k]) && known(rp[k])) resid.push_back((ry[k] - rp[k]) / scale(rp[k]));
     }
-    bucket.q10 = quantile(resid, 0.1);
-    bucket.q90 = quantile(resid, 0.9);
+    // The interval is the residuals' 10–90% spread around the forecast: a model biased on
+    // the held-out days keeps an interval of that width around its value rather than one
+    // that excludes it (its bias shows in selection_wape, not as an empty side).
+    const double q50 = quantile(resid, 0.5);
+    bucket.q10 = quantile(resid, 0.1) - q50;
+    bucket.q90 = quantile(resid, 0.9) - q50;
 
     for (std::size_t k = 0; k < n_events; ++k) {
       if (f.bucket_of[k] != b) continue;

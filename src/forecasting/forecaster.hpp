@@ -43,7 +43,7 @@ struct Bucket {
   std::string variant;      // seasonal_naive: "yesterday" or "last week"; ols: "box-cox" when transformed
   std::string reason;       // why this model: auto's comparison, or the cause of a fallback
   std::optional<double> selection_wape;  // of the chosen model on the held-out weeks
-  double q10 = 0, q90 = 0;  // residual quantiles added to the median
+  double q10 = 0, q90 = 0;  // residual 10% and 90% quantiles less their median, added to the forecast
   std::size_t events = 0;
 };
 

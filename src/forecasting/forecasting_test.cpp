@@ -351,7 +351,9 @@ TEST(LagRule, RunningSumsGiveTheSameFeatures) {
         features_of(l, h, i, Calendar{}, {}, at, a.data());
         features_of(l, h, i, Calendar{}, {}, at, b.data(), &sums);
         for (std::size_t c = 0; c < a.size(); ++c) {
-          if (known(a[c]) || known(b[c])) EXPECT_NEAR(a[c], b[c], 1e-9) << i << " " << c;
+          if (known(a[c]) || known(b[c])) {
+            EXPECT_NEAR(a[c], b[c], 1e-9) << i << " " << c;
+          }
         }
       }
     }

@@ -278,7 +278,7 @@ std::int64_t ForecastService::enqueue(store::Connection& c, const store::SensorR
   j.account_id = sensor.account_id;
   j.asset_id = sensor.asset_id;
   j.payload = payload.dump();
-  j.created_at = clock_();
+  j.created_at = now();  // jobs carry wall-clock times; the forecast's own times are market times
   return store::jobs::enqueue(c, j);
 }
 
@@ -332,7 +332,7 @@ json ForecastService::cancel(const Principal& who, std::int64_t job_id) {
     if (j && j->account_id != who.account_id && !who.has(Role::admin)) {
       throw forbidden("forecast " + std::to_string(job_id) + " belongs to another account");
     }
-    state = store::jobs::cancel(*c, job_id, clock_());
+    state = store::jobs::cancel(*c, job_id, now());
   }
   if (state == "done" || state == "failed") throw conflict("forecast " + std::to_string(job_id) + " is already " + state);
   return get(who, job_id);
@@ -570,16 +570,15 @@ json ForecastService::settings(const Principal& who, std::int64_t sensor_id) {
           {"updated_at", format_iso8601(s->updated_at)}};
 }
 
-json ForecastService::put_settings(const Principal& who, std::int64_t sensor_id, const json& body) {
-  require_any_role(who, {Role::admin, Role::operator_, Role::aggregator, Role::participant}, "set forecast settings");
-  const auto sensor = assets_.sensor_for_writing(who, sensor_id);
+store::ForecastSettingsRecord ForecastService::checked_settings(const Principal& who, const store::SensorRecord& sensor,
+                                                               const json& body) {
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
   allow_only(body, {"on_new_data", "cron", "timezone", "model", "horizons", "duration", "regressors", "holidays_market_id"});
   store::ForecastSettingsRecord s;
   s.sensor_id = sensor.id;
   s.account_id = sensor.account_id;
   s.user_id = who.user_id;
-  s.updated_at = clock_();
+  s.updated_at = now();
   if (body.contains("on_new_data") && !body["on_new_data"].is_null()) {
     if (!body["on_new_data"].is_boolean()) throw invalid_field("on_new_data", "'on_new_data' must be true or false");
     s.on_new_data = body["on_new_data"].get<bool>();
@@ -630,6 +629,13 @@ json ForecastService::put_settings(const Principal& who, std::int64_t sensor_id,
     if (!store::markets::find(*c, id)) throw invalid_field("holidays_market_id", "market " + std::to_string(id) + " not found");
     s.holidays_market_id = id;
   }
+  return s;
+}
+
+json ForecastService::put_settings(const Principal& who, std::int64_t sensor_id, const json& body) {
+  require_any_role(who, {Role::admin, Role::operator_, Role::aggregator, Role::participant}, "set forecast settings");
+  const auto sensor = assets_.sensor_for_writing(who, sensor_id);
+  const auto s = checked_settings(who, sensor, body);
   db_.transaction([&](store::Connection& c) { store::forecasts::save_settings(c, s); });
   return settings(who, sensor_id);
 }
@@ -647,8 +653,22 @@ json ForecastService::put_asset_settings(const Principal& who, std::int64_t asse
     }
   }
   if (sensors.empty()) throw conflict("asset " + std::to_string(asset_id) + " has no sensors to forecast");
+  require_any_role(who, {Role::admin, Role::operator_, Role::aggregator, Role::participant}, "set forecast settings");
+  // Every sensor's settings are checked before any is saved: all change, or none.
+  std::vector<store::ForecastSettingsRecord> checked;
+  for (const auto& s : sensors) {
+    try {
+      checked.push_back(checked_settings(who, assets_.sensor_for_writing(who, s.id), body));
+    } catch (const Error& e) {
+      if (e.status() != 422) throw;
+      throw invalid_field(e.field(), "sensor " + std::to_string(s.id) + " (" + s.name + "): " + e.what());
+    }
+  }
+  db_.transaction([&](store::Connection& c) {
+    for (const auto& s : checked) store::forecasts::save_settings(c, s);
+  });
   json items = json::array();
-  for (const auto& s : sensors) items.push_back(put_settings(who, s.id, body));
+  for (const auto& s : sensors) items.push_back(settings(who, s.id));
   return {{"asset_id", asset_id}, {"items", items}};
 }
 

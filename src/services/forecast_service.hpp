@@ -20,6 +20,7 @@
 #include "services/principal.hpp"
 #include "services/timeseries_service.hpp"
 #include "store/database.hpp"
+#include "store/forecasts_repository.hpp"
 #include "store/jobs_repository.hpp"
 
 namespace flexmarket::services {
@@ -36,6 +37,8 @@ class ForecastService {
  public:
   ForecastService(store::Database& db, AssetService& assets, Clock clock = now);
   void set_limits(const Config::Limits& limits) { limits_ = limits; }
+  // The market clock forecasts are made by (default as_of, calendars).
+  void set_clock(Clock clock) { clock_ = std::move(clock); }
 
   // Checks the request (422 naming the field; nothing queued then) and queues it; returns the job id.
   std::int64_t request(const Principal& who, std::int64_t sensor_id, const nlohmann::json& body);
@@ -72,6 +75,8 @@ class ForecastService {
   static constexpr const char* kSourcePrefix = "flexmarket forecaster";
 
  private:
+  store::ForecastSettingsRecord checked_settings(const Principal& who, const store::SensorRecord& sensor,
+                                                const nlohmann::json& body);
   nlohmann::json checked_request(const Principal& who, const store::SensorRecord& sensor, const nlohmann::json& body,
                                  const std::string& trigger);
   std::int64_t enqueue(store::Connection& c, const store::SensorRecord& sensor, const nlohmann::json& payload);
