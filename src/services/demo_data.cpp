@@ -264,6 +264,13 @@ DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& di
     if (!grid.values.empty()) report.readings_stored += p.timeseries->ingest(sys, {grid}).stored;
   }
 
+  // Each site's net load is forecast every market hour for the next day, so the demo's
+  // forecasts (and the schedules and bids that read them) keep up as market time runs.
+  for (auto id : site_meters) {
+    if (p.forecasts->settings(sys, id).value("configured", false)) continue;
+    p.forecasts->put_settings(sys, id, {{"cron", "0 * * * *"}, {"timezone", kZone}, {"duration", "PT24H"}});
+  }
+
   // Market and weather data, published by the platform's operator account.
   auto op = [&] {
     auto c = p.db->acquire();
