@@ -110,6 +110,7 @@ int run_backtest(services::Platform& p, const BacktestOptions& o, std::ostream& 
   r.horizons = o.horizons;
   r.origin_time = o.origin;
   r.regressors = o.regressors;
+  r.max_days = 366;
   const json a = p.forecasts->accuracy(services::system_principal(), o.sensor_id, r, [&err](std::size_t done, std::size_t total) {
     err << fmt::format("\rbacktest: origin {}/{}", done, total) << std::flush;
     if (done == total) err << "\n";

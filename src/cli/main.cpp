@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
   cli::BacktestOptions bopt;
   backtest_cmd->add_option("--sensor", bopt.sensor_id, "the sensor id")->required();
   backtest_cmd->add_option("--start", bopt.start, "first origin day, ISO 8601 with an offset")->required();
-  backtest_cmd->add_option("--end", bopt.end, "end of the origins, ISO 8601 (at most 92 days after --start)")->required();
+  backtest_cmd->add_option("--end", bopt.end, "end of the origins, ISO 8601 (at most 366 days after --start)")->required();
   backtest_cmd->add_option("--model", bopt.model, "auto (default), ols, gbt, seasonal_naive or naive");
   backtest_cmd->add_option("--horizon", bopt.horizons, "one horizon (events up to it from each origin), or a list: "
                                                        "PT1H,PT6H (default: the next local day, by 1/6/24/48 h)")

@@ -35,7 +35,6 @@ constexpr auto kDefaultDuration = std::chrono::hours(48);
 constexpr auto kMaxDuration = std::chrono::hours(24 * 31);
 constexpr std::size_t kMaxHorizons = 16;
 constexpr std::size_t kMaxRegressors = 8;
-constexpr int kMaxBacktestDays = 92;
 const std::set<std::string> kStates{"queued", "running", "done", "failed", "cancelled"};
 
 void allow_only(const json& obj, std::initializer_list<const char*> allowed) {
@@ -345,23 +344,22 @@ json ForecastService::list_for_sensor(const Principal& who, std::int64_t sensor_
     throw invalid_field("state", "state must be queued, running, done, failed or cancelled, not '" + *state + "'");
   }
   const auto sensor = assets_.get_sensor(who, sensor_id);
-  // Jobs carry their sensor in the payload; a sensor's forecasts are few enough to filter here.
+  // Jobs carry their sensor in the payload (JSON with sorted keys: "sensor_id":N then , or }).
   store::JobFilter f;
   f.kind = kJobKind;
   f.state = state;
   f.account_id = sensor.account_id;
+  const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);
+  f.payload_like_any = {key + ",%", key + "}%"};
   std::vector<store::JobRecord> mine;
+  std::int64_t total = 0;
   {
     auto c = db_.acquire();
-    const auto all = store::jobs::list(*c, f, 0, 100'000);
-    for (const auto& j : all) {
-      if (json::parse(j.payload).value("sensor_id", std::int64_t{0}) == sensor_id) mine.push_back(j);
-    }
+    mine = store::jobs::list(*c, f, (page - 1) * per_page, per_page);
+    total = store::jobs::count(*c, f);
   }
   json items = json::array();
-  const auto from = static_cast<std::size_t>((page - 1) * per_page);
-  for (std::size_t i = from; i < mine.size() && i < from + static_cast<std::size_t>(per_page); ++i) {
-    const auto& j = mine[i];
+  for (const auto& j : mine) {
     const json p = json::parse(j.payload);
     json item = {{"id", j.id},
                  {"state", j.state},
@@ -380,7 +378,7 @@ json ForecastService::list_for_sensor(const Principal& who, std::int64_t sensor_
     }
     items.push_back(item);
   }
-  return {{"items", items}, {"page", page}, {"per_page", per_page}, {"total", mine.size()}};
+  return {{"items", items}, {"page", page}, {"per_page", per_page}, {"total", total}};
 }
 
 std::string ForecastService::run(const store::JobRecord& job) {
@@ -481,8 +479,8 @@ json ForecastService::accuracy(const Principal& who, std::int64_t sensor_id, con
       throw invalid_field(fmt::format("regressors[{}]", i), e.what());
     }
   }
-  if (r.end - r.start > std::chrono::hours(24 * kMaxBacktestDays)) {
-    throw invalid_field("end", fmt::format("a backtest covers at most {} days", kMaxBacktestDays));
+  if (r.end - r.start > std::chrono::hours(24 * r.max_days)) {
+    throw invalid_field("end", fmt::format("a backtest covers at most {} days here", r.max_days));
   }
   fc::BacktestSpec spec;
   spec.start = to_micros(r.start);

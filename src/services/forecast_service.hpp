@@ -31,6 +31,9 @@ struct BacktestRequest {
   std::vector<std::string> horizons;       // ISO 8601 durations; empty: the sensor's, else 1, 6, 24, 48 h
   std::optional<std::string> origin_time;  // local HH:MM of each origin; default 12:00
   std::vector<std::int64_t> regressors;
+  // The longest period: an HTTP request must finish within the server's request timeout,
+  // the command line may take longer.
+  int max_days = 31;
 };
 
 class ForecastService {

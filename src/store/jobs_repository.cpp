@@ -60,6 +60,14 @@ std::string where_of(const JobFilter& f, std::vector<Value>& params) {
     add("state = ?");
     params.emplace_back(*f.state);
   }
+  if (!f.payload_like_any.empty()) {
+    std::string any;
+    for (const auto& p : f.payload_like_any) {
+      any += any.empty() ? "payload LIKE ?" : " OR payload LIKE ?";
+      params.emplace_back(p);
+    }
+    add("(" + any + ")");
+  }
   return w;
 }
 

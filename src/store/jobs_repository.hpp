@@ -28,6 +28,8 @@ struct JobFilter {
   std::int64_t account_id = 0;           // 0: every account
   std::vector<std::int64_t> asset_ids;   // empty: any asset (or none)
   std::optional<std::string> kind, state;
+  // Jobs whose payload matches any of these SQL LIKE patterns (e.g. one sensor's forecasts).
+  std::vector<std::string> payload_like_any;
 };
 
 namespace jobs {

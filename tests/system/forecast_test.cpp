@@ -278,6 +278,47 @@ TEST_P(Forecasts, TheCliForecastsWithProgressAndBacktestsToCsv) {
   EXPECT_NE(r.err.find("model"), std::string::npos) << r.err;
 }
 
+TEST_P(Forecasts, AssetSettingsChangeEverySensorOrNoneAndMarketsKeepTheirHolidays) {
+  const std::int64_t site = post("/api/v1/assets", alice, {{"name", "ABRI"}, {"type", "site"}})["id"];
+  std::vector<std::int64_t> sensors;
+  for (const char* name : {"net load", "pv power"}) {
+    sensors.push_back(post("/api/v1/sensors", alice,
+                           {{"name", name}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", site}})["id"]);
+  }
+  const std::string path = "/api/v1/assets/" + std::to_string(site) + "/forecast-settings";
+  // The second sensor would be its own regressor: refused, and the first is not changed either.
+  auto r = http->Put(path, bearer(alice), json{{"cron", "0 10 * * *"}, {"regressors", {sensors[1]}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_NE(body_of(r)["error"]["message"].get<std::string>().find("sensor " + std::to_string(sensors[1])), std::string::npos)
+      << r->body;
+  for (auto id : sensors) {
+    EXPECT_EQ(get("/api/v1/sensors/" + std::to_string(id) + "/forecast-settings", alice)["configured"], false);
+  }
+  r = http->Put(path, bearer(alice), json{{"cron", "0 10 * * *"}, {"timezone", "Asia/Taipei"}}.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  EXPECT_EQ(body_of(r)["items"].size(), 2u);
+  for (auto id : sensors) {
+    const json s = get("/api/v1/sensors/" + std::to_string(id) + "/forecast-settings", alice);
+    EXPECT_EQ(s["cron"], "0 10 * * *");
+    EXPECT_EQ(s["next_due"], "2026-11-24T02:00:00Z");  // 10:00 in Taipei after the market's now
+  }
+  // Holidays: an operator's list per market, replaced as a whole; participants read it.
+  const std::int64_t market = post("/api/v1/markets", admin, {{"name", "Holiday market"}, {"price_min", 0}, {"price_max", 10}})["id"];
+  const std::string hpath = "/api/v1/markets/" + std::to_string(market) + "/holidays";
+  r = http->Put(hpath, bearer(alice), json{{"items", json::array()}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  r = http->Put(hpath, bearer(admin), json{{"items", {{{"date", "2026-12-25"}, {"name", "Christmas"}}, {{"date", "2026-13-01"}}}}}.dump(),
+                "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(body_of(r)["error"]["field"], "items[1].date");
+  r = http->Put(hpath, bearer(admin), json{{"items", {{{"date", "2026-12-25"}, {"name", "Christmas"}}}}}.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  EXPECT_EQ(get(hpath, alice)["items"], json::parse(R"([{"date":"2026-12-25","name":"Christmas"}])"));
+}
+
 FLEXMARKET_ON_BOTH_BACKENDS(Forecasts);
 
 // A calendar forecast runs once per due time, however many workers look: serve runs no

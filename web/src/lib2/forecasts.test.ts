@@ -148,14 +148,14 @@ describe('accuracy', () => {
     ]);
     expect(groupNotes(undefined)).toEqual([]);
   });
-  it('defaults to the 28 days before the window end, at most 92 days', () => {
+  it('defaults to the 28 days before the window end, at most 31 days', () => {
     const end = Date.parse('2026-12-03T00:00:00+08:00');
     const p = defaultAccuracyPeriod(end);
     expect(new Date(p.start).toISOString()).toBe('2026-11-04T16:00:00.000Z');
     expect(accuracyPeriodProblem(p.start, p.end)).toBeNull();
     expect(accuracyPeriodProblem(p.end, p.start)).toBe('order');
-    expect(accuracyPeriodProblem(end - 93 * 86400_000, end)).toBe('tooLong');
-    expect(accuracyPeriodProblem(end - 92 * 86400_000, end)).toBeNull();
+    expect(accuracyPeriodProblem(end - 32 * 86400_000, end)).toBe('tooLong');
+    expect(accuracyPeriodProblem(end - 31 * 86400_000, end)).toBeNull();
   });
 });
 

@@ -243,7 +243,7 @@ export function groupNotes(notes: string[] | null | undefined): { text: string; 
   return out;
 }
 
-/** The default backtest period: the 28 days before `endIso` (capped at 92 by the server). */
+/** The default backtest period: the 28 days before `endIso` (at most 31 allowed by the server). */
 export function defaultAccuracyPeriod(endMs: number, days = 28): { start: number; end: number } {
   return { start: endMs - days * 86400_000, end: endMs };
 }
@@ -251,7 +251,7 @@ export function defaultAccuracyPeriod(endMs: number, days = 28): { start: number
 /** Why a backtest period is refused before asking the server, or null. */
 export function accuracyPeriodProblem(startMs: number, endMs: number): 'order' | 'tooLong' | null {
   if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs <= startMs) return 'order';
-  if (endMs - startMs > 92 * 86400_000) return 'tooLong';
+  if (endMs - startMs > 31 * 86400_000) return 'tooLong';
   return null;
 }
 
