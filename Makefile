@@ -79,6 +79,7 @@ bench: build
 	./$(BUILD)/planning_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
+	./$(BUILD)/forecast_queue_bench
 	./bench/ui_bench $(BUILD)
 	./bench/bid_bench.sh $(BUILD)/flexmarket
 	./bench/abuse_bench.sh $(BUILD)/flexmarket
