@@ -79,6 +79,8 @@ bench: build
 	./$(BUILD)/planning_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
+	./$(BUILD)/forecast_bench speed
+	./$(BUILD)/forecast_bench accuracy
 	./$(BUILD)/forecast_queue_bench
 	./bench/ui_bench $(BUILD)
 	./bench/bid_bench.sh $(BUILD)/flexmarket

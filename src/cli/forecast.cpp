@@ -1,5 +1,7 @@
 #include "cli/forecast.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -111,9 +113,11 @@ int run_backtest(services::Platform& p, const BacktestOptions& o, std::ostream& 
   r.origin_time = o.origin;
   r.regressors = o.regressors;
   r.max_days = 366;
-  const json a = p.forecasts->accuracy(services::system_principal(), o.sensor_id, r, [&err](std::size_t done, std::size_t total) {
-    err << fmt::format("\rbacktest: origin {}/{}", done, total) << std::flush;
-    if (done == total) err << "\n";
+  // A terminal sees one line counting up; a log gets a line per origin.
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  const json a = p.forecasts->accuracy(services::system_principal(), o.sensor_id, r, [&err, terminal](std::size_t done, std::size_t total) {
+    err << fmt::format("{}backtest: origin {}/{}", terminal ? "\r" : "", done, total) << (terminal ? "" : "\n") << std::flush;
+    if (terminal && done == total) err << "\n";
   });
   json rows = a["horizons"];
   json overall = a["overall"];

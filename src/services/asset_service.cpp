@@ -7,6 +7,7 @@
 #include "core/text.hpp"
 #include "core/units.hpp"
 #include "store/accounts_repository.hpp"
+#include "store/forecasts_repository.hpp"
 #include "store/market_repository.hpp"
 #include "timeseries/duration.hpp"
 #include "timeseries/local_time.hpp"
@@ -302,6 +303,11 @@ void AssetService::delete_sensor(const Principal& who, std::int64_t id) {
       throw conflict("sensor " + std::to_string(id) + " is the imbalance price sensor of market " + std::to_string(m.id) +
                      " (" + m.name + ")");
     }
+    if (auto users = store::forecasts::sensors_with_regressor(c, id); !users.empty()) {
+      throw conflict("sensor " + std::to_string(id) + " is a regressor in the forecast settings of sensor " +
+                     std::to_string(users.front()) + "; change those settings first");
+    }
+    store::forecasts::remove_jobs_of_sensor(c, id);
     store::beliefs::remove_for_sensor(c, id);
     store::sensors::remove(c, id);
   });

@@ -14,6 +14,8 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/roles.hpp"
+#include "core/text.hpp"
+#include "core/stop.hpp"
 #include "core/units.hpp"
 #include "store/forecasts_repository.hpp"
 #include "store/jobs_repository.hpp"
@@ -52,12 +54,15 @@ Instant instant_field(const json& obj, const std::string& key) {
   return *t;
 }
 
+// Days count as 24 hours here: a forecast's window and horizons are lead times, not dates.
 microseconds duration_field(const json& v, const std::string& field) {
-  auto d = v.is_string() ? timeseries::parse_duration(v.get<std::string>()) : std::nullopt;
-  if (!d || !d->is_fixed() || d->fixed.count() <= 0) {
-    throw invalid_field(field, "'" + field + "' must be a positive ISO 8601 duration such as PT24H");
+  auto d = v.is_string() && v.get_ref<const std::string&>().size() <= 40 ? timeseries::parse_duration(v.get<std::string>())
+                                                                          : std::nullopt;
+  const microseconds total = d ? d->fixed + std::chrono::hours(24) * d->days : microseconds(0);
+  if (!d || total.count() <= 0) {
+    throw invalid_field(field, "'" + field + "' must be a positive ISO 8601 duration such as PT24H or P2D");
   }
-  return d->fixed;
+  return total;
 }
 
 std::vector<microseconds> horizons_field(const json& v, const std::string& field) {
@@ -66,6 +71,7 @@ std::vector<microseconds> horizons_field(const json& v, const std::string& field
   std::vector<microseconds> out;
   for (std::size_t i = 0; i < v.size(); ++i) out.push_back(duration_field(v[i], fmt::format("{}[{}]", field, i)));
   std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) throw invalid_field(field, "'" + field + "' lists a horizon twice");
   return out;
 }
 
@@ -91,10 +97,11 @@ json who_json(const Principal& who) {
 json opt_time(const std::optional<Instant>& t) { return t ? json(format_iso8601(*t)) : json(nullptr); }
 
 // Six significant digits: a forecast claims no more.
+// Printed and read back, so the double is the one nearest to the six-digit decimal and
+// JSON shows 4.96109, not 4.9610900000000004.
 double significant(double v) {
   if (v == 0 || !std::isfinite(v)) return v;
-  const double scale = std::pow(10.0, 5 - static_cast<int>(std::floor(std::log10(std::abs(v)))));
-  return std::round(v * scale) / scale;
+  return std::strtod(fmt::format("{:.6g}", v).c_str(), nullptr);
 }
 
 json metric(const std::optional<double>& v) {
@@ -178,8 +185,11 @@ fc::Settings settings_of(const json& payload) {
   return s;
 }
 
-// History needed before the first forecast: training, the held-out weeks and the lags.
-microseconds history_span(const fc::Settings& s) { return microseconds(s.training + s.selection + 9 * fc::kDay); }
+// History needed before the first forecast: the learnt models' training, held-out weeks and
+// lags, and the rules' 56 replayed days with their own look-back (four weeks of shape).
+microseconds history_span(const fc::Settings& s) {
+  return microseconds(std::max(s.training + s.selection + 9 * fc::kDay, (56 + 30) * fc::kDay));
+}
 
 }  // namespace
 
@@ -189,7 +199,7 @@ ForecastService::ForecastService(store::Database& db, AssetService& assets, Cloc
 json ForecastService::checked_request(const Principal& who, const store::SensorRecord& sensor, const json& body,
                                       const std::string& trigger) {
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
-  allow_only(body, {"start", "duration", "horizons", "model", "regressors", "as_of", "quantiles"});
+  allow_only(body, {"start", "duration", "horizons", "model", "regressors", "as_of", "quantiles", "holidays_market_id"});
   const microseconds res = sensor.event_resolution;
   const Instant wall = clock_();
   // Default: now, to the second (horizons read as PT14M30S rather than to the microsecond).
@@ -213,7 +223,7 @@ json ForecastService::checked_request(const Principal& who, const store::SensorR
   }
   microseconds duration = kDefaultDuration;
   if (body.contains("duration") && !body["duration"].is_null()) duration = duration_field(body["duration"], "duration");
-  if (duration > kMaxDuration) throw invalid_field("duration", "duration must be at most P31D");
+  if (duration > kMaxDuration) throw invalid_field("duration", "duration must be at most P31D (PT744H)");
   const Instant end = timeseries::ceil_to(start + duration, res);
   const auto events = (end - start) / res;
   if (events > limits_.read_points) {
@@ -236,6 +246,9 @@ json ForecastService::checked_request(const Principal& who, const store::SensorR
       if (!r[i].is_number_integer()) throw invalid_field(f, "'" + f + "' must be a sensor id");
       const auto id = r[i].get<std::int64_t>();
       if (id == sensor.id) throw invalid_field(f, "a sensor is not its own regressor");
+      if (std::find(regressors.begin(), regressors.end(), id) != regressors.end()) {
+        throw invalid_field(f, "regressor sensor " + std::to_string(id) + " is listed twice");
+      }
       try {
         assets_.get_sensor(who, id);
       } catch (const Error& e) {
@@ -252,7 +265,15 @@ json ForecastService::checked_request(const Principal& who, const store::SensorR
   std::optional<std::int64_t> holidays_market;
   {
     auto c = db_.acquire();
-    if (auto s = store::forecasts::settings(*c, sensor.id)) holidays_market = s->holidays_market_id;
+    if (body.contains("holidays_market_id") && !body["holidays_market_id"].is_null()) {
+      if (!body["holidays_market_id"].is_number_integer()) throw invalid_field("holidays_market_id", "must be a market id");
+      holidays_market = body["holidays_market_id"].get<std::int64_t>();
+      if (!store::markets::find(*c, *holidays_market)) {
+        throw invalid_field("holidays_market_id", "market " + std::to_string(*holidays_market) + " not found");
+      }
+    } else if (auto s = store::forecasts::settings(*c, sensor.id)) {
+      holidays_market = s->holidays_market_id;
+    }
   }
   json payload = who_json(who);
   payload["account_id"] = sensor.account_id;
@@ -310,7 +331,9 @@ json ForecastService::get(const Principal& who, std::int64_t job_id) {
               {"as_of", p["as_of"]},
               {"start", p["start"]},
               {"end", p["end"]},
-              {"horizons", duration_list(p.value("horizons_us", std::vector<std::int64_t>{}))},
+              {"horizons", duration_list(p.value("horizons_us", std::vector<std::int64_t>{}).empty()
+                                             ? fc::default_horizons()
+                                             : p.value("horizons_us", std::vector<std::int64_t>{}))},
               {"regressors", p["regressors"]},
               {"quantiles", p.value("quantiles", true)},
               {"created_at", format_iso8601(j->created_at)},
@@ -408,6 +431,7 @@ std::string ForecastService::run(const store::JobRecord& job) {
   } catch (const fc::NotEnoughData& e) {
     throw std::runtime_error(std::string("not enough data: ") + e.what());
   }
+  throw_if_stop_requested();  // cancelled while it computed: nothing is stored
 
   // Store: each event's median under its bucket model's source, the quantiles beside it.
   std::vector<store::BeliefRow> rows;
@@ -591,7 +615,7 @@ store::ForecastSettingsRecord ForecastService::checked_settings(const Principal&
   s.horizons = json(horizons).dump();
   microseconds duration = kDefaultDuration;
   if (body.contains("duration") && !body["duration"].is_null()) duration = duration_field(body["duration"], "duration");
-  if (duration > kMaxDuration) throw invalid_field("duration", "duration must be at most P31D");
+  if (duration > kMaxDuration) throw invalid_field("duration", "duration must be at most P31D (PT744H)");
   s.duration_us = duration.count();
   // The request a calendar or new data will make, checked now so that it cannot fail later for its form.
   json probe = {{"model", s.model}, {"horizons", duration_list(horizons)}, {"duration", timeseries::format_duration(duration)}};
@@ -599,7 +623,9 @@ store::ForecastSettingsRecord ForecastService::checked_settings(const Principal&
   const json checked = checked_request(who, sensor, probe, "settings");
   s.regressors = checked["regressors"].dump();
   if (body.contains("cron") && !body["cron"].is_null()) {
-    if (!body["cron"].is_string()) throw invalid_field("cron", "'cron' must be a cron expression such as '0 10 * * *'");
+    if (!body["cron"].is_string() || body["cron"].get_ref<const std::string&>().size() > 200) {
+      throw invalid_field("cron", "'cron' must be a cron expression such as '0 10 * * *' (at most 200 characters)");
+    }
     std::string err;
     auto cron = parse_cron(body["cron"].get<std::string>(), &err);
     if (!cron) throw invalid_field("cron", err);
@@ -609,14 +635,11 @@ store::ForecastSettingsRecord ForecastService::checked_settings(const Principal&
       if (!body["timezone"].is_string()) throw invalid_field("timezone", "'timezone' must be an IANA timezone name");
       tz = body["timezone"].get<std::string>();
     }
-    const date::time_zone* zone = nullptr;
-    try {
-      zone = date::locate_zone(tz);
-    } catch (const std::exception&) {
-      throw invalid_field("timezone", "unknown timezone '" + tz + "' (an IANA name such as Europe/Amsterdam)");
-    }
+    const date::time_zone* zone = tz.size() <= 64 && tz != "localtime" ? timeseries::find_zone(tz) : nullptr;
+    if (!zone) throw invalid_field("timezone", "unknown timezone: use an IANA name such as Europe/Amsterdam or UTC");
     s.timezone = tz;
     s.next_due = next_due(*cron, zone, clock_());
+    if (!s.next_due) throw invalid_field("cron", "'" + *s.cron + "' is never due (e.g. the 31st of a month without one)");
   } else if (body.contains("timezone") && !body["timezone"].is_null()) {
     throw invalid_field("timezone", "a timezone goes with a cron calendar");
   }
@@ -714,20 +737,30 @@ json ForecastService::put_holidays(const Principal& who, std::int64_t market_id,
   if (!body.contains("items") || !body["items"].is_array()) {
     throw invalid_field("items", "'items' must be an array of {\"date\": \"YYYY-MM-DD\", \"name\": \"…\"}");
   }
+  if (body["items"].size() > 2000) throw invalid_field("items", "at most 2000 holidays");
   std::vector<std::pair<std::string, std::string>> days;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < body["items"].size(); ++i) {
     const json& it = body["items"][i];
     const std::string f = fmt::format("items[{}]", i);
     if (!it.is_object()) throw invalid_field(f, "each holiday is an object with date and name");
-    const std::string day = it.value("date", std::string());
-    if (!timeseries::parse_date(day)) throw invalid_field(f + ".date", "'" + f + ".date' must be a date YYYY-MM-DD");
+    for (const auto& [key, value] : it.items()) {
+      if (key != "date" && key != "name") throw invalid_field(f + "." + key, "unknown field '" + f + "." + key + "'");
+    }
+    const json date_v = it.contains("date") ? it["date"] : json(nullptr);
+    auto ymd = date_v.is_string() && date_v.get_ref<const std::string&>().size() == 10
+                   ? timeseries::parse_date(date_v.get<std::string>())
+                   : std::nullopt;
+    if (!ymd) throw invalid_field(f + ".date", "'" + f + ".date' must be a date YYYY-MM-DD");
+    const std::string day = date::format("%F", date::sys_days(*ymd));
     if (!seen.insert(day).second) throw invalid_field(f + ".date", day + " is listed twice");
-    const auto name = it.contains("name") && it["name"].is_string() ? it["name"].get<std::string>() : std::string();
-    if (name.size() > 200) throw invalid_field(f + ".name", "a holiday's name has at most 200 characters");
+    std::string name;
+    if (it.contains("name") && !it["name"].is_null()) {
+      if (!it["name"].is_string()) throw invalid_field(f + ".name", "'" + f + ".name' must be text");
+      name = checked_name(it["name"].get<std::string>(), f + ".name");
+    }
     days.emplace_back(day, name);
   }
-  if (days.size() > 2000) throw invalid_field("items", "at most 2000 holidays");
   db_.transaction([&](store::Connection& c) {
     if (!store::markets::find(c, market_id)) throw not_found("market " + std::to_string(market_id) + " not found");
     store::forecasts::replace_holidays(c, market_id, days);

@@ -115,6 +115,25 @@ std::vector<SensorSource> sources_of_sensor(Connection& c, std::int64_t sensor_i
   return out;
 }
 
+std::vector<std::int64_t> sensors_with_regressor(Connection& c, std::int64_t regressor) {
+  // regressors is a JSON array of ids without spaces: [7], [7,9], [3,7,9], [3,7].
+  const std::string id = std::to_string(regressor);
+  std::vector<std::int64_t> out;
+  for (const auto& row : c.query("SELECT sensor_id FROM forecast_settings WHERE regressors = ? OR regressors LIKE ? "
+                                 "OR regressors LIKE ? OR regressors LIKE ? ORDER BY sensor_id",
+                                 {"[" + id + "]", "[" + id + ",%", "%," + id + ",%", "%," + id + "]"})
+                             .rows) {
+    out.push_back(Row(row).int64(0));
+  }
+  return out;
+}
+
+void remove_jobs_of_sensor(Connection& c, std::int64_t sensor_id) {
+  const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);
+  c.query("DELETE FROM jobs WHERE kind = 'forecast' AND state <> 'running' AND (payload LIKE ? OR payload LIKE ?)",
+          {key + ",%", key + "}%"});
+}
+
 bool queued_for_sensor(Connection& c, std::int64_t sensor_id) {
   // The payload is JSON with sorted keys: "sensor_id":N is followed by ',' or '}'.
   const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);

@@ -186,6 +186,7 @@ TEST_P(Forecasts, BadRequestsAreRefusedNamingTheFieldAndQueueNothing) {
   refuse(mine, {{"horizons", {"PT1H", "6 hours"}}}, 422, "horizons[1]", alice);
   refuse(mine, {{"horizons", "PT1H"}}, 422, "horizons", alice);
   refuse(mine, {{"duration", "P40D"}}, 422, "duration", alice);
+  refuse(mine, {{"horizons", {"PT1H", "PT60M"}}}, 422, "horizons", alice);  // the same horizon twice
   refuse(mine, {{"start", "2026-11-23T11:07:00Z"}}, 422, "start", alice);
   refuse(mine, {{"start", "2026-11-22T00:00:00Z"}}, 422, "start", alice);
   refuse(mine, {{"as_of", "2027-01-01T00:00:00Z"}}, 422, "as_of", alice);
@@ -206,7 +207,17 @@ TEST_P(Forecasts, BadRequestsAreRefusedNamingTheFieldAndQueueNothing) {
   ASSERT_TRUE(put);
   EXPECT_EQ(put->status, 422);
   EXPECT_EQ(body_of(put)["error"]["field"], "timezone");
+  put = http->Put("/api/v1/sensors/" + std::to_string(sensor) + "/forecast-settings", bearer(alice),
+                  json{{"cron", "0 0 31 2 *"}}.dump(), "application/json");  // the 31st of February
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 422);
+  EXPECT_NE(body_of(put)["error"]["message"].get<std::string>().find("never due"), std::string::npos) << put->body;
   EXPECT_EQ(get("/api/v1/sensors/" + std::to_string(sensor) + "/forecast-settings", alice)["configured"], false);
+  // Days count as 24 hours in a forecast's window and horizons.
+  const json f = await(request({{"duration", "P1D"}, {"horizons", {"PT6H", "P1D"}}, {"model", "naive"}}));
+  ASSERT_EQ(f["state"], "done") << f.dump();
+  EXPECT_EQ(f["events"].size(), 96u);
+  EXPECT_EQ(f["horizons"], json({"PT6H", "PT24H"}));
 }
 
 TEST_P(Forecasts, WithoutDataTheJobFailsWithTheReasonAndShortHistoryFallsBackSayingWhy) {
@@ -314,9 +325,23 @@ TEST_P(Forecasts, AssetSettingsChangeEverySensorOrNoneAndMarketsKeepTheirHoliday
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 422);
   EXPECT_EQ(body_of(r)["error"]["field"], "items[1].date");
+  for (const json& bad : {json{{"items", {{{"date", nullptr}}}}}, json{{"items", {{{"date", 5}}}}},
+                          json{{"items", {{{"date", "2026-1-1"}}}}}, json{{"items", {{{"date", "2026-12-25"}, {"colour", "red"}}}}}}) {
+    r = http->Put(hpath, bearer(admin), bad.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 422) << bad.dump() << " " << r->body;
+  }
   r = http->Put(hpath, bearer(admin), json{{"items", {{{"date", "2026-12-25"}, {"name", "Christmas"}}}}}.dump(), "application/json");
   ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
   EXPECT_EQ(get(hpath, alice)["items"], json::parse(R"([{"date":"2026-12-25","name":"Christmas"}])"));
+  // A sensor that another sensor's forecasts use as a regressor is not deleted under them.
+  r = http->Put("/api/v1/sensors/" + std::to_string(sensors[0]) + "/forecast-settings", bearer(alice),
+                json{{"regressors", {sensors[1]}}}.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  auto del = http->Delete("/api/v1/sensors/" + std::to_string(sensors[1]), bearer(alice));
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 409) << del->body;
+  get("/api/v1/sensors/" + std::to_string(sensors[1]), alice);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(Forecasts);
