@@ -214,6 +214,12 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/me/tokens", "post"}, {"/api/v1/me/tokens/{id}", "delete"}, {"/api/v1/alerts", "get"},
       {"/api/v1/markets/{id}", "patch"}, {"/api/v1/markets/{id}/meters", "get"},
       {"/api/v1/markets/{id}/clearings/{slot_start}/book", "get"},
+      {"/api/v1/sensors/{id}/forecasts", "post"}, {"/api/v1/sensors/{id}/forecasts", "get"},
+      {"/api/v1/forecasts/{id}", "get"}, {"/api/v1/forecasts/{id}", "delete"},
+      {"/api/v1/sensors/{id}/forecast-accuracy", "get"}, {"/api/v1/sensors/{id}/forecast-settings", "get"},
+      {"/api/v1/sensors/{id}/forecast-settings", "put"}, {"/api/v1/sensors/{id}/forecast-settings", "delete"},
+      {"/api/v1/assets/{id}/forecast-settings", "put"}, {"/api/v1/sensors/{id}/sources", "get"},
+      {"/api/v1/markets/{id}/holidays", "get"}, {"/api/v1/markets/{id}/holidays", "put"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
