@@ -602,7 +602,8 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
     for (std::size_t k = 0; k < n_long; ++k) long_y[k] = h.values[static_cast<std::size_t>(replay_index[k])];
     std::vector<double> short_y(long_y.begin(), long_y.begin() + static_cast<std::ptrdiff_t>(n_short));
 
-    const bool learns = s.model == Model::automatic || s.model == Model::ols || s.model == Model::gbt;
+    const bool rules_kept = s.model == Model::automatic && s.rules_only_horizons.count(bucket.horizon) > 0;
+    const bool learns = (s.model == Model::automatic && !rules_kept) || s.model == Model::ols || s.model == Model::gbt;
     Rows all, hold;
     std::vector<double> fit_y, last_y;
     std::size_t n_fit = 0;
@@ -714,7 +715,7 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
 
     // Learnt candidates, in the fallback order, on the last `short_days`.
     std::vector<Model> order;
-    if (s.model == Model::automatic) order = {Model::gbt, Model::ols};
+    if (s.model == Model::automatic && !rules_kept) order = {Model::gbt, Model::ols};
     if (s.model == Model::gbt || s.model == Model::ols) order = {s.model};
     std::vector<std::string> failures;
     std::vector<Candidate> tried;
@@ -804,7 +805,10 @@ Forecast make_forecast(const History& history, const std::vector<Regressor>& reg
         }
         const bool learnt_wins = win.has_value();
         if (learnt_wins) chosen = tried[*win];
-        reason = fmt::format("auto: lowest WAPE over the last {}, a learnt model only when {:g} % better than the rule-based one: {} {:.3f}",
+        bucket.compared_learnt = !tried.empty();
+        bucket.learnt_won = learnt_wins;
+        if (rules_kept) reason = "auto: the rules won the last full comparison with ols and gbt, kept without refitting them; ";
+        reason += fmt::format("auto: lowest WAPE over the last {}, a learnt model only when {:g} % better than the rule-based one: {} {:.3f}",
                              days_text(short_days * kDay), kMargin * 100, rule_candidate.label, *wape(rule_short_err));
         for (auto k : idx) reason += fmt::format(", {} {:.3f}", tried[k].label, *wape(err[k]));
         if (!rule_text.empty()) reason += "; " + rule_text;

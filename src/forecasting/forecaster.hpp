@@ -9,6 +9,7 @@
 // The 10% and 90% quantiles come from the chosen model's out-of-sample residuals.
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ struct Settings {
   Micros recency_half_life = 0;
   GbtOptions gbt;
   bool quantiles = true;
+  // auto only: buckets (by horizon) where the rules won the last full comparison with the
+  // learnt models; they keep the rules without fitting ols and gbt (the caller decides how
+  // long such a result stands, e.g. a week).
+  std::set<Micros> rules_only_horizons;
 };
 
 std::vector<Micros> default_horizons();
@@ -45,6 +50,8 @@ struct Bucket {
   std::optional<double> selection_wape;  // of the chosen model on the held-out weeks
   double q10 = 0, q90 = 0;  // residual 10% and 90% quantiles less their median, added to the forecast
   std::size_t events = 0;
+  bool compared_learnt = false;  // auto fitted ols/gbt and compared them with the rules
+  bool learnt_won = false;       // and one of them (or a blend) was chosen
 };
 
 struct Forecast {

@@ -338,6 +338,38 @@ TEST(Auto, PicksPerBucketAndRecordsWhy) {
   EXPECT_EQ(f.median, g.median);
 }
 
+// A bucket whose last full comparison the rules won keeps them without fitting ols and gbt,
+// and says so; the others compare everything and report whether a learnt model won.
+TEST(Auto, KeepsTheRulesWhereTheyWonTheLastFullComparison) {
+  const History h = synthetic(30 * kMinute, 60, 0.3);
+  const Micros issued = kStart + 59 * kDay + 12 * kHour;
+  Settings full;
+  const Forecast f = make_forecast(h, {}, Calendar{}, issued, issued, issued + 36 * kHour, full);
+  Settings kept = full;
+  for (const auto& b : f.buckets) {
+    if (b.events) {
+      EXPECT_TRUE(b.compared_learnt) << b.reason;
+      kept.rules_only_horizons.insert(b.horizon);
+    }
+  }
+  const Forecast g = make_forecast(h, {}, Calendar{}, issued, issued, issued + 36 * kHour, kept);
+  for (std::size_t k = 0; k < g.buckets.size(); ++k) {
+    const auto& b = g.buckets[k];
+    if (!b.events) continue;
+    EXPECT_FALSE(b.compared_learnt);
+    EXPECT_EQ(b.model, Model::seasonal_naive) << b.reason;
+    EXPECT_EQ(b.reason.rfind("auto: the rules won the last full comparison", 0), 0u) << b.reason;
+    // Where the rules had won anyway, the forecast is the same.
+    if (!f.buckets[k].learnt_won) {
+      for (std::size_t e = 0; e < g.size(); ++e) {
+        if (g.bucket_of[e] == k) {
+          EXPECT_DOUBLE_EQ(g.median[e], f.median[e]);
+        }
+      }
+    }
+  }
+}
+
 // The running sums give the same features as the plain loop, future poisoned or not.
 TEST(LagRule, RunningSumsGiveTheSameFeatures) {
   History h = synthetic(30 * kMinute, 30, 1);

@@ -31,6 +31,8 @@ constexpr auto kDefaultDuration = std::chrono::hours(48);
 constexpr auto kMaxDuration = std::chrono::hours(24 * 31);
 constexpr std::size_t kMaxHorizons = 16;
 constexpr std::size_t kMaxRegressors = 8;
+// How long auto keeps the rules, where they won its last full comparison, before comparing again.
+constexpr auto kChoiceKept = std::chrono::hours(24 * 7);
 extern const std::set<std::string> kStates;
 
 // 422 naming the first field of `obj` not in `allowed`.

@@ -253,7 +253,13 @@ std::string ForecastService::run(const store::JobRecord& job) {
   const Instant as_of = *parse_iso8601(p.at("as_of").get<std::string>());
   const Instant start = *parse_iso8601(p.at("start").get<std::string>());
   const Instant end = *parse_iso8601(p.at("end").get<std::string>());
-  const fc::Settings settings = settings_of(p);
+  fc::Settings settings = settings_of(p);
+  // auto keeps the rules without refitting ols and gbt in buckets where the rules won its
+  // last full comparison within a week (the choice is refreshed weekly, not daily).
+  if (settings.model == fc::Model::automatic) {
+    auto c = db_.acquire();
+    for (auto h : store::forecasts::rules_kept(*c, sensor.id, as_of - kChoiceKept)) settings.rules_only_horizons.insert(h);
+  }
   const auto regressor_ids = p.value("regressors", std::vector<std::int64_t>{});
   std::optional<std::int64_t> holidays_market;
   if (p.contains("holidays_market_id") && p["holidays_market_id"].is_number_integer()) {
@@ -302,6 +308,9 @@ std::string ForecastService::run(const store::JobRecord& job) {
       events.push_back(std::move(e));
     }
     stored = store::beliefs::insert(c, db_.backend(), rows);
+    for (const auto& b : f.buckets) {
+      if (b.compared_learnt) store::forecasts::record_choice(c, sensor.id, b.horizon, b.learnt_won, as_of);
+    }
   });
   json buckets = json::array();
   json fallbacks = json::array();

@@ -134,6 +134,24 @@ void remove_jobs_of_sensor(Connection& c, std::int64_t sensor_id) {
           {key + ",%", key + "}%"});
 }
 
+std::vector<std::int64_t> rules_kept(Connection& c, std::int64_t sensor_id, Instant since) {
+  std::vector<std::int64_t> out;
+  for (const auto& row : c.query("SELECT horizon_us FROM forecast_choices WHERE sensor_id = ? AND learnt_won = 0 "
+                                 "AND compared_at >= ? ORDER BY horizon_us",
+                                 {sensor_id, to_micros(since)})
+                             .rows) {
+    out.push_back(Row(row).int64(0));
+  }
+  return out;
+}
+
+void record_choice(Connection& c, std::int64_t sensor_id, std::int64_t horizon_us, bool learnt_won, Instant at) {
+  c.query("INSERT INTO forecast_choices (sensor_id, horizon_us, learnt_won, compared_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (sensor_id, horizon_us) DO UPDATE SET learnt_won = excluded.learnt_won, "
+          "compared_at = excluded.compared_at",
+          {sensor_id, horizon_us, static_cast<std::int64_t>(learnt_won ? 1 : 0), to_micros(at)});
+}
+
 bool queued_for_sensor(Connection& c, std::int64_t sensor_id) {
   // The payload is JSON with sorted keys: "sensor_id":N is followed by ',' or '}'.
   const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);

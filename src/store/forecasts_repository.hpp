@@ -54,6 +54,11 @@ std::vector<SensorSource> sources_of_sensor(Connection& c, std::int64_t sensor_i
 std::vector<std::int64_t> sensors_with_regressor(Connection& c, std::int64_t regressor);
 // Removes the forecast jobs of a sensor (with the sensor: their beliefs go with it).
 void remove_jobs_of_sensor(Connection& c, std::int64_t sensor_id);
+// Horizons of a sensor's buckets where the rules won auto's last full comparison made at
+// or after `since`.
+std::vector<std::int64_t> rules_kept(Connection& c, std::int64_t sensor_id, Instant since);
+// Records auto's full comparison for one bucket (replacing the previous one).
+void record_choice(Connection& c, std::int64_t sensor_id, std::int64_t horizon_us, bool learnt_won, Instant at);
 // Whether a forecast after new data is queued for the sensor (such triggers coalesce).
 bool queued_for_sensor(Connection& c, std::int64_t sensor_id);
 }  // namespace forecasts

@@ -289,6 +289,34 @@ TEST_P(Forecasts, TheCliForecastsWithProgressAndBacktestsToCsv) {
   EXPECT_NE(r.err.find("model"), std::string::npos) << r.err;
 }
 
+TEST_P(Forecasts, AutoKeepsTheRulesForAWeekWhereTheyWonItsFullComparison) {
+  // An exact daily pattern: the rules (the same time yesterday) make no error, so no learnt
+  // model can be clearly better.
+  const std::int64_t daily = post("/api/v1/sensors", alice,
+                                  {{"name", "daily"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"timezone", "UTC"}})["id"];
+  std::vector<double> values;
+  for (std::int64_t i = 0; i < 35 * 96; ++i) values.push_back(2 + std::sin(2 * kPi * static_cast<double>((i + 44) % 96) / 96));
+  post(data_path(daily), alice, {{"start", "2026-10-19T11:00:00Z"}, {"resolution", "PT15M"}, {"values", values}}, 200);
+  auto forecast = [&] {
+    auto r = http->Post(forecasts_path(daily), bearer(alice), json{{"duration", "PT24H"}}.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 202) << (r ? r->body : "");
+    return await(body_of(r)["id"].get<std::int64_t>());
+  };
+  const json first = forecast();
+  ASSERT_EQ(first["state"], "done") << first.dump();
+  for (const auto& b : first["buckets"]) {
+    EXPECT_EQ(b["model"], "seasonal_naive") << b.dump();
+    EXPECT_EQ(b["reason"].get<std::string>().rfind("auto: lowest WAPE", 0), 0u) << b.dump();
+  }
+  const json second = forecast();
+  ASSERT_EQ(second["state"], "done") << second.dump();
+  ASSERT_EQ(second["buckets"].size(), first["buckets"].size());
+  for (const auto& b : second["buckets"]) {
+    EXPECT_EQ(b["reason"].get<std::string>().rfind("auto: the rules won the last full comparison", 0), 0u) << b.dump();
+  }
+  EXPECT_EQ(second["events"], first["events"]);
+}
+
 TEST_P(Forecasts, AssetSettingsChangeEverySensorOrNoneAndMarketsKeepTheirHolidays) {
   const std::int64_t site = post("/api/v1/assets", alice, {{"name", "ABRI"}, {"type", "site"}})["id"];
   std::vector<std::int64_t> sensors;
