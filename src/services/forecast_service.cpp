@@ -204,13 +204,12 @@ json ForecastService::list_for_sensor(const Principal& who, std::int64_t sensor_
     throw invalid_field("state", "state must be queued, running, done, failed or cancelled, not '" + *state + "'");
   }
   const auto sensor = assets_.get_sensor(who, sensor_id);
-  // Jobs carry their sensor in the payload (JSON with sorted keys: "sensor_id":N then , or }).
+  // Jobs carry their sensor in the payload.
   store::JobFilter f;
   f.kind = kJobKind;
   f.state = state;
   f.account_id = sensor.account_id;
-  const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);
-  f.payload_like_any = {key + ",%", key + "}%"};
+  f.payload_like_any = store::forecasts::job_payload_patterns(sensor_id);
   std::vector<store::JobRecord> mine;
   std::int64_t total = 0;
   {

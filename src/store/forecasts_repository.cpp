@@ -128,10 +128,16 @@ std::vector<std::int64_t> sensors_with_regressor(Connection& c, std::int64_t reg
   return out;
 }
 
-void remove_jobs_of_sensor(Connection& c, std::int64_t sensor_id) {
+std::vector<std::string> job_payload_patterns(std::int64_t sensor_id) {
+  // The payload is JSON with sorted keys: "sensor_id":N is followed by ',' or '}'.
   const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);
+  return {key + ",%", key + "}%"};
+}
+
+void remove_jobs_of_sensor(Connection& c, std::int64_t sensor_id) {
+  const auto p = job_payload_patterns(sensor_id);
   c.query("DELETE FROM jobs WHERE kind = 'forecast' AND state <> 'running' AND (payload LIKE ? OR payload LIKE ?)",
-          {key + ",%", key + "}%"});
+          {p[0], p[1]});
 }
 
 std::vector<std::int64_t> rules_kept(Connection& c, std::int64_t sensor_id, Instant since) {
@@ -153,11 +159,10 @@ void record_choice(Connection& c, std::int64_t sensor_id, std::int64_t horizon_u
 }
 
 bool queued_for_sensor(Connection& c, std::int64_t sensor_id) {
-  // The payload is JSON with sorted keys: "sensor_id":N is followed by ',' or '}'.
-  const std::string key = "%\"sensor_id\":" + std::to_string(sensor_id);
+  const auto p = job_payload_patterns(sensor_id);
   return !c.query("SELECT 1 FROM jobs WHERE kind = 'forecast' AND state = 'queued' AND payload LIKE ? "
                   "AND (payload LIKE ? OR payload LIKE ?) LIMIT 1",
-                  {std::string("%\"trigger\":\"new_data\"%"), key + ",%", key + "}%"})
+                  {std::string("%\"trigger\":\"new_data\"%"), p[0], p[1]})
               .rows.empty();
 }
 

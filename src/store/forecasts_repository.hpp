@@ -50,6 +50,8 @@ std::vector<std::pair<std::string, std::string>> holidays(Connection& c, std::in
 void replace_holidays(Connection& c, std::int64_t market_id, const std::vector<std::pair<std::string, std::string>>& days);
 
 std::vector<SensorSource> sources_of_sensor(Connection& c, std::int64_t sensor_id);
+// LIKE patterns matching the payload of a forecast job of `sensor_id` (see JobFilter).
+std::vector<std::string> job_payload_patterns(std::int64_t sensor_id);
 // Sensors whose forecast settings name `regressor` among their regressors.
 std::vector<std::int64_t> sensors_with_regressor(Connection& c, std::int64_t regressor);
 // Removes the forecast jobs of a sensor (with the sensor: their beliefs go with it).
