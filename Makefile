@@ -77,6 +77,7 @@ bench: build
 	./$(BUILD)/timeseries_bench --postgres
 	./$(BUILD)/clearing_bench
 	./$(BUILD)/planning_bench
+	./$(BUILD)/portfolio_bench
 	./$(BUILD)/market_bench
 	./$(BUILD)/market_bench --postgres
 	./$(BUILD)/forecast_bench speed
