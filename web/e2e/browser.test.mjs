@@ -353,6 +353,58 @@ describe('flexmarket in a browser', () => {
     await s.close();
   });
 
+  test('flexibility: the aggregator sees the demo portfolio, its members and the offer curve; an owner sees its own members', async () => {
+    // The demo's contract: the account "flexmarket aggregation" (aggregator@) runs the portfolio
+    // "Tainan flexibility" in the demo market with the ABRI battery, the ABRI EV charger and a
+    // battery at NCKU.
+    const s = await session();
+    await s.login('aggregator');
+    await s.page.click('nav >> text=Flexibility');
+    await s.page.waitForURL(/\/flexibility/);
+    const list = s.page.locator('section.portfolios');
+    const pick = list.locator('button', { hasText: 'Tainan flexibility' });
+    await pick.waitFor();
+    await pick.click();
+    await s.page.waitForURL(/portfolio=\d+/);
+    await s.page.locator('#h-portfolio:text-is("Tainan flexibility")').waitFor();
+    const members = s.page.locator('section.members tbody tr');
+    await members.filter({ hasText: 'ABRI battery' }).first().waitFor();
+    await members.filter({ hasText: 'ABRI EV charger' }).first().waitFor();
+    const rows = await members.allInnerTexts();
+    assert.ok(rows.length >= 3, 'three members: ' + rows.join(' | '));
+    assert.ok(
+      rows.some((r) => !/ABRI/.test(r) && /\bbattery\b/.test(r)),
+      'a battery that is not ABRI\'s (NCKU): ' + rows.join(' | '),
+    );
+    for (const r of rows) assert.match(r, /invited|active|leaving|refused|left/, 'a state badge: ' + r);
+    // the next open slot's curve: a step chart with the expected price, and why
+    const offer = s.page.locator('section.offer');
+    await offer.locator('.offer-chart canvas').first().waitFor({ timeout: 30000 });
+    assert.match(await offer.locator('[data-kpi=expected]').innerText(), /\d/);
+    assert.match(await offer.locator('[data-kpi=at-expected]').innerText(), /kW/);
+    await offer.locator('.why-list li[data-why=binding]').waitFor();
+    // what the automation did and the value per member (with the totals row)
+    await s.page.locator('section.steps table tbody tr').first().waitFor();
+    await s.page.locator('section.value table tbody tr').first().waitFor();
+    assert.match(await s.page.locator('section.value thead').innerText(), /Delivered \(kWh\)/);
+    await s.page.waitForFunction(() => !/Loading…/.test(document.querySelector('main')?.textContent || ''), null, { timeout: 15000 });
+    await s.shot('flexibility');
+    s.check();
+    await s.close();
+    // ABRI owns two of the members: it sees the portfolio with its own assets, no offers
+    const o = await session();
+    await o.login('abri');
+    await o.goto('/flexibility');
+    await o.page.locator('section.portfolios button', { hasText: 'Tainan flexibility' }).first().click();
+    await o.page.locator('section.members tbody tr', { hasText: 'ABRI battery' }).waitFor();
+    assert.equal(await o.page.locator('section.members tbody tr', { hasText: /NCKU/ }).count(), 0, 'another owner\'s member is not shown');
+    assert.equal(await o.page.locator('section.offer').count(), 0);
+    await o.page.locator('section.value table tbody tr').first().waitFor();
+    await o.shot('flexibility-owner');
+    o.check();
+    await o.close();
+  });
+
   test('an admin creates a user: the generated password is shown once, the user is listed', async () => {
     const s = await session();
     await s.login('admin');
@@ -385,7 +437,7 @@ describe('flexmarket in a browser', () => {
   test('every page renders its heading and no error box, as a role that may use it (screenshots)', async () => {
     // each page as a role that may use it (the operator's views of the market and dashboard too)
     const pages = {
-      abri: ['dashboard', 'market', 'portfolio', 'analytics', 'assets', 'account'].map((p) => [p, 'page-' + p]),
+      abri: ['dashboard', 'market', 'portfolio', 'flexibility', 'analytics', 'assets', 'account'].map((p) => [p, 'page-' + p]),
       operator: [['jobs', 'page-jobs'], ['operator', 'page-operator'], ['market', 'operator-market'], ['dashboard', 'operator-dashboard']],
       admin: [['users', 'page-users'], ['accounts', 'page-accounts']],
     };

@@ -27,6 +27,7 @@ export const ROUTES: RouteDef[] = [
   { path: '/dashboard', nav: 'nav.dashboard', roles: ALL, load: () => import('./pages/Dashboard') },
   { path: '/market', nav: 'nav.market', roles: ['operator', ...TRADERS], load: () => import('./pages/Market') },
   { path: '/portfolio', nav: 'nav.portfolio', roles: TRADERS, load: () => import('./pages/Portfolio') },
+  { path: '/flexibility', nav: 'nav.flexibility', roles: ['operator', ...TRADERS], load: () => import('./pages/Flexibility') },
   { path: '/analytics', nav: 'nav.analytics', roles: ['operator', ...TRADERS], load: () => import('./pages/Analytics') },
   { path: '/assets', nav: 'nav.assets', roles: ['operator', ...TRADERS], load: () => import('./pages/Assets') },
   { path: '/operator', nav: 'nav.operator', roles: ['operator'], load: () => import('./pages/Operator') },

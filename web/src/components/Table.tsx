@@ -34,6 +34,8 @@ export interface TableProps<T> {
   rowClass?: (row: T) => string | undefined;
   /** No rows yet because they are still loading: say so instead of "nothing to show". */
   loading?: boolean;
+  /** A totals row under the rows (same columns, never sorted or paged). */
+  footer?: T;
 }
 
 export function compareValues(a: unknown, b: unknown): number {
@@ -62,7 +64,7 @@ export function sortRows<T>(rows: T[], get: (r: T) => unknown, dir: 'asc' | 'des
 }
 
 /** A table with sortable headers (buttons, aria-sort) and paging; keyboard accessible. */
-export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty, initialSort, server, rowClass, loading }: TableProps<T>) {
+export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty, initialSort, server, rowClass, loading, footer }: TableProps<T>) {
   const [sort, setSort] = useState(initialSort);
   const [page, setPage] = useState(1);
 
@@ -131,6 +133,17 @@ export function Table<T>({ columns, rows, rowKey, caption, pageSize = 20, empty,
             ))
           )}
         </tbody>
+        {footer !== undefined && (
+          <tfoot>
+            <tr class="total">
+              {columns.map((c) => (
+                <td key={c.key} class={c.numeric ? 'num' : undefined} data-label={c.label}>
+                  {c.render ? c.render(footer) : String((footer as Record<string, unknown>)[c.key] ?? '')}
+                </td>
+              ))}
+            </tr>
+          </tfoot>
+        )}
       </table>
       {pages > 1 && (
         <nav class="pager" aria-label={t('table.page', { page: cur, pages })}>
