@@ -171,6 +171,7 @@ std::string_view to_string(Resource r) {
     case Resource::forecast: return "forecast";
     case Resource::slot: return "slot";
     case Resource::personal_token: return "personal_token";
+    case Resource::portfolio: return "portfolio";
   }
   return "";
 }

@@ -37,7 +37,7 @@ using Handler = std::function<void(RequestContext&)>;
 enum class Access { public_route, authenticated };
 
 // What a number captured from a route's path names: ownership follows from it.
-enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, forecast, slot, personal_token };
+enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, forecast, slot, personal_token, portfolio };
 std::string_view to_string(Resource r);
 
 // Every route declares who may call it; the server refuses other roles with 403 before
@@ -118,6 +118,7 @@ void register_v1_market_routes(ApiServer& server);
 void register_v1_schedule_routes(ApiServer& server);
 // Forecasts, their settings and accuracy, market holidays (api/v1_forecasts.cpp).
 void register_v1_forecast_routes(ApiServer& server);
+void register_v1_portfolio_routes(ApiServer& server);
 // Browser sessions and personal API tokens (api/v1_sessions.cpp).
 void register_v1_session_routes(ApiServer& server);
 // The web interface's pages and files (api/web.cpp): not under /api.

@@ -31,7 +31,7 @@ struct DemoLogin {
 const DemoLogin kLogins[] = {
     {"ADMIN", "admin@flexmarket.local", "admin: accounts and users"},
     {"OPERATOR", "operator@flexmarket.local", "operator: runs the market"},
-    {"AGGREGATOR", "aggregator@flexmarket.local", "aggregator: accepts demand response"},
+    {"AGGREGATOR", "aggregator@flexmarket.local", "aggregator: runs the portfolio Tainan flexibility, accepts demand response"},
     {"SELLER", "abri@flexmarket.local", "participant ABRI_BEMS: offices with 80 kWp of PV, sells on sunny middays"},
     {"BUYER", "ncku@flexmarket.local", "participant NCKU_BEMS: a campus building, always buys"},
     {"CARLAB", "carlab@flexmarket.local", "participant Carlab_BEMS: a small lab with PV"},
@@ -118,6 +118,7 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     const auto market_id = demo_market.setup();
     demo_market.step();  // the bots' first round at once, before the next gate closes
     const auto ds = services::seed_demo_schedule(*p, p->market->now());
+    const auto portfolio_id = services::seed_demo_portfolio(*p, market_id);
 
     // Tokens for each demo user and the ids the examples use, as shell variables.
     const auto env_path = c.var_dir / "demo.env";
@@ -149,12 +150,18 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
         {"TARIFF", sensor_id(*p, "", "grid tariff")},
         {"FEED_IN", sensor_id(*p, "", "grid feed-in price")},
         {"SCHEDULE", ds.id},
+        {"PORTFOLIO", portfolio_id},
+        {"EV_CHARGER", asset_id(*p, "ABRI EV charger")},
+        {"NCKU_BATTERY", asset_id(*p, "NCKU battery")},
     };
     const char* id_notes[] = {"Tainan local market",        "ABRI_BEMS account",         "NCKU_BEMS account",
                               "ABRI_BEMS site",             "ABRI battery (under SITE)", "the battery's power sensor",
                               "ABRI_BEMS settlement meter", "NCKU_BEMS settlement meter", "Carlab_BEMS settlement meter",
                               "day-ahead price (TWD/kWh)",  "grid tariff (TWD/kWh)",     "grid feed-in price (TWD/kWh)",
-                              "the demo schedule of the ABRI battery and EV charger"};
+                              "the demo schedule of the ABRI battery and EV charger",
+                              "the aggregator's portfolio Tainan flexibility",
+                              "ABRI EV charger (in PORTFOLIO)",
+                              "NCKU battery (in PORTFOLIO)"};
     for (std::size_t i = 0; i < std::size(ids); ++i) {
       env << "export " << ids[i].first << "=" << ids[i].second << "   # " << id_notes[i] << "\n";
     }
@@ -208,10 +215,13 @@ int run_demo(services::Platform& p_, const Config& c, const DemoOptions& o, cons
     } else {
       std::cout << "Schedule " << ds.id << " failed: " << s.value("error", std::string("?")) << "\n\n";
     }
+    std::cout << "Portfolio " << portfolio_id << ": the aggregator's \"Tainan flexibility\" (ABRI battery and EV charger, NCKU "
+                 "battery) bids every slot on its own, follows its trades and shares what it earns.\n\n";
     std::cout << "What to look at (after . " << env_path.string() << "):\n"
               << "  curl -s \"localhost:" << c.server_port << "/api/v1/markets/$MARKET/clearings?per_page=5\" -H \"Authorization: Bearer $BUYER\"\n"
               << "  curl -s \"localhost:" << c.server_port << "/api/v1/trades?per_page=5\" -H \"Authorization: Bearer $SELLER\"\n"
               << "  curl -s \"localhost:" << c.server_port << "/api/v1/markets/$MARKET/next-slot\" -H \"Authorization: Bearer $BUYER\"\n"
+              << "  curl -s \"localhost:" << c.server_port << "/api/v1/portfolios/$PORTFOLIO/value\" -H \"Authorization: Bearer $AGGREGATOR\"\n"
               << "  curl -sN localhost:" << c.server_port << "/api/v1/events -H \"Authorization: Bearer $BUYER\"   # live, Ctrl-C ends\n"
               << "  README.md walks through the rest; every example there runs against this demo.\n"
               << std::flush;

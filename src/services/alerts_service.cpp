@@ -4,6 +4,8 @@
 #include <chrono>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "store/jobs_repository.hpp"
 #include "store/market_repository.hpp"
 
@@ -23,9 +25,18 @@ std::vector<Alert> alerts_for(store::Database& db, MarketService& market, const 
   for (const auto& j : store::jobs::list(*c, failed, 0, static_cast<std::int64_t>(limit))) {
     const Instant at = j.finished_at.value_or(j.created_at);
     if (at < wall_now - days(7)) break;
+    std::string link = "/api/v1/jobs?state=failed", page = "/jobs?state=failed";
+    // A portfolio's failed step points at the portfolio's record of its steps.
+    if (j.kind == "portfolio") {
+      const auto payload = nlohmann::json::parse(j.payload, nullptr, false);
+      if (payload.is_object() && payload.contains("portfolio_id")) {
+        link = "/api/v1/portfolios/" + payload["portfolio_id"].dump() + "/steps";
+        page = "/flexibility?portfolio=" + payload["portfolio_id"].dump();
+      }
+    }
     out.push_back({"job_failed", "error",
                    j.kind + " job " + std::to_string(j.id) + " failed: " + j.error.value_or("no reason recorded"), at,
-                   "/api/v1/jobs?state=failed", "/jobs?state=failed"});
+                   link, page});
   }
 
   store::JobFilter queued;

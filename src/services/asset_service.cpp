@@ -146,9 +146,15 @@ store::AssetRecord AssetService::create_asset(const Principal& who, const AssetI
 }
 
 store::AssetRecord AssetService::get_asset(const Principal& who, std::int64_t id) {
-  auto c = db_.acquire();
-  auto a = store::assets::find(*c, id);
-  if (!a || !may_see(who, a->account_id)) throw not_found("no asset with id " + std::to_string(id));
+  std::optional<store::AssetRecord> a;
+  {
+    auto c = db_.acquire();
+    a = store::assets::find(*c, id);
+  }
+  // The delegated check takes its own connection: this one is released first.
+  if (!a || !(may_see(who, a->account_id) || (delegated_reader_ && delegated_reader_(who.account_id, a->id)))) {
+    throw not_found("no asset with id " + std::to_string(id));
+  }
   return *a;
 }
 
@@ -247,9 +253,15 @@ store::SensorRecord AssetService::create_sensor(const Principal& who, const Sens
 }
 
 store::SensorRecord AssetService::get_sensor(const Principal& who, std::int64_t id) {
-  auto c = db_.acquire();
-  auto s = store::sensors::find(*c, id);
-  if (!s || !(s->is_public || may_see(who, s->account_id))) throw not_found("no sensor with id " + std::to_string(id));
+  std::optional<store::SensorRecord> s;
+  {
+    auto c = db_.acquire();
+    s = store::sensors::find(*c, id);
+  }
+  if (!s || !(s->is_public || may_see(who, s->account_id) ||
+              (s->asset_id && delegated_reader_ && delegated_reader_(who.account_id, *s->asset_id)))) {
+    throw not_found("no sensor with id " + std::to_string(id));
+  }
   return *s;
 }
 

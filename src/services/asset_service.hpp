@@ -5,6 +5,7 @@
 // users their own account's. Public sensors (market prices, weather) are readable by every
 // user; only admins and operators make a sensor public. Meters cannot change assets or
 // sensors, only write data.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct SensorInput {
 class AssetService {
  public:
   explicit AssetService(store::Database& db, Clock clock = now);
+  // Who else may read an asset and its sensors: (account, asset) -> true for an aggregator
+  // whose portfolio the asset has joined (read only; writing stays with the owner).
+  void set_delegated_reader(std::function<bool(std::int64_t, std::int64_t)> f) { delegated_reader_ = std::move(f); }
 
   store::AssetRecord create_asset(const Principal& who, const AssetInput& in);
   store::AssetRecord get_asset(const Principal& who, std::int64_t id);
@@ -65,6 +69,7 @@ class AssetService {
   void check_asset(const store::AssetRecord& a, store::Connection& c);
   store::Database& db_;
   Clock clock_;
+  std::function<bool(std::int64_t, std::int64_t)> delegated_reader_;
 };
 
 }  // namespace flexmarket::services

@@ -1,4 +1,6 @@
 #include "services/demo_data.hpp"
+#include "services/portfolio_members.hpp"
+#include "store/portfolios_repository.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -397,6 +399,106 @@ DemoSchedule seed_demo_schedule(Platform& p, Instant at) {
   runner.run_now(out.id);
   out.schedule = p.schedules->get(sys, out.id);
   return out;
+}
+
+}  // namespace flexmarket::services
+
+namespace flexmarket::services {
+
+std::int64_t seed_demo_portfolio(Platform& p, std::int64_t market_id) {
+  const Principal sys = system_principal();
+  auto account = [&](const char* name) {
+    auto c = p.db->acquire();
+    auto a = store::accounts::find_by_name(*c, name);
+    if (!a) throw not_found(std::string("the demo account ") + name + " is missing");
+    return *a;
+  };
+  const auto abri = account("ABRI_BEMS"), ncku = account("NCKU_BEMS");
+  const auto agg_user = p.users->find_user_by_email("aggregator@flexmarket.local");
+  const Principal aggregator{agg_user.id, agg_user.account_id, agg_user.email, agg_user.account_name, agg_user.roles};
+  const auto abri_site = ensure_asset(p, sys, abri.id, "ABRI_BEMS", "site", std::nullopt, std::nullopt);
+  const auto battery = ensure_asset(p, sys, abri.id, "ABRI battery", "battery", abri_site.id, 50);
+  const auto ev = ensure_asset(p, sys, abri.id, "ABRI EV charger", "ev_charger_twoway", abri_site.id, 11);
+  const auto ncku_site = ensure_asset(p, sys, ncku.id, "NCKU_BEMS", "site", std::nullopt, std::nullopt);
+  auto ncku_battery = ensure_asset(p, sys, ncku.id, "NCKU battery", "battery", ncku_site.id, 30);
+  if (!ncku_battery.soc_max_kwh) {
+    AssetInput in;
+    in.storage_capacity_kwh = 100;
+    in.soc_min_kwh = 10;
+    in.soc_max_kwh = 95;
+    in.charge_efficiency = 0.95;
+    in.discharge_efficiency = 0.95;
+    ncku_battery = p.assets->update_asset(sys, ncku_battery.id, in);
+  }
+  ensure_sensor(p, sys, abri.id, battery.id, "battery power", "kW", "PT15M", false);
+  ensure_sensor(p, sys, abri.id, ev.id, "ev charger power", "kW", "PT15M", false);
+  ensure_sensor(p, sys, ncku.id, ncku_battery.id, "battery power", "kW", "PT15M", false);
+  const auto op = account("flexmarket");
+  const auto price = ensure_sensor(p, sys, op.id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
+
+  for (const auto& item : p.portfolios->list(aggregator)["items"]) {
+    if (item["name"] == "Tainan flexibility") return item["id"].get<std::int64_t>();
+  }
+  const auto created = p.portfolios->create(aggregator, {{"name", "Tainan flexibility"},
+                                                         {"market_id", market_id},
+                                                         {"price_sensor_id", price.id},
+                                                         {"price_steps", 10},
+                                                         {"horizon", "PT24H"},
+                                                         {"notice", "P1D"},
+                                                         {"fee_percent", 10}});
+  const std::int64_t id = created["id"].get<std::int64_t>();
+  const nlohmann::json members[] = {
+      {{"asset_id", battery.id}, {"settings", {{"soc_at_start_kwh", 100}, {"cycle_cost", 0.05}}}},
+      {{"asset_id", ev.id},
+       {"settings",
+        {{"plugged_in", {{"from", "18:00"}, {"to", "07:00"}}}, {"arrival_soc_kwh", 15}, {"target_soc_kwh", 45}}}},
+      {{"asset_id", ncku_battery.id}, {"settings", {{"soc_at_start_kwh", 50}, {"cycle_cost", 0.05}}}},
+  };
+  for (const auto& m : members) {
+    p.portfolios->invite(aggregator, id, m);
+    p.portfolios->accept(sys, id, m["asset_id"].get<std::int64_t>());  // the owners' consent, given for the demo
+  }
+  return id;
+}
+
+int follow_setpoints(Platform& p, Instant at) {
+  using namespace portfolio_detail;
+  const Principal sys = system_principal();
+  std::vector<PostedSeries> posts;
+  {
+    auto c = p.db->acquire();
+    for (const auto& pf : store::portfolios::list(*c, 0)) {
+      for (const auto& m : load_members(*c, pf.id)) {
+        const auto st = effective_state(m.record, at);
+        if (st != "active" && st != "leaving") continue;
+        const auto r = m.meter.event_resolution;
+        const Instant end = timeseries::floor_to(at, r);
+        const Instant start = std::max(end - hours(6), timeseries::floor_to(m.record.accepted_at.value_or(end), r));
+        if (end <= start) continue;
+        const auto n = static_cast<std::size_t>((end - start) / r);
+        const auto measured = slot_means_kw(*c, p.db->backend(), m.meter, start, n, r, Reading::measured);
+        const auto planned = slot_means_kw(*c, p.db->backend(), m.meter, start, n, r, Reading::setpoints);
+        PostedSeries run;
+        for (std::size_t j = 0; j <= n; ++j) {
+          if (j < n && !measured[j]) {
+            if (run.values.empty()) {
+              run.sensor_id = m.meter.id;
+              run.start = start + r * static_cast<std::int64_t>(j);
+              run.resolution = timeseries::Duration{0, r};
+              run.unit = "kW";
+              run.source = "demo devices";
+            }
+            run.values.push_back(planned[j].value_or(0));
+          } else if (!run.values.empty()) {
+            posts.push_back(run);
+            run = PostedSeries{};
+          }
+        }
+      }
+    }
+  }
+  if (posts.empty()) return 0;
+  return static_cast<int>(p.timeseries->ingest(sys, posts).stored);
 }
 
 }  // namespace flexmarket::services

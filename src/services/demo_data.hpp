@@ -27,6 +27,13 @@ struct DemoSchedule {
 };
 DemoSchedule seed_demo_schedule(Platform& p, Instant at = now());
 
+// The aggregator's portfolio "Tainan flexibility" in the demo market: the ABRI battery and
+// EV charger and a battery at NCKU, invited and accepted by their owners. Returns its id.
+std::int64_t seed_demo_portfolio(Platform& p, std::int64_t market_id);
+// The demo's devices follow their setpoints: each member's meter gets, for every finished
+// interval of the last six hours that has no measurement yet, its setpoint (idle without one).
+int follow_setpoints(Platform& p, Instant at);
+
 DemoDataReport seed_demo_timeseries(Platform& p, const std::filesystem::path& csv_dir, Instant at = now());
 
 }  // namespace flexmarket::services

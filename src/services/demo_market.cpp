@@ -69,6 +69,9 @@ std::int64_t DemoMarket::setup() {
     in.timezone = "Asia/Taipei";
     in.currency = "TWD";
     in.price_max = 20;
+    // Deviating from a trade costs more than trading it: the aggregator keeps to its trades.
+    in.imbalance_short_factor = 1.25;
+    in.imbalance_long_factor = 0.75;
     market_id_ = p_.market->create_market(sys, in).id;
   }
   std::vector<std::string> accounts;
@@ -91,6 +94,7 @@ int DemoMarket::step() {
   const Principal sys = system_principal();
   const Instant t = p_.market->now();
   seed_demo_timeseries(p_, dir_, t);  // meter data and prices up to market time
+  follow_setpoints(p_, t);             // the portfolio's devices did as they were told
   const auto m = p_.market->get_market(market_id_);
   const auto* tz = timeseries::find_zone(m.timezone);
   const auto tariff_sensor = sensor_named(p_, sys, "grid tariff", std::nullopt);

@@ -25,9 +25,13 @@ void make_job_runner(Platform& p, JobMode mode) {
   p.job_runner->handle(ForecastService::kJobKind, [forecasts](const store::JobRecord& j) { return forecasts->run(j); });
   auto clock = p.market_clock;
   p.job_runner->every_poll([forecasts, clock] { forecasts->enqueue_due(clock->now()); });
+  auto* portfolios = p.portfolios.get();
+  p.job_runner->handle(PortfolioService::kJobKind, [portfolios](const store::JobRecord& j) { return portfolios->run(j); });
+  p.job_runner->every_poll([portfolios, clock] { portfolios->enqueue_due(clock->now()); });
   auto* runner = p.job_runner.get();
   schedules->on_queued = [runner](std::int64_t) { runner->notify(); };
   forecasts->on_queued = [runner](std::int64_t) { runner->notify(); };
+  portfolios->on_queued = [runner](std::int64_t) { runner->notify(); };
 }
 
 std::unique_ptr<Platform> open_platform(const Config& config) {
@@ -81,7 +85,15 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->forecasts = std::make_unique<ForecastService>(*p->db, *p->assets, [clock] { return clock->now(); });
   p->forecasts->set_limits(config.limits);
   auto* forecasts = p->forecasts.get();
-  p->timeseries->on_measurements = [forecasts](const std::vector<std::int64_t>& ids) { forecasts->after_ingest(ids); };
+  p->portfolios = std::make_unique<PortfolioService>(*p->db, *p->assets, *p->timeseries, *p->market,
+                                                     [clock] { return clock->now(); });
+  auto* portfolios = p->portfolios.get();
+  p->timeseries->on_measurements = [forecasts, portfolios](const std::vector<std::int64_t>& ids) {
+    forecasts->after_ingest(ids);
+    portfolios->after_ingest(ids);
+  };
+  // An aggregator reads the assets (and their sensors) that lend it their flexibility.
+  p->assets->set_delegated_reader([portfolios](std::int64_t account, std::int64_t asset) { return portfolios->manages(account, asset); });
   return p;
 }
 

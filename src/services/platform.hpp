@@ -10,6 +10,7 @@
 #include "services/auth_service.hpp"
 #include "services/forecast_service.hpp"
 #include "services/market_service.hpp"
+#include "services/portfolio_service.hpp"
 #include "services/schedule_service.hpp"
 #include "services/timeseries_service.hpp"
 #include "services/user_service.hpp"
@@ -38,6 +39,7 @@ struct Platform {
   std::unique_ptr<jobs::MarketRunner> market_runner;
   std::unique_ptr<ScheduleService> schedules;
   std::unique_ptr<ForecastService> forecasts;
+  std::unique_ptr<PortfolioService> portfolios;
   // Runs queued jobs: embedded in serve (while no worker runs) or as `flexmarket worker`.
   std::unique_ptr<jobs::JobRunner> job_runner;
 };

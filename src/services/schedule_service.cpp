@@ -304,6 +304,10 @@ std::optional<std::string> checked_state(const std::optional<std::string>& state
 std::string job_url(const store::JobRecord& j) {
   if (j.kind == "schedule") return "/api/v1/schedules/" + std::to_string(j.id);
   if (j.kind == "forecast") return "/api/v1/forecasts/" + std::to_string(j.id);
+  if (j.kind == "portfolio") {
+    const json p = json::parse(j.payload, nullptr, false);
+    if (p.is_object() && p.contains("portfolio_id")) return "/api/v1/portfolios/" + p["portfolio_id"].dump() + "/steps";
+  }
   return "/api/v1/jobs?type=" + j.kind;
 }
 
@@ -811,8 +815,8 @@ json ScheduleService::list_jobs(const Principal& who, const std::optional<std::s
   check_paging(page, per_page);
   store::JobFilter f;
   f.state = checked_state(state);
-  if (type && *type != kJobKind && *type != "forecast") {
-    throw invalid_field("type", "type must be schedule or forecast, not '" + *type + "'");
+  if (type && *type != kJobKind && *type != "forecast" && *type != "portfolio") {
+    throw invalid_field("type", "type must be schedule, forecast or portfolio, not '" + *type + "'");
   }
   f.kind = type;
   if (!who.sees_all_accounts()) f.account_id = who.account_id;

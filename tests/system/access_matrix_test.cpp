@@ -75,6 +75,14 @@ class AccessMatrix : public PlatformTest {
                          202)["id"];
       s->forecast = post("/api/v1/sensors/" + std::to_string(s->sensor) + "/forecasts", s->token, json::object(), 202)["id"];
     }
+    // Portfolios live in a market of their own: each account here already has a meter in
+    // the first, and a portfolio's account is settled against the portfolio's meter.
+    portfolio_market = post("/api/v1/markets", admin, {{"name", "Matrix portfolio market"}, {"price_min", 0}, {"price_max", 10}})["id"];
+    auto [agg_id, agg_pw] = create_user("aggregator@other.example", "Other", "aggregator", admin);
+    (void)agg_id;
+    own.portfolio = post("/api/v1/portfolios", tokens["aggregator"], {{"name", "own"}, {"market_id", portfolio_market}})["id"];
+    other.portfolio = post("/api/v1/portfolios", login(*http, "aggregator@other.example", agg_pw),
+                           {{"name", "other"}, {"market_id", portfolio_market}})["id"];
     // One cleared slot, so that its clearing exists for everyone to read.
     post("/api/v1/markets/" + std::to_string(market) + "/bids", own.token,
          {{"side", "buy"},
@@ -87,7 +95,7 @@ class AccessMatrix : public PlatformTest {
   struct Side {
     std::string token;
     std::int64_t account = 0, user = 0, meter = 0, prices = 0, asset = 0, sensor = 0, bid = 0,
-                 dr_offer = 0, schedule = 0, forecast = 0;
+                 dr_offer = 0, schedule = 0, forecast = 0, portfolio = 0;
   };
 
   std::int64_t fresh_asset(const Side& s) {
@@ -128,6 +136,7 @@ class AccessMatrix : public PlatformTest {
     if (kind == "user") return std::to_string(s.user);
     if (kind == "schedule") return std::to_string(s.schedule);
     if (kind == "forecast") return std::to_string(s.forecast);
+    if (kind == "portfolio") return std::to_string(s.portfolio);
     if (kind == "asset") return std::to_string(fresh ? fresh_asset(s) : s.asset);
     if (kind == "sensor") return std::to_string(fresh ? fresh_sensor(s) : s.sensor);
     if (kind == "bid") return std::to_string(fresh ? fresh_bid(s) : s.bid);
@@ -174,7 +183,7 @@ class AccessMatrix : public PlatformTest {
   std::map<std::string, std::string> tokens, passwords;
   Side own, other;
   std::string caller_token;
-  std::int64_t market = 0;
+  std::int64_t market = 0, portfolio_market = 0;
 };
 
 TEST_P(AccessMatrix, EveryRouteEveryRoleOwnAndOtherAccount) {

@@ -220,6 +220,14 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/sensors/{id}/forecast-settings", "put"}, {"/api/v1/sensors/{id}/forecast-settings", "delete"},
       {"/api/v1/assets/{id}/forecast-settings", "put"}, {"/api/v1/sensors/{id}/sources", "get"},
       {"/api/v1/markets/{id}/holidays", "get"}, {"/api/v1/markets/{id}/holidays", "put"},
+      {"/api/v1/portfolios", "post"}, {"/api/v1/portfolios", "get"}, {"/api/v1/portfolios/{id}", "get"},
+      {"/api/v1/portfolios/{id}", "patch"}, {"/api/v1/portfolios/{id}/members", "post"},
+      {"/api/v1/portfolios/{id}/members/{asset_id}/accept", "post"},
+      {"/api/v1/portfolios/{id}/members/{asset_id}/refuse", "post"},
+      {"/api/v1/portfolios/{id}/members/{asset_id}/leave", "post"}, {"/api/v1/portfolios/{id}/pause", "post"},
+      {"/api/v1/portfolios/{id}/resume", "post"}, {"/api/v1/portfolios/{id}/offers", "get"},
+      {"/api/v1/portfolios/{id}/steps", "get"}, {"/api/v1/portfolios/{id}/value", "get"},
+      {"/api/v1/assets/{id}/setpoints", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
