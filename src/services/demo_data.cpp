@@ -436,7 +436,8 @@ std::int64_t seed_demo_portfolio(Platform& p, std::int64_t market_id) {
   const auto op = account("flexmarket");
   const auto price = ensure_sensor(p, sys, op.id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
 
-  for (const auto& item : p.portfolios->list(aggregator)["items"]) {
+  const auto existing = p.portfolios->list(aggregator);
+  for (const auto& item : existing["items"]) {
     if (item["name"] == "Tainan flexibility") return item["id"].get<std::int64_t>();
   }
   const auto created = p.portfolios->create(aggregator, {{"name", "Tainan flexibility"},

@@ -27,7 +27,7 @@ namespace pl = planning;
 namespace {
 
 double hours_of(microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
-double round_to(double v, double step) { return std::round(v / step) * step; }
+double round_to(double v, double step) { return std::round(std::round(v / step) * step * 1e9) / 1e9; }
 Instant gate_of(const store::MarketRecord& m, Instant slot) { return slot - m.gate_closure_lead; }
 // The first slot whose gate is still open at `now`.
 Instant next_open_slot(const store::MarketRecord& m, Instant now) {
@@ -153,14 +153,13 @@ SocEstimate estimate_soc(store::Connection& c, store::Backend backend, const Rou
   const auto measured = slot_means_kw(c, backend, m.meter, at, k, res, Reading::measured);
   const auto planned = slot_means_kw(c, backend, m.meter, at, k, res, Reading::setpoints);
   const double h = hours_of(res);
-  bool measured_so_far = true;
+  // Kept: the estimate up to the last measured interval (gaps before it taken as planned).
   for (std::size_t j = 0; j < k; ++j) {
     const auto v = measured[j] ? measured[j] : planned[j];
-    if (!measured[j]) measured_so_far = false;
     const double kw = v.value_or(0);
     soc += kw >= 0 ? kw * h * t.eta_c : kw * h / t.eta_d;
     soc = std::clamp(soc, t.soc_min, t.soc_max);
-    if (measured_so_far) out.keep = std::make_pair(soc, at + res * static_cast<std::int64_t>(j + 1));
+    if (measured[j]) out.keep = std::make_pair(soc, at + res * static_cast<std::int64_t>(j + 1));
   }
   out.at_until = soc;
   return out;
@@ -314,9 +313,11 @@ json offer_json(const Round& r, const pl::OfferCurve& curve, Instant slot, std::
 std::vector<BidInput> bids_of(const pl::OfferCurve& curve, const store::MarketRecord& m, Instant slot, double slot_h) {
   std::vector<BidInput> out;
   const auto& st = curve.steps;
-  auto add = [&](const char* side, double kwh, double price) {
-    const double v = std::floor(kwh / m.volume_tick_kwh + 1e-9) * m.volume_tick_kwh;
-    if (v < m.volume_tick_kwh / 2) return;
+  // Cumulative volumes are rounded to the tick first, so the bids add up to the curve.
+  auto ticks = [&](double kwh) { return std::round(kwh / m.volume_tick_kwh); };
+  auto add = [&](const char* side, double tick_count, double price) {
+    if (tick_count < 0.5) return;
+    const double v = std::round(tick_count * m.volume_tick_kwh * 1e9) / 1e9;
     BidInput b;
     b.side = side;
     b.slot_start = slot;
@@ -325,13 +326,13 @@ std::vector<BidInput> bids_of(const pl::OfferCurve& curve, const store::MarketRe
     out.push_back(b);
   };
   for (std::size_t k = 0; k < st.size(); ++k) {
-    const double here = std::max(0.0, st[k].net_kw) * slot_h;
-    const double above = k + 1 < st.size() ? std::max(0.0, st[k + 1].net_kw) * slot_h : 0.0;
+    const double here = ticks(std::max(0.0, st[k].net_kw) * slot_h);
+    const double above = k + 1 < st.size() ? ticks(std::max(0.0, st[k + 1].net_kw) * slot_h) : 0.0;
     add("buy", here - above, st[k].price);
   }
   for (std::size_t k = 0; k < st.size(); ++k) {
-    const double here = std::max(0.0, -st[k].net_kw) * slot_h;
-    const double below = k > 0 ? std::max(0.0, -st[k - 1].net_kw) * slot_h : 0.0;
+    const double here = ticks(std::max(0.0, -st[k].net_kw) * slot_h);
+    const double below = k > 0 ? ticks(std::max(0.0, -st[k - 1].net_kw) * slot_h) : 0.0;
     add("sell", here - below, st[k].price);
   }
   return out;

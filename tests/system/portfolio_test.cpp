@@ -221,6 +221,15 @@ TEST_P(Portfolios, AMemberThatUnderDeliversCarriesTheImbalanceItCaused) {
   // The trade is split by what each delivered (10 and 5 kWh); the imbalance is all Carol's.
   EXPECT_NEAR(shares[b1.asset], trade * 2 / 3, 0.0100001);
   EXPECT_NEAR(shares[b2.asset], trade / 3 + imbalance, 0.0100001);
+  // The next re-plan starts from what the meters showed: Carol's battery holds 5 kWh, not 10.
+  advance("2026-11-23T02:50:00Z");
+  ASSERT_EQ(await_step(id, "2026-11-23T04:00:00Z", "cycle")["state"], "done");
+  std::map<std::int64_t, json> members;
+  const json now_seen = get(pf(id), agg);
+  for (const auto& m : now_seen["members"]) members[m["asset_id"].get<std::int64_t>()] = m;
+  EXPECT_NEAR(members[b1.asset]["soc_kwh"].get<double>(), 10, 1e-6);
+  EXPECT_NEAR(members[b2.asset]["soc_kwh"].get<double>(), 5, 1e-6);
+  EXPECT_EQ(members[b2.asset]["soc_at"], "2026-11-23T02:00:00Z");
 }
 
 TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
