@@ -729,7 +729,7 @@ const en = {
   'flex.baselineCostCur': 'Baseline cost ({cur})',
   'flex.actualCostCur': 'Actual cost ({cur})',
   'flex.benefitCur': 'Benefit ({cur})',
-  'flex.valueNote': 'Delivered: energy moved in the traded direction against the member\'s baseline. Shifting: energy held away from the baseline, times hours. Actual cost: metered energy at the clearing price less the member\'s share; benefit: baseline cost less actual cost.',
+  'flex.valueNote': 'Delivered: energy moved in the traded direction against the member\'s baseline. Shifting: energy held away from the baseline, times hours. Baseline cost: the member\'s baseline energy at the clearing price, what it would have paid without the portfolio. Actual cost: what it paid, its share with the sign reversed (negative when it received money). Benefit: baseline cost plus share, that is baseline cost less actual cost.',
   'flex.statements': 'The portfolio\'s statements',
   'flex.statementsCount': 'Statements',
   'flex.sold': 'Sold',

@@ -730,7 +730,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'flex.baselineCostCur': '基準成本（{cur}）',
   'flex.actualCostCur': '實際成本（{cur}）',
   'flex.benefitCur': '效益（{cur}）',
-  'flex.valueNote': '已提供：相對成員基準線、朝成交方向移動的電量。移轉量：偏離基準線的電量乘以小時數。實際成本：電表電量乘以出清價格再扣除成員分配金額；效益：基準成本減實際成本。',
+  'flex.valueNote': '已提供：相對成員基準線、朝成交方向移動的電量。移轉量：偏離基準線的電量乘以小時數。基準成本：成員基準線電量乘以出清價格，即未加入聚合組合時應付的金額。實際成本：成員實際支付的金額，即分配金額的相反數（收到款項時為負值）。效益：基準成本加分配金額，亦即基準成本減實際成本。',
   'flex.statements': '組合的結算單',
   'flex.statementsCount': '結算單數',
   'flex.sold': '賣出',
