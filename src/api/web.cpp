@@ -79,7 +79,7 @@ void register_web_routes(ApiServer& s) {
   });
 
   // Every page of the application answers its shell; the script shows the page.
-  s.page(R"(/(login|dashboard|market|portfolio|analytics|assets|users|accounts|account|jobs|operator)(/[^.]*)?)",
+  s.page(R"(/(login|dashboard|market|portfolio|flexibility|analytics|assets|users|accounts|account|jobs|operator)(/[^.]*)?)",
          [](const httplib::Request&, httplib::Response& res) {
            if (const auto* index = find_file("/index.html")) {
              send_file(res, "/index.html", *index, false);

@@ -1,5 +1,8 @@
 #include "services/portfolio_members.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "core/error.hpp"
@@ -47,6 +50,10 @@ std::vector<Member> load_members(store::Connection& c, std::int64_t portfolio_id
 
 namespace {
 
+// The largest value a term may take: beyond these no device is real, and the plan's
+// arithmetic would lose its precision.
+constexpr double kMaxKwh = 1e6, kMaxKw = 1e5, kMaxPrice = 1e4;
+
 std::optional<double> num(const json& o, const char* key) {
   auto it = o.find(key);
   if (it == o.end() || it->is_null()) return std::nullopt;
@@ -54,12 +61,28 @@ std::optional<double> num(const json& o, const char* key) {
   return it->get<double>();
 }
 
+// A number from 0 to `max` (and at most what the asset itself declares, when it does).
+std::optional<double> bounded(const json& o, const char* key, double max, std::optional<double> declared,
+                              const char* unit) {
+  auto v = num(o, key);
+  if (!v) return v;
+  const double limit = declared ? std::min(max, *declared) : max;
+  if (!(*v >= 0) || *v > limit) {
+    throw invalid_field(std::string("settings.") + key,
+                        declared ? fmt::format("'settings.{}' must be from 0 to {} {} (what the asset declares)", key, limit, unit)
+                                 : fmt::format("'settings.{}' must be from 0 to {} {}", key, limit, unit));
+  }
+  return v;
+}
+
 int minute_of(const json& o, const char* key, const std::string& field) {
   auto it = o.find(key);
   int h = -1, m = -1;
-  char extra = 0;
-  if (it == o.end() || !it->is_string() ||
-      std::sscanf(it->get<std::string>().c_str(), "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59) {
+  const std::string v = it != o.end() && it->is_string() ? it->get<std::string>() : "";
+  const bool shaped = v.size() == 5 && std::isdigit(static_cast<unsigned char>(v[0])) && std::isdigit(static_cast<unsigned char>(v[1])) &&
+                      v[2] == ':' && std::isdigit(static_cast<unsigned char>(v[3])) && std::isdigit(static_cast<unsigned char>(v[4]));
+  if (shaped) h = std::stoi(v.substr(0, 2)), m = std::stoi(v.substr(3, 2));
+  if (!shaped || h > 23 || m > 59) {
     throw invalid_field(field + "." + key, fmt::format("'{}.{}' must be a local time HH:MM", field, key));
   }
   return h * 60 + m;
@@ -80,18 +103,24 @@ json check_settings(const store::AssetRecord& a, const json& settings) {
   if (is_storage(a.type)) {
     allow({"soc_at_start_kwh", "soc_min_kwh", "soc_max_kwh", "max_charge_kw", "max_discharge_kw", "charge_efficiency",
            "discharge_efficiency", "cycle_cost", "plugged_in", "arrival_soc_kwh", "target_soc_kwh"});
-    const double soc_min = num(settings, "soc_min_kwh").value_or(a.soc_min_kwh.value_or(0));
-    const double soc_max = num(settings, "soc_max_kwh").value_or(a.soc_max_kwh.value_or(a.storage_capacity_kwh.value_or(-1)));
+    const std::optional<double> capacity = a.storage_capacity_kwh ? a.storage_capacity_kwh : a.soc_max_kwh;
+    const double soc_min = bounded(settings, "soc_min_kwh", kMaxKwh, capacity, "kWh").value_or(a.soc_min_kwh.value_or(0));
+    const double soc_max = bounded(settings, "soc_max_kwh", kMaxKwh, capacity, "kWh").value_or(a.soc_max_kwh.value_or(a.storage_capacity_kwh.value_or(-1)));
     if (soc_max < 0) {
       throw invalid_field("settings.soc_max_kwh", fmt::format("{} '{}' needs its capacity: soc_max_kwh or storage_capacity_kwh "
                                                               "on the asset, or settings.soc_max_kwh",
                                                               a.type, a.name));
     }
     if (soc_min < 0 || soc_min > soc_max) throw invalid_field("settings.soc_min_kwh", "'settings.soc_min_kwh' must be from 0 to soc_max_kwh");
-    const double charge = num(settings, "max_charge_kw").value_or(a.max_charge_kw.value_or(a.capacity_kw.value_or(-1)));
+    if (a.type == "ev_charger_oneway" && settings.contains("max_discharge_kw")) {
+      throw invalid_field("settings.max_discharge_kw", "a one-way EV charger does not discharge: leave out 'settings.max_discharge_kw'");
+    }
+    const auto declared_charge = a.max_charge_kw ? a.max_charge_kw : a.capacity_kw;
+    const auto declared_discharge = a.max_discharge_kw ? a.max_discharge_kw : a.capacity_kw;
+    const double charge = bounded(settings, "max_charge_kw", kMaxKw, declared_charge, "kW").value_or(declared_charge.value_or(-1));
     const double discharge = a.type == "ev_charger_oneway"
                                  ? 0
-                                 : num(settings, "max_discharge_kw").value_or(a.max_discharge_kw.value_or(a.capacity_kw.value_or(-1)));
+                                 : bounded(settings, "max_discharge_kw", kMaxKw, declared_discharge, "kW").value_or(declared_discharge.value_or(-1));
     if (charge < 0 || discharge < 0) {
       throw invalid_field("settings.max_charge_kw", fmt::format("{} '{}' needs its power limits: max_charge_kw and "
                                                                 "max_discharge_kw (or capacity_kw) on the asset or in settings",
@@ -101,7 +130,7 @@ json check_settings(const store::AssetRecord& a, const json& settings) {
       auto e = num(settings, k);
       if (e && (*e <= 0 || *e > 1)) throw invalid_field(std::string("settings.") + k, fmt::format("'settings.{}' must be above 0 and at most 1", k));
     }
-    if (auto cc = num(settings, "cycle_cost"); cc && *cc < 0) throw invalid_field("settings.cycle_cost", "'settings.cycle_cost' must not be negative");
+    bounded(settings, "cycle_cost", kMaxPrice, std::nullopt, "per kWh");
     if (is_ev(a.type)) {
       auto it = settings.find("plugged_in");
       if (it == settings.end() || !it->is_object()) {
@@ -116,11 +145,13 @@ json check_settings(const store::AssetRecord& a, const json& settings) {
       }
       auto arrival = num(settings, "arrival_soc_kwh");
       auto target = num(settings, "target_soc_kwh");
-      if (!arrival || *arrival < soc_min || *arrival > soc_max) {
-        throw invalid_field("settings.arrival_soc_kwh", fmt::format("'settings.arrival_soc_kwh' is required, from {} to {}", soc_min, soc_max));
+      if (!arrival) throw invalid_field("settings.arrival_soc_kwh", "'settings.arrival_soc_kwh' is required for an EV charger");
+      if (!target) throw invalid_field("settings.target_soc_kwh", "'settings.target_soc_kwh' is required for an EV charger");
+      if (*arrival < soc_min || *arrival > soc_max) {
+        throw invalid_field("settings.arrival_soc_kwh", fmt::format("'settings.arrival_soc_kwh' must be from {} to {} kWh", soc_min, soc_max));
       }
-      if (!target || *target < soc_min || *target > soc_max) {
-        throw invalid_field("settings.target_soc_kwh", fmt::format("'settings.target_soc_kwh' is required, from {} to {}", soc_min, soc_max));
+      if (*target < soc_min || *target > soc_max) {
+        throw invalid_field("settings.target_soc_kwh", fmt::format("'settings.target_soc_kwh' must be from {} to {} kWh", soc_min, soc_max));
       }
     } else {
       for (const char* k : {"plugged_in", "arrival_soc_kwh", "target_soc_kwh"}) {
@@ -140,8 +171,7 @@ json check_settings(const store::AssetRecord& a, const json& settings) {
   }
   if (is_generation(a.type)) {
     allow({"curtailment_price"});
-    auto p = num(settings, "curtailment_price");
-    if (p && *p < 0) throw invalid_field("settings.curtailment_price", "'settings.curtailment_price' must not be negative");
+    auto p = bounded(settings, "curtailment_price", kMaxPrice, std::nullopt, "per kWh");
     out["curtailment_price"] = p.value_or(0);
     return out;
   }

@@ -429,7 +429,14 @@ json PortfolioService::offers(const Principal& who, std::int64_t id, Instant slo
   const Instant now = clock_();
   if (gate_of(m, slot) <= now) throw not_found("no offer was made for that slot, and its gate has closed");
   if (slot > now + p.horizon) throw invalid_field("slot_start", "'slot_start' lies beyond the portfolio's planning horizon");
-  auto res = plan_round(db_, timeseries_, p, m, slot, now);
+  PortfolioRoundResult res;
+  try {
+    res = plan_round(db_, timeseries_, p, m, slot, now);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw conflict(std::string("the portfolio cannot be planned now: ") + e.what());
+  }
   if (res.r.members.empty()) {
     return {{"slot_start", format_iso8601(slot)}, {"preview", true}, {"steps", json::array()}, {"note", "the portfolio has no active members"}};
   }
@@ -521,6 +528,9 @@ json PortfolioService::setpoints(const Principal& who, std::int64_t asset_id, In
                                store::portfolios::manages_asset(*c, who.account_id, asset_id, clock_()));
     if (!allowed) throw not_found(fmt::format("no asset with id {}", asset_id));
     asset = *a;
+    if (!is_storage(asset.type) && !is_generation(asset.type)) {
+      throw invalid_field("asset_id", fmt::format("a {} takes no setpoints: batteries, EV chargers, PV and wind do", asset.type));
+    }
     meter = power_sensor(*c, asset_id);
   }
   json items = json::array();
@@ -557,6 +567,7 @@ json PortfolioService::steps(const Principal& who, std::int64_t id, std::optiona
   }
   const Instant f = from.value_or(from_micros(0));
   const Instant t = to.value_or(from_micros(std::numeric_limits<std::int64_t>::max() / 2));
+  if (t <= f) throw invalid_field("end", "'end' must be after 'start'");
   auto c = db_.acquire();
   json items = json::array();
   for (const auto& s : store::portfolios::steps(*c, id, f, t, "", (page - 1) * per_page, per_page)) {

@@ -33,11 +33,15 @@ microseconds duration_field(const json& body, const char* key, microseconds fall
   auto it = body.find(key);
   if (it == body.end() || it->is_null()) return fallback;
   auto d = it->is_string() ? timeseries::parse_duration(it->get<std::string>()) : std::nullopt;
-  if (!d) throw invalid_field(key, fmt::format("'{}' must be an ISO 8601 duration such as PT24H", key));
+  if (!d) {
+    throw invalid_field(key, fmt::format("'{}' must be an ISO 8601 duration in days, hours, minutes or seconds (such as PT24H), "
+                                         "at most {}",
+                                         key, timeseries::format_duration(timeseries::Duration{max / std::chrono::hours(24), microseconds(0)})));
+  }
   const microseconds v = d->fixed + std::chrono::hours(24) * d->days;
   if (v.count() < 0 || (!zero_ok && v.count() == 0) || v > max) {
     throw invalid_field(key, fmt::format("'{}' must be {} and at most {}", key, zero_ok ? "at least zero" : "above zero",
-                                         timeseries::format_duration(max)));
+                                         timeseries::format_duration(timeseries::Duration{max / std::chrono::hours(24), microseconds(0)})));
   }
   return v;
 }
@@ -55,6 +59,29 @@ json member_json(const Member& m, Instant now) {
           {"leaves_at", m.record.leaves_at ? json(format_iso8601(*m.record.leaves_at)) : json(nullptr)},
           {"soc_kwh", m.record.soc_kwh ? json(std::round(*m.record.soc_kwh * 1000) / 1000) : json(nullptr)},
           {"soc_at", m.record.soc_at ? json(format_iso8601(*m.record.soc_at)) : json(nullptr)}};
+}
+
+// One portfolio at a time: an asset's setpoints and flexibility are offered once.
+void require_not_elsewhere(store::Connection& c, std::int64_t portfolio_id, std::int64_t asset_id, Instant now) {
+  for (const auto& q : store::portfolios::list(c, 0)) {
+    if (q.id == portfolio_id) continue;
+    if (auto m = store::portfolios::member(c, q.id, asset_id)) {
+      const auto st = effective_state(*m, now);
+      if (st == "active" || st == "leaving") {
+        throw conflict(fmt::format("asset {} is already a member of another portfolio (it lends its flexibility to one "
+                                   "at a time)",
+                                   asset_id));
+      }
+    }
+  }
+}
+
+std::string checked_name(const json& v) {
+  if (!v.is_string()) throw invalid_field("name", "'name' must be text: 1 to 200 characters");
+  const std::string s = v.get<std::string>();
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || s.size() > 200) throw invalid_field("name", "'name' must be 1 to 200 characters, not only spaces");
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 }  // namespace
@@ -88,14 +115,10 @@ json PortfolioService::create(const Principal& who, const json& body) {
   allow_only(body, {"name", "market_id", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent"});
   store::PortfolioRecord p;
   p.account_id = who.account_id;
-  if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty() ||
-      body["name"].get<std::string>().size() > 200) {
-    throw invalid_field("name", "'name' is required: 1 to 200 characters");
-  }
-  p.name = body["name"].get<std::string>();
-  if (!body.contains("market_id") || !body["market_id"].is_number_integer()) {
-    throw invalid_field("market_id", "'market_id' is required: the market the portfolio trades in");
-  }
+  if (!body.contains("name")) throw invalid_field("name", "'name' is required: 1 to 200 characters");
+  p.name = checked_name(body["name"]);
+  if (!body.contains("market_id")) throw invalid_field("market_id", "'market_id' is required: the market the portfolio trades in");
+  if (!body["market_id"].is_number_integer()) throw invalid_field("market_id", "'market_id' must be an integer: a market's id");
   p.market_id = body["market_id"].get<std::int64_t>();
   store::MarketRecord market;
   try {
@@ -105,7 +128,9 @@ json PortfolioService::create(const Principal& who, const json& body) {
     throw invalid_field("market_id", fmt::format("no market {}", p.market_id));
   }
   p.horizon = duration_field(body, "horizon", kDefaultHorizon, kMaxHorizon, false);
-  if (p.horizon < market.slot_length) throw invalid_field("horizon", "'horizon' must cover at least one slot of the market");
+  if (p.horizon < market.slot_length || p.horizon % market.slot_length != microseconds(0)) {
+    throw invalid_field("horizon", "'horizon' must be a whole number of the market's slots (" + timeseries::format_duration(market.slot_length) + ")");
+  }
   p.notice = duration_field(body, "notice", kDefaultNotice, kMaxNotice, true);
   p.created_at = clock_();
   json tmp = json::object();
@@ -234,14 +259,13 @@ json PortfolioService::update(const Principal& who, std::int64_t id, const json&
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
   allow_only(body, {"name", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent"});
   if (auto it = body.find("name"); it != body.end()) {
-    if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 200) {
-      throw invalid_field("name", "'name' must be 1 to 200 characters");
-    }
-    p.name = it->get<std::string>();
+    p.name = checked_name(*it);
   }
   const auto market = market_.get_market(p.market_id);
   p.horizon = duration_field(body, "horizon", p.horizon, kMaxHorizon, false);
-  if (p.horizon < market.slot_length) throw invalid_field("horizon", "'horizon' must cover at least one slot of the market");
+  if (p.horizon < market.slot_length || p.horizon % market.slot_length != microseconds(0)) {
+    throw invalid_field("horizon", "'horizon' must be a whole number of the market's slots (" + timeseries::format_duration(market.slot_length) + ")");
+  }
   p.notice = duration_field(body, "notice", p.notice, kMaxNotice, true);
   update_fields(who, p, body);
   {
@@ -255,9 +279,8 @@ json PortfolioService::invite(const Principal& who, std::int64_t id, const json&
   const auto p = load(who, id, true);
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
   allow_only(body, {"asset_id", "settings"});
-  if (!body.contains("asset_id") || !body["asset_id"].is_number_integer()) {
-    throw invalid_field("asset_id", "'asset_id' is required: the asset to invite");
-  }
+  if (!body.contains("asset_id")) throw invalid_field("asset_id", "'asset_id' is required: the asset to invite");
+  if (!body["asset_id"].is_number_integer()) throw invalid_field("asset_id", "'asset_id' must be an integer: an asset's id");
   const std::int64_t asset_id = body["asset_id"].get<std::int64_t>();
   const json settings = body.contains("settings") && !body["settings"].is_null() ? body["settings"] : json::object();
   const Instant now = clock_();
@@ -272,18 +295,7 @@ json PortfolioService::invite(const Principal& who, std::int64_t id, const json&
                                                   "setpoints; its owner creates one first",
                                                   a->type, a->name));
     }
-    // One portfolio at a time: its setpoints and its flexibility are offered once.
-    for (const auto& q : store::portfolios::list(c, 0)) {
-      if (q.id == p.id) continue;
-      if (auto m = store::portfolios::member(c, q.id, asset_id)) {
-        const auto st = effective_state(*m, now);
-        if (st == "active" || st == "leaving") {
-          throw conflict(fmt::format("asset {} is already a member of another portfolio (it lends its flexibility to one "
-                                     "at a time)",
-                                     asset_id));
-        }
-      }
-    }
+    require_not_elsewhere(c, p.id, asset_id, now);
     if (auto m = store::portfolios::member(c, p.id, asset_id)) {
       const auto st = effective_state(*m, now);
       if (st == "invited" || st == "active" || st == "leaving") {
@@ -313,7 +325,14 @@ std::optional<store::MemberRecord> owned_member(store::Connection& c, const Prin
     throw not_found(fmt::format("no asset {} of your account invited to portfolio {}", asset_id, id));
   }
   auto m = store::portfolios::member(c, id, asset_id);
-  if (!m) throw conflict(fmt::format("asset {} has not been invited to portfolio {}", asset_id, id));
+  if (!m) {
+    // Only who may see the portfolio learns that it exists.
+    const auto p = store::portfolios::find(c, id);
+    if (p->account_id != who.account_id && !who.sees_all_accounts()) {
+      throw not_found(fmt::format("no asset {} of your account invited to portfolio {}", asset_id, id));
+    }
+    throw conflict(fmt::format("asset {} has not been invited to portfolio {}", asset_id, id));
+  }
   return m;
 }
 
@@ -324,6 +343,7 @@ json PortfolioService::accept(const Principal& who, std::int64_t id, std::int64_
   db_.transaction([&](store::Connection& c) {
     auto m = owned_member(c, who, id, asset_id);
     if (m->state != "invited") throw conflict(fmt::format("asset {} is {} in portfolio {}, not invited", asset_id, effective_state(*m, now), id));
+    require_not_elsewhere(c, id, asset_id, now);
     m->state = "active";
     m->accepted_at = now;
     m->leaves_at.reset();

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "market/allocation.hpp"
 #include "services/portfolio_members.hpp"
 #include "services/portfolio_service.hpp"
 #include "store/market_repository.hpp"
@@ -24,28 +25,6 @@ namespace {
 
 double hours_of(microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
 double r6(double v) { return std::round(v * 1e6) / 1e6; }
-
-// Splits `amount` (minor units) in proportion to `weights` (>= 0, not all zero), each part
-// rounded down and the remainder handed out by largest fraction: the parts sum exactly.
-std::vector<std::int64_t> allocate(std::int64_t amount, const std::vector<double>& weights) {
-  std::vector<std::int64_t> out(weights.size(), 0);
-  const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
-  if (weights.empty() || total <= 0) return out;
-  const std::int64_t sign = amount < 0 ? -1 : 1;
-  const std::int64_t whole = amount * sign;
-  std::vector<std::pair<double, std::size_t>> fractions;
-  std::int64_t given = 0;
-  for (std::size_t i = 0; i < weights.size(); ++i) {
-    const double exact = static_cast<double>(whole) * weights[i] / total;
-    out[i] = static_cast<std::int64_t>(std::floor(exact));
-    given += out[i];
-    fractions.emplace_back(exact - std::floor(exact), i);
-  }
-  std::stable_sort(fractions.begin(), fractions.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (std::size_t k = 0; given < whole; k = (k + 1) % fractions.size(), ++given) ++out[fractions[k].second];
-  for (auto& v : out) v *= sign;
-  return out;
-}
 
 // What an EV member would draw in a slot without the aggregator: full power from its
 // arrival until its target is reached.
@@ -200,8 +179,8 @@ std::string PortfolioService::run_share(const store::PortfolioRecord& p, Instant
     if (shares.empty()) {
       fee.fee_minor = st->total_minor;  // nobody to share with: the account keeps it all
     } else {
-      const auto trade_parts = allocate(st->trade_amount_minor - fee.fee_minor, trade_w);
-      const auto imbalance_parts = allocate(st->imbalance_amount_minor, imbalance_w);
+      const auto trade_parts = market::allocate_pro_rata(st->trade_amount_minor - fee.fee_minor, trade_w);
+      const auto imbalance_parts = market::allocate_pro_rata(st->imbalance_amount_minor, imbalance_w);
       const double wsum = std::accumulate(trade_w.begin(), trade_w.end(), 0.0);
       for (std::size_t i = 0; i < shares.size(); ++i) {
         shares[i].amount_minor = trade_parts[i] + imbalance_parts[i];
@@ -276,7 +255,7 @@ json PortfolioService::value(const Principal& who, std::int64_t id, Instant star
     if (!by_asset.count(mem.asset.id) && st != "active" && st != "leaving") continue;
     const Totals t = by_asset.count(mem.asset.id) ? by_asset[mem.asset.id] : Totals{};
     const double cents = std::pow(10.0, m.minor_unit_digits);
-    auto cur = [&](double v) { return std::round(v * cents) / cents; };
+    auto cur = [&](double v) { return std::round(v * cents) / cents + 0.0; };  // + 0.0: never -0
     rows.push_back({{"asset_id", mem.asset.id},
                     {"name", mem.asset.name},
                     {"type", mem.asset.type},
@@ -289,7 +268,7 @@ json PortfolioService::value(const Principal& who, std::int64_t id, Instant star
                     {"metered_kwh", r6(t.metered)},
                     {"baseline_kwh", r6(t.baseline)},
                     {"baseline_cost", cur(t.baseline_cost)},
-                    {"actual_cost", cur(-money(t.share))},
+                    {"actual_cost", cur(-money(t.share))},  // what the owner paid: the share, the other way round
                     {"share", money(t.share)},
                     {"benefit", cur(t.baseline_cost + money(t.share))}});
   }

@@ -248,6 +248,13 @@ TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
   r = invite({{"asset_id", b1.asset}, {"settings", {{"bogus", 1}}}});
   EXPECT_EQ(r->status, 422);
   EXPECT_EQ(body_of(r)["error"]["field"], "settings.bogus") << r->body;
+  // Terms beyond what the asset declares (20 kWh, 10 kW), or beyond any device, are refused.
+  for (const auto& [field, v] : std::vector<std::pair<std::string, double>>{
+           {"soc_max_kwh", 50}, {"max_discharge_kw", 1e308}, {"cycle_cost", 1e20}, {"max_charge_kw", -5}}) {
+    r = invite({{"asset_id", b1.asset}, {"settings", {{field, v}}}});
+    EXPECT_EQ(r->status, 422) << field;
+    EXPECT_EQ(body_of(r)["error"]["field"], "settings." + field) << r->body;
+  }
   EXPECT_EQ(get(pf(id), agg)["members"].size(), 0u) << "a refused invitation changed nothing";
 
   const std::string b1_data = "/api/v1/sensors/" + std::to_string(b1.sensor) + "/data?start=2026-11-23T00:00:00Z&end=2026-11-23T01:00:00Z";
@@ -274,9 +281,13 @@ TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
   EXPECT_EQ(http->Get(pf(id), bearer(rival))->status, 404);
   EXPECT_EQ(http->Get(pf(id, "/offers"), bearer(rival))->status, 404);
   EXPECT_EQ(http->Get(b1_data, bearer(rival))->status, 404);
-  // The same asset cannot join a second portfolio in the market.
+  // The same asset cannot join a second portfolio, by invitation or by accepting a second one.
   const std::int64_t rivals = post("/api/v1/portfolios", rival, {{"name", "rival"}, {"market_id", market}})["id"];
   EXPECT_EQ(http->Post(pf(rivals, "/members"), bearer(rival), json{{"asset_id", b1.asset}}.dump(), "application/json")->status, 409);
+  post(pf(rivals, "/members"), rival, {{"asset_id", other.asset}});
+  post(pf(id, "/members"), agg, {{"asset_id", other.asset}});
+  post(pf(rivals, "/members/" + std::to_string(other.asset) + "/accept"), alice, json::object(), 200);
+  EXPECT_EQ(http->Post(pf(id, "/members/" + std::to_string(other.asset) + "/accept"), bearer(alice), "{}", "application/json")->status, 409);
 
   // Refusing.
   post(pf(id, "/members"), agg, {{"asset_id", b2.asset}});
