@@ -314,6 +314,30 @@ TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
   EXPECT_EQ(post(pf(id, "/resume"), agg, json::object(), 200)["paused"], false);
 }
 
+// Generation joins with its forecast; without one, yesterday's measurements stand in, and
+// the offer says so.
+TEST_P(Portfolios, GenerationWithoutAForecastOffersWhatItProducedYesterday) {
+  const std::int64_t pv = post("/api/v1/assets", alice, {{"name", "alice pv"}, {"type", "pv"}, {"capacity_kw", 8}})["id"];
+  const std::int64_t pv_sensor =
+      post("/api/v1/sensors", alice, {{"name", "pv power"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", pv}})["id"];
+  std::vector<double> yesterday(96, 0.0);
+  for (int q = 4; q < 8; ++q) yesterday[static_cast<std::size_t>(q)] = -6;  // 01:00-02:00 yesterday: 6 kW produced
+  measure(pv_sensor, alice, "2026-11-22T00:00:00Z", yesterday);
+  const auto id = portfolio();
+  post(pf(id, "/members"), agg, {{"asset_id", pv}, {"settings", {{"curtailment_price", 2.5}}}});
+  post(pf(id, "/members/" + std::to_string(pv) + "/accept"), alice, json::object(), 200);
+  const json offer = get(pf(id, "/offers?slot_start=2026-11-23T01:00:00Z"), agg);
+  ASSERT_EQ(offer["steps"].size(), 10u) << offer.dump();
+  bool stood_in = false;
+  for (const auto& w : offer["warnings"]) stood_in |= w.get<std::string>().find("yesterday") != std::string::npos;
+  EXPECT_TRUE(stood_in) << offer.dump();
+  // Producing pays wherever price + curtailment price >= 0: at every step from 0 to 10.
+  for (const auto& s : offer["steps"]) {
+    EXPECT_NEAR(s["net_kw"].get<double>(), -6, 1e-6) << offer.dump();
+    EXPECT_EQ(s["side"], "sell");
+  }
+}
+
 // An EV is planned one plug-in session ahead: with a target when it leaves within the
 // horizon, and as well when its session outlasts the horizon or has ended before the slot.
 TEST_P(Portfolios, AnEvChargerIsPlannedWhereverItsSessionEnds) {
