@@ -300,16 +300,6 @@ StoragePlan plan_storage(const StorageDevice& d, double dt, const std::vector<do
 
 // ---- The portfolio ---------------------------------------------------------------------
 
-SiteProblem as_site(const PortfolioProblem& p) {
-  SiteProblem s;
-  s.slot_hours = p.slot_hours;
-  s.consumption_price = p.expected_price;
-  s.inflexible_kw = p.inflexible_kw;
-  s.storage = p.storage;
-  s.curtailable = p.generation;
-  s.prefer_acting_sooner = false;
-  return s;
-}
 
 void validate(const PortfolioProblem& p) {
   validate_site_problem(as_site(p));
@@ -425,18 +415,7 @@ bool plan_fast(const PortfolioProblem& p, const std::vector<PositionCommitment>&
   }
   for (const auto& d : p.storage) {
     const Bounds b = soc_bounds(d, n);
-    FastStorageProblem::Device fd;
-    fd.soc_at_start_kwh = d.soc_at_start_kwh;
-    fd.charge_efficiency = d.charge_efficiency;
-    fd.discharge_efficiency = d.discharge_efficiency;
-    fd.cycle_cost_per_kwh = d.cycle_cost_per_kwh;
-    for (std::size_t j = 0; j < n; ++j) {
-      fd.max_charge_kw.push_back(available(d, j) ? d.max_charge_kw : 0);
-      fd.max_discharge_kw.push_back(available(d, j) ? max_discharge(d) : 0);
-    }
-    fd.soc_min_kwh = b.lo;
-    fd.soc_max_kwh = b.hi;
-    f.devices.push_back(std::move(fd));
+    f.devices.push_back(fast_device(d, n, b.lo, b.hi));
   }
   FastStorageResult r = solve_storage_portfolio(f);
   if (!r.converged) return false;
@@ -489,6 +468,17 @@ PortfolioPlan plan_clp(const PortfolioProblem& p,
 }
 
 }  // namespace
+
+SiteProblem as_site(const PortfolioProblem& p) {
+  SiteProblem s;
+  s.slot_hours = p.slot_hours;
+  s.consumption_price = p.expected_price;
+  s.inflexible_kw = p.inflexible_kw;
+  s.storage = p.storage;
+  s.curtailable = p.generation;
+  s.prefer_acting_sooner = false;
+  return s;
+}
 
 std::vector<double> price_steps(double lo, double hi, int count, double tick) {
   if (count < 2) throw std::invalid_argument("a price ladder needs at least two steps");

@@ -92,4 +92,7 @@ struct PortfolioPlan {
 PortfolioPlan plan_portfolio(const PortfolioProblem& p,
                              const std::vector<PositionCommitment>& commitments = {});
 
+// The same portfolio as one site without connection limits (the general LP's form).
+SiteProblem as_site(const PortfolioProblem& p);
+
 }  // namespace flexmarket::planning

@@ -14,17 +14,6 @@ namespace {
 
 using Kind = StorageDevice::Kind;
 
-// The same portfolio as one site without connection limits: Clp's reference optimum.
-SiteProblem as_site(const PortfolioProblem& p) {
-  SiteProblem s;
-  s.slot_hours = p.slot_hours;
-  s.consumption_price = p.expected_price;
-  s.inflexible_kw = p.inflexible_kw;
-  s.storage = p.storage;
-  s.curtailable = p.generation;
-  s.prefer_acting_sooner = false;
-  return s;
-}
 
 double clp_cost(const PortfolioProblem& p) { return schedule_site(as_site(p), "clp").cost; }
 

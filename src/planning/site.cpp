@@ -443,18 +443,7 @@ FastStorageProblem to_fast_problem(const SiteProblem& p) {
   double big = 0;
   for (const auto& d : p.storage) {
     auto [lo, hi] = soc_bounds(p, d);
-    FastStorageProblem::Device fd;
-    fd.soc_at_start_kwh = d.soc_at_start_kwh;
-    fd.charge_efficiency = d.charge_efficiency;
-    fd.discharge_efficiency = d.discharge_efficiency;
-    fd.cycle_cost_per_kwh = d.cycle_cost_per_kwh;
-    for (std::size_t j = 0; j < n; ++j) {
-      fd.max_charge_kw.push_back(available(d, j) ? d.max_charge_kw : 0);
-      fd.max_discharge_kw.push_back(available(d, j) ? max_discharge(d) : 0);
-    }
-    fd.soc_min_kwh = std::move(lo);
-    fd.soc_max_kwh = std::move(hi);
-    f.devices.push_back(std::move(fd));
+    f.devices.push_back(fast_device(d, n, std::move(lo), std::move(hi)));
     big += std::max(d.max_charge_kw, d.max_discharge_kw);
   }
   const double tie_slope = tie_break_slope(p);
@@ -501,6 +490,22 @@ bool needs_integers(const SiteProblem& p) {
 }  // namespace
 
 void validate_site_problem(const SiteProblem& p) { validate(p); }
+
+FastStorageProblem::Device fast_device(const StorageDevice& d, std::size_t slots, std::vector<double> soc_min_kwh,
+                                       std::vector<double> soc_max_kwh) {
+  FastStorageProblem::Device fd;
+  fd.soc_at_start_kwh = d.soc_at_start_kwh;
+  fd.charge_efficiency = d.charge_efficiency;
+  fd.discharge_efficiency = d.discharge_efficiency;
+  fd.cycle_cost_per_kwh = d.cycle_cost_per_kwh;
+  for (std::size_t j = 0; j < slots; ++j) {
+    fd.max_charge_kw.push_back(available(d, j) ? d.max_charge_kw : 0);
+    fd.max_discharge_kw.push_back(available(d, j) ? max_discharge(d) : 0);
+  }
+  fd.soc_min_kwh = std::move(soc_min_kwh);
+  fd.soc_max_kwh = std::move(soc_max_kwh);
+  return fd;
+}
 
 bool fast_path_applies(const SiteProblem& p) {
   return !p.storage.empty() && p.shiftable.empty() && p.curtailable.empty() && p.commitments.empty() &&

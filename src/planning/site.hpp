@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "planning/fast_storage.hpp"
 #include "planning/solver.hpp"
 
 namespace flexmarket::planning {
@@ -95,6 +96,11 @@ SiteSchedule schedule_site(const SiteProblem& p, Solver& solver);
 // Checks the input alone (sizes, ranges, targets inside the window); throws
 // std::invalid_argument naming what is wrong.
 void validate_site_problem(const SiteProblem& p);
+
+// A storage device as the structured solver (fast_storage.hpp) takes it: its power limits per
+// slot (0 where unavailable) between per-slot bounds on its state of charge.
+FastStorageProblem::Device fast_device(const StorageDevice& d, std::size_t slots, std::vector<double> soc_min_kwh,
+                                       std::vector<double> soc_max_kwh);
 
 // Whether the structured interior-point path (fast_storage.hpp) can solve the problem.
 bool fast_path_applies(const SiteProblem& p);

@@ -112,7 +112,7 @@ store::PortfolioRecord PortfolioService::load(const Principal& who, std::int64_t
 json PortfolioService::create(const Principal& who, const json& body) {
   require_any_role(who, {Role::aggregator, Role::admin}, "creating a portfolio");
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
-  allow_only(body, {"name", "market_id", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent"});
+  allow_only(body, {"name", "market_id", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent", "sharing"});
   store::PortfolioRecord p;
   p.account_id = who.account_id;
   if (!body.contains("name")) throw invalid_field("name", "'name' is required: 1 to 200 characters");
@@ -134,7 +134,7 @@ json PortfolioService::create(const Principal& who, const json& body) {
   p.notice = duration_field(body, "notice", kDefaultNotice, kMaxNotice, true);
   p.created_at = clock_();
   json tmp = json::object();
-  for (const char* k : {"price_sensor_id", "price_steps", "fee_percent"}) {
+  for (const char* k : {"price_sensor_id", "price_steps", "fee_percent", "sharing"}) {
     if (body.contains(k)) tmp[k] = body[k];
   }
   p.price_steps = 10;
@@ -199,6 +199,12 @@ void PortfolioService::update_fields(const Principal& who, store::PortfolioRecor
     }
     p.fee_percent = it->get<double>();
   }
+  if (auto it = body.find("sharing"); it != body.end()) {
+    if (!it->is_string() || (*it != "delivered" && *it != "moved" && *it != "equal")) {
+      throw invalid_field("sharing", "'sharing' must be delivered, moved or equal");
+    }
+    p.sharing = it->get<std::string>();
+  }
 }
 
 json PortfolioService::list(const Principal& who) {
@@ -248,6 +254,7 @@ json PortfolioService::get(const Principal& who, std::int64_t id) {
           {"horizon", timeseries::format_duration(p.horizon)},
           {"notice", timeseries::format_duration(p.notice)},
           {"fee_percent", p.fee_percent},
+          {"sharing", p.sharing},
           {"paused", p.paused},
           {"active_members", active},
           {"members", ms},
@@ -257,7 +264,7 @@ json PortfolioService::get(const Principal& who, std::int64_t id) {
 json PortfolioService::update(const Principal& who, std::int64_t id, const json& body) {
   auto p = load(who, id, true);
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");
-  allow_only(body, {"name", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent"});
+  allow_only(body, {"name", "price_sensor_id", "price_steps", "horizon", "notice", "fee_percent", "sharing"});
   if (auto it = body.find("name"); it != body.end()) {
     p.name = checked_name(*it);
   }

@@ -170,7 +170,12 @@ std::string PortfolioService::run_share(const store::PortfolioRecord& p, Instant
       shares.push_back(s);
     }
     auto nonzero = [](const std::vector<double>& w) { return std::any_of(w.begin(), w.end(), [](double v) { return v > 1e-9; }); };
-    std::vector<double> trade_w = nonzero(delivered) ? delivered : nonzero(moved) ? moved : std::vector<double>(shares.size(), 1.0);
+    const std::vector<double> equal(shares.size(), 1.0);
+    std::vector<double> trade_w = p.sharing == "equal"   ? equal
+                                  : p.sharing == "moved" ? (nonzero(moved) ? moved : equal)
+                                  : nonzero(delivered)   ? delivered
+                                  : nonzero(moved)       ? moved
+                                                         : equal;
     std::vector<double> imbalance_w = nonzero(deviation) ? deviation : trade_w;
     store::FeeRecord fee{p.id, slot, version, st->total_minor, 0};
     if (st->trade_amount_minor > 0) {

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kPortfolioColumns =
     "id, account_id, market_id, name, meter_sensor_id, price_sensor_id, price_steps, horizon_us, notice_us, "
-    "fee_percent, paused, created_at";
+    "fee_percent, paused, created_at, sharing";
 
 PortfolioRecord portfolio_from(const Row& r) {
   PortfolioRecord p;
@@ -22,6 +22,7 @@ PortfolioRecord portfolio_from(const Row& r) {
   p.fee_percent = r.real(9);
   p.paused = r.int64(10) != 0;
   p.created_at = from_micros(r.int64(11));
+  p.sharing = r.text(12);
   return p;
 }
 
@@ -69,21 +70,21 @@ StepRecord step_from(const Row& r) {
 
 std::int64_t insert(Connection& c, const PortfolioRecord& p) {
   return c.query("INSERT INTO portfolios (account_id, market_id, name, meter_sensor_id, price_sensor_id, price_steps, "
-                 "horizon_us, notice_us, fee_percent, paused, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "horizon_us, notice_us, fee_percent, paused, created_at, sharing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                  "RETURNING id",
                  {p.account_id, p.market_id, p.name, p.meter_sensor_id,
                   p.price_sensor_id ? Value(*p.price_sensor_id) : Value(nullptr), static_cast<std::int64_t>(p.price_steps),
                   static_cast<std::int64_t>(p.horizon.count()), static_cast<std::int64_t>(p.notice.count()), p.fee_percent,
-                  static_cast<std::int64_t>(p.paused ? 1 : 0), to_micros(p.created_at)})[0]
+                  static_cast<std::int64_t>(p.paused ? 1 : 0), to_micros(p.created_at), p.sharing})[0]
       .int64(0);
 }
 
 void update(Connection& c, const PortfolioRecord& p) {
   c.query("UPDATE portfolios SET name = ?, price_sensor_id = ?, price_steps = ?, horizon_us = ?, notice_us = ?, "
-          "fee_percent = ?, paused = ? WHERE id = ?",
+          "fee_percent = ?, paused = ?, sharing = ? WHERE id = ?",
           {p.name, p.price_sensor_id ? Value(*p.price_sensor_id) : Value(nullptr), static_cast<std::int64_t>(p.price_steps),
            static_cast<std::int64_t>(p.horizon.count()), static_cast<std::int64_t>(p.notice.count()), p.fee_percent,
-           static_cast<std::int64_t>(p.paused ? 1 : 0), p.id});
+           static_cast<std::int64_t>(p.paused ? 1 : 0), p.sharing, p.id});
 }
 
 std::optional<PortfolioRecord> find(Connection& c, std::int64_t id) {

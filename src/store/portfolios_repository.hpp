@@ -20,6 +20,10 @@ struct PortfolioRecord {
   int price_steps = 10;
   std::chrono::microseconds horizon{0}, notice{0};
   double fee_percent = 0;
+  // How a statement's trade amount is split: "delivered" (pro rata to each member's delivered
+  // deviation from its baseline in the traded direction), "moved" (to any deviation from
+  // its baseline) or "equal".
+  std::string sharing = "delivered";
   bool paused = false;
   Instant created_at;
 };

@@ -308,6 +308,16 @@ TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
   EXPECT_EQ(get(pf(id), agg)["members"][0]["state"], "left");
   EXPECT_EQ(http->Get(b1_data, bearer(agg))->status, 404);
 
+  // The sharing rule is one of three.
+  auto patch = [&](const json& body) { return http->Patch(pf(id), bearer(agg), body.dump(), "application/json"); };
+  r = patch({{"sharing", "most"}});
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(body_of(r)["error"]["field"], "sharing");
+  r = patch({{"sharing", "equal"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["sharing"], "equal");
+  r = patch({{"horizon", "PT90M"}});
+  EXPECT_EQ(r->status, 422) << "a horizon of one and a half slots";
   // Pausing is for the aggregator and the operator.
   EXPECT_EQ(http->Post(pf(id, "/pause"), bearer(alice), "{}", "application/json")->status, 403);
   EXPECT_EQ(post(pf(id, "/pause"), admin, json::object(), 200)["paused"], true);

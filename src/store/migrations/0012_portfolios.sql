@@ -13,6 +13,7 @@ CREATE TABLE portfolios (
   horizon_us BIGINT NOT NULL,
   notice_us BIGINT NOT NULL,
   fee_percent {{real}} NOT NULL DEFAULT 0,
+  sharing TEXT NOT NULL DEFAULT 'delivered',
   paused INTEGER NOT NULL DEFAULT 0,
   created_at BIGINT NOT NULL,
   UNIQUE (account_id, market_id)
