@@ -3,9 +3,11 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "jobs/job_runner.hpp"
 #include "jobs/market_clock.hpp"
 #include "security/secrets.hpp"
+#include "store/forecasts_repository.hpp"
 
 namespace flexmarket::services {
 
@@ -91,6 +93,18 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->timeseries->on_measurements = [forecasts, portfolios](const std::vector<std::int64_t>& ids) {
     forecasts->after_ingest(ids);
     portfolios->after_ingest(ids);
+  };
+  auto* db = p->db.get();
+  p->portfolios->on_generation_joined = [forecasts, db](std::int64_t sensor) {
+    {
+      auto c = db->acquire();
+      if (store::forecasts::settings(*c, sensor)) return;
+    }
+    try {
+      forecasts->put_settings(system_principal(), sensor, {{"cron", "0 * * * *"}, {"duration", "PT48H"}});
+    } catch (const Error& e) {
+      log_warn("no forecasts for a portfolio's generation member", {{"sensor", sensor}, {"error", e.what()}});
+    }
   };
   // An aggregator reads the assets (and their sensors) that lend it their flexibility.
   p->assets->set_delegated_reader([portfolios](std::int64_t account, std::int64_t asset) { return portfolios->manages(account, asset); });

@@ -347,6 +347,7 @@ std::optional<store::MemberRecord> owned_member(store::Connection& c, const Prin
 
 json PortfolioService::accept(const Principal& who, std::int64_t id, std::int64_t asset_id) {
   const Instant now = clock_();
+  std::optional<std::int64_t> generation_meter;
   db_.transaction([&](store::Connection& c) {
     auto m = owned_member(c, who, id, asset_id);
     if (m->state != "invited") throw conflict(fmt::format("asset {} is {} in portfolio {}, not invited", asset_id, effective_state(*m, now), id));
@@ -360,8 +361,12 @@ json PortfolioService::accept(const Principal& who, std::int64_t id, std::int64_
       m->soc_at = now;
     }
     store::portfolios::save_member(c, *m);
+    if (auto a = store::assets::find(c, asset_id); a && is_generation(a->type)) {
+      if (auto s = power_sensor(c, asset_id)) generation_meter = s->id;
+    }
     return 0;
   });
+  if (generation_meter && on_generation_joined) on_generation_joined(*generation_meter);
   return get(who, id);
 }
 

@@ -77,6 +77,9 @@ class PortfolioService {
   int update_meter(const store::PortfolioRecord& p, Instant from, Instant to);
 
   std::function<void(std::int64_t job_id)> on_queued;
+  // Called with the meter of a generation member once it is accepted: the platform makes its
+  // forecasts from then on (the plan needs them), unless the sensor's owner set its own.
+  std::function<void(std::int64_t sensor_id)> on_generation_joined;
   static constexpr const char* kJobKind = "portfolio";
   static constexpr const char* kSetpointSource = "flexmarket aggregator";
   static constexpr const char* kMeterSource = "flexmarket portfolio meter";

@@ -346,6 +346,9 @@ TEST_P(Portfolios, GenerationWithoutAForecastOffersWhatItProducedYesterday) {
     EXPECT_NEAR(s["net_kw"].get<double>(), -6, 1e-6) << offer.dump();
     EXPECT_EQ(s["side"], "sell");
   }
+  // From its acceptance on, the platform forecasts it every hour for the plans to come.
+  const json fs = get("/api/v1/sensors/" + std::to_string(pv_sensor) + "/forecast-settings", alice);
+  EXPECT_EQ(fs["cron"], "0 * * * *") << fs.dump();
 }
 
 // An EV is planned one plug-in session ahead: with a target when it leaves within the
