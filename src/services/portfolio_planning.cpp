@@ -610,10 +610,8 @@ void PortfolioService::enqueue_due(Instant now) {
         if (cleared && any_member && !store::portfolios::step(*c, p.id, slot, "cycle")) due.emplace_back(slot, "cycle");
       }
       // Statements of the portfolio's account not yet split (each version once).
-      for (const auto& st : store::settlements::list(*c, p.account_id, now - std::chrono::hours(24 * 7), now, false)) {
-        if (st.market_id != p.market_id) continue;
-        const std::string kind = fmt::format("share:{}", st.version);
-        if (!store::portfolios::step(*c, p.id, st.slot_start, kind)) due.emplace_back(st.slot_start, kind);
+      for (const auto& [slot, version] : store::portfolios::unshared_statements(*c, p, now - std::chrono::hours(24 * 7))) {
+        due.emplace_back(slot, fmt::format("share:{}", version));
       }
     }
     for (const auto& [slot, kind] : due) {

@@ -226,6 +226,20 @@ std::int64_t count_steps(Connection& c, std::int64_t portfolio_id, Instant from,
       .int64(0);
 }
 
+std::vector<std::pair<Instant, int>> unshared_statements(Connection& c, const PortfolioRecord& p, Instant since) {
+  std::vector<std::pair<Instant, int>> out;
+  for (const auto& row : c.query("SELECT s.slot_start, s.version FROM settlements s WHERE s.market_id = ? AND s.account_id = ? "
+                                 "AND s.current = 1 AND s.slot_start >= ? AND NOT EXISTS (SELECT 1 FROM portfolio_steps ps "
+                                 "WHERE ps.portfolio_id = ? AND ps.slot_start = s.slot_start AND ps.kind = 'share:' || "
+                                 "CAST(s.version AS TEXT)) ORDER BY s.slot_start",
+                                 {p.market_id, p.account_id, to_micros(since), p.id})
+                             .rows) {
+    Row r(row);
+    out.emplace_back(from_micros(r.int64(0)), static_cast<int>(r.int64(1)));
+  }
+  return out;
+}
+
 void save_shares(Connection& c, const std::vector<ShareRecord>& shares, const FeeRecord& fee) {
   c.query("UPDATE portfolio_shares SET current = 0 WHERE portfolio_id = ? AND slot_start = ?",
           {fee.portfolio_id, to_micros(fee.slot_start)});

@@ -98,6 +98,10 @@ std::vector<StepRecord> steps(Connection& c, std::int64_t portfolio_id, Instant 
                               const std::string& kind_prefix, std::int64_t offset, std::int64_t limit);
 std::int64_t count_steps(Connection& c, std::int64_t portfolio_id, Instant from, Instant to, const std::string& kind_prefix);
 
+// Current statements of the portfolio's account in its market with slot_start >= since
+// whose version has no share step yet: (slot, version), oldest first.
+std::vector<std::pair<Instant, int>> unshared_statements(Connection& c, const PortfolioRecord& p, Instant since);
+
 // Replaces the current split of a slot by this version's.
 void save_shares(Connection& c, const std::vector<ShareRecord>& shares, const FeeRecord& fee);
 // Current shares of slots in [from, to).
