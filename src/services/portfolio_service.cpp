@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "services/portfolio_members.hpp"
+#include "store/accounts_repository.hpp"
 #include "store/market_repository.hpp"
 #include "timeseries/duration.hpp"
 
@@ -243,9 +244,16 @@ json PortfolioService::get(const Principal& who, std::int64_t id) {
     if (insider || m.asset.account_id == who.account_id) ms.push_back(member_json(m, now));
   }
   const auto market = market_.get_market(p.market_id);
+  std::string account_name;
+  {
+    auto c = db_.acquire();
+    if (auto a = store::accounts::find_by_id(*c, p.account_id)) account_name = a->name;
+  }
+  // The aggregator's name is no secret to the members' owners who lend it their assets.
   return {{"id", p.id},
           {"name", p.name},
           {"account_id", p.account_id},
+          {"account_name", account_name},
           {"market_id", p.market_id},
           {"currency", market.currency},
           {"meter_sensor_id", p.meter_sensor_id},

@@ -24,6 +24,8 @@ export interface Portfolio {
   id: number;
   name: string;
   account_id: number;
+  account_name?: string;
+  sharing?: string;
   market_id: number;
   currency: string;
   meter_sensor_id: number;

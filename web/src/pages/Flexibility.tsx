@@ -54,7 +54,7 @@ export default function Flexibility({ me, query }: PageProps) {
         </button>
       ),
     },
-    { key: 'account_id', label: t('flex.aggregator'), render: (p) => accountName(p.account_id) },
+    { key: 'account_id', label: t('flex.aggregator'), render: (p) => p.account_name || accountName(p.account_id) },
     { key: 'market_id', label: t('market.pick'), render: (p) => markets.find((m) => m.id === p.market_id)?.name || '#' + p.market_id },
     { key: 'active_members', label: t('flex.activeMembers'), numeric: true },
     { key: 'fee_percent', label: t('flex.feePercent'), numeric: true, render: (p) => formatNumber(p.fee_percent, 1) },
