@@ -40,7 +40,8 @@ class Portfolios : public PlatformTest {
                    {"price_min", 0},
                    {"price_max", 10},
                    {"imbalance_short_factor", 1.5},
-                   {"imbalance_long_factor", 0.5}})["id"];
+                   {"imbalance_long_factor", 0.5},
+                   {"settlement_deadline", "PT1H"}})["id"];
     // Bob, the counterparty, is metered.
     bob_meter = post("/api/v1/sensors", bob, {{"name", "bob meter"}, {"unit", "kW"}, {"event_resolution", "PT15M"}})["id"];
     const std::int64_t bob_account = get("/api/v1/me", bob)["account"]["id"];
@@ -230,6 +231,55 @@ TEST_P(Portfolios, AMemberThatUnderDeliversCarriesTheImbalanceItCaused) {
   EXPECT_NEAR(members[b1.asset]["soc_kwh"].get<double>(), 10, 1e-6);
   EXPECT_NEAR(members[b2.asset]["soc_kwh"].get<double>(), 5, 1e-6);
   EXPECT_EQ(members[b2.asset]["soc_at"], "2026-11-23T02:00:00Z");
+}
+
+// Meter data after the settlement deadline corrects the statement; the correction is shared
+// again and its split replaces the first one.
+TEST_P(Portfolios, ACorrectedStatementIsSharedAgainAndItsSplitReplacesTheFirst) {
+  const auto b1 = battery(alice, "alice battery");
+  const auto b2 = battery(carol, "carol battery");
+  const auto id = portfolio();
+  join(id, b1, alice);
+  join(id, b2, carol);
+  ASSERT_EQ(await_step(id, "2026-11-23T01:00:00Z", "cycle")["state"], "done");
+  post("/api/v1/markets/" + std::to_string(market) + "/bids", bob,
+       {{"side", "sell"}, {"slot_start", "2026-11-23T01:00:00Z"}, {"volume_kwh", 20}, {"price", 1}});
+  advance("2026-11-23T00:45:00Z");
+  ASSERT_EQ(await_step(id, "2026-11-23T02:00:00Z", "cycle")["state"], "done");
+  advance("2026-11-23T02:05:00Z");
+  measure(b1.sensor, alice, "2026-11-23T01:00:00Z", {10, 10, 10, 10});
+  measure(bob_meter, bob, "2026-11-23T01:00:00Z", {-20, -20, -20, -20});
+  // Carol's meter is silent until after the deadline: the slot settles with it missing.
+  advance("2026-11-23T03:01:00Z");
+  auto share_of_version = [&](int version) {
+    for (int i = 0; i < 600; ++i) {
+      const json steps = get(pf(id, "/steps?per_page=100"), agg);
+      for (const auto& s : steps["items"]) {
+        if (s["step"] == "share" && s["version"] == version && s["state"] != "queued") return s;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return json(nullptr);
+  };
+  const json first = share_of_version(1);
+  ASSERT_FALSE(first.is_null());
+  ASSERT_EQ(first["state"], "done") << first.dump();
+  // The virtual meter has a slot once every member reported it: until then it is missing,
+  // and the market counts missing as zero at the deadline.
+  EXPECT_NEAR(first["detail"]["statement"]["metered_kwh"].get<double>(), 0, 1e-9);
+  measure(b2.sensor, carol, "2026-11-23T01:00:00Z", {10, 10, 10, 10});
+  advance("2026-11-23T03:02:00Z");
+  const json second = share_of_version(2);
+  ASSERT_FALSE(second.is_null());
+  ASSERT_EQ(second["state"], "done") << second.dump();
+  EXPECT_NEAR(second["detail"]["statement"]["metered_kwh"].get<double>(), -20, 1e-9);
+  EXPECT_NEAR(second["detail"]["statement"]["imbalance_kwh"].get<double>(), 0, 1e-9);
+  // The value counts the correction's split only: shares + fee = the corrected total.
+  const json value = get(pf(id, "/value?start=2026-11-23T00:00:00Z&end=2026-11-23T04:00:00Z"), agg);
+  EXPECT_NEAR(value["market"]["shared"].get<double>() + value["market"]["fee"].get<double>(),
+              second["detail"]["statement"]["total"].get<double>(), 1e-9);
+  EXPECT_NEAR(value["market"]["total"].get<double>(), second["detail"]["statement"]["total"].get<double>(), 1e-9);
+  for (const auto& m : value["members"]) EXPECT_NEAR(m["delivered_kwh"].get<double>(), 10, 1e-9) << value.dump();
 }
 
 TEST_P(Portfolios, ConsentIsAskedAndEnforced) {
