@@ -157,6 +157,10 @@ function PortfolioView({ portfolio, market, me, onChanged, accountName }: { port
             <dd>{formatNumber(portfolio.fee_percent, 1)}</dd>
           </div>
           <div>
+            <dt>{t('flex.sharing')}</dt>
+            <dd>{t(portfolio.sharing === 'moved' ? 'flex.sharing.moved' : portfolio.sharing === 'equal' ? 'flex.sharing.equal' : 'flex.sharing.delivered')}</dd>
+          </div>
+          <div>
             <dt>{t('flex.priceSensor')}</dt>
             <dd>{portfolio.price_sensor_id === null ? t('flex.noPriceSensor') : '#' + portfolio.price_sensor_id}</dd>
           </div>
