@@ -27,6 +27,8 @@ namespace pl = planning;
 namespace {
 
 double hours_of(microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
+// Three decimals, never a negative zero.
+double r3(double v) { return std::round(v * 1000) / 1000 + 0.0; }
 double round_to(double v, double step) { return std::round(std::round(v / step) * step * 1e9) / 1e9; }
 Instant gate_of(const store::MarketRecord& m, Instant slot) { return slot - m.gate_closure_lead; }
 // The first slot whose gate is still open at `now`.
@@ -281,7 +283,7 @@ json offer_json(const Round& r, const pl::OfferCurve& curve, Instant slot, std::
     double kwh = st.net_kw * r.slot_h;
     if (std::abs(kwh) < r.m.volume_tick_kwh / 2) kwh = 0;
     steps.push_back({{"price", st.price},
-                     {"net_kw", kwh == 0 ? 0.0 : std::round(st.net_kw * 1000) / 1000},
+                     {"net_kw", kwh == 0 ? 0.0 : r3(st.net_kw)},
                      {"volume_kwh", round_to(std::abs(kwh), r.m.volume_tick_kwh)},
                      {"side", kwh > 0 ? "buy" : kwh < 0 ? "sell" : "none"},
                      {"binding",
@@ -296,7 +298,7 @@ json offer_json(const Round& r, const pl::OfferCurve& curve, Instant slot, std::
     if (!r.model_of[i].first) continue;
     socs.push_back({{"asset_id", r.members[i].asset.id},
                     {"name", r.members[i].asset.name},
-                    {"soc_kwh", std::round(offer_prob.storage[r.model_of[i].second].soc_at_start_kwh * 1000) / 1000}});
+                    {"soc_kwh", r3(offer_prob.storage[r.model_of[i].second].soc_at_start_kwh)}});
   }
   return {{"slot_start", format_iso8601(slot)},
           {"gate_closure", format_iso8601(gate_of(r.m, slot))},
@@ -397,8 +399,16 @@ PortfolioRoundResult plan_round(store::Database& db, TimeSeriesService& ts, cons
   if (r.members.empty()) return out;
   out.plan = pl::plan_portfolio(out.prob, out.commitments);
   out.offer_prob = from_slot(out.prob, out.plan, out.s);
-  const auto prices = pl::price_steps(static_cast<double>(m.price_min_ticks) * m.price_tick,
-                                      static_cast<double>(m.price_max_ticks) * m.price_tick, p.price_steps, m.price_tick);
+  // The steps span the expected prices of the horizon with a quarter of their range on
+  // either side, inside the market's limits: where the curve bends. Buy bids at the lowest
+  // step also take any lower price, sell bids at the highest any higher one.
+  const double limit_lo = static_cast<double>(m.price_min_ticks) * m.price_tick;
+  const double limit_hi = static_cast<double>(m.price_max_ticks) * m.price_tick;
+  const auto [emin, emax] = std::minmax_element(r.expected.begin() + static_cast<std::ptrdiff_t>(out.s), r.expected.end());
+  const double margin = std::max({(*emax - *emin) / 4, std::abs(*emax) / 10, 2 * m.price_tick});
+  double lo = std::clamp(*emin - margin, limit_lo, limit_hi), hi = std::clamp(*emax + margin, limit_lo, limit_hi);
+  if (hi - lo < m.price_tick * (p.price_steps - 1)) lo = limit_lo, hi = limit_hi;
+  const auto prices = pl::price_steps(lo, hi, p.price_steps, m.price_tick);
   out.curve = pl::offer_curve(out.offer_prob, 0, prices);
   return out;
 }
@@ -487,8 +497,8 @@ std::string PortfolioService::run_cycle(const store::PortfolioRecord& p, Instant
                  {"warnings", r.warnings}};
   for (const auto& cm : res.commitments) {
     detail["commitments"].push_back({{"slot_start", format_iso8601(slot_at(r, cm.slot))},
-                                     {"quantity_kw", std::round(cm.quantity_kw * 1000) / 1000},
-                                     {"planned_kw", std::round(res.plan.net_kw[cm.slot] * 1000) / 1000},
+                                     {"quantity_kw", r3(cm.quantity_kw)},
+                                     {"planned_kw", r3(res.plan.net_kw[cm.slot])},
                                      {"up_price", cm.up_price},
                                      {"down_price", cm.down_price}});
   }
@@ -497,8 +507,8 @@ std::string PortfolioService::run_cycle(const store::PortfolioRecord& p, Instant
     const auto [storage, k] = r.model_of[i];
     const auto& kw = storage ? res.plan.storage_kw[k] : res.plan.generation_kw[k];
     json row = {{"asset_id", r.members[i].asset.id}, {"name", r.members[i].asset.name},
-                {"setpoint_kw", std::round(kw[0] * 1000) / 1000}};
-    if (storage) row["soc_kwh"] = std::round(r.soc_at_start[i] * 1000) / 1000;
+                {"setpoint_kw", r3(kw[0])}};
+    if (storage) row["soc_kwh"] = r3(r.soc_at_start[i]);
     members.push_back(row);
   }
   detail["members"] = members;
@@ -545,7 +555,7 @@ json PortfolioService::setpoints(const Principal& who, std::int64_t asset_id, In
     for (std::size_t j = 0; j < n; ++j) {
       if (!values[j]) continue;
       items.push_back({{"start", format_iso8601(from + r * static_cast<std::int64_t>(j))},
-                       {"power_kw", std::round(*values[j] * 1000) / 1000}});
+                       {"power_kw", r3(*values[j])}});
     }
   }
   return {{"asset_id", asset_id},

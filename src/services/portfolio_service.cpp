@@ -47,11 +47,12 @@ microseconds duration_field(const json& body, const char* key, microseconds fall
   return v;
 }
 
-json member_json(const Member& m, Instant now) {
+json member_json(const Member& m, Instant now, const std::string& owner_name) {
   return {{"asset_id", m.asset.id},
           {"name", m.asset.name},
           {"type", m.asset.type},
           {"owner_account_id", m.asset.account_id},
+          {"owner_account_name", owner_name},
           {"meter_sensor_id", m.meter.id},
           {"state", effective_state(m.record, now)},
           {"settings", m.settings},
@@ -241,7 +242,14 @@ json PortfolioService::get(const Principal& who, std::int64_t id) {
   for (const auto& m : members) {
     const auto st = effective_state(m.record, now);
     active += st == "active" || st == "leaving";
-    if (insider || m.asset.account_id == who.account_id) ms.push_back(member_json(m, now));
+    if (insider || m.asset.account_id == who.account_id) {
+      std::string owner;
+      {
+        auto c = db_.acquire();
+        if (auto a = store::accounts::find_by_id(*c, m.asset.account_id)) owner = a->name;
+      }
+      ms.push_back(member_json(m, now, owner));
+    }
   }
   const auto market = market_.get_market(p.market_id);
   std::string account_name;

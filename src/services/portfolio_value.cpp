@@ -12,6 +12,7 @@
 #include "market/allocation.hpp"
 #include "services/portfolio_members.hpp"
 #include "services/portfolio_service.hpp"
+#include "store/accounts_repository.hpp"
 #include "store/market_repository.hpp"
 #include "timeseries/beliefs.hpp"
 #include "timeseries/local_time.hpp"
@@ -252,6 +253,10 @@ json PortfolioService::value(const Principal& who, std::int64_t id, Instant star
     if (s.price) t.baseline_cost += s.baseline_kwh * *s.price;
     ++t.slots;
   }
+  auto owner_name = [&](std::int64_t account) {
+    auto a = store::accounts::find_by_id(*c, account);
+    return a ? a->name : std::string();
+  };
   json rows = json::array();
   for (const auto& mem : members) {
     if (!insider && mem.asset.account_id != who.account_id) continue;
@@ -265,6 +270,7 @@ json PortfolioService::value(const Principal& who, std::int64_t id, Instant star
                     {"name", mem.asset.name},
                     {"type", mem.asset.type},
                     {"owner_account_id", mem.asset.account_id},
+                    {"owner_account_name", owner_name(mem.asset.account_id)},
                     {"slots", t.slots},
                     {"energy_traded_kwh", r6(t.traded)},
                     {"delivered_kwh", r6(t.delivered)},

@@ -138,6 +138,9 @@ TEST_P(Portfolios, ACurveIsBidTheTradeIsFollowedAndTheStatementIsSharedExactly) 
   EXPECT_EQ(offer["preview"], false);
   ASSERT_EQ(offer["steps"].size(), 10u);
   EXPECT_DOUBLE_EQ(offer["expected_price"].get<double>(), 2.0);
+  // The steps span the horizon's expected prices (2 and 8) and a quarter of their range more.
+  EXPECT_NEAR(offer["steps"][0]["price"].get<double>(), 0.5, 1e-9);
+  EXPECT_NEAR(offer["steps"][9]["price"].get<double>(), 9.5, 1e-9);
   for (std::size_t k = 1; k < offer["steps"].size(); ++k) {
     EXPECT_LE(offer["steps"][k]["net_kw"].get<double>(), offer["steps"][k - 1]["net_kw"].get<double>() + 1e-9)
         << "buy volume grew with the price";

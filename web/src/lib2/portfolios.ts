@@ -10,6 +10,7 @@ export interface PortfolioMember {
   name: string;
   type: string;
   owner_account_id: number;
+  owner_account_name?: string;
   meter_sensor_id: number;
   state: MemberState | string;
   settings: Record<string, unknown>;
@@ -131,6 +132,7 @@ export interface ValueMember {
   name: string;
   type: string;
   owner_account_id: number;
+  owner_account_name?: string;
   slots: number;
   energy_traded_kwh: number;
   delivered_kwh: number;

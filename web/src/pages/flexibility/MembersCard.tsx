@@ -49,7 +49,7 @@ export function MembersCard({ portfolio, market, viewer, onChanged, accountName 
   const cols: Column<PortfolioMember>[] = [
     { key: 'name', label: t('flex.member'), render: (m) => <span data-asset={m.asset_id}>{m.name}</span> },
     { key: 'type', label: t('portfolio.type'), render: (m) => tDyn('assets.type.' + m.type, m.type) },
-    { key: 'owner_account_id', label: t('flex.owner'), render: (m) => accountName(m.owner_account_id) },
+    { key: 'owner_account_id', label: t('flex.owner'), render: (m) => m.owner_account_name || accountName(m.owner_account_id) },
     { key: 'state', label: t('market.state'), render: (m) => <StateBadge state={m.state} /> },
     {
       key: 'actions',

@@ -36,7 +36,7 @@ export function ValueCard({ portfolio, market, version, accountName }: { portfol
   const cols: Column<ValueMember>[] = [
     { key: 'name', label: t('flex.member') },
     { key: 'type', label: t('portfolio.type'), render: (r) => (isTotal(r) ? '' : tDyn('assets.type.' + r.type, r.type)) },
-    { key: 'owner_account_id', label: t('flex.owner'), render: (r) => (isTotal(r) ? '' : accountName(r.owner_account_id)) },
+    { key: 'owner_account_id', label: t('flex.owner'), render: (r) => (isTotal(r) ? '' : r.owner_account_name || accountName(r.owner_account_id)) },
     { key: 'slots', label: t('flex.slots'), numeric: true },
     { key: 'delivered_kwh', label: t('flex.deliveredKwh'), numeric: true, render: kwh('delivered_kwh') },
     { key: 'curtailment_kwh', label: t('flex.curtailmentKwh'), numeric: true, render: kwh('curtailment_kwh') },
