@@ -282,7 +282,7 @@ json offer_json(const Round& r, const pl::OfferCurve& curve, Instant slot, std::
   for (const auto& st : curve.steps) {
     double kwh = st.net_kw * r.slot_h;
     if (std::abs(kwh) < r.m.volume_tick_kwh / 2) kwh = 0;
-    steps.push_back({{"price", st.price},
+    steps.push_back({{"price", std::round(st.price * 1e9) / 1e9},
                      {"net_kw", kwh == 0 ? 0.0 : r3(st.net_kw)},
                      {"volume_kwh", round_to(std::abs(kwh), r.m.volume_tick_kwh)},
                      {"side", kwh > 0 ? "buy" : kwh < 0 ? "sell" : "none"},
@@ -517,7 +517,7 @@ std::string PortfolioService::run_cycle(const store::PortfolioRecord& p, Instant
   for (auto& b : bids_of(res.curve, m, slot, r.slot_h)) {
     try {
       auto placed = market_.place_bid(who, m.id, b);
-      bids.push_back({{"id", placed.id}, {"side", *b.side}, {"price", *b.price}, {"volume_kwh", *b.volume_kwh}});
+      bids.push_back({{"id", placed.id}, {"side", *b.side}, {"price", std::round(*b.price * 1e9) / 1e9}, {"volume_kwh", *b.volume_kwh}});
     } catch (const Error& e) {
       detail["warnings"].push_back(fmt::format("a {} bid of {} kWh at {} was refused: {}", *b.side, *b.volume_kwh, *b.price, e.what()));
     }
