@@ -72,18 +72,7 @@ void register_v1_portfolio_routes(ApiServer& s) {
   // The curve for a slot (slot_start; default: the next slot whose gate is open).
   s.route("GET", R"(/api/v1/portfolios/(\d+)/offers)", only(kRunners, {Resource::portfolio}, {Role::admin, Role::operator_}),
           [&p](RequestContext& c) {
-            const auto id = path_id(c.req);
-            auto slot = optional_instant(c.req, "slot_start");
-            if (!slot) {
-              const auto info = p.portfolios->get(c.caller(), id);
-              const auto m = p.market->get_market(info["market_id"].get<std::int64_t>());
-              Instant t = p.market->now();
-              Instant s0 = t + m.gate_closure_lead;
-              s0 = from_micros(to_micros(s0) - to_micros(s0) % m.slot_length.count());
-              while (s0 - m.gate_closure_lead <= t) s0 += m.slot_length;
-              slot = s0;
-            }
-            send_json(c.res, 200, p.portfolios->offers(c.caller(), id, *slot));
+            send_json(c.res, 200, p.portfolios->offers(c.caller(), path_id(c.req), optional_instant(c.req, "slot_start")));
           });
   s.route("GET", R"(/api/v1/portfolios/(\d+)/steps)", only(kRunners, {Resource::portfolio}, {Role::admin, Role::operator_}),
           [&p](RequestContext& c) {

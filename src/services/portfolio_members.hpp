@@ -18,6 +18,8 @@ namespace flexmarket::services::portfolio_detail {
 
 using json = nlohmann::json;
 
+inline double hours_of(std::chrono::microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
+
 bool is_storage(const std::string& type);
 bool is_generation(const std::string& type);
 bool is_ev(const std::string& type);

@@ -26,7 +26,6 @@ namespace pl = planning;
 
 namespace {
 
-double hours_of(microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
 // Three decimals, never a negative zero.
 double r3(double v) { return std::round(v * 1000) / 1000 + 0.0; }
 double round_to(double v, double step) { return std::round(std::round(v / step) * step * 1e9) / 1e9; }
@@ -415,12 +414,13 @@ PortfolioRoundResult plan_round(store::Database& db, TimeSeriesService& ts, cons
 
 }  // namespace
 
-json PortfolioService::offers(const Principal& who, std::int64_t id, Instant slot) {
+json PortfolioService::offers(const Principal& who, std::int64_t id, std::optional<Instant> slot_start) {
   const auto p = load(who, id, false);
   if (p.account_id != who.account_id && !who.sees_all_accounts()) {
     throw forbidden("a portfolio's offers are its own account's (and the market operator's)");
   }
   const auto m = market_.get_market(p.market_id);
+  const Instant slot = slot_start.value_or(next_open_slot(m, clock_()));
   if (to_micros(slot) % m.slot_length.count() != 0) {
     throw invalid_field("slot_start", "'slot_start' must start a slot of the market (" + timeseries::format_duration(m.slot_length) + ")");
   }

@@ -54,9 +54,9 @@ class PortfolioService {
   bool manages(std::int64_t account_id, std::int64_t asset_id);
 
   // Automation (portfolio_planning.cpp).
-  // The curve for a slot: the one offered when the automation bid it, else computed now
-  // without bidding (`preview: true`).
-  nlohmann::json offers(const Principal& who, std::int64_t id, Instant slot_start);
+  // The curve for a slot (default: the next whose gate is open): the one offered when the
+  // automation bid it, else computed now without bidding (`preview: true`).
+  nlohmann::json offers(const Principal& who, std::int64_t id, std::optional<Instant> slot_start);
   // What the automation did, slot by slot: offered, cleared, delivered, shared.
   nlohmann::json steps(const Principal& who, std::int64_t id, std::optional<Instant> from, std::optional<Instant> to,
                        std::int64_t page, std::int64_t per_page);

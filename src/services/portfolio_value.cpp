@@ -24,7 +24,6 @@ using std::chrono::microseconds;
 
 namespace {
 
-double hours_of(microseconds d) { return std::chrono::duration<double, std::ratio<3600>>(d).count(); }
 double r6(double v) { return std::round(v * 1e6) / 1e6; }
 
 // What an EV member would draw in a slot without the aggregator: full power from its
