@@ -6,6 +6,7 @@ and settled exactly once, nothing may be duplicated or lost, and every job must 
 exactly once.
 
     tests/cluster/run_cluster_test.py --binary build/flexmarket [--hours 48] [--speed 1440] [--keep]
+                                      [--no-meter-forecasts]
 
 What it does:
 
@@ -365,7 +366,12 @@ class Test:
             path = f"/api/v1/sensors/{self.load_sensor}/forecasts"
             body = {"duration": "PT48H", "model": "auto"}
         else:
-            path = f"/api/v1/sensors/{p['meter']}/forecasts"
+            # Forecasts of the settlement meters themselves, as a BEMS would ask for them
+            # (--no-meter-forecasts: of the building load sensor instead).
+            if self.args.no_meter_forecasts:
+                p = self.participants[0]
+            sensor = self.load_sensor if self.args.no_meter_forecasts else p["meter"]
+            path = f"/api/v1/sensors/{sensor}/forecasts"
             body = {"duration": "PT6H", "model": "seasonal_naive"}
         status, data = self.api.call("POST", path, body, p["token"])
         if status == 202:
@@ -780,6 +786,8 @@ def main():
     ap.add_argument("--bid-pause", type=float, default=1.0, help="scales the pause between a bot's bids")
     ap.add_argument("--down-seconds", type=float, default=6.0, help="how long the killed processes stay down")
     ap.add_argument("--lease", default="5s", help="jobs.lease for the cluster (when the platform has it)")
+    ap.add_argument("--no-meter-forecasts", action="store_true",
+                    help="forecast a sensor that settles nothing instead of the settlement meters")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) even when it passes")
     args = ap.parse_args()
     t = Test(args)
