@@ -123,6 +123,8 @@ void register_v1_portfolio_routes(ApiServer& server);
 void register_v1_session_routes(ApiServer& server);
 // The web interface's pages and files (api/web.cpp): not under /api.
 void register_web_routes(ApiServer& server);
+// GET /metrics (api/metrics_route.cpp).
+void register_metrics_routes(ApiServer& server);
 
 // The value of cookie `name` in the request's Cookie headers; empty when absent.
 std::string cookie_value(const httplib::Request& req, std::string_view name);

@@ -1,5 +1,6 @@
 // flexmarket's own REST API, /api/v1. docs/openapi.json documents every route here;
 // tests/system/openapi_test.cpp checks that the two agree.
+#include <algorithm>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -72,6 +73,42 @@ void register_v1_routes(ApiServer& s) {
       send_json(c.res, 503, body);
       return;
     }
+    send_json(c.res, 200, body);
+  });
+
+  // Readiness, for load balancers: the database answers and has every migration this
+  // binary knows (a server started before `db upgrade`, or beside an older schema, is not
+  // ready). /api/v1/health stays the liveness check.
+  s.route("GET", "/api/v1/health/ready", open_route(), [&p](RequestContext& c) {
+    json body = {{"database", store::to_string(p.db->backend())}};
+    std::vector<int> applied;
+    try {
+      applied = store::applied_versions(*p.db);
+    } catch (const std::exception&) {
+      body["status"] = "not_ready";
+      body["reason"] = "the database does not answer";
+      send_json(c.res, 503, body);
+      return;
+    }
+    body["schema_version"] = applied.empty() ? 0 : applied.back();
+    std::vector<int> missing;  // one version may have a file per backend
+    for (const auto& m : store::migrations()) {
+      if (std::find(applied.begin(), applied.end(), m.version) == applied.end() &&
+          std::find(missing.begin(), missing.end(), m.version) == missing.end()) {
+        missing.push_back(m.version);
+      }
+    }
+    if (!missing.empty()) {
+      std::string list;
+      for (int v : missing) list += (list.empty() ? "" : ", ") + std::to_string(v);
+      body["status"] = "not_ready";
+      body["missing_migrations"] = missing;
+      body["reason"] = "the database lacks migration" + std::string(missing.size() > 1 ? "s " : " ") + list +
+                       " of this binary: run `flexmarket db upgrade`";
+      send_json(c.res, 503, body);
+      return;
+    }
+    body["status"] = "ready";
     send_json(c.res, 200, body);
   });
 

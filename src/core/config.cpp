@@ -61,6 +61,7 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"server.request_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_request_timeout = to_duration(v, k); }},
       {"server.max_connections_per_address", [](Config& c, const std::string& v, const std::string& k) { c.server_max_connections_per_address = to_int(v, k, 1, 100000); }},
       {"server.stream_token_check", [](Config& c, const std::string& v, const std::string& k) { c.server_stream_token_check = to_duration(v, k); }},
+      {"server.metrics_public", [](Config& c, const std::string& v, const std::string& k) { c.server_metrics_public = to_bool(v, k); }},
       {"database.url", [](Config& c, const std::string& v, const std::string&) { c.database_url = v; }},
       {"database.pool_size", [](Config& c, const std::string& v, const std::string& k) { c.database_pool_size = to_int(v, k, 0, 1024); }},
       {"paths.var_dir", [](Config& c, const std::string& v, const std::string&) { c.var_dir = v; }},

@@ -60,6 +60,9 @@ struct Config {
   // How often an open event stream's token is checked again (revoked, expired, user
   // deactivated: the stream ends).
   std::chrono::seconds server_stream_token_check{15};
+  // GET /metrics without a token (for a Prometheus on a private network); otherwise it
+  // needs an admin's or operator's.
+  bool server_metrics_public = false;
 
   // Limits checked before work starts, so that one request cannot take the platform's
   // memory, time or threads (each refused with 413 or 422 stating the limit).

@@ -1,5 +1,6 @@
 #include "services/market_service.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "core/quantity.hpp"
 #include "core/text.hpp"
 #include "core/units.hpp"
@@ -512,7 +514,11 @@ RunReport MarketService::run_due(Instant t) {
     }
     for (Instant slot : due) {
       ++report.gates_closed;
-      if (close_gate(m, slot, t)) ++report.slots_cleared;
+      const auto started = std::chrono::steady_clock::now();
+      if (close_gate(m, slot, t)) {
+        ++report.slots_cleared;
+        metrics::market_slot_cleared(m.id, metrics::seconds_since(started));
+      }
     }
     db_.transaction([&](store::Connection& c) {
       for (const char* s : {"won", "partially_won"}) {
@@ -531,7 +537,12 @@ RunReport MarketService::run_due(Instant t) {
       auto c = db_.acquire();
       to_settle = store::bids::slots_with(*c, m.id, "settling", t);
     }
-    for (Instant slot : to_settle) report.statements += settle_slot(m, slot, t, false);
+    for (Instant slot : to_settle) {
+      const auto started = std::chrono::steady_clock::now();
+      const int written = settle_slot(m, slot, t, false);
+      report.statements += written;
+      if (written > 0) metrics::market_slot_settled(m.id, written, metrics::seconds_since(started));
+    }
     // Corrections: recently settled slots whose meter data changed since.
     std::vector<Instant> recent;
     {
@@ -540,7 +551,11 @@ RunReport MarketService::run_due(Instant t) {
         if (s.market_id == m.id && (recent.empty() || recent.back() != s.slot_start)) recent.push_back(s.slot_start);
       }
     }
-    for (Instant slot : recent) report.corrections += settle_slot(m, slot, t, true);
+    for (Instant slot : recent) {
+      const int corrected = settle_slot(m, slot, t, true);
+      report.corrections += corrected;
+      if (corrected > 0) metrics::market_corrections(m.id, corrected);
+    }
   }
   report.dr_settled = settle_demand_response(t);
   return report;

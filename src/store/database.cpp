@@ -1,8 +1,10 @@
 #include "store/database.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
+#include "core/metrics.hpp"
 #include "store/postgres_database.hpp"
 #include "store/sqlite_database.hpp"
 
@@ -49,6 +51,14 @@ struct Database::Pool {
   int max = 1;
 };
 
+namespace {
+// Under the pool's lock.
+void publish_pool_state(int open, std::size_t idle_count) {
+  const int idle = static_cast<int>(idle_count);
+  metrics::db_pool_connections(open - idle, idle);
+}
+}  // namespace
+
 Database::Database(int pool_size) : pool_(std::make_unique<Pool>()) { pool_->max = pool_size; }
 Database::~Database() = default;
 
@@ -58,20 +68,25 @@ ConnectionLease::~ConnectionLease() {
 
 ConnectionLease Database::acquire() {
   {
+    const auto asked = std::chrono::steady_clock::now();
     std::unique_lock lock(pool_->mu);
     pool_->cv.wait(lock, [&] { return !pool_->idle.empty() || pool_->open < pool_->max; });
+    metrics::db_pool_waited(metrics::seconds_since(asked));
     if (!pool_->idle.empty()) {
       auto c = std::move(pool_->idle.back());
       pool_->idle.pop_back();
+      publish_pool_state(pool_->open, pool_->idle.size());
       return ConnectionLease(this, std::move(c));
     }
     ++pool_->open;
+    publish_pool_state(pool_->open, pool_->idle.size());
   }
   try {
     return ConnectionLease(this, connect());
   } catch (...) {
     std::lock_guard lock(pool_->mu);
     --pool_->open;
+    publish_pool_state(pool_->open, pool_->idle.size());
     pool_->cv.notify_one();
     throw;
   }
@@ -84,6 +99,7 @@ void Database::release(std::unique_ptr<Connection> c) {
   } else {
     --pool_->open;
   }
+  publish_pool_state(pool_->open, pool_->idle.size());
   pool_->cv.notify_one();
 }
 

@@ -228,6 +228,7 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/portfolios/{id}/resume", "post"}, {"/api/v1/portfolios/{id}/offers", "get"},
       {"/api/v1/portfolios/{id}/steps", "get"}, {"/api/v1/portfolios/{id}/value", "get"},
       {"/api/v1/assets/{id}/setpoints", "get"},
+      {"/api/v1/health/ready", "get"}, {"/metrics", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
