@@ -8,6 +8,7 @@
 #include "jobs/market_clock.hpp"
 #include "security/secrets.hpp"
 #include "store/forecasts_repository.hpp"
+#include "store/partitions.hpp"
 
 namespace flexmarket::services {
 
@@ -30,6 +31,23 @@ void make_job_runner(Platform& p, JobMode mode) {
   auto* portfolios = p.portfolios.get();
   p.job_runner->handle(PortfolioService::kJobKind, [portfolios](const store::JobRecord& j) { return portfolios->run(j); });
   p.job_runner->every_poll([portfolios, clock] { portfolios->enqueue_due(clock->now()); });
+  // Next months' belief partitions, made ahead of their data: at the runner's first poll
+  // (after the migrations) and then hourly. Ingest makes a missing month itself; this keeps
+  // that off the request path. Months by the market clock (which the demo's data follow)
+  // and by the wall clock.
+  auto* db = p.db.get();
+  auto next_partitions = std::make_shared<std::chrono::steady_clock::time_point>();
+  p.job_runner->every_poll([db, clock, next_partitions] {
+    const auto t = std::chrono::steady_clock::now();
+    if (t < *next_partitions) return;
+    *next_partitions = t + std::chrono::hours(1);
+    auto c = db->acquire();
+    for (Instant at : {clock->now(), now()}) {
+      for (const auto& name : store::partitions::ensure_ahead(*c, db->backend(), at)) {
+        log_info("created partition", {{"table", name}});
+      }
+    }
+  });
   auto* runner = p.job_runner.get();
   schedules->on_queued = [runner](std::int64_t) { runner->notify(); };
   forecasts->on_queued = [runner](std::int64_t) { runner->notify(); };

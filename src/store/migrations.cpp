@@ -34,12 +34,14 @@ std::set<int> versions_in(Connection& c) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = [] {
     std::vector<Migration> out;
-    static const std::regex name_re(R"(src/store/migrations/(\d{4})_([a-z0-9_]+)\.sql)");
+    static const std::regex name_re(R"(src/store/migrations/(\d{4})_([a-z0-9_]+)(\.postgres|\.sqlite)?\.sql)");
     for (const auto& [path, content] : embedded_files()) {
       std::cmatch m;
       const std::string p(path);
       if (std::regex_match(p.c_str(), m, name_re)) {
-        out.push_back({std::stoi(m[1].str()), m[2].str(), std::string(content)});
+        std::optional<Backend> only;
+        if (m[3].matched) only = m[3].str() == ".postgres" ? Backend::postgres : Backend::sqlite;
+        out.push_back({std::stoi(m[1].str()), m[2].str(), std::string(content), only});
       }
     }
     std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
@@ -48,7 +50,7 @@ const std::vector<Migration>& migrations() {
   return list;
 }
 
-UpgradeReport upgrade(Database& db) {
+UpgradeReport upgrade(Database& db, int up_to) {
   auto c = db.acquire();
   const bool pg = db.backend() == Backend::postgres;
   // PostgreSQL does not serialise concurrent CREATE TABLE IF NOT EXISTS, so upgrades hold
@@ -59,13 +61,14 @@ UpgradeReport upgrade(Database& db) {
   try {
     c->execute_script(kCreateTable);
     for (const Migration& m : migrations()) {
+      if (m.version > up_to) break;
       c->begin();
       try {
         if (versions_in(*c).count(m.version)) {
           c->rollback();
           continue;
         }
-        c->execute_script(translate_schema(m.sql, db.backend()));
+        if (!m.only || *m.only == db.backend()) c->execute_script(translate_schema(m.sql, db.backend()));
         c->query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                  {static_cast<std::int64_t>(m.version), m.name, to_micros(now())});
         c->commit();

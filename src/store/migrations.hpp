@@ -1,6 +1,10 @@
 #pragma once
 // Numbered SQL migrations (src/store/migrations/NNNN_name.sql, compiled into the binary)
 // and the table that records which ones a database has: schema_migrations.
+// NNNN_name.postgres.sql (or .sqlite.sql) runs on that backend only; the other records it
+// as applied without running anything, so both count the same versions.
+#include <climits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +16,7 @@ struct Migration {
   int version;
   std::string name;
   std::string sql;  // with dialect tokens, see dialect.hpp
+  std::optional<Backend> only;  // runs on this backend only
 };
 
 // All migrations known to this binary, by ascending version.
@@ -25,7 +30,8 @@ struct UpgradeReport {
 // Applies every migration not yet recorded, each in its own transaction with its record,
 // so a failure leaves the database at the last complete version. Safe to run twice and
 // from two processes at once (the second waits for the first, then finds nothing to do).
-UpgradeReport upgrade(Database& db);
+// `up_to` stops after that version (tests build older databases with it).
+UpgradeReport upgrade(Database& db, int up_to = INT_MAX);
 
 // Versions recorded in schema_migrations; empty for a new database.
 std::vector<int> applied_versions(Database& db);

@@ -1,6 +1,9 @@
 #include "store/timeseries_repository.hpp"
 
+#include <algorithm>
 #include <cstdio>
+
+#include "store/partitions.hpp"
 
 namespace flexmarket::store {
 
@@ -252,8 +255,24 @@ std::int64_t insert_sqlite(Connection& c, std::span<const BeliefRow> rows) {
   return inserted;
 }
 
+// The calendar months (partitions::month_of) the rows' events fall in.
+std::vector<int> months_of(std::span<const BeliefRow> rows) {
+  std::vector<int> months;
+  std::int64_t from = 1, to = 0;  // the last month seen: [from, to)
+  for (const auto& r : rows) {
+    if (r.event_start_us >= from && r.event_start_us < to) continue;
+    const int m = partitions::month_of(r.event_start_us);
+    from = partitions::month_start(m);
+    to = partitions::month_start(m + 1);
+    if (std::find(months.begin(), months.end(), m) == months.end()) months.push_back(m);
+  }
+  return months;
+}
+
 // PostgreSQL: five arrays per statement, unnested server-side.
 std::int64_t insert_postgres(Connection& c, std::span<const BeliefRow> rows) {
+  // The months' tables first: beliefs has no default partition (see partitions.hpp).
+  partitions::ensure_months(c, Backend::postgres, months_of(rows));
   constexpr std::size_t kChunk = 50000;
   std::int64_t inserted = 0;
   for (std::size_t at = 0; at < rows.size(); at += kChunk) {
