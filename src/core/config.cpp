@@ -64,6 +64,7 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"server.metrics_public", [](Config& c, const std::string& v, const std::string& k) { c.server_metrics_public = to_bool(v, k); }},
       {"database.url", [](Config& c, const std::string& v, const std::string&) { c.database_url = v; }},
       {"database.pool_size", [](Config& c, const std::string& v, const std::string& k) { c.database_pool_size = to_int(v, k, 0, 1024); }},
+      {"database.sqlite_synchronous", [](Config& c, const std::string& v, const std::string& k) { c.database_sqlite_synchronous = one_of(v, k, {"normal", "full"}); }},
       {"paths.var_dir", [](Config& c, const std::string& v, const std::string&) { c.var_dir = v; }},
       {"auth.token_ttl", [](Config& c, const std::string& v, const std::string& k) { c.auth_token_ttl = to_duration(v, k); }},
       {"auth.token_pepper", [](Config& c, const std::string& v, const std::string&) { c.auth_token_pepper = v; }},
@@ -93,6 +94,10 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"market.stats_min_participants", [](Config& c, const std::string& v, const std::string& k) { c.market_stats_min_participants = to_int(v, k, 1, 1000); }},
       {"lp.solver", [](Config& c, const std::string& v, const std::string& k) { c.lp_solver = one_of(v, k, {"auto", "fast", "clp", "cbc"}); }},
       {"jobs.embedded", [](Config& c, const std::string& v, const std::string& k) { c.jobs_embedded = to_bool(v, k); }},
+      {"jobs.lease", [](Config& c, const std::string& v, const std::string& k) {
+         c.jobs_lease = to_duration(v, k);
+         if (c.jobs_lease < std::chrono::seconds(1)) throw invalid_field(k, k + " must be at least 1 s");
+       }},
       {"limits.read_points", [](Config& c, const std::string& v, const std::string& k) { c.limits.read_points = to_int(v, k, 1, 100'000'000); }},
       {"limits.write_rows", [](Config& c, const std::string& v, const std::string& k) { c.limits.write_rows = to_int(v, k, 1, 100'000'000); }},
       {"limits.csv_bytes", [](Config& c, const std::string& v, const std::string& k) { c.limits.csv_bytes = to_int(v, k, 1024, 1'000'000'000); }},

@@ -25,6 +25,11 @@ struct Config {
   std::string database_url;
   // Connections kept open to the database; 0 picks a default for the backend.
   int database_pool_size = 0;
+  // SQLite's PRAGMA synchronous (WAL mode): "normal" may lose the last transactions
+  // committed before an operating-system crash or power loss (never corrupts); "full"
+  // syncs every commit and loses nothing acknowledged. A process crash loses nothing
+  // under either.
+  std::string database_sqlite_synchronous = "normal";
 
   std::filesystem::path var_dir = "var";
 
@@ -51,6 +56,9 @@ struct Config {
   std::string lp_solver = "auto";
   // Whether serve runs queued jobs itself while no `flexmarket worker` is running.
   bool jobs_embedded = true;
+  // How long a claimed job belongs to its runner without news from it; the runner extends it
+  // every quarter of it while the job runs. A job whose runner died is taken over after it.
+  std::chrono::seconds jobs_lease{30};
 
   // Whole-request deadline: a request's headers and body must arrive within it, however
   // slowly the bytes trickle (slow clients hold a thread each).

@@ -9,8 +9,9 @@
 
 namespace flexmarket {
 
-// Why work stops: its time limit passed, its runner is shutting down, or a user cancelled it.
-enum class StopReason { none = 0, time_limit, shutdown, cancelled };
+// Why work stops: its time limit passed, its runner is shutting down, a user cancelled it,
+// or another runner took the job over (this runner's lease expired).
+enum class StopReason { none = 0, time_limit, shutdown, cancelled, lease_lost };
 
 class StopToken {
  public:

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include "core/failpoint.hpp"
 #include "core/log.hpp"
 #include "core/stop.hpp"
 
@@ -25,8 +27,9 @@ Instant wall_now() { return std::chrono::time_point_cast<std::chrono::microsecon
 
 }  // namespace
 
-JobRunner::JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll, std::chrono::seconds timeout)
-    : db_(db), mode_(mode), poll_(poll), name_(host_and_pid(mode)), timeout_(timeout) {}
+JobRunner::JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll, std::chrono::seconds timeout,
+                     std::chrono::milliseconds lease)
+    : db_(db), mode_(mode), poll_(poll), name_(host_and_pid(mode)), timeout_(timeout), lease_(lease) {}
 
 JobRunner::~JobRunner() { stop(); }
 
@@ -108,7 +111,7 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
     auto c = db_.acquire();
     c->begin();
     try {
-      job = store::jobs::claim(*c, db_.backend(), name_, wall_now(), id);
+      job = store::jobs::claim(*c, db_.backend(), name_, wall_now(), lease_, id);
       c->commit();
     } catch (...) {
       c->rollback();
@@ -116,27 +119,43 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
     }
   }
   if (!job) return false;
+  const store::JobLease lease{job->id, job->attempt};
+  if (job->takeovers > 0) {
+    log_warn("job taken over", {{"job", job->id}, {"kind", job->kind}, {"attempt", job->attempt}, {"runner", name_}});
+  }
   const auto t0 = std::chrono::steady_clock::now();
   bool ok = false;
   std::string outcome;
-  // A cancellation belonged to the previous job; a shutdown stays raised.
-  StopReason previous = StopReason::cancelled;
-  stop_reason_.compare_exchange_strong(previous, StopReason::none);
-  // While the job runs, look once a second whether a user cancelled it (from any server).
+  // A cancellation or a lost lease belonged to the previous job; a shutdown stays raised.
+  for (StopReason previous : {StopReason::cancelled, StopReason::lease_lost}) {
+    stop_reason_.compare_exchange_strong(previous, StopReason::none);
+  }
+  // While the job runs: extend its lease, and look once a second whether a user cancelled
+  // it (from any server) or another runner took it over.
   std::mutex watch_mu;
   std::condition_variable watch_cv;
   bool finished = false;
   std::thread watcher([&] {
+    const auto extend_every = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), lease_ / 4);
+    auto extended = std::chrono::steady_clock::now();
     std::unique_lock lock(watch_mu);
-    while (!watch_cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+    const auto step = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), extend_every);
+    while (!watch_cv.wait_for(lock, step, [&] { return finished; })) {
       try {
         auto c = db_.acquire();
+        if (std::chrono::steady_clock::now() - extended >= extend_every) {
+          if (!store::jobs::extend_lease(*c, lease, wall_now() + lease_)) {
+            StopReason none = StopReason::none;
+            stop_reason_.compare_exchange_strong(none, StopReason::lease_lost);
+          }
+          extended = std::chrono::steady_clock::now();
+        }
         if (store::jobs::cancel_requested(*c, job->id)) {
           StopReason none = StopReason::none;
           stop_reason_.compare_exchange_strong(none, StopReason::cancelled);
         }
       } catch (const std::exception&) {
-        // The database is busy or away: look again next second.
+        // The database is busy or away: look again next time.
       }
     }
   });
@@ -150,6 +169,7 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
   };
   try {
     ScopedStop limit(StopToken(t0 + timeout_, &stop_reason_));
+    store::jobs::LeaseScope scope(lease);
     auto it = handlers_.find(job->kind);
     if (it == handlers_.end()) throw std::runtime_error("no handler for jobs of kind '" + job->kind + "'");
     outcome = it->second(*job);
@@ -160,24 +180,36 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
     switch (e.reason()) {
       case StopReason::shutdown:
         // The job goes back to the queue for the next runner, unfinished.
-        store::jobs::requeue(*c, job->id);
+        store::jobs::requeue(*c, lease);
         log_info("job requeued", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
         return false;
       case StopReason::cancelled:
-        store::jobs::finish_cancelled(*c, job->id, wall_now());
+        store::jobs::finish_cancelled(*c, lease, wall_now());
         log_info("job cancelled", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
+        return true;
+      case StopReason::lease_lost:
+        log_warn("job taken over by another runner; this runner's work is dropped",
+                 {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
         return true;
       default:
         outcome = "the job ran longer than limits.job_timeout (" + std::to_string(timeout_.count()) +
                   " s) and was stopped";
     }
+  } catch (const store::LeaseLost& e) {
+    stop_watching();
+    log_warn("job taken over by another runner; this runner's work is dropped",
+             {{"job", job->id}, {"kind", job->kind}, {"runner", name_}, {"error", e.what()}});
+    return true;
   } catch (const std::exception& e) {
     outcome = e.what();
   }
   if (watcher.joinable()) stop_watching();
+  failpoint("job.finishing");
   {
     auto c = db_.acquire();
-    store::jobs::finish(*c, job->id, ok, outcome, wall_now());
+    // Handlers that write their outcome end the job in the same transaction (commit_job);
+    // for the others this is where it ends, if the lease still holds.
+    store::jobs::finish(*c, lease, ok, outcome, wall_now());
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (ok) {

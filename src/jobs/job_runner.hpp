@@ -27,9 +27,12 @@ class JobRunner {
   enum class Mode { embedded, worker };
 
   // A job running longer than `timeout` is stopped and fails; stop() stops the job in
-  // flight within moments and puts it back in the queue for the next runner.
+  // flight within moments and puts it back in the queue for the next runner. A claimed job
+  // is leased for `lease`, extended every lease/4 while it runs: if this process dies, the
+  // job is taken over by another runner once the lease expires.
   JobRunner(store::Database& db, Mode mode, std::chrono::milliseconds poll = std::chrono::milliseconds(500),
-            std::chrono::seconds timeout = std::chrono::seconds(300));
+            std::chrono::seconds timeout = std::chrono::seconds(300),
+            std::chrono::milliseconds lease = std::chrono::seconds(30));
   ~JobRunner();
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -62,6 +65,7 @@ class JobRunner {
   std::condition_variable wake_;
   bool stopping_ = false, notified_ = false;
   std::chrono::seconds timeout_;
+  std::chrono::milliseconds lease_;
   // Raised while a job runs: shutdown by stop(), cancelled when a user cancels it.
   std::atomic<StopReason> stop_reason_{StopReason::none};
   std::atomic<bool> shutting_down_{false};

@@ -12,6 +12,7 @@
 
 #include "core/cron.hpp"
 #include "core/error.hpp"
+#include "core/failpoint.hpp"
 #include "core/log.hpp"
 #include "core/roles.hpp"
 #include "core/text.hpp"
@@ -280,6 +281,7 @@ std::string ForecastService::run(const store::JobRecord& job) {
   std::map<std::string, std::int64_t> source_ids;
   json events = json::array();
   std::int64_t stored = 0;
+  json result;
   db_.transaction([&](store::Connection& c) {
     auto source = [&](const std::string& name, const char* type) {
       auto it = source_ids.find(name);
@@ -310,30 +312,33 @@ std::string ForecastService::run(const store::JobRecord& job) {
     for (const auto& b : f.buckets) {
       if (b.compared_learnt) store::forecasts::record_choice(c, sensor.id, b.horizon, b.learnt_won, as_of);
     }
+    json buckets = json::array();
+    json fallbacks = json::array();
+    for (const auto& b : f.buckets) {
+      if (b.events == 0) continue;
+      buckets.push_back({{"horizon", timeseries::format_duration(microseconds(b.horizon))},
+                         {"events", b.events},
+                         {"model", fc::to_string(b.model)},
+                         {"variant", b.variant.empty() ? json(nullptr) : json(b.variant)},
+                         {"reason", b.reason},
+                         {"selection_wape", metric(b.selection_wape)}});
+      if (settings.model != fc::Model::automatic && b.model != settings.model) fallbacks.push_back(b.reason);
+    }
+    json sources = json::array();
+    for (const auto& [name, id] : source_ids) sources.push_back({{"id", id}, {"name", name}});
+    result = {{"model", f.models_used()},
+              {"unit", sensor.unit},
+              {"resolution", timeseries::format_duration(sensor.event_resolution)},
+              {"buckets", buckets},
+              {"fallback_reason", fallbacks.empty() ? json(nullptr) : json(fallbacks[0])},
+              {"notes", f.notes},
+              {"sources", sources},
+              {"stored_beliefs", stored},
+              {"events", events}};
+    failpoint("forecast.stored");
+    // The forecast and its job's `done` commit together (see store::jobs::commit_job).
+    store::jobs::commit_job(c, result.dump(), flexmarket::now());
   });
-  json buckets = json::array();
-  json fallbacks = json::array();
-  for (const auto& b : f.buckets) {
-    if (b.events == 0) continue;
-    buckets.push_back({{"horizon", timeseries::format_duration(microseconds(b.horizon))},
-                       {"events", b.events},
-                       {"model", fc::to_string(b.model)},
-                       {"variant", b.variant.empty() ? json(nullptr) : json(b.variant)},
-                       {"reason", b.reason},
-                       {"selection_wape", metric(b.selection_wape)}});
-    if (settings.model != fc::Model::automatic && b.model != settings.model) fallbacks.push_back(b.reason);
-  }
-  json sources = json::array();
-  for (const auto& [name, id] : source_ids) sources.push_back({{"id", id}, {"name", name}});
-  json result = {{"model", f.models_used()},
-                 {"unit", sensor.unit},
-                 {"resolution", timeseries::format_duration(sensor.event_resolution)},
-                 {"buckets", buckets},
-                 {"fallback_reason", fallbacks.empty() ? json(nullptr) : json(fallbacks[0])},
-                 {"notes", f.notes},
-                 {"sources", sources},
-                 {"stored_beliefs", stored},
-                 {"events", events}};
   return result.dump();
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/failpoint.hpp"
 #include "core/metrics.hpp"
 #include "core/quantity.hpp"
 #include "core/text.hpp"
@@ -73,6 +74,16 @@ std::int64_t minor(double amount, int digits) {
   if (v >= kMax) return static_cast<std::int64_t>(kMax);
   if (v <= -kMax) return -static_cast<std::int64_t>(kMax);
   return std::llround(v);
+}
+
+// What a meter measured in [from, to): beliefs formed after each interval ended (horizon
+// <= 0). A forecast stored on a settlement meter is not a reading: the interval stays
+// missing until measured, so a slot never settles on a guess.
+timeseries::Series measured(store::Connection& c, store::Backend backend, std::int64_t sensor, Instant from, Instant to,
+                            std::chrono::microseconds r) {
+  auto beliefs = store::beliefs::load_most_recent(c, backend, sensor, from, to, r, std::nullopt, std::nullopt);
+  std::erase_if(beliefs, [](const timeseries::Belief& b) { return b.belief_horizon_us > 0; });
+  return timeseries::most_recent_beliefs(beliefs, from, to, r);
 }
 
 // A key per market and slot for PostgreSQL advisory locks: placing a bid holds it shared,
@@ -225,8 +236,6 @@ store::MarketRecord MarketService::update_market(const Principal& who, std::int6
   } catch (const store::UniqueViolation&) {
     throw conflict("a market named '" + m.name + "' already exists");
   }
-  std::lock_guard lock(markets_mu_);
-  markets_[id] = m;
   return m;
 }
 
@@ -235,17 +244,11 @@ std::vector<store::MarketRecord> MarketService::list_markets() {
   return store::markets::list(*c);
 }
 
+// Read each time, not cached: another server may have changed the market a moment ago.
 store::MarketRecord MarketService::get_market(std::int64_t id) {
-  {
-    std::lock_guard lock(markets_mu_);
-    auto it = markets_.find(id);
-    if (it != markets_.end()) return it->second;
-  }
   auto c = db_.acquire();
   auto m = store::markets::find(*c, id);
   if (!m) throw not_found("no market with id " + std::to_string(id));
-  std::lock_guard lock(markets_mu_);
-  markets_.emplace(id, *m);
   return *m;
 }
 
@@ -500,6 +503,7 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
     for (auto& [account, trades] : per_account) {
       store::events::append(c, "trades", m.id, account, event_payload(m.id, slot, {{"trades", trades}}), t);
     }
+    failpoint("market.cleared");  // crash tests: everything written, nothing committed
     return true;
   });
 }
@@ -529,8 +533,9 @@ RunReport MarketService::run_due(Instant t) {
         }
       }
       for (Instant slot : store::bids::slots_with(c, m.id, "executing", t - m.slot_length + microseconds(1))) {
-        store::bids::move_status(c, m.id, slot, {"executing"}, "settling", t);
-        store::events::append(c, "settling", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
+        if (store::bids::move_status(c, m.id, slot, {"executing"}, "settling", t) > 0) {
+          store::events::append(c, "settling", m.id, std::nullopt, event_payload(m.id, slot, json::object()), t);
+        }
       }
     });
     {
@@ -661,6 +666,10 @@ int MarketService::settle_demand_response(Instant t) {
     const auto m = get_market(o.market_id);
     const auto* tz = timeseries::find_zone(m.timezone);
     db_.transaction([&](store::Connection& c) {
+      // Another runner may have settled it since it was listed: settle it once.
+      if (db_.backend() == store::Backend::postgres) c.query("SELECT id FROM dr_offers WHERE id = ? FOR UPDATE", {o.id});
+      auto fresh = store::dr_offers::find(c, o.id);
+      if (!fresh || fresh->status != "accepted") return;
       auto meter = store::markets::meter_of(c, m.id, o.account_id);
       std::optional<store::SensorRecord> s;
       if (meter) s = store::sensors::find(c, *meter);
@@ -668,9 +677,7 @@ int MarketService::settle_demand_response(Instant t) {
       auto energy = [&](Instant from, Instant to) -> std::optional<double> {
         if (!s) return std::nullopt;
         const auto r = s->event_resolution;
-        auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, timeseries::floor_to(from, r), to, r,
-                                                        std::nullopt, std::nullopt);
-        auto series = timeseries::most_recent_beliefs(beliefs, from, to, r);
+        auto series = measured(c, db_.backend(), s->id, timeseries::floor_to(from, r), to, r);
         const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
         const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
         double sum = 0;
@@ -710,6 +717,7 @@ int MarketService::settle_demand_response(Instant t) {
                                                  {"delivered_kwh", *o.delivered_kwh}, {"rate", *o.rate}});
       store::events::append(c, "dr_settled", m.id, o.account_id, payload, t);
       if (o.aggregator_account_id) store::events::append(c, "dr_settled", m.id, *o.aggregator_account_id, payload, t);
+      failpoint("market.dr_settled");
       ++settled;
     });
   }
@@ -725,8 +733,7 @@ MeterTotal MarketService::meter_total(store::Connection& c, const store::MarketR
   auto s = store::sensors::find(c, *meter);
   if (!s) return out;
   const auto r = s->event_resolution;
-  auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, slot, slot_end, r, std::nullopt, std::nullopt);
-  auto series = timeseries::most_recent_beliefs(beliefs, slot, slot_end, r);
+  auto series = measured(c, db_.backend(), s->id, slot, slot_end, r);
   const double to_kw = *conversion_factor(*parse_unit(s->unit), *parse_unit("kW"));
   const double hours = std::chrono::duration<double, std::ratio<3600>>(r).count();
   out.missing = 0;
@@ -746,6 +753,9 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
   const Instant slot_end = slot + m.slot_length;
   const bool deadline_passed = t >= slot_end + m.settlement_deadline;
   return db_.transaction([&](store::Connection& c) {
+    // Runners in other processes settle the same slots: one at a time, and each sees what
+    // the one before wrote (SQLite's write transactions are serialised already).
+    if (db_.backend() == store::Backend::postgres) c.query("SELECT pg_advisory_xact_lock(?)", {slot_lock_key(m.id, slot)});
     auto trades = store::trades::of_slot(c, m.id, slot);
     std::map<std::int64_t, store::SettlementRecord> by_account;
     const double vt = m.volume_tick_kwh;
@@ -816,6 +826,7 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
       ++written;
     }
     if (!correction) store::bids::move_status(c, m.id, slot, {"settling"}, "settled", t);
+    if (written > 0) failpoint(correction ? "market.corrected" : "market.settled");
     return written;
   });
 }

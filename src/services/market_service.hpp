@@ -240,12 +240,10 @@ class MarketService {
   store::Database& db_;
   AssetService& assets_;
   Clock clock_;
-  // Markets never change once created (there is no update), so every server may keep
-  // them: one query less per bid.
-  std::mutex markets_mu_;
-  std::map<std::int64_t, store::MarketRecord> markets_;
   // (market, account) pairs known to have a settlement meter; meters are replaced, never
-  // removed, so a pair once seen stays true.
+  // removed, so a pair once seen stays true in every server. Markets themselves are not
+  // kept: they change (PATCH), and another server must see the change at once.
+  std::mutex markets_mu_;
   std::set<std::pair<std::int64_t, std::int64_t>> metered_;
   int stats_min_participants_ = 3;
 };

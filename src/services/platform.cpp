@@ -21,7 +21,7 @@ Platform::~Platform() {
 void make_job_runner(Platform& p, JobMode mode) {
   p.job_runner = std::make_unique<jobs::JobRunner>(
       *p.db, mode == JobMode::worker ? jobs::JobRunner::Mode::worker : jobs::JobRunner::Mode::embedded,
-      std::chrono::milliseconds(500), p.config.limits.job_timeout);
+      std::chrono::milliseconds(500), p.config.limits.job_timeout, p.config.jobs_lease);
   auto* schedules = p.schedules.get();
   p.job_runner->handle(ScheduleService::kJobKind, [schedules](const store::JobRecord& j) { return schedules->run(j); });
   auto* forecasts = p.forecasts.get();
@@ -63,7 +63,9 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   }
   auto p = std::make_unique<Platform>();
   p->config = config;
-  p->db = store::Database::open(config.effective_database_url(), config.database_pool_size);
+  std::string url = config.effective_database_url();
+  if (url.rfind("sqlite://", 0) == 0 && url.find('?') == std::string::npos) url += "?synchronous=" + config.database_sqlite_synchronous;
+  p->db = store::Database::open(url, config.database_pool_size);
   AuthSettings auth;
   auth.token_ttl = config.auth_token_ttl;
   auth.free_failures = config.auth_login_free_failures;

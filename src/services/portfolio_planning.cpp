@@ -514,6 +514,11 @@ std::string PortfolioService::run_cycle(const store::PortfolioRecord& p, Instant
   detail["members"] = members;
   json bids = json::array();
   const Principal who = portfolio_principal(p);
+  // A step taken over from a runner that died may have placed some bids already: they give
+  // way to this run's, so the slot never holds the curve twice.
+  for (const auto& old : market_.list_bids(who, m.id, slot, std::string("open"), 1, 500).items) {
+    if (old.user_id == who.user_id) market_.cancel_bid(who, old.id);
+  }
   for (auto& b : bids_of(res.curve, m, slot, r.slot_h)) {
     try {
       auto placed = market_.place_bid(who, m.id, b);

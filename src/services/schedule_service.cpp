@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/failpoint.hpp"
 #include "core/quantity.hpp"
 #include "core/stop.hpp"
 #include "core/units.hpp"
@@ -712,6 +713,7 @@ std::string ScheduleService::run(const store::JobRecord& job) {
 
   // Store each device's power as beliefs of its power sensor, formed now.
   json devices = json::array();
+  json result;
   {
     auto c = db_.acquire();
     c->begin();
@@ -739,27 +741,31 @@ std::string ScheduleService::run(const store::JobRecord& job) {
                            {"baseline_cost", money(ds.baseline_cost)},
                            {"baseline_power_kw", watts(ds.baseline_power_kw)}});
       }
+      const std::string currency = price_unit.substr(0, price_unit.find('/'));
+      result = {{"start", format_iso8601(plan.start)},
+                {"end", format_iso8601(plan.start + plan.resolution * n)},
+                {"resolution", timeseries::format_duration(plan.resolution)},
+                {"belief_time", format_iso8601(belief_time)},
+                {"source", kSourceName},
+                {"currency", currency},
+                {"solver", schedule.solver},
+                {"planned_cost", money(schedule.cost)},
+                {"baseline_cost", money(schedule.baseline_cost)},
+                {"savings", money(schedule.baseline_cost) - money(schedule.cost)},
+                {"site_power_kw", watts(schedule.site_power_kw)},
+                {"past_window", payload.value("past_window", false)},
+                {"warnings", warnings},
+                {"devices", devices}};
+      failpoint("schedule.stored");
+      // The schedule and its job's `done` commit together: a runner that dies before this
+      // commit leaves nothing, one that dies after leaves the job done.
+      store::jobs::commit_job(*c, result.dump(), flexmarket::now());
       c->commit();
     } catch (...) {
       c->rollback();
       throw;
     }
   }
-  const std::string currency = price_unit.substr(0, price_unit.find('/'));
-  json result = {{"start", format_iso8601(plan.start)},
-                 {"end", format_iso8601(plan.start + plan.resolution * n)},
-                 {"resolution", timeseries::format_duration(plan.resolution)},
-                 {"belief_time", format_iso8601(belief_time)},
-                 {"source", kSourceName},
-                 {"currency", currency},
-                 {"solver", schedule.solver},
-                 {"planned_cost", money(schedule.cost)},
-                 {"baseline_cost", money(schedule.baseline_cost)},
-                 {"savings", money(schedule.baseline_cost) - money(schedule.cost)},
-                 {"site_power_kw", watts(schedule.site_power_kw)},
-                 {"past_window", payload.value("past_window", false)},
-                 {"warnings", warnings},
-                 {"devices", devices}};
   return result.dump();
 }
 

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, kind, account_id, asset_id, state, payload, result, error, worker, created_at, started_at, finished_at, "
-    "cancel_requested_at";
+    "cancel_requested_at, attempt, lease_until, takeovers";
 
 std::optional<std::string> opt_text(const Row& r, std::size_t i) {
   if (r.is_null(i)) return std::nullopt;
@@ -33,6 +33,9 @@ JobRecord job_from(const Row& r) {
   j.started_at = opt_time(r, 10);
   j.finished_at = opt_time(r, 11);
   j.cancel_requested_at = opt_time(r, 12);
+  j.attempt = r.int64(13);
+  j.lease_until = opt_time(r, 14);
+  j.takeovers = r.int64(15);
   return j;
 }
 
@@ -105,27 +108,64 @@ std::optional<JobRecord> find(Connection& c, std::int64_t id) {
 }
 
 std::optional<JobRecord> claim(Connection& c, Backend backend, const std::string& worker, Instant now,
-                               std::optional<std::int64_t> only_id) {
-  const std::string pick = std::string("SELECT id FROM jobs WHERE state = 'queued'") +
-                           (only_id ? " AND id = ?" : "") + " ORDER BY id LIMIT 1" +
-                           (backend == Backend::postgres ? " FOR UPDATE SKIP LOCKED" : "");
-  std::vector<Value> params{worker, to_micros(now)};
+                               std::chrono::microseconds lease, std::optional<std::int64_t> only_id,
+                               std::int64_t max_takeovers) {
+  const std::int64_t t = to_micros(now);
+  // Runners that died: a cancel asked for ends the job; too many takeovers fail it.
+  c.query("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE state = 'running' "
+          "AND (lease_until IS NULL OR lease_until < ?) AND cancel_requested_at IS NOT NULL",
+          {t, t});
+  c.query("UPDATE jobs SET state = 'failed', finished_at = ?, error = 'its runner stopped (crashed or lost its "
+          "database) ' || CAST(takeovers + 1 AS TEXT) || ' times while running it' WHERE state = 'running' "
+          "AND (lease_until IS NULL OR lease_until < ?) AND takeovers + 1 >= ?",
+          {t, t, max_takeovers});
+  const std::string claimable = "(state = 'queued' OR (state = 'running' AND (lease_until IS NULL OR lease_until < ?)))";
+  const std::string pick = "SELECT id FROM jobs WHERE " + claimable + (only_id ? " AND id = ?" : "") +
+                           " ORDER BY id LIMIT 1" + (backend == Backend::postgres ? " FOR UPDATE SKIP LOCKED" : "");
+  std::vector<Value> params{worker, t, t + lease.count(), t};
   if (only_id) params.emplace_back(*only_id);
-  auto r = c.query("UPDATE jobs SET state = 'running', worker = ?, started_at = ? WHERE id = (" + pick +
-                       ") AND state = 'queued' RETURNING " + kColumns,
+  params.emplace_back(t);
+  auto r = c.query("UPDATE jobs SET worker = ?, started_at = ?, lease_until = ?, attempt = attempt + 1, "
+                   "takeovers = takeovers + CASE WHEN state = 'running' THEN 1 ELSE 0 END, state = 'running' "
+                   "WHERE id = (" + pick + ") AND " + claimable + " RETURNING " + kColumns,
                    params);
   if (r.rows.empty()) return std::nullopt;
   return job_from(r[0]);
 }
 
-void finish(Connection& c, std::int64_t id, bool ok, const std::string& result_or_error, Instant now) {
-  c.query(ok ? "UPDATE jobs SET state = 'done', result = ?, finished_at = ? WHERE id = ?"
-             : "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE id = ?",
-          {result_or_error, to_micros(now), id});
+bool extend_lease(Connection& c, const JobLease& lease, Instant until) {
+  return c.query("UPDATE jobs SET lease_until = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+                 {to_micros(until), lease.id, lease.attempt})
+             .affected_rows > 0;
 }
 
-void requeue(Connection& c, std::int64_t id) {
-  c.query("UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL WHERE id = ? AND state = 'running'", {id});
+bool finish(Connection& c, const JobLease& lease, bool ok, const std::string& result_or_error, Instant now) {
+  return c.query(ok ? "UPDATE jobs SET state = 'done', result = ?, finished_at = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+                    : "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+                 {result_or_error, to_micros(now), lease.id, lease.attempt})
+             .affected_rows > 0;
+}
+
+void requeue(Connection& c, const JobLease& lease) {
+  c.query("UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL, lease_until = NULL "
+          "WHERE id = ? AND attempt = ? AND state = 'running'",
+          {lease.id, lease.attempt});
+}
+
+namespace {
+thread_local std::optional<JobLease> t_lease;
+}
+
+LeaseScope::LeaseScope(JobLease lease) : previous_(t_lease) { t_lease = lease; }
+LeaseScope::~LeaseScope() { t_lease = previous_; }
+std::optional<JobLease> current_lease() { return t_lease; }
+
+bool commit_job(Connection& c, const std::string& result, Instant now) {
+  if (!t_lease) return false;
+  if (!finish(c, *t_lease, true, result, now)) {
+    throw LeaseLost("job " + std::to_string(t_lease->id) + " was taken over by another runner (its lease expired)");
+  }
+  return true;
 }
 
 std::string cancel(Connection& c, std::int64_t id, Instant now) {
@@ -146,8 +186,9 @@ bool cancel_requested(Connection& c, std::int64_t id) {
   return !r.rows.empty() && !r[0].is_null(0);
 }
 
-void finish_cancelled(Connection& c, std::int64_t id, Instant now) {
-  c.query("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'running'", {to_micros(now), id});
+void finish_cancelled(Connection& c, const JobLease& lease, Instant now) {
+  c.query("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+          {to_micros(now), lease.id, lease.attempt});
 }
 
 void heartbeat(Connection& c, const std::string& worker, Instant now) {

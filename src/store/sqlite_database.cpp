@@ -24,7 +24,7 @@ class SqliteConnection : public Connection {
   // `write_lock` is shared by every connection of one SqliteDatabase: SQLite admits one
   // writer at a time, and waiting on a mutex is far cheaper than its busy handler, which
   // sleeps in steps of up to 100 ms when writers collide.
-  SqliteConnection(const std::string& path, std::mutex* write_lock) : write_lock_(write_lock) {
+  SqliteConnection(const std::string& path, bool sync_full, std::mutex* write_lock) : write_lock_(write_lock) {
     const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -34,7 +34,8 @@ class SqliteConnection : public Connection {
     }
     sqlite3_busy_timeout(db_, 10000);
     execute_script(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") + (sync_full ? "FULL" : "NORMAL") +
+        "; PRAGMA foreign_keys=ON;"
         "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;");
   }
 
@@ -188,6 +189,13 @@ class SqliteConnection : public Connection {
 }  // namespace
 
 SqliteDatabase::SqliteDatabase(std::string path, int pool_size) : Database(pool_size), path_(std::move(path)) {
+  // sqlite:///file.db?synchronous=full|normal (database.sqlite_synchronous).
+  if (const auto q = path_.find('?'); q != std::string::npos) {
+    const std::string query = path_.substr(q + 1);
+    path_.resize(q);
+    if (query == "synchronous=full") sync_full_ = true;
+    else if (query != "synchronous=normal") throw DatabaseError("unknown SQLite URL parameter '" + query + "': use ?synchronous=full or ?synchronous=normal");
+  }
   const auto dir = std::filesystem::path(path_).parent_path();
   if (!dir.empty() && !std::filesystem::exists(dir)) {
     // A directory made for the database is its owner's only: it holds password hashes.
@@ -197,6 +205,6 @@ SqliteDatabase::SqliteDatabase(std::string path, int pool_size) : Database(pool_
   acquire();  // open one connection now so that a bad path fails here, not at first use
 }
 
-std::unique_ptr<Connection> SqliteDatabase::connect() { return std::make_unique<SqliteConnection>(path_, &write_lock_); }
+std::unique_ptr<Connection> SqliteDatabase::connect() { return std::make_unique<SqliteConnection>(path_, sync_full_, &write_lock_); }
 
 }  // namespace flexmarket::store

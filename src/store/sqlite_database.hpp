@@ -10,7 +10,8 @@ namespace flexmarket::store {
 // BEGIN IMMEDIATE and wait up to 10 s for it (busy_timeout).
 class SqliteDatabase : public Database {
  public:
-  // `path` is a file path; its directory is created if missing.
+  // `path` is a file path, optionally followed by ?synchronous=full|normal (default normal);
+  // its directory is created if missing.
   SqliteDatabase(std::string path, int pool_size);
   Backend backend() const override { return Backend::sqlite; }
   std::string display_url() const override { return "sqlite://" + path_; }
@@ -21,6 +22,7 @@ class SqliteDatabase : public Database {
 
  private:
   std::string path_;
+  bool sync_full_ = false;  // PRAGMA synchronous=FULL: every commit reaches the disk
   std::mutex write_lock_;  // one writing transaction at a time in this process
 };
 

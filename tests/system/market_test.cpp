@@ -176,6 +176,25 @@ TEST_P(Market, SettlesAtTheDeadlineWithMissingDataFlagged) {
   }
 }
 
+TEST_P(Market, AForecastOnTheSettlementMeterIsNotAReading) {
+  bid(seller, "sell", 10, 3);
+  bid(buyer, "buy", 10, 5);
+  advance("2026-11-23T09:40:00+08:00");
+  // Forecasts (formed before the slot) of both meters: the slot waits for readings.
+  meter_reading(seller, seller_meter, -8, "PT2H");
+  meter_reading(buyer, buyer_meter, 10, "PT2H");
+  EXPECT_EQ(advance("2026-11-23T11:05:00+08:00")["statements"], 0);
+  meter_reading(buyer, buyer_meter, 10);  // the buyer's measurement arrives, not the seller's
+  EXPECT_EQ(advance("2026-11-23T11:06:00+08:00")["statements"], 0);
+  // At the deadline the seller settles with its intervals missing, not on the forecast.
+  EXPECT_EQ(advance("2026-11-24T11:00:00+08:00")["statements"], 2);
+  auto mine = call("GET", "/api/v1/settlements?start=2026-11-23T00:00:00%2B08:00&end=2026-11-24T00:00:00%2B08:00", seller,
+                   nullptr, 200)["items"];
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0]["missing_intervals"], 4);
+  EXPECT_DOUBLE_EQ(mine[0]["metered_kwh"].get<double>(), 0.0);
+}
+
 TEST_P(Market, BadBidsAreRefusedAndChangeNothing) {
   bid(seller, "sell", 1, 3, "2026-11-23T10:30:00+08:00", 422);
   bid(seller, "sell", 1, 3, "2026-11-22T10:00:00+08:00", 422);
