@@ -35,6 +35,7 @@
 #include "services/platform.hpp"
 #include "timeseries/duration.hpp"
 #include "store/migrations.hpp"
+#include "store/backup.hpp"
 
 using namespace flexmarket;
 
@@ -138,9 +139,43 @@ int print_routes(const std::vector<api::RouteInfo>& routes, bool as_json, std::o
 std::optional<std::string> missing_sqlite_file(const std::string& url) {
   const std::string prefix = "sqlite://";
   if (url.rfind(prefix, 0) != 0) return std::nullopt;
-  const std::string path = url.substr(prefix.size());
+  const std::string rest = url.substr(prefix.size());
+  const std::string path = rest.substr(0, rest.find('?'));  // without ?synchronous=...
   if (path.empty() || path == ":memory:" || std::filesystem::exists(path)) return std::nullopt;
   return path;
+}
+
+// `db save` and `db load`: progress on standard error (one updated line on a terminal,
+// a line per table otherwise), the result on standard output.
+int run_backup(const std::string& url, const std::string& file, bool save, bool force) {
+  using Clock = std::chrono::steady_clock;
+  const bool tty = isatty(2);
+  auto shown = Clock::now() - std::chrono::seconds(1);
+  std::int64_t millions = 0;
+  auto progress = [&](const store::BackupProgress& p) {
+    const std::string what = (p.finished ? "copied " : "copying ") + (p.table.empty() ? p.unit : p.table);
+    const std::string line = fmt::format("{}: {}/{} {} ({}%)", what, p.done, p.total, p.unit,
+                                         p.total > 0 ? p.done * 100 / p.total : 100);
+    if (tty) {
+      if (!p.finished && Clock::now() - shown < std::chrono::milliseconds(100)) return;
+      shown = Clock::now();
+      std::cerr << "\r" << line << "\033[K" << (p.finished ? "\n" : "") << std::flush;
+    } else if (p.finished || p.done / 1'000'000 > millions) {
+      std::cerr << line << "\n";
+    }
+    millions = p.finished ? 0 : p.done / 1'000'000;
+  };
+  const auto r = save ? store::save_backup(url, file, progress) : store::load_backup(url, file, force, progress);
+  for (const auto& t : r.skipped) std::cerr << "skipped table " << t << ": not part of flexmarket's schema\n";
+  if (r.upgraded_from) {
+    std::cerr << "the backup has schema version " << r.upgraded_from << ": loaded an upgraded temporary copy (version "
+              << r.schema_version << "); " << file << " is unchanged\n";
+  }
+  const auto rate = static_cast<std::int64_t>(static_cast<double>(r.rows) / std::max(r.seconds, 1e-6));
+  std::cout << fmt::format("{} {} rows of {} tables (schema version {}) {} {} in {:.1f} s: {} rows/s ({})\n",
+                           save ? "saved" : "loaded", r.rows, r.tables.size(), r.schema_version, save ? "to" : "from",
+                           file, r.seconds, rate, r.method);
+  return 0;
 }
 
 int serve(services::Platform& p, const std::function<void()>& on_start = {}, const std::function<void()>& on_stop = {}) {
@@ -247,6 +282,13 @@ int main(int argc, char** argv) {
   db_reset->add_flag("--yes,-y", yes, "do not ask for confirmation");
   auto* db_status = db_cmd->add_subcommand("status", "print applied and known migrations");
   auto* db_schema = db_cmd->add_subcommand("schema", "print the schema (tables, columns, indexes)");
+  std::string backup_file;
+  bool force = false;
+  auto* db_save = db_cmd->add_subcommand("save", "write a consistent backup (an SQLite file) while servers run");
+  db_save->add_option("file", backup_file, "the backup file to write (replaced if it exists)")->required();
+  auto* db_load = db_cmd->add_subcommand("load", "restore a backup file (from db save) into an empty database");
+  db_load->add_option("file", backup_file, "the backup file")->required();
+  db_load->add_flag("--force", force, "replace everything in a database that is not empty");
 
   auto* user_cmd = app.add_subcommand("user", "manage users");
   user_cmd->require_subcommand(1);
@@ -408,11 +450,14 @@ int main(int argc, char** argv) {
 
     if (db_cmd->parsed()) {
       Config c = make_config(g);
-      if (db_status->parsed() || db_schema->parsed()) {
+      if (db_status->parsed() || db_schema->parsed() || db_save->parsed()) {
         if (auto missing = missing_sqlite_file(c.effective_database_url())) {
           std::cerr << "error: no database at " << *missing << "; create it with flexmarket db upgrade or make demo, or give --database URL\n";
           return 1;
         }
+      }
+      if (db_save->parsed() || db_load->parsed()) {
+        return run_backup(c.effective_database_url(), backup_file, db_save->parsed(), force);
       }
       auto db = store::Database::open(c.effective_database_url(), 2);
       if (db_upgrade->parsed()) {
