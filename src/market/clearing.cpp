@@ -173,6 +173,22 @@ Clearing clear(const std::vector<Order>& book, PriceRule rule) {
     }
   }
   std::erase_if(out.trades, [](const Trade& t) { return t.volume == 0; });
+  if (!waiting_buys.empty()) {
+    // Rewiring can pair the same two bids twice: one trade per pair, settled as one amount.
+    std::sort(out.trades.begin(), out.trades.end(), [](const Trade& a, const Trade& b) {
+      return std::pair(a.buy_bid_id, a.sell_bid_id) < std::pair(b.buy_bid_id, b.sell_bid_id);
+    });
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < out.trades.size(); ++i) {
+      if (k > 0 && out.trades[k - 1].buy_bid_id == out.trades[i].buy_bid_id &&
+          out.trades[k - 1].sell_bid_id == out.trades[i].sell_bid_id) {
+        out.trades[k - 1].volume += out.trades[i].volume;
+      } else {
+        out.trades[k++] = out.trades[i];
+      }
+    }
+    out.trades.resize(k);
+  }
   // Whatever is still unpaired could only have traded with its own participant: net it.
   std::int64_t netted_buy = 0;
   for (std::uint32_t i = 0; i < book.size(); ++i) {

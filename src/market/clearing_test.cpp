@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -134,6 +135,31 @@ TEST(Clearing, NoParticipantTradesWithItself) {
   EXPECT_TRUE(alone.trades.empty());
   EXPECT_EQ(fill_of(alone, 1), 0);
   EXPECT_EQ(fill_of(alone, 2), 0);
+}
+
+TEST(Clearing, RewiringAroundASelfTradeGivesOneTradePerPairOfBids) {
+  // A book from the cluster test (account, side, kWh at 0.001 ticks, price at 0.01 ticks)
+  // where rewiring once paired the same two bids twice.
+  std::vector<Order> b;
+  std::int64_t id = 1;
+  auto add = [&](std::int64_t account, Side side, double kwh, double price) {
+    b.push_back({id++, account, side, std::llround(kwh * 1000), std::llround(price * 100)});
+  };
+  add(4, Side::buy, 16, 2.88), add(6, Side::buy, 30, 4.46), add(8, Side::buy, 3, 5.13), add(5, Side::buy, 23, 5.13);
+  add(4, Side::buy, 6, 5.28), add(7, Side::buy, 26, 5.52), add(6, Side::buy, 7, 5.74), add(8, Side::buy, 39, 5.97);
+  add(3, Side::sell, 9, 2.16), add(8, Side::sell, 35, 2.76), add(3, Side::sell, 14, 3.69), add(3, Side::sell, 26, 4.23);
+  add(5, Side::sell, 18, 4.98), add(7, Side::sell, 5, 5.04), add(3, Side::sell, 21, 5.27);
+  auto c = clear(b, PriceRule::midpoint);
+  std::map<std::pair<std::int64_t, std::int64_t>, int> pairs;
+  std::map<std::int64_t, std::int64_t> traded;
+  for (const auto& t : c.trades) {
+    EXPECT_EQ(++pairs[std::pair(t.buy_bid_id, t.sell_bid_id)], 1) << t.buy_bid_id << " " << t.sell_bid_id;
+    EXPECT_NE(t.buyer_id, t.seller_id);
+    EXPECT_GT(t.volume, 0);
+    traded[t.buy_bid_id] += t.volume;
+    traded[t.sell_bid_id] += t.volume;
+  }
+  for (const auto& f : c.fills) EXPECT_EQ(f.volume, traded[f.bid_id]) << f.bid_id;
 }
 
 // Brute force: the largest volume any single price supports.
