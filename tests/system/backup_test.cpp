@@ -289,15 +289,20 @@ FLEXMARKET_ON_BOTH_BACKENDS(Backup);
 // A backup is an SQLite file whatever the backend: SQLite -> PostgreSQL -> SQLite keeps
 // every row of every table, and the PostgreSQL copy keeps working.
 TEST(BackupAcrossBackends, SqliteToPostgresAndBack) {
-  std::vector<std::string> dirs;
+  struct Dirs {
+    std::vector<std::string> list;
+    ~Dirs() {
+      for (const auto& d : list) std::filesystem::remove_all(d);
+    }
+  } dirs;
   auto sqlite = fresh_database(DbBackend::sqlite);
   auto postgres = fresh_database(DbBackend::postgres);
   auto sqlite_again = fresh_database(DbBackend::sqlite);
-  dirs = {sqlite.var_dir, postgres.var_dir, sqlite_again.var_dir};
+  dirs.list = {sqlite.var_dir, postgres.var_dir, sqlite_again.var_dir};
   create_admin(sqlite);
   const auto content = fill(sqlite, 5000);
   const std::string dir = make_temp_dir("fm-backup");
-  dirs.push_back(dir);
+  dirs.list.push_back(dir);
 
   ASSERT_EQ(cli(sqlite, {"db", "save", dir + "/from-sqlite.db"}).exit_code, 0);
   auto loaded = cli(postgres, {"db", "load", dir + "/from-sqlite.db"});
@@ -329,7 +334,6 @@ TEST(BackupAcrossBackends, SqliteToPostgresAndBack) {
   const auto served = dump(postgres);
   EXPECT_EQ(returned.at("assets").size(), original.at("assets").size() + 1);
   EXPECT_EQ(returned, served);
-  for (const auto& d : dirs) std::filesystem::remove_all(d);
 }
 
 }  // namespace
