@@ -111,10 +111,13 @@ std::string describe_schema(Database& db) {
       out += x.text(0) + " " + x.text(1) + " on " + x.text(2) + ": " + x.text(3) + "\n";
     }
   } else {
+    // Partitions (beliefs' months) are data, not schema: the partitioned table stands for them.
+    constexpr const char* kPartitions =
+        "(SELECT relname FROM pg_class WHERE relispartition AND relnamespace = current_schema()::regnamespace)";
     auto cols = c->query(
         "SELECT table_name, column_name, data_type, is_nullable, COALESCE(column_default, '') "
         "FROM information_schema.columns WHERE table_schema = current_schema() "
-        "ORDER BY table_name, ordinal_position");
+        "AND table_name NOT IN " + std::string(kPartitions) + " ORDER BY table_name, ordinal_position");
     for (const auto& row : cols.rows) {
       Row x(row);
       out += "column " + x.text(0) + "." + x.text(1) + " " + x.text(2) + (x.text(3) == "NO" ? " not null" : "") +
@@ -122,10 +125,17 @@ std::string describe_schema(Database& db) {
     }
     auto idx = c->query(
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-        "ORDER BY tablename, indexname");
+        "AND tablename NOT IN " + std::string(kPartitions) + " ORDER BY tablename, indexname");
     for (const auto& row : idx.rows) {
       Row x(row);
       out += "index " + x.text(1) + " on " + x.text(0) + ": " + x.text(2) + "\n";
+    }
+    auto keys = c->query(
+        "SELECT c.relname::text, pg_get_partkeydef(c.oid) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace ORDER BY 1");
+    for (const auto& row : keys.rows) {
+      Row x(row);
+      out += "partitioned " + x.text(0) + " by " + x.text(1) + "\n";
     }
   }
   return out;
