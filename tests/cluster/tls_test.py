@@ -10,8 +10,10 @@ health, the HTTP-to-HTTPS redirect, login and /api/v1/me, a session cookie marke
 event stream's first bytes passing the proxy unbuffered, and the access log carrying the
 client's X-Forwarded-For chain with the request id flexmarket logs for the same request.
 
-Usage: tls_test.py [FLEXMARKET_BINARY]. Exits 77 (skipped) if nginx or openssl is missing.
+Usage: tls_test.py [--binary build/flexmarket]. Exits 77 (skipped) if nginx or openssl is
+missing; KEEP_WORK=1 keeps the temporary directory (configuration, logs).
 """
+import argparse
 import ctypes
 import http.client
 import json
@@ -111,7 +113,9 @@ def wait_for(what, check, seconds=30):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "flexmarket")
+    ap = argparse.ArgumentParser(description="docs/operations.md's nginx configuration over HTTPS")
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "flexmarket"))
+    binary = os.path.abspath(ap.parse_args().binary)
     for tool, name in ((NGINX, "nginx"), (OPENSSL, "openssl")):
         if not os.access(tool, os.X_OK):
             print(f"SKIP: {name} is not installed ({tool}); scripts/setup installs it")
