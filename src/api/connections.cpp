@@ -1,4 +1,5 @@
 #include "api/connections.hpp"
+#include "api/http.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -131,6 +132,8 @@ void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
 }
 
 bool GuardedServer::take_slot(const std::string& address) {
+  // A trusted proxy carries every client's connections: the bound is for clients.
+  if (is_trusted_proxy(address)) return true;
   std::lock_guard lock(mu_);
   int& n = per_address_[address];
   if (n >= max_per_address_) {
@@ -142,6 +145,7 @@ bool GuardedServer::take_slot(const std::string& address) {
 }
 
 void GuardedServer::release_slot(const std::string& address) {
+  if (is_trusted_proxy(address)) return;
   std::lock_guard lock(mu_);
   auto it = per_address_.find(address);
   if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);

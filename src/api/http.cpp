@@ -234,4 +234,37 @@ void send_current_exception(httplib::Response& res, const std::string& request_i
   }
 }
 
+namespace {
+// Set once before the server starts, read by every request after.
+std::vector<std::string>& trusted_proxies() {
+  static std::vector<std::string> list;
+  return list;
+}
+}  // namespace
+
+void set_trusted_proxies(std::vector<std::string> addresses) { trusted_proxies() = std::move(addresses); }
+
+bool is_trusted_proxy(const std::string& address) {
+  const auto& list = trusted_proxies();
+  return std::find(list.begin(), list.end(), address) != list.end();
+}
+
+std::string client_address(const httplib::Request& req) {
+  if (trusted_proxies().empty() || !is_trusted_proxy(req.remote_addr)) return req.remote_addr;
+  const std::string chain = req.get_header_value("X-Forwarded-For");
+  // Right to left: the nearest hops are the proxies; the first other address is the client.
+  std::size_t end = chain.size();
+  while (end > 0) {
+    const std::size_t comma = chain.rfind(',', end - 1);
+    const std::size_t begin = comma == std::string::npos ? 0 : comma + 1;
+    std::string hop = chain.substr(begin, end - begin);
+    hop.erase(0, hop.find_first_not_of(" \t"));
+    hop.erase(hop.find_last_not_of(" \t") + 1);
+    if (!hop.empty() && !is_trusted_proxy(hop)) return hop.size() <= 64 ? hop : req.remote_addr;
+    if (comma == std::string::npos) break;
+    end = comma;
+  }
+  return req.remote_addr;
+}
+
 }  // namespace flexmarket::api

@@ -57,6 +57,12 @@ void refusals_hide_the_object(const std::function<void()>& check, const std::fun
 
 void send_json(httplib::Response& res, int status, const json& body);
 
+// The client's address: the peer, or, when the peer is one of the trusted proxies
+// (server.trusted_proxies), the last address in X-Forwarded-For that is not one of them.
+std::string client_address(const httplib::Request& req);
+void set_trusted_proxies(std::vector<std::string> addresses);
+bool is_trusted_proxy(const std::string& address);
+
 // CSV (RFC 4180, header row, "\r\n" not used: one "\n" per row) from JSON items: one
 // column per entry, `header` its name in the header row, `key` the item field it shows.
 // Numbers are written as JSON writes them (shortest text that reads back the same), null

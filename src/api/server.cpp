@@ -120,6 +120,7 @@ ApiServer::ApiServer(services::Platform& platform)
       server_(std::make_unique<GuardedServer>(platform.config.server_request_timeout,
                                               platform.config.server_max_connections_per_address)) {
   const auto& cfg = platform_.config;
+  set_trusted_proxies(cfg.server_trusted_proxies);
   EventHub::Settings hub;
   hub.max_streams = cfg.limits.streams;
   hub.max_per_user = cfg.limits.streams_per_user;
@@ -196,7 +197,7 @@ ApiServer::ApiServer(services::Platform& platform)
     if (log) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
-      log_request(t_request_id, req.method, req.path, res.status, ms, req.remote_addr);
+      log_request(t_request_id, req.method, req.path, res.status, ms, client_address(req));
     }
     t_timed = false;
     t_counted = false;

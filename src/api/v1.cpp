@@ -122,7 +122,7 @@ void register_v1_routes(ApiServer& s) {
     reject_unknown_fields(body, {"email", "password"});
     const std::string email = require_string(body, "email");
     const std::string password = require_string(body, "password");
-    const auto issued = p.auth->issue_token(email, password, c.req.remote_addr);
+    const auto issued = p.auth->issue_token(email, password, client_address(c.req));
     send_json(c.res, 200,
               {{"token", issued.token}, {"token_type", "Bearer"}, {"expires_at", format_iso8601(issued.expires_at)}});
   });

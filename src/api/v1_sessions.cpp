@@ -69,7 +69,7 @@ void register_v1_session_routes(ApiServer& s) {
     reject_unknown_fields(body, {"email", "password"});
     const std::string email = require_string(body, "email");
     const std::string password = require_string(body, "password");
-    const auto issued = p.auth->issue_token(email, password, c.req.remote_addr, services::TokenKind::session);
+    const auto issued = p.auth->issue_token(email, password, client_address(c.req), services::TokenKind::session);
     const auto who = p.auth->authenticate(issued.token);
     const std::string csrf = p.auth->csrf_token(issued.token);
     const auto max_age = std::max<std::int64_t>(

@@ -59,6 +59,23 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"server.threads", [](Config& c, const std::string& v, const std::string& k) { c.server_threads = to_int(v, k, 2, 8192); }},
       {"server.keep_alive_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_keep_alive_timeout = to_duration(v, k); }},
       {"server.request_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_request_timeout = to_duration(v, k); }},
+      {"server.trusted_proxies", [](Config& c, const std::string& v, const std::string& k) {
+         c.server_trusted_proxies.clear();
+         std::size_t start = 0;
+         while (start <= v.size()) {
+           const std::size_t comma = std::min(v.find(',', start), v.size());
+           std::string a = v.substr(start, comma - start);
+           a.erase(0, a.find_first_not_of(' '));
+           a.erase(a.find_last_not_of(' ') + 1);
+           if (!a.empty()) {
+             if (a.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos) {
+               throw invalid_field(k, k + " lists IP addresses separated by commas, e.g. 127.0.0.1,::1");
+             }
+             c.server_trusted_proxies.push_back(a);
+           }
+           start = comma + 1;
+         }
+       }},
       {"server.max_connections_per_address", [](Config& c, const std::string& v, const std::string& k) { c.server_max_connections_per_address = to_int(v, k, 1, 100000); }},
       {"server.stream_token_check", [](Config& c, const std::string& v, const std::string& k) { c.server_stream_token_check = to_duration(v, k); }},
       {"server.metrics_public", [](Config& c, const std::string& v, const std::string& k) { c.server_metrics_public = to_bool(v, k); }},

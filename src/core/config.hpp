@@ -65,6 +65,9 @@ struct Config {
   std::chrono::seconds server_request_timeout{20};
   // Connections one client address may hold open at once; more are closed at once.
   int server_max_connections_per_address = 256;
+  // Addresses of the proxies in front of the server (e.g. nginx): their connections are not
+  // bounded per address, and the client's address is taken from X-Forwarded-For.
+  std::vector<std::string> server_trusted_proxies;
   // How often an open event stream's token is checked again (revoked, expired, user
   // deactivated: the stream ends).
   std::chrono::seconds server_stream_token_check{15};

@@ -10,6 +10,7 @@
 
 #include "core/failpoint.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/stop.hpp"
 
 namespace flexmarket::jobs {
@@ -181,13 +182,16 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
       case StopReason::shutdown:
         // The job goes back to the queue for the next runner, unfinished.
         store::jobs::requeue(*c, lease);
+        metrics::job_finished(job->kind, "requeued", metrics::seconds_since(t0));
         log_info("job requeued", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
         return false;
       case StopReason::cancelled:
         store::jobs::finish_cancelled(*c, lease, wall_now());
+        metrics::job_finished(job->kind, "cancelled", metrics::seconds_since(t0));
         log_info("job cancelled", {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
         return true;
       case StopReason::lease_lost:
+        metrics::job_finished(job->kind, "lease_lost", metrics::seconds_since(t0));
         log_warn("job taken over by another runner; this runner's work is dropped",
                  {{"job", job->id}, {"kind", job->kind}, {"runner", name_}});
         return true;
@@ -197,6 +201,7 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
     }
   } catch (const store::LeaseLost& e) {
     stop_watching();
+    metrics::job_finished(job->kind, "lease_lost", metrics::seconds_since(t0));
     log_warn("job taken over by another runner; this runner's work is dropped",
              {{"job", job->id}, {"kind", job->kind}, {"runner", name_}, {"error", e.what()}});
     return true;
@@ -211,6 +216,7 @@ bool JobRunner::run_one(std::optional<std::int64_t> id) {
     // for the others this is where it ends, if the lease still holds.
     store::jobs::finish(*c, lease, ok, outcome, wall_now());
   }
+  metrics::job_finished(job->kind, ok ? "done" : "failed", metrics::seconds_since(t0));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (ok) {
     log_info("job done", {{"job", job->id}, {"kind", job->kind}, {"ms", ms}, {"runner", name_}});

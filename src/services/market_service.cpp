@@ -749,86 +749,102 @@ MeterTotal MarketService::meter_total(const store::MarketRecord& m, std::int64_t
   return meter_total(*c, m, account, slot);
 }
 
-int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Instant t, bool correction) {
+int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Instant t,
+                               bool correction) {
   const Instant slot_end = slot + m.slot_length;
   const bool deadline_passed = t >= slot_end + m.settlement_deadline;
-  return db_.transaction([&](store::Connection& c) {
-    // Runners in other processes settle the same slots: one at a time, and each sees what
-    // the one before wrote (SQLite's write transactions are serialised already).
-    if (db_.backend() == store::Backend::postgres) c.query("SELECT pg_advisory_xact_lock(?)", {slot_lock_key(m.id, slot)});
-    auto trades = store::trades::of_slot(c, m.id, slot);
-    std::map<std::int64_t, store::SettlementRecord> by_account;
-    const double vt = m.volume_tick_kwh;
-    for (const auto& tr : trades) {
-      const std::int64_t pay = minor(static_cast<double>(tr.volume_ticks) * vt * tr.price, m.minor_unit_digits);
-      auto& seller = by_account[tr.seller_account_id];
-      auto& buyer = by_account[tr.buyer_account_id];
-      seller.sold_kwh += static_cast<double>(tr.volume_ticks) * vt;
-      seller.trade_amount_minor += pay;
-      buyer.bought_kwh += static_cast<double>(tr.volume_ticks) * vt;
-      buyer.trade_amount_minor -= pay;
-    }
-    auto clearing = store::clearings::find(c, m.id, slot);
-    const double clearing_price = clearing && clearing->price ? *clearing->price : 0.0;
-    // The imbalance price from the market's price sensor, when it has one for the slot.
-    std::optional<double> sensor_price;
-    if (m.imbalance_price_sensor_id) {
-      if (auto s = store::sensors::find(c, *m.imbalance_price_sensor_id)) {
-        auto beliefs = store::beliefs::load_most_recent(c, db_.backend(), s->id, timeseries::floor_to(slot, s->event_resolution),
-                                                        slot_end, s->event_resolution, std::nullopt, std::nullopt);
-        double sum = 0;
-        int n = 0;
-        for (const auto& b : beliefs) sum += b.value, ++n;
-        if (n) sensor_price = sum / n * *conversion_factor(*parse_unit(s->unit), *parse_unit(m.currency + "/kWh"));
+  struct SettledElsewhere {};
+  try {
+    return db_.transaction([&](store::Connection& c) {
+      // Runners in other processes settle the same slots: one at a time, and each sees what
+      // the one before wrote (SQLite's write transactions are serialised already).
+      if (db_.backend() == store::Backend::postgres)
+        c.query("SELECT pg_advisory_xact_lock(?)", {slot_lock_key(m.id, slot)});
+      auto trades = store::trades::of_slot(c, m.id, slot);
+      std::map<std::int64_t, store::SettlementRecord> by_account;
+      const double vt = m.volume_tick_kwh;
+      for (const auto& tr : trades) {
+        const std::int64_t pay =
+            minor(static_cast<double>(tr.volume_ticks) * vt * tr.price, m.minor_unit_digits);
+        auto& seller = by_account[tr.seller_account_id];
+        auto& buyer = by_account[tr.buyer_account_id];
+        seller.sold_kwh += static_cast<double>(tr.volume_ticks) * vt;
+        seller.trade_amount_minor += pay;
+        buyer.bought_kwh += static_cast<double>(tr.volume_ticks) * vt;
+        buyer.trade_amount_minor -= pay;
       }
-    }
-    // Meter data for each participant; without complete data wait for the deadline.
-    int written = 0;
-    std::vector<std::pair<std::int64_t, store::SettlementRecord>> ready;
-    for (auto& [account, st] : by_account) {
-      const auto [metered, missing] = meter_total(c, m, account, slot);
-      if (missing > 0 && !deadline_passed && !correction) return 0;  // wait for the meter data
-      st.market_id = m.id;
-      st.slot_start = slot;
-      st.account_id = account;
-      st.contracted_kwh = st.sold_kwh - st.bought_kwh;
-      st.metered_kwh = std::round(metered * 1e6) / 1e6;
-      st.imbalance_kwh = std::round((st.metered_kwh - st.contracted_kwh) * 1e6) / 1e6;
-      st.missing_intervals = missing;
-      const double price = sensor_price ? *sensor_price
-                                        : clearing_price * (st.imbalance_kwh < 0 ? m.imbalance_short_factor
-                                                                                 : m.imbalance_long_factor);
-      st.imbalance_price = price;
-      st.imbalance_amount_minor = minor(st.imbalance_kwh * price, m.minor_unit_digits);
-      st.total_minor = st.trade_amount_minor + st.imbalance_amount_minor;
-      st.created_at = t;
-      ready.emplace_back(account, st);
-    }
-    for (auto& [account, st] : ready) {
-      auto previous = store::settlements::current(c, m.id, slot, account);
-      if (previous) {
-        if (!correction) continue;
-        if (previous->metered_kwh == st.metered_kwh && previous->missing_intervals == st.missing_intervals &&
-            previous->total_minor == st.total_minor) {
-          continue;  // nothing changed
+      auto clearing = store::clearings::find(c, m.id, slot);
+      const double clearing_price = clearing && clearing->price ? *clearing->price : 0.0;
+      // The imbalance price from the market's price sensor, when it has one for the slot.
+      std::optional<double> sensor_price;
+      if (m.imbalance_price_sensor_id) {
+        if (auto s = store::sensors::find(c, *m.imbalance_price_sensor_id)) {
+          auto beliefs = store::beliefs::load_most_recent(
+              c, db_.backend(), s->id, timeseries::floor_to(slot, s->event_resolution), slot_end,
+              s->event_resolution, std::nullopt, std::nullopt);
+          double sum = 0;
+          int n = 0;
+          for (const auto& b : beliefs) sum += b.value, ++n;
+          if (n)
+            sensor_price =
+                sum / n *
+                *conversion_factor(*parse_unit(s->unit), *parse_unit(m.currency + "/kWh"));
         }
-        st.version = previous->version + 1;
-      } else if (correction) {
-        continue;
       }
-      store::settlements::insert(c, st);
-      store::events::append(c, st.version > 1 ? "settlement_corrected" : "settled", m.id, account,
-                            event_payload(m.id, slot,
-                                          {{"version", st.version},
-                                           {"total", from_minor(st.total_minor, m.minor_unit_digits)},
-                                           {"currency", m.currency}}),
-                            t);
-      ++written;
-    }
-    if (!correction) store::bids::move_status(c, m.id, slot, {"settling"}, "settled", t);
-    if (written > 0) failpoint(correction ? "market.corrected" : "market.settled");
-    return written;
-  });
+      // Meter data for each participant; without complete data wait for the deadline.
+      int written = 0;
+      std::vector<std::pair<std::int64_t, store::SettlementRecord>> ready;
+      for (auto& [account, st] : by_account) {
+        const auto [metered, missing] = meter_total(c, m, account, slot);
+        if (missing > 0 && !deadline_passed && !correction) return 0;  // wait for the meter data
+        st.market_id = m.id;
+        st.slot_start = slot;
+        st.account_id = account;
+        st.contracted_kwh = st.sold_kwh - st.bought_kwh;
+        st.metered_kwh = std::round(metered * 1e6) / 1e6;
+        st.imbalance_kwh = std::round((st.metered_kwh - st.contracted_kwh) * 1e6) / 1e6;
+        st.missing_intervals = missing;
+        const double price =
+            sensor_price ? *sensor_price
+                         : clearing_price * (st.imbalance_kwh < 0 ? m.imbalance_short_factor
+                                                                  : m.imbalance_long_factor);
+        st.imbalance_price = price;
+        st.imbalance_amount_minor = minor(st.imbalance_kwh * price, m.minor_unit_digits);
+        st.total_minor = st.trade_amount_minor + st.imbalance_amount_minor;
+        st.created_at = t;
+        ready.emplace_back(account, st);
+      }
+      for (auto& [account, st] : ready) {
+        auto previous = store::settlements::current(c, m.id, slot, account);
+        if (previous) {
+          if (!correction) continue;
+          if (previous->metered_kwh == st.metered_kwh &&
+              previous->missing_intervals == st.missing_intervals &&
+              previous->total_minor == st.total_minor) {
+            continue;  // nothing changed
+          }
+          st.version = previous->version + 1;
+        } else if (correction) {
+          continue;
+        }
+        // Another runner got there first: its statements stand, and this transaction's go.
+        if (!store::settlements::insert(c, st)) throw SettledElsewhere();
+        store::events::append(
+            c, st.version > 1 ? "settlement_corrected" : "settled", m.id, account,
+            event_payload(m.id, slot,
+                          {{"version", st.version},
+                           {"total", from_minor(st.total_minor, m.minor_unit_digits)},
+                           {"currency", m.currency}}),
+            t);
+        ++written;
+      }
+      if (!correction) store::bids::move_status(c, m.id, slot, {"settling"}, "settled", t);
+      if (written > 0) failpoint(correction ? "market.corrected" : "market.settled");
+      return written;
+    });
+  } catch (const SettledElsewhere&) {
+    return 0;
+  }
 }
 
 SlotView MarketService::slot_view(const Principal& who, std::int64_t market_id, Instant slot) {

@@ -674,16 +674,21 @@ std::vector<std::pair<Instant, std::int64_t>> count_by_slot(Connection& c, std::
 
 namespace settlements {
 
-void insert(Connection& c, const SettlementRecord& s) {
-  c.query("UPDATE settlements SET current = 0 WHERE market_id = ? AND slot_start = ? AND account_id = ?",
-          {s.market_id, to_micros(s.slot_start), s.account_id});
-  c.query(
+bool insert(Connection& c, const SettlementRecord& s) {
+  const bool written = !c.query(
       "INSERT INTO settlements (market_id, slot_start, account_id, version, current, sold_kwh, bought_kwh, "
       "contracted_kwh, metered_kwh, imbalance_kwh, trade_amount_minor, imbalance_amount_minor, total_minor, "
-      "imbalance_price, missing_intervals, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "imbalance_price, missing_intervals, created_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (market_id, slot_start, account_id, version) DO NOTHING RETURNING version",
       {s.market_id, to_micros(s.slot_start), s.account_id, static_cast<std::int64_t>(s.version), s.sold_kwh,
        s.bought_kwh, s.contracted_kwh, s.metered_kwh, s.imbalance_kwh, s.trade_amount_minor, s.imbalance_amount_minor,
-       s.total_minor, opt(s.imbalance_price), static_cast<std::int64_t>(s.missing_intervals), to_micros(s.created_at)});
+       s.total_minor, opt(s.imbalance_price), static_cast<std::int64_t>(s.missing_intervals), to_micros(s.created_at)})
+                             .rows.empty();
+  if (!written) return false;
+  c.query("UPDATE settlements SET current = CASE WHEN version = ? THEN 1 ELSE 0 END "
+          "WHERE market_id = ? AND slot_start = ? AND account_id = ?",
+          {static_cast<std::int64_t>(s.version), s.market_id, to_micros(s.slot_start), s.account_id});
+  return true;
 }
 
 std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id) {

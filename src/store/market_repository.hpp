@@ -199,8 +199,9 @@ std::vector<std::pair<Instant, std::int64_t>> count_by_slot(Connection& c, std::
 }  // namespace trades
 
 namespace settlements {
-// Adds a statement as the current version, marking earlier ones as not current.
-void insert(Connection& c, const SettlementRecord& s);
+// Writes a statement version and makes it the current one; false (nothing written) when
+// that version exists already: another runner settled it first.
+bool insert(Connection& c, const SettlementRecord& s);
 std::optional<SettlementRecord> current(Connection& c, std::int64_t market_id, Instant slot, std::int64_t account_id);
 std::vector<SettlementRecord> list(Connection& c, std::int64_t account_id, Instant from, Instant to, bool all_versions);
 // One page of list()'s rows, in its order, and how many there are.

@@ -141,8 +141,10 @@ def main():
 
         serve_port, http_port, https_port = free_port(), free_port(), free_port()
         serve_log = open(os.path.join(work, "serve.log"), "w")
+        # nginx is the trusted proxy: flexmarket takes the client's address from X-Forwarded-For.
         serve = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(serve_port)] + common,
-                                 stdout=serve_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+                                 stdout=serve_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+                                 env=dict(os.environ, FLEXMARKET_SERVER_TRUSTED_PROXIES="127.0.0.1"))
         procs.append(serve)
 
         conf = os.path.join(work, "nginx.conf")
@@ -242,7 +244,8 @@ def main():
                 if line.startswith("{"):
                     entry = json.loads(line)
                     if entry.get("request_id") == request_id and entry.get("path") == "/api/v1/me":
-                        return entry.get("status") == 200
+                        # The client's address, past the trusted proxy's own hop.
+                        return entry.get("status") == 200 and entry.get("remote") == "203.0.113.7"
             return False
         wait_for("flexmarket's log line with nginx's request id", joined, 10)
 

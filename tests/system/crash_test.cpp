@@ -219,6 +219,37 @@ TEST_P(Crash, AScheduleJobWhoseRunnerDiesIsTakenOverAndStoredOnce) {
             96);
 }
 
+TEST_P(Crash, TwoServersSettleASlotOnceWithoutAnError) {
+  const std::string slot = "2026-11-23T10:00:00+08:00";
+  post(bids_path(), seller, {{"side", "sell"}, {"slot_start", slot}, {"volume_kwh", 10}, {"price", 3}});
+  post(bids_path(), buyer, {{"side", "buy"}, {"slot_start", slot}, {"volume_kwh", 10}, {"price", 5}});
+  advance("2026-11-23T10:30:00+08:00");
+  readings(seller, seller_meter, slot, -8);
+  readings(buyer, buyer_meter, slot, 10);
+  ServerProcess second(db, {{"FLEXMARKET_MARKET_TICK", "60s"}},
+                       {"--clock", "simulated", "--start", kStart, "--speed", "0.000001"});
+  auto other = second.client();
+  // Both servers reach the slot's settlement at once, again and again.
+  int statements = 0;
+  for (int minute = 1; minute <= 5; ++minute) {
+    const json body = {{"to", "2026-11-23T11:0" + std::to_string(minute) + ":00+08:00"}};
+    std::optional<httplib::Result> theirs;
+    std::thread t([&] { theirs.emplace(other->Post("/api/v1/admin/clock/advance", bearer(op), body.dump(), "application/json")); });
+    auto mine = http->Post("/api/v1/admin/clock/advance", bearer(op), body.dump(), "application/json");
+    t.join();
+    ASSERT_TRUE(mine && theirs && *theirs);
+    EXPECT_EQ(mine->status, 200) << mine->body;
+    EXPECT_EQ((*theirs)->status, 200) << (*theirs)->body;
+    statements += body_of(mine)["statements"].get<int>() + body_of(*theirs)["statements"].get<int>();
+  }
+  EXPECT_EQ(statements, 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM settlements"), 2);
+  EXPECT_EQ(events(seller, "settled"), 1u);
+  EXPECT_EQ(events(op, "settling"), 1u);
+  EXPECT_EQ(server->log().find("market clock run failed"), std::string::npos) << server->log();
+  EXPECT_EQ(second.log().find("market clock run failed"), std::string::npos) << second.log();
+}
+
 TEST_P(Crash, AMarketChangedThroughOneServerIsSeenByAnotherAtOnce) {
   ServerProcess second(db, {{"FLEXMARKET_MARKET_TICK", "60s"}},
                        {"--clock", "simulated", "--start", kStart, "--speed", "0.000001"});
