@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <httplib.h>
 #include <fmt/format.h>
 
 #include "api/server.hpp"
@@ -27,6 +28,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "jobs/job_runner.hpp"
 #include "jobs/market_clock.hpp"
 #include "security/password.hpp"
@@ -269,6 +271,11 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--clock", so.clock, "market clock: real (default) or simulated");
   worker_cmd->add_option("--start", so.start, "with --clock simulated: the instant it starts at");
   worker_cmd->add_option("--speed", so.speed, "with --clock simulated: how many times faster than real time");
+  int worker_metrics_port = 0;
+  std::string worker_metrics_host = "127.0.0.1";
+  worker_cmd->add_option("--metrics-port", worker_metrics_port,
+                         "serve GET /metrics (job durations, clearing and settlement timings, process figures) on this port; no token asked: bind it to a private address");
+  worker_cmd->add_option("--metrics-host", worker_metrics_host, "address for --metrics-port (default 127.0.0.1)");
 
   auto* routes_cmd = app.add_subcommand("routes", "print every API route with the roles that may call it");
   bool routes_json = false;
@@ -435,11 +442,36 @@ int main(int argc, char** argv) {
       p->market_runner->start();
       services::make_job_runner(*p, services::JobMode::worker);
       p->job_runner->start();
+      // What this process measures (its jobs, its clearing and settlement runs): servers'
+      // /metrics cannot see it.
+      std::unique_ptr<httplib::Server> metrics_server;
+      std::thread metrics_thread;
+      if (worker_metrics_port > 0) {
+        metrics::register_platform_metrics();
+        metrics_server = std::make_unique<httplib::Server>();
+        metrics_server->Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+          std::string text;
+          metrics::Writer w(text);
+          metrics::registry().render(w);
+          metrics::write_process_metrics(w);
+          res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        if (!metrics_server->bind_to_port(worker_metrics_host, worker_metrics_port)) {
+          throw std::runtime_error("cannot listen on " + worker_metrics_host + ":" + std::to_string(worker_metrics_port) +
+                                   " for --metrics-port");
+        }
+        metrics_thread = std::thread([&] { metrics_server->listen_after_bind(); });
+      }
       log_info("worker running", {{"database", p->db->display_url()},
-                                  {"market_clock", p->market_clock->is_simulated() ? "simulated" : "real"}});
+                                  {"market_clock", p->market_clock->is_simulated() ? "simulated" : "real"},
+                                  {"metrics_port", worker_metrics_port}});
       flush_logs();
       int sig = 0;
       sigwait(&signals, &sig);
+      if (metrics_server) {
+        metrics_server->stop();
+        metrics_thread.join();
+      }
       log_info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       p->job_runner->stop();
       p->market_runner->stop();

@@ -382,8 +382,10 @@ TEST_P(Market, WorkerRunsTheMarketClockWithoutHttp) {
   bid(buyer, "buy", 2, 5, "2026-11-23T01:00:00+08:00");
   // A worker whose simulated clock starts after that slot's gate closure clears it.
   const std::string dir = make_temp_dir("fm-worker");
+  const int metrics_port = free_port();
   Process worker({FLEXMARKET_BINARY, "worker", "--database", db.url, "--var-dir", db.var_dir, "--clock", "simulated",
-                  "--start", "2026-11-23T00:45:00+08:00", "--speed", "0.000001"},
+                  "--start", "2026-11-23T00:45:00+08:00", "--speed", "0.000001", "--metrics-port",
+                  std::to_string(metrics_port)},
                  {{"FLEXMARKET_MARKET_TICK", "100ms"}}, dir + "/out", dir + "/err");
   json cl;
   for (int i = 0; i < 100; ++i) {
@@ -394,6 +396,13 @@ TEST_P(Market, WorkerRunsTheMarketClockWithoutHttp) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // The worker's own figures: the slot it cleared.
+  httplib::Client scrape("127.0.0.1", metrics_port);
+  auto m = scrape.Get("/metrics");
+  ASSERT_TRUE(m && m->status == 200);
+  EXPECT_NE(m->body.find("flexmarket_market_slots_cleared_total{market=\"" + std::to_string(market) + "\"} 1\n"),
+            std::string::npos)
+      << m->body;
   worker.signal(SIGTERM);
   EXPECT_EQ(worker.wait(), 0) << read_file(dir + "/err");
   ASSERT_TRUE(cl.is_object()) << read_file(dir + "/err");
