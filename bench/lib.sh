@@ -19,3 +19,37 @@ login() {
   curl -sf -X POST "$1/api/v1/auth/token" -H 'Content-Type: application/json' \
     -d "{\"email\":\"$2\",\"password\":\"$3\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/'
 }
+
+# figure ID SECTION UNIT TARGET_OP TARGET "WHAT" "NOTE" SAMPLE...: prints one figure as
+# "median (min–max)" and as the FIGURE line of JSON that bench/report.py reads (the same
+# format as bench/figure.hpp). TARGET_OP is ">=", "<=" or "-" (no target).
+figure() {
+  local id=$1 section=$2 unit=$3 op=$4 target=$5 what=$6 note=$7
+  shift 7
+  python3 - "$id" "$section" "$unit" "$op" "$target" "$what" "$note" "$@" <<'PY'
+import json, statistics, sys
+id_, section, unit, op, target, what, note = sys.argv[1:8]
+samples = [float(s) for s in sys.argv[8:]]
+def fmt(v):
+    a = abs(v)
+    if a >= 1000: return f"{v:,.0f}"
+    if a >= 100: return f"{v:.0f}"
+    if a >= 10: return f"{v:.1f}"
+    if a >= 1: return f"{v:.2f}"
+    return f"{v:.3g}"
+med = statistics.median(samples)
+line = f"{what}: {fmt(med)} {unit} median ({fmt(min(samples))}–{fmt(max(samples))}) over {len(samples)} runs"
+j = {"id": id_, "section": section, "what": what, "unit": unit, "samples": samples,
+     "median": med, "min": min(samples), "max": max(samples), "note": note}
+if op != "-":
+    t = float(target)
+    ok = med >= t if op == ">=" else med <= t
+    line += f", target {op} {fmt(t)} {unit} {'met' if ok else 'MISSED'}"
+    j.update(target_op=op, target=t, met=ok)
+print(line)
+print("FIGURE " + json.dumps(j, ensure_ascii=False))
+PY
+}
+
+# bench_runs: how many runs each figure takes (BENCH_RUNS, default 5).
+bench_runs() { echo "${BENCH_RUNS:-5}"; }
