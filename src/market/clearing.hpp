@@ -21,6 +21,7 @@
 //   nothing for it). The cleared volume counts traded volume only.
 // The result depends only on the book's contents, not on the order bids arrive in.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace flexmarket::market {
@@ -65,6 +66,34 @@ struct Clearing {
   std::vector<CurvePoint> demand, supply;  // aggregated curves, for depth charts
 };
 
+// Scratch memory for clear(): the sorted sides, fills and pairing queues of one book. A
+// caller that clears many books (one per slot, or a benchmark) keeps one workspace and one
+// Clearing, so a large book reuses the buffers of the last one instead of allocating (and
+// faulting in) hundreds of megabytes of fresh pages each time. Not thread-safe: one per
+// thread.
+class ClearingWorkspace {
+ public:
+  ClearingWorkspace();
+  ~ClearingWorkspace();
+  ClearingWorkspace(ClearingWorkspace&&) noexcept;
+  ClearingWorkspace& operator=(ClearingWorkspace&&) noexcept;
+  ClearingWorkspace(const ClearingWorkspace&) = delete;
+  ClearingWorkspace& operator=(const ClearingWorkspace&) = delete;
+
+  // Reserves room for a book of `orders` bids up front (optional: buffers grow as needed).
+  void reserve(std::size_t orders);
+
+  struct Buffers;
+
+ private:
+  friend void clear(const std::vector<Order>& book, PriceRule rule, ClearingWorkspace& workspace, Clearing& out);
+  std::unique_ptr<Buffers> buffers_;
+};
+
+// Clears `book` into `out`, reusing the capacity of out's vectors and of the workspace.
+void clear(const std::vector<Order>& book, PriceRule rule, ClearingWorkspace& workspace, Clearing& out);
+
+// One-off clearing with buffers of its own.
 Clearing clear(const std::vector<Order>& book, PriceRule rule);
 
 }  // namespace flexmarket::market
