@@ -1,5 +1,6 @@
 #include "store/postgres_database.hpp"
 
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include <charconv>
@@ -13,6 +14,32 @@ namespace flexmarket::store {
 
 namespace {
 
+// pqxx::connection with its libpq handle in reach: the policy records the handle it
+// opens (again after a reconnect).
+class HandlePolicy : public pqxx::connect_direct {
+ public:
+  explicit HandlePolicy(const std::string& opts) : pqxx::connect_direct(opts) {}
+  handle do_startconnect(handle h) override { return raw = pqxx::connect_direct::do_startconnect(h); }
+  handle do_completeconnect(handle h) override { return raw = pqxx::connect_direct::do_completeconnect(h); }
+  handle do_dropconnect(handle h) noexcept override { return raw = pqxx::connect_direct::do_dropconnect(h); }
+  handle do_disconnect(handle h) noexcept override { return raw = pqxx::connect_direct::do_disconnect(h); }
+  handle raw = nullptr;
+};
+
+class HandleConnection : public pqxx::connection_base {
+ public:
+  // connection_base keeps a reference to the policy, constructed next (as pqxx's own
+  // basic_connection_base does); it connects in init().
+  explicit HandleConnection(const std::string& opts) : pqxx::connection_base(policy_), policy_(opts) { init(); }
+  ~HandleConnection() noexcept { close(); }
+  HandleConnection(const HandleConnection&) = delete;
+  HandleConnection& operator=(const HandleConnection&) = delete;
+  pg_conn* raw() const { return policy_.raw; }
+
+ private:
+  HandlePolicy policy_;
+};
+
 // PostgreSQL type OIDs that map to numbers.
 constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kNumeric = 1700;
 
@@ -20,7 +47,7 @@ class PostgresConnection : public Connection {
  public:
   explicit PostgresConnection(const std::string& url) {
     try {
-      conn_ = std::make_unique<pqxx::connection>(url);
+      conn_ = std::make_unique<HandleConnection>(url);
     } catch (const std::exception& e) {
       throw DatabaseError(std::string("cannot connect to PostgreSQL: ") + e.what());
     }
@@ -107,7 +134,9 @@ class PostgresConnection : public Connection {
     auto t = std::move(txn_);
     if (t) t->abort();
   }
-  bool healthy() const override { return !broken_ && conn_->is_open(); }
+  // Also checks libpq itself: the beliefs paths use it directly (libpq_handle).
+  bool healthy() const override { return !broken_ && conn_->is_open() && raw() && PQstatus(raw()) == CONNECTION_OK; }
+  pg_conn* raw() const { return conn_->raw(); }
 
  private:
   template <typename F>
@@ -159,13 +188,18 @@ class PostgresConnection : public Connection {
     return out;
   }
 
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<HandleConnection> conn_;
   std::unique_ptr<pqxx::work> txn_;
   std::unordered_map<std::string, std::string> prepared_;
   bool broken_ = false;
 };
 
 }  // namespace
+
+pg_conn* libpq_handle(Connection& c) {
+  auto* pg = dynamic_cast<PostgresConnection*>(&c);
+  return pg ? pg->raw() : nullptr;
+}
 
 PostgresDatabase::PostgresDatabase(std::string url, int pool_size) : Database(pool_size), url_(std::move(url)) {
   acquire();  // fail now, with a clear message, if the server cannot be reached

@@ -1,9 +1,15 @@
 #include "store/timeseries_repository.hpp"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include "store/partitions.hpp"
+#include "store/postgres_database.hpp"
 
 namespace flexmarket::store {
 
@@ -269,10 +275,9 @@ std::vector<int> months_of(std::span<const BeliefRow> rows) {
   return months;
 }
 
-// PostgreSQL: five arrays per statement, unnested server-side.
-std::int64_t insert_postgres(Connection& c, std::span<const BeliefRow> rows) {
-  // The months' tables first: beliefs has no default partition (see partitions.hpp).
-  partitions::ensure_months(c, Backend::postgres, months_of(rows));
+// PostgreSQL: five arrays per statement, unnested server-side; re-posted beliefs are
+// skipped (ON CONFLICT DO NOTHING).
+std::int64_t insert_unnest(Connection& c, std::span<const BeliefRow> rows) {
   constexpr std::size_t kChunk = 50000;
   std::int64_t inserted = 0;
   for (std::size_t at = 0; at < rows.size(); at += kChunk) {
@@ -302,6 +307,156 @@ std::int64_t insert_postgres(Connection& c, std::span<const BeliefRow> rows) {
                     .affected_rows;
   }
   return inserted;
+}
+
+// --- libpq directly: binary COPY and binary results -----------------------------------
+
+struct ResultFree {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultFree>;
+
+[[noreturn]] void fail(PGconn* pg, const PGresult* r, const char* what) {
+  std::string msg = std::string("PostgreSQL: ") + what + ": " + (r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  throw DatabaseError(msg);
+}
+
+void exec_ok(PGconn* pg, const char* sql) {
+  PgResult r(PQexec(pg, sql));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(pg, r.get(), sql);
+}
+
+void put_be16(std::string& b, std::uint16_t v) {
+  const char x[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+  b.append(x, 2);
+}
+void put_be32(std::string& b, std::uint32_t v) {
+  v = __builtin_bswap32(v);
+  b.append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_field8(std::string& b, std::uint64_t v) {
+  put_be32(b, 8);
+  v = __builtin_bswap64(v);
+  b.append(reinterpret_cast<const char*>(&v), 8);
+}
+
+// COPY beliefs FROM STDIN in binary format: what `psql \copy` does, without text to parse
+// on either side. COPY cannot skip rows that are there already, so it runs in a savepoint:
+// when one of the rows was stored before (a meter re-posting after a timeout), the copy is
+// undone and nullopt returned, for the caller to insert with ON CONFLICT DO NOTHING.
+std::optional<std::int64_t> copy_binary(PGconn* pg, std::span<const BeliefRow> rows) {
+  const bool in_transaction = PQtransactionStatus(pg) == PQTRANS_INTRANS;
+  if (in_transaction) exec_ok(pg, "SAVEPOINT fm_beliefs_copy");
+  {
+    PgResult r(PQexec(pg, "COPY beliefs (sensor_id, event_start, belief_horizon, source_id, value) FROM STDIN "
+                          "(FORMAT binary)"));
+    if (PQresultStatus(r.get()) != PGRES_COPY_IN) fail(pg, r.get(), "COPY beliefs");
+  }
+  std::string buf;
+  constexpr std::size_t kFlushAt = 1 << 20;
+  buf.reserve(kFlushAt + 256);
+  buf.append("PGCOPY\n\377\r\n\0", 11);
+  put_be32(buf, 0);  // flags
+  put_be32(buf, 0);  // header extension length
+  bool sent = true;
+  auto flush = [&] {
+    if (PQputCopyData(pg, buf.data(), static_cast<int>(buf.size())) != 1) sent = false;
+    buf.clear();
+  };
+  for (const auto& row : rows) {
+    put_be16(buf, 5);
+    put_field8(buf, static_cast<std::uint64_t>(row.sensor_id));
+    put_field8(buf, static_cast<std::uint64_t>(row.event_start_us));
+    put_field8(buf, static_cast<std::uint64_t>(row.belief_horizon_us));
+    put_field8(buf, static_cast<std::uint64_t>(row.source_id));
+    put_field8(buf, std::bit_cast<std::uint64_t>(row.value));
+    if (buf.size() >= kFlushAt && sent) flush();
+  }
+  put_be16(buf, 0xffff);  // trailer
+  if (sent) flush();
+  if (PQputCopyEnd(pg, sent ? nullptr : "client could not send the rows") != 1) fail(pg, nullptr, "COPY beliefs");
+  PgResult r(PQgetResult(pg));
+  while (PGresult* more = PQgetResult(pg)) PQclear(more);
+  if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+    const std::int64_t copied = std::atoll(PQcmdTuples(r.get()));
+    if (in_transaction) exec_ok(pg, "RELEASE SAVEPOINT fm_beliefs_copy");
+    return copied;
+  }
+  const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+  if (state && std::strcmp(state, "23505") == 0) {  // unique_violation: some were there already
+    if (in_transaction) {
+      exec_ok(pg, "ROLLBACK TO SAVEPOINT fm_beliefs_copy");
+      exec_ok(pg, "RELEASE SAVEPOINT fm_beliefs_copy");
+    }
+    return std::nullopt;
+  }
+  fail(pg, r.get(), "COPY beliefs");
+}
+
+// Below this many rows a single INSERT is cheaper than a savepoint and a COPY.
+constexpr std::size_t kCopyFrom = 64;
+
+std::int64_t insert_postgres(Connection& c, std::span<const BeliefRow> rows) {
+  // The months' tables first: beliefs has no default partition (see partitions.hpp).
+  partitions::ensure_months(c, Backend::postgres, months_of(rows));
+  if (rows.size() >= kCopyFrom) {
+    if (PGconn* pg = libpq_handle(c)) {
+      if (auto copied = copy_binary(pg, rows)) return *copied;
+    }
+  }
+  return insert_unnest(c, rows);
+}
+
+std::int64_t be64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return static_cast<std::int64_t>(__builtin_bswap64(v));
+}
+
+// The most recent beliefs on PostgreSQL: chosen in the database (DISTINCT ON over the
+// primary key's order) and read in binary, so no number is printed or parsed. The ordered
+// index scan is forced (enable_sort off for this statement): where a month table holds few
+// sensors the planner prefers a sequential scan and a sort, which spills to disk at the
+// default work_mem and costs several times more.
+std::vector<timeseries::Belief> load_most_recent_postgres(PGconn* pg, std::int64_t sensor_id, Instant start,
+                                                          Instant end, std::chrono::microseconds resolution,
+                                                          std::optional<Instant> prior,
+                                                          std::optional<std::int64_t> source_id) {
+  std::string sql =
+      "SELECT DISTINCT ON (event_start) event_start, belief_horizon, source_id, value FROM beliefs "
+      "WHERE sensor_id = $1 AND event_start >= $2 AND event_start < $3";
+  std::vector<std::string> params = {std::to_string(sensor_id), std::to_string(to_micros(start)),
+                                     std::to_string(to_micros(end))};
+  if (source_id) {
+    params.push_back(std::to_string(*source_id));
+    sql += " AND source_id = $" + std::to_string(params.size());
+  } else {
+    sql += kNotQuantiles;
+  }
+  if (prior) {
+    // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
+    params.push_back(std::to_string(resolution.count() - to_micros(*prior)));
+    sql += " AND belief_horizon >= event_start + $" + std::to_string(params.size()) + "::bigint";
+  }
+  sql += " ORDER BY event_start, belief_horizon, source_id";
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  exec_ok(pg, "SET enable_sort = off");
+  PgResult r(PQexecParams(pg, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                          1));
+  // Restored whatever happened (in a failed transaction the SET is undone with it).
+  PgResult(PQexec(pg, "RESET enable_sort"));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) fail(pg, r.get(), "reading beliefs");
+  const int n = PQntuples(r.get());
+  std::vector<timeseries::Belief> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    PGresult* res = r.get();
+    out.push_back({be64(PQgetvalue(res, i, 0)), be64(PQgetvalue(res, i, 1)), be64(PQgetvalue(res, i, 2)),
+                   std::bit_cast<double>(be64(PQgetvalue(res, i, 3)))});
+  }
+  return out;
 }
 
 }  // namespace
@@ -362,6 +517,7 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
                  params, keep);
     return out;
   }
+  if (PGconn* pg = libpq_handle(c)) return load_most_recent_postgres(pg, sensor_id, start, end, resolution, prior, source_id);
   // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
   std::vector<timeseries::Belief> out;
   auto collect = [&](const RowReader& r) { out.push_back({r.int64(0), r.int64(1), r.int64(2), r.real(3)}); };

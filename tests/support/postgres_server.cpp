@@ -58,9 +58,8 @@ void PostgresServer::start() {
                         "--no-sync", "--locale=C"});
   if (r.exit_code != 0) throw std::runtime_error("initdb failed: " + r.out + r.err);
   port_ = free_port();
-  const std::string opts = "-p " + std::to_string(port_) + " -k " + dir_ +
-                           " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-                           " -c full_page_writes=off -c max_connections=300";
+  std::string opts = "-p " + std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1 -c max_connections=300";
+  if (!durable_) opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
   r = as_postgres({bin_dir_ + "/pg_ctl", "-D", data, "-o", opts, "-l", dir_ + "/server.log", "-w", "-t", "60", "start"});
   if (r.exit_code != 0) {
     throw std::runtime_error("pg_ctl start failed: " + r.out + r.err + read_file(dir_ + "/server.log"));
@@ -79,8 +78,10 @@ void PostgresServer::stop() {
   }
 }
 
+std::string PostgresServer::base_url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_); }
+
 std::string PostgresServer::create_database(const std::string& name) {
-  const std::string base = "postgresql://postgres@127.0.0.1:" + std::to_string(port_);
+  const std::string base = base_url();
   pqxx::connection c(base + "/postgres");
   pqxx::nontransaction tx(c);
   tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name));

@@ -8,7 +8,9 @@ namespace flexmarket::testing {
 
 class PostgresServer {
  public:
-  PostgresServer() = default;
+  // Tests run with fsync, synchronous_commit and full_page_writes off (fast, not crash
+  // safe); `durable` keeps PostgreSQL's defaults (all on), as benchmarks want.
+  explicit PostgresServer(bool durable = false) : durable_(durable) {}
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -19,6 +21,10 @@ class PostgresServer {
   // Creates a new empty database and returns its URL.
   std::string create_database(const std::string& name);
 
+  bool durable() const { return durable_; }
+  // "postgresql://postgres@127.0.0.1:PORT" (add "/dbname").
+  std::string base_url() const;
+
   // The process-wide server, started on first use and stopped at exit.
   static PostgresServer& shared();
 
@@ -27,6 +33,7 @@ class PostgresServer {
   std::string dir_;
   int port_ = 0;
   bool started_ = false;
+  bool durable_ = false;
 };
 
 }  // namespace flexmarket::testing
