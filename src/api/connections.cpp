@@ -82,17 +82,21 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
     buf_off_ += n;
     return static_cast<ssize_t>(n);
   }
-  if (!is_readable()) return -1;
-  if (size >= sizeof buf_) {
-    ssize_t n;
-    do n = ::recv(sock_, ptr, size, 0);
-    while (n < 0 && errno == EINTR);
-    return n;
-  }
+  // Whatever is waiting to be sent goes first: the client may wait for it before it sends
+  // more (an interim "100 Continue").
+  if (!flush()) return -1;
+  char* into = size >= sizeof buf_ ? ptr : buf_;
+  const size_t room = size >= sizeof buf_ ? size : sizeof buf_;
+  // Try first: a request's bytes are usually there already, which saves a poll per read.
   ssize_t n;
-  do n = ::recv(sock_, buf_, sizeof buf_, 0);
-  while (n < 0 && errno == EINTR);
-  if (n <= 0) return n;
+  while (true) {
+    n = ::recv(sock_, into, room, MSG_DONTWAIT);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return n;
+    if (!wait(POLLIN, read_timeout_sec_, true)) return -1;
+  }
+  if (n <= 0 || into == ptr) return n;
   buf_off_ = 0;
   buf_len_ = static_cast<size_t>(n);
   const size_t take = std::min(size, buf_len_);
@@ -104,23 +108,41 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
   // After adoption the answer has been given in the adopter's own format.
   if (adopted()) return static_cast<ssize_t>(size);
-  if (!is_writable()) return -1;
-  ssize_t n;
-  do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
+  // A response's status line, headers and body leave in one send (one packet for a small
+  // answer) when process_request is done; large bodies go out as they come.
+  if (out_.size() + size <= kOutLimit) {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  if (!flush()) return -1;
+  return send_all({ptr, size}) ? static_cast<ssize_t>(size) : -1;
 }
 
-bool ConnectionStream::write_all(std::string_view bytes) {
+bool ConnectionStream::flush() {
+  if (out_.empty()) return true;
+  const bool ok = send_all(out_);
+  out_.clear();
+  return ok;
+}
+
+bool ConnectionStream::send_all(std::string_view bytes) {
   while (!bytes.empty()) {
-    if (!is_writable()) return false;
-    const ssize_t n = ::send(sock_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(sock_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!is_writable()) return false;
+      continue;
+    }
+    return false;
   }
   return true;
 }
+
+bool ConnectionStream::write_all(std::string_view bytes) { return flush() && send_all(bytes); }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {
   ip = remote_ip_;
@@ -193,6 +215,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     strm.start_request(std::chrono::steady_clock::now() + request_timeout_);
     bool closed = false;
     ret = process_request(strm, count == 1, closed, nullptr);
+    if (!strm.adopted() && !strm.flush()) ret = false;
     if (strm.adopted() || !ret || closed) break;
   }
   t_connection = nullptr;

@@ -64,6 +64,8 @@ class ConnectionStream final : public httplib::Stream {
   // Writes bytes straight to the client (blocking up to the write timeout), for a
   // handler that answers in its own format before adopting the socket.
   bool write_all(std::string_view bytes);
+  // Sends what write() has buffered; false when the client is gone.
+  bool flush();
   // Hands the socket to `owner` once the request is done; what cpp-httplib writes for
   // this request afterwards is discarded. The owner closes the socket.
   void adopt(std::function<void(socket_t)> owner) { owner_ = std::move(owner); }
@@ -73,6 +75,9 @@ class ConnectionStream final : public httplib::Stream {
  private:
   // Waits for `events` up to the read/write timeout (and, for reads, the deadline).
   bool wait(short events, time_t timeout_sec, bool bounded_by_deadline) const;
+  bool send_all(std::string_view bytes);
+
+  static constexpr size_t kOutLimit = 64 * 1024;
 
   socket_t sock_;
   std::string remote_ip_;
@@ -81,6 +86,7 @@ class ConnectionStream final : public httplib::Stream {
   Clock::time_point deadline_ = Clock::time_point::max();
   char buf_[4096];
   size_t buf_off_ = 0, buf_len_ = 0;
+  std::string out_;
   std::function<void(socket_t)> owner_;
 };
 

@@ -128,10 +128,25 @@ IssuedToken AuthService::issue_token_for(std::int64_t user_id) {
 
 Principal AuthService::authenticate(std::string_view token) {
   if (!security::looks_like_token(token)) throw Error(401, "invalid_token", "the bearer token is not valid");
+  std::string digest = security::token_digest(token, settings_.pepper);
+  // Read before the database: an entry stored under this version dies with any change
+  // committed after it, including one that races with this very lookup.
+  const std::optional<std::uint64_t> epoch = db_.auth_epoch();
+  if (epoch) {
+    std::shared_lock lock(cache_mu_);
+    auto it = cache_.find(digest);
+    if (it != cache_.end() && it->second.epoch == *epoch &&
+        std::chrono::steady_clock::now() - it->second.verified_at < kCachedFor) {
+      if (clock_() >= it->second.expires_at) {
+        throw Error(401, "token_expired", "the bearer token has expired; log in again");
+      }
+      return it->second.who;
+    }
+  }
   std::optional<store::TokenRecord> rec;
   {
     auto c = db_.acquire();
-    rec = store::tokens::find(*c, security::token_digest(token, settings_.pepper));
+    rec = store::tokens::find(*c, digest);
   }
   if (!rec) throw Error(401, "invalid_token", "the bearer token is not valid");
   if (!rec->user.active) throw Error(401, "user_inactive", "this user has been deactivated");
@@ -139,7 +154,14 @@ Principal AuthService::authenticate(std::string_view token) {
     throw Error(401, "token_revoked", "the bearer token was revoked; log in again");
   }
   if (clock_() >= rec->expires_at) throw Error(401, "token_expired", "the bearer token has expired; log in again");
-  return principal_of(rec->user);
+  Principal who = principal_of(rec->user);
+  if (epoch) {
+    std::unique_lock lock(cache_mu_);
+    if (cache_.size() >= kCacheMax) cache_.clear();
+    cache_.insert_or_assign(std::move(digest),
+                            CachedToken{who, rec->expires_at, *epoch, std::chrono::steady_clock::now()});
+  }
+  return who;
 }
 
 void AuthService::revoke(std::string_view token) {

@@ -1,4 +1,6 @@
 #pragma once
+#include <shared_mutex>
+#include <unordered_map>
 // Logging in, bearer-token authentication, password changes.
 //
 // Tokens are opaque (see security/token.hpp), valid for `token_ttl`, and revoked when
@@ -79,9 +81,23 @@ class AuthService {
   void change_password(const Principal& who, const std::string& current_password, const std::string& new_password);
 
  private:
+  // Verified tokens by digest, each good while the auth state's version it was read at
+  // (store::Database::auth_epoch) is current, its token unexpired (checked on every use)
+  // and it is younger than kCachedFor (a bound for changes made outside the platform).
+  struct CachedToken {
+    Principal who;
+    Instant expires_at;
+    std::uint64_t epoch;
+    std::chrono::steady_clock::time_point verified_at;
+  };
+  static constexpr std::chrono::seconds kCachedFor{60};
+  static constexpr std::size_t kCacheMax = 100'000;
+
   store::Database& db_;
   AuthSettings settings_;
   Clock clock_;
+  std::shared_mutex cache_mu_;
+  std::unordered_map<std::string, CachedToken> cache_;
 };
 
 // Lower-cases and trims an email; throws 422 (field "email") if it is not plausible.

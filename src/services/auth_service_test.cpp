@@ -106,6 +106,62 @@ TEST_F(AuthServiceTest, PasswordChangeAndLogoutRevoke) {
   EXPECT_EQ(auth->authenticate(fresh.token).user_id, user_id);
 }
 
+// Verified tokens are cached; every change to what a token may do applies to the very
+// next request, whether it is made here, through another service, or by another process.
+TEST_F(AuthServiceTest, RoleChangesAndDeactivationApplyAtOnceToACachedToken) {
+  auto t = auth->issue_token("pat@example.com", "pat-password-1");
+  EXPECT_TRUE(auth->authenticate(t.token).has(Role::participant));
+  EXPECT_TRUE(auth->authenticate(t.token).has(Role::participant));  // from the cache
+
+  const Principal admin = system_principal();
+  users->update_user(&admin, user_id, UserChanges{std::vector<Role>{Role::participant, Role::aggregator}, {}, {}});
+  EXPECT_TRUE(auth->authenticate(t.token).has(Role::aggregator));
+
+  users->update_user(&admin, user_id, UserChanges{{}, false, {}});
+  EXPECT_EQ(status_of([&] { auth->authenticate(t.token); }), 401);
+  EXPECT_EQ(last_code, "user_inactive");
+}
+
+TEST_F(AuthServiceTest, ARevokedPersonalTokenIsRefusedAtOnce) {
+  auto login = auth->issue_token("pat@example.com", "pat-password-1");
+  const Principal pat = auth->authenticate(login.token);
+  auto personal = auth->create_personal_token(pat, "meter uploader", std::nullopt);
+  EXPECT_EQ(auth->authenticate(personal.token).user_id, user_id);
+  EXPECT_EQ(auth->authenticate(personal.token).user_id, user_id);
+  auth->revoke_personal_token(pat, personal.id);
+  EXPECT_EQ(status_of([&] { auth->authenticate(personal.token); }), 401);
+  EXPECT_EQ(last_code, "token_revoked");
+  EXPECT_EQ(auth->authenticate(login.token).user_id, user_id);  // the other token lives on
+}
+
+TEST_F(AuthServiceTest, ChangesMadeByAnotherProcessOnTheDatabaseApplyAtOnce) {
+  // A second opening of the same SQLite file stands for another process (a CLI command
+  // or a second server): it shares nothing with the first but the file and its
+  // `-auth` counter.
+  auto other_db = store::Database::open("sqlite://" + (dir / "t.db").string(), 1);
+  Clock clock = [this] { return clock_now; };
+  AuthSettings s;
+  s.pepper[0] = 42;
+  AuthService other_auth(*other_db, s, clock);
+  UserService other_users(*other_db, clock);
+
+  auto a = auth->issue_token("pat@example.com", "pat-password-1");
+  auto b = auth->issue_token("pat@example.com", "pat-password-1");
+  EXPECT_EQ(auth->authenticate(a.token).user_id, user_id);
+  EXPECT_EQ(auth->authenticate(b.token).user_id, user_id);
+
+  other_auth.revoke(a.token);
+  EXPECT_EQ(status_of([&] { auth->authenticate(a.token); }), 401);
+  EXPECT_EQ(last_code, "token_revoked");
+  EXPECT_EQ(auth->authenticate(b.token).user_id, user_id);
+
+  clock_now += std::chrono::seconds(1);
+  const Principal admin = system_principal();
+  other_users.update_user(&admin, user_id, UserChanges{{}, {}, std::string("pat-password-3")});
+  EXPECT_EQ(status_of([&] { auth->authenticate(b.token); }), 401);
+  EXPECT_EQ(last_code, "token_revoked");
+}
+
 TEST_F(AuthServiceTest, ForgedAndMalformedTokensAreRefused) {
   EXPECT_EQ(status_of([&] { auth->authenticate("fm_" + std::string(43, 'x')); }), 401);
   EXPECT_EQ(last_code, "invalid_token");

@@ -99,14 +99,17 @@ std::int64_t count(Connection& c, std::int64_t account_id) {
 void set_password(Connection& c, std::int64_t user_id, const std::string& password_hash, Instant at) {
   c.query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
           {password_hash, to_micros(at), user_id});
+  c.note_auth_change();
 }
 
 void set_roles(Connection& c, std::int64_t user_id, const std::vector<Role>& roles) {
   c.query("UPDATE users SET roles = ? WHERE id = ?", {join_roles(roles), user_id});
+  c.note_auth_change();
 }
 
 void set_active(Connection& c, std::int64_t user_id, bool active) {
   c.query("UPDATE users SET active = ? WHERE id = ?", {static_cast<std::int64_t>(active ? 1 : 0), user_id});
+  c.note_auth_change();
 }
 
 bool any_admin(Connection& c) {
@@ -141,12 +144,14 @@ std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
 }
 
 std::int64_t revoke_all(Connection& c, std::int64_t user_id, Instant at) {
+  c.note_auth_change();
   return c.query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND kind <> 'personal'",
                  {to_micros(at), user_id})
       .affected_rows;
 }
 
 bool revoke(Connection& c, const std::string& token_hash, Instant at) {
+  c.note_auth_change();
   return c.query("UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
                  {to_micros(at), token_hash})
              .affected_rows > 0;
@@ -199,6 +204,7 @@ std::optional<PersonalTokenRecord> find(Connection& c, std::int64_t id) {
 }
 
 void revoke(Connection& c, std::int64_t id, Instant at) {
+  c.note_auth_change();
   c.query("UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND token_hash = "
           "(SELECT token_hash FROM personal_tokens WHERE id = ?)",
           {to_micros(at), id});

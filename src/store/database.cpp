@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/metrics.hpp"
+#include "store/auth_epoch.hpp"
 #include "store/postgres_database.hpp"
 #include "store/sqlite_database.hpp"
 
@@ -92,7 +93,29 @@ ConnectionLease Database::acquire() {
   }
 }
 
+std::optional<std::uint64_t> Database::auth_epoch() {
+  std::call_once(epoch_once_, [this] { epoch_ = AuthEpoch::open(url_); });
+  return epoch_->current();
+}
+
+void Database::before_auth_commit(Connection& c) {
+  if (backend() == Backend::postgres) c.query(std::string("NOTIFY ") + kAuthChannel);
+}
+
+void Database::after_auth_commit() {
+  std::call_once(epoch_once_, [this] { epoch_ = AuthEpoch::open(url_); });
+  epoch_->bump();
+}
+
 void Database::release(std::unique_ptr<Connection> c) {
+  // A change made outside transaction() has committed by itself (autocommit).
+  if (c->take_auth_change()) {
+    try {
+      before_auth_commit(*c);
+    } catch (const std::exception&) {
+    }
+    after_auth_commit();
+  }
   std::lock_guard lock(pool_->mu);
   if (c->healthy()) {
     pool_->idle.push_back(std::move(c));
@@ -104,11 +127,15 @@ void Database::release(std::unique_ptr<Connection> c) {
 }
 
 std::unique_ptr<Database> Database::open(const std::string& url, int pool_size) {
+  std::unique_ptr<Database> db;
   if (url.rfind("sqlite://", 0) == 0) {
-    return std::make_unique<SqliteDatabase>(url.substr(9), pool_size > 0 ? pool_size : 16);
+    db = std::make_unique<SqliteDatabase>(url.substr(9), pool_size > 0 ? pool_size : 16);
+  } else if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    db = std::make_unique<PostgresDatabase>(url, pool_size > 0 ? pool_size : 16);
   }
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return std::make_unique<PostgresDatabase>(url, pool_size > 0 ? pool_size : 16);
+  if (db) {
+    db->url_ = url;
+    return db;
   }
   throw DatabaseError("unsupported database URL '" + url +
                       "': use sqlite:///path/to/file.db or postgresql://user:pass@host/db");

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -82,9 +84,20 @@ class Connection {
   virtual void rollback() = 0;
   // False once the connection is known to be unusable; the pool then drops it.
   virtual bool healthy() const { return true; }
+
+  // Called by the store's functions that change authentication state (passwords, roles,
+  // activity, revoked tokens): the change is counted when its transaction commits
+  // (Database::auth_epoch), so caches of verified tokens drop what it invalidates.
+  void note_auth_change() { auth_changed_ = true; }
+  bool auth_change_pending() const { return auth_changed_; }
+  bool take_auth_change() { return std::exchange(auth_changed_, false); }
+
+ private:
+  bool auth_changed_ = false;
 };
 
 class Database;
+class AuthEpoch;
 
 // A pooled connection, returned to its pool when the lease ends.
 class ConnectionLease {
@@ -123,6 +136,10 @@ class Database {
   template <typename F>
   auto transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
 
+  // The version of the authentication state this process knows to be current, or nullopt
+  // while a change made elsewhere could go unseen (see store/auth_epoch.hpp).
+  std::optional<std::uint64_t> auth_epoch();
+
  protected:
   explicit Database(int pool_size);
   virtual std::unique_ptr<Connection> connect() = 0;
@@ -130,9 +147,15 @@ class Database {
  private:
   friend class ConnectionLease;
   void release(std::unique_ptr<Connection> c);
+  // Around the commit of a transaction that changed authentication state.
+  void before_auth_commit(Connection& c);
+  void after_auth_commit();
 
   struct Pool;
   std::unique_ptr<Pool> pool_;
+  std::string url_;  // as opened; names the shared auth counter
+  std::once_flag epoch_once_;
+  std::unique_ptr<AuthEpoch> epoch_;
 };
 
 template <typename F>
@@ -142,13 +165,18 @@ auto Database::transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) 
   try {
     if constexpr (std::is_void_v<decltype(fn(*lease))>) {
       fn(*lease);
+      if (lease->auth_change_pending()) before_auth_commit(*lease);
       lease->commit();
+      if (lease->take_auth_change()) after_auth_commit();
     } else {
       auto result = fn(*lease);
+      if (lease->auth_change_pending()) before_auth_commit(*lease);
       lease->commit();
+      if (lease->take_auth_change()) after_auth_commit();
       return result;
     }
   } catch (...) {
+    lease->take_auth_change();
     try {
       lease->rollback();
     } catch (...) {

@@ -119,6 +119,39 @@ TEST_P(Auth, LogoutRevokesOnlyThatToken) {
   EXPECT_EQ(http->Get("/api/v1/me", bearer(b))->status, 200);
 }
 
+// Servers keep verified tokens in memory; a revocation made through another server or by
+// the CLI (another process on the same database) still applies to the next request: at
+// once on SQLite (a shared counter file), on PostgreSQL as soon as the notification
+// arrives (milliseconds; the test waits at most 5 s for it).
+TEST_P(Auth, RevocationsByAnotherProcessApplyToCachedTokens) {
+  ServerProcess other(db);
+  auto other_http = other.client();
+  const std::string a = admin_token();
+  const std::string b = admin_token();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(http->Get("/api/v1/me", bearer(a))->status, 200);
+    ASSERT_EQ(http->Get("/api/v1/me", bearer(b))->status, 200);
+  }
+  auto status_after_change = [&](const std::string& token) {
+    auto r = http->Get("/api/v1/me", bearer(token));
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    if (GetParam() == DbBackend::sqlite) return r ? r->status : 0;
+    while (r && r->status == 200 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      r = http->Get("/api/v1/me", bearer(token));
+    }
+    return r ? r->status : 0;
+  };
+
+  EXPECT_EQ(other_http->Delete("/api/v1/auth/token", bearer(a))->status, 204);
+  EXPECT_EQ(status_after_change(a), 401);
+  EXPECT_EQ(http->Get("/api/v1/me", bearer(b))->status, 200);
+
+  auto r = cli(db, {"user", "password", "--email", kAdminEmail});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(status_after_change(b), 401);
+}
+
 class AuthShortTokens : public PlatformTest {
  protected:
   void SetUp() override { SetUpWith({{"FLEXMARKET_AUTH_TOKEN_TTL", "1s"}}); }
