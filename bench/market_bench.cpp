@@ -4,7 +4,7 @@
 //   2. the full slot through the database: gate closure of those 100,000 bids, clearing,
 //      bid results, trades and events stored, timed from the moment the gate closes.
 //
-//   market_bench [--postgres] [--bids 100000]
+//   market_bench [--postgres] [--bids 100000] [--runs R]   (R slots, one after the other)
 //
 // Targets on 2 cores: >= 10,000 bids/s placed; <= 3 s from gate closure to trades stored.
 #include <atomic>
@@ -15,10 +15,13 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "api/server.hpp"
+#include "core/time.hpp"
+#include "figure.hpp"
 #include "core/log.hpp"
 #include "jobs/market_clock.hpp"
 #include "services/platform.hpp"
@@ -32,12 +35,14 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   bool postgres = false;
   int n_bids = 100000;
+  int runs = bench::runs_from_args(argc, argv, 5);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--postgres") postgres = true;
+    else if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (a == "--bids" && i + 1 < argc) n_bids = std::atoi(argv[++i]);
     else {
-      std::cerr << "usage: market_bench [--postgres] [--bids N]\n";
+      std::cerr << "usage: market_bench [--postgres] [--bids N] [--runs R]\n";
       return 2;
     }
   }
@@ -52,7 +57,7 @@ int main(int argc, char** argv) {
   cfg.market_clock_start = "2026-11-23T00:00:00+08:00";
   cfg.market_clock_speed = 1e-6;
   if (postgres) {
-    pg = std::make_unique<testing::PostgresServer>();
+    pg = std::make_unique<testing::PostgresServer>(/*durable=*/true);
     pg->start();
     cfg.database_url = pg->create_database("bench");
   }
@@ -93,47 +98,57 @@ int main(int argc, char** argv) {
     }
   }
   const std::string path = "/api/v1/markets/" + std::to_string(market.id) + "/bids";
+  const char* backend = postgres ? "PostgreSQL (durable defaults)" : "SQLite";
+  const std::string key = postgres ? "postgres" : "sqlite";
   constexpr int kThreads = 4;
   std::atomic<int> failures{0};
-  const auto t0 = Clock::now();
-  std::vector<std::thread> clients;
-  for (int t = 0; t < kThreads; ++t) {
-    clients.emplace_back([&, t] {
-      httplib::Client c("127.0.0.1", port);
-      c.set_keep_alive(true);
-      c.set_tcp_nodelay(true);  // else Nagle holds each body back for the server's delayed ACK
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t));
-      for (int i = t; i < n_bids; i += kThreads) {
-        const bool buy = i % 2 == 0;
-        char body[160];
-        std::snprintf(body, sizeof body,
-                      R"({"side":"%s","slot_start":"2026-11-23T10:00:00+08:00","volume_kwh":%.3f,"price":%.2f})",
-                      buy ? "buy" : "sell", 0.001 * static_cast<double>(1 + rng() % 50000),
-                      0.01 * static_cast<double>(buy ? 150 + rng() % 450 : 100 + rng() % 450));
-        auto r = c.Post(path, {{"Authorization", "Bearer " + tokens[static_cast<std::size_t>(i % kParticipants)]}}, body,
-                        "application/json");
-        if (!r || r->status != 201) ++failures;
-      }
-    });
-  }
-  for (auto& c : clients) c.join();
-  const double place_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  const char* backend = postgres ? "postgresql" : "sqlite";
-  std::printf("place   %-10s %d bids over HTTP in %.2f s = %.0f bids/s (%d threads, %d failed)\n", backend, n_bids,
-              place_s, n_bids / place_s, kThreads, failures.load());
+  std::vector<double> place_rate, slot_s, trade_counts;
+  // Run r bids for the slot at (10 + r):00 local, then closes its gate (at 20 minutes before).
+  for (int r = 0; r < runs; ++r) {
+    char slot[40];
+    std::snprintf(slot, sizeof slot, "2026-11-23T%02d:00:00+08:00", 10 + r);
+    const auto t0 = Clock::now();
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kThreads; ++t) {
+      clients.emplace_back([&, t] {
+        httplib::Client c("127.0.0.1", port);
+        c.set_keep_alive(true);
+        c.set_tcp_nodelay(true);  // else Nagle holds each body back for the server's delayed ACK
+        std::mt19937_64 rng(static_cast<std::uint64_t>(t + 16 * r));
+        for (int i = t; i < n_bids; i += kThreads) {
+          const bool buy = i % 2 == 0;
+          char body[160];
+          std::snprintf(body, sizeof body, R"({"side":"%s","slot_start":"%s","volume_kwh":%.3f,"price":%.2f})",
+                        buy ? "buy" : "sell", slot, 0.001 * static_cast<double>(1 + rng() % 50000),
+                        0.01 * static_cast<double>(buy ? 150 + rng() % 450 : 100 + rng() % 450));
+          auto res = c.Post(path, {{"Authorization", "Bearer " + tokens[static_cast<std::size_t>(i % kParticipants)]}},
+                            body, "application/json");
+          if (!res || res->status != 201) ++failures;
+        }
+      });
+    }
+    for (auto& c : clients) c.join();
+    place_rate.push_back(n_bids / std::chrono::duration<double>(Clock::now() - t0).count());
 
-  // Gate closure for 10:00 is at 09:40.
-  p->market_clock->advance(std::chrono::hours(9) + std::chrono::minutes(40));
-  const auto g0 = Clock::now();
-  auto report = p->market_runner->run_once();
-  const double gate_s = std::chrono::duration<double>(Clock::now() - g0).count();
-  std::int64_t trades = 0;
-  {
+    p->market_clock->advance(r == 0 ? std::chrono::minutes(9 * 60 + 40) : std::chrono::minutes(60));
+    const auto g0 = Clock::now();
+    auto report = p->market_runner->run_once();
+    slot_s.push_back(std::chrono::duration<double>(Clock::now() - g0).count());
     auto c = p->db->acquire();
-    trades = c->query("SELECT COUNT(*) FROM trades")[0].int64(0);
+    trade_counts.push_back(static_cast<double>(
+        c->query("SELECT COUNT(*) FROM trades WHERE slot_start = ?", {to_micros(*parse_iso8601(slot))})[0]
+            .int64(0)));
+    if (report.slots_cleared != 1) ++failures;
   }
-  std::printf("slot    %-10s %d bids: gate closure, clearing, results and %lld trades stored in %.2f s (%d slot cleared)\n",
-              backend, n_bids, static_cast<long long>(trades), gate_s, report.slots_cleared);
+  const std::string n = bench::format_number(n_bids);
+  bench::report({"market.bids_inprocess_" + key, "Market",
+                 fmt::format("bid placement over HTTP, {} bids per run from {} httplib client threads in the same process, {}",
+                             n, kThreads, backend),
+                 "bids/s", place_rate, "", 0, "the clients share the two cores with the server"});
+  bench::report({"market.slot_" + key, "Market",
+                 fmt::format("a full slot of {} bids: gate closure, clearing, bid results, trades and events stored, {}", n,
+                             backend),
+                 "s", slot_s, "<=", 3, fmt::format("{:.0f} trades per slot (median)", bench::median(trade_counts))});
   server.stop();
   serving.join();
   p.reset();

@@ -98,6 +98,38 @@ json bid_json(const store::BidRecord& b, const store::MarketRecord& m) {
           {"updated_at", format_iso8601(b.updated_at)}};
 }
 
+// bid_json(b, m).dump() written straight into one string: the same bytes (keys in
+// nlohmann's order, its number format) without building a JSON object per placed bid.
+std::string bid_body(const store::BidRecord& b, const store::MarketRecord& m) {
+  auto number = [](double v) { return json(v).dump(); };
+  std::string out;
+  out.reserve(320);
+  out += "{\"created_at\":\"";
+  out += format_iso8601(b.created_at);
+  out += "\",\"filled_kwh\":";
+  out += number(ticks(b.filled_ticks, m.volume_tick_kwh));
+  out += ",\"gate_closure\":\"";
+  out += format_iso8601(b.slot_start - m.gate_closure_lead);
+  out += "\",\"id\":";
+  out += std::to_string(b.id);
+  out += ",\"market_id\":";
+  out += std::to_string(b.market_id);
+  out += ",\"price\":";
+  out += number(ticks(b.price_ticks, m.price_tick));
+  out += ",\"side\":";
+  out += json(b.side).dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ",\"slot_start\":\"";
+  out += format_iso8601(b.slot_start);
+  out += "\",\"status\":";
+  out += json(b.status).dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ",\"updated_at\":\"";
+  out += format_iso8601(b.updated_at);
+  out += "\",\"volume_kwh\":";
+  out += number(ticks(b.volume_ticks, m.volume_tick_kwh));
+  out += '}';
+  return out;
+}
+
 // A trade as its account sees it (side, its own bid, what it received (+) or paid (-)),
 // never naming the counterparty; or, for operators looking at everyone's, both sides.
 json trade_json(const services::TradeView& v, const store::MarketRecord& m) {
@@ -274,7 +306,8 @@ void register_v1_market_routes(ApiServer& s) {
     store::MarketRecord m;
     auto b = p.market->place_bid(c.caller(), path_id(c.req), bid_input(parse_json_object(c.req)), &m);
     c.res.set_header("Location", "/api/v1/bids/" + std::to_string(b.id));
-    send_json(c.res, 201, bid_json(b, m));
+    c.res.status = 201;
+    c.res.set_content(bid_body(b, m), "application/json");
   });
   s.route("GET", R"(/api/v1/markets/(\d+)/bids)", everyone({Resource::market}), [&p](RequestContext& c) {
     const auto id = path_id(c.req);

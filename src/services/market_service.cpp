@@ -276,9 +276,16 @@ void MarketService::set_meter(const Principal& who, std::int64_t market_id, std:
 store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t market_id, const BidInput& in,
                                          store::MarketRecord* market_out) {
   require_any_role(who, {Role::participant, Role::aggregator}, "placing a bid");
-  const store::MarketRecord m = get_market(market_id);
-  if (market_out) *market_out = m;
   store::BidRecord b;
+  store::MarketRecord m;
+  PendingBid mine{&who, market_id, &in, &b, &m, false, false, {}, nullptr};
+  commit_grouped(mine);
+  if (market_out) *market_out = std::move(m);
+  return b;
+}
+
+void MarketService::check_bid(const Principal& who, const store::MarketRecord& m, const BidInput& in, Instant t,
+                              store::BidRecord& b) {
   b.market_id = m.id;
   b.account_id = who.account_id;
   b.user_id = who.user_id;
@@ -291,7 +298,6 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
                                           timeseries::format_duration(m.slot_length) + " slots");
   }
   b.slot_start = *in.slot_start;
-  const Instant t = now();
   if (b.slot_start <= t) throw invalid_field("slot_start", "this slot has already started");
   if (b.slot_start > t + kBidHorizon) throw invalid_field("slot_start", "bids are for slots within the coming 366 days");
   if (b.slot_start - m.gate_closure_lead <= t) throw conflict("the gate for this slot has closed");
@@ -299,12 +305,8 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   b.volume_ticks = volume_ticks(*in.volume_kwh, m);
   if (!in.price) throw invalid_field("price", "field 'price' is required");
   b.price_ticks = price_ticks(*in.price, m);
-  require_meter(who, m);
   b.status = "open";
   b.created_at = b.updated_at = t;
-  PendingBid mine{&b, false, nullptr};
-  commit_grouped(mine);
-  return b;
 }
 
 void MarketService::require_account(std::int64_t account_id) {
@@ -313,17 +315,17 @@ void MarketService::require_account(std::int64_t account_id) {
 }
 
 void MarketService::require_meter(const Principal& who, const store::MarketRecord& m) {
+  auto c = db_.acquire();
+  require_meter(*c, who, m);
+}
+
+void MarketService::require_meter(store::Connection& c, const Principal& who, const store::MarketRecord& m) {
   const std::pair<std::int64_t, std::int64_t> key{m.id, who.account_id};
   {
     std::lock_guard lock(markets_mu_);
     if (metered_.count(key)) return;
   }
-  bool has = false;
-  {
-    auto c = db_.acquire();
-    has = store::markets::meter_of(*c, m.id, who.account_id).has_value();
-  }
-  if (!has) {
+  if (!store::markets::meter_of(c, m.id, who.account_id)) {
     const std::string name = who.account_name.empty() ? "account " + std::to_string(who.account_id) : who.account_name;
     throw invalid_field("meter", name + " has no settlement meter in this market; an operator sets one with PUT /api/v1/markets/" +
                                      std::to_string(m.id) + "/meters/" + std::to_string(who.account_id));
@@ -335,41 +337,80 @@ void MarketService::require_meter(const Principal& who, const store::MarketRecor
 void MarketService::commit_grouped(PendingBid& mine) {
   std::unique_lock lock(batch_mu_);
   batch_queue_.push_back(&mine);
-  while (!mine.done) {
-    if (batch_leader_) {
-      batch_cv_.wait(lock);
-      continue;
-    }
-    batch_leader_ = true;
+  if (!batch_leader_) batch_leader_ = mine.lead = true;
+  // Each waiter sleeps on its own condition: a commit wakes the placements it stored and
+  // the next leader, not every waiting thread.
+  while (!mine.done && !mine.lead) mine.cv.wait(lock);
+  if (!mine.done) {
     std::vector<PendingBid*> batch;
-    batch.swap(batch_queue_);
+    batch.swap(batch_queue_);  // holds `mine`
     lock.unlock();
     try {
-      db_.transaction([&](store::Connection& c) {
-        for (PendingBid* p : batch) {
-          store::BidRecord& b = *p->bid;
-          if (db_.backend() == store::Backend::postgres) {
-            c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(b.market_id, b.slot_start)});
-          }
-          // Gate closure may have run since the bid was checked.
-          if (store::clearings::find(c, b.market_id, b.slot_start)) {
-            p->error = std::make_exception_ptr(conflict("the gate for this slot has closed"));
-            continue;
-          }
-          b.id = store::bids::insert(c, b);
-          store::events::append(c, "bid_placed", b.market_id, b.account_id,
-                                event_payload(b.market_id, b.slot_start, {{"bid_id", b.id}, {"side", b.side}}), b.created_at);
-        }
-      });
+      db_.transaction([&](store::Connection& c) { place_group(c, batch); });
     } catch (...) {
-      for (PendingBid* p : batch) p->error = std::current_exception();
+      // The transaction failed: nothing of the group was stored.
+      for (PendingBid* p : batch) {
+        if (!p->error) p->error = std::current_exception();
+      }
     }
     lock.lock();
-    for (PendingBid* p : batch) p->done = true;
-    batch_leader_ = false;
-    batch_cv_.notify_all();
+    for (PendingBid* p : batch) {
+      p->done = true;
+      if (p != &mine) p->cv.notify_one();
+    }
+    // Bids that arrived meanwhile: the first of them leads the next group.
+    if (batch_queue_.empty()) {
+      batch_leader_ = false;
+    } else {
+      batch_queue_.front()->lead = true;
+      batch_queue_.front()->cv.notify_one();
+    }
   }
+  lock.unlock();
   if (mine.error) std::rethrow_exception(mine.error);
+}
+
+void MarketService::place_group(store::Connection& c, const std::vector<PendingBid*>& group) {
+  // Read in this transaction, not cached: another server may have changed the market a
+  // moment ago. Once per market and per slot for the whole group.
+  std::map<std::int64_t, std::optional<store::MarketRecord>> markets;
+  std::map<std::pair<std::int64_t, std::int64_t>, bool> gate_closed;  // (market, slot) -> cleared already
+  const bool postgres = db_.backend() == store::Backend::postgres;
+  const Instant t = now();
+  std::vector<store::BidRecord*> accepted;
+  accepted.reserve(group.size());
+  for (PendingBid* p : group) {
+    try {
+      auto it = markets.find(p->market_id);
+      if (it == markets.end()) it = markets.emplace(p->market_id, store::markets::find(c, p->market_id)).first;
+      if (!it->second) throw not_found("no market with id " + std::to_string(p->market_id));
+      const store::MarketRecord& m = *it->second;
+      *p->market = m;
+      store::BidRecord& b = *p->bid;
+      check_bid(*p->who, m, *p->in, t, b);
+      require_meter(c, *p->who, m);
+      const std::pair<std::int64_t, std::int64_t> slot{m.id, to_micros(b.slot_start)};
+      auto g = gate_closed.find(slot);
+      if (g == gate_closed.end()) {
+        // Gate closure holds this lock exclusively while it clears the slot.
+        if (postgres) c.query("SELECT pg_advisory_xact_lock_shared(?)", {slot_lock_key(m.id, b.slot_start)});
+        // Gate closure may have run since the bid was checked.
+        g = gate_closed.emplace(slot, store::clearings::find(c, m.id, b.slot_start).has_value()).first;
+      }
+      if (g->second) throw conflict("the gate for this slot has closed");
+      accepted.push_back(&b);
+    } catch (const Error&) {
+      p->error = std::current_exception();  // this bid alone is refused
+    }
+  }
+  store::bids::insert_many(c, db_.backend(), accepted);
+  std::vector<store::EventRecord> events;
+  events.reserve(accepted.size());
+  for (const store::BidRecord* b : accepted) {
+    events.push_back({0, "bid_placed", b->market_id, b->account_id,
+                      event_payload(b->market_id, b->slot_start, {{"bid_id", b->id}, {"side", b->side}}), b->created_at});
+  }
+  store::events::append_many(c, db_.backend(), events);
 }
 
 Page<store::BidRecord> MarketService::list_bids(const Principal& who, std::int64_t market_id, std::optional<Instant> slot,

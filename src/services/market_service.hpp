@@ -225,15 +225,27 @@ class MarketService {
   void require_account(std::int64_t account_id);
 
   // Group commit for bid placement: bids arriving while a commit runs share the next
-  // transaction, so concurrent placements cost one commit instead of one each.
+  // transaction, so concurrent placements cost one commit instead of one each. The
+  // leader checks every bid of its group in that transaction (reading each market once,
+  // checking each slot's gate once) and inserts the good ones together; a bad bid fails
+  // alone with its own error.
   struct PendingBid {
-    store::BidRecord* bid;
+    const Principal* who;
+    std::int64_t market_id;
+    const BidInput* in;
+    store::BidRecord* bid;        // filled in
+    store::MarketRecord* market;  // filled in
     bool done = false;
+    bool lead = false;            // this placement's thread commits the next group
+    std::condition_variable cv;   // wakes this placement alone (done, or its turn to lead)
     std::exception_ptr error;
   };
   void commit_grouped(PendingBid& mine);
+  void place_group(store::Connection& c, const std::vector<PendingBid*>& group);
+  // The checks of place_bid against the market; fills `b` (without id).
+  void check_bid(const Principal& who, const store::MarketRecord& m, const BidInput& in, Instant t, store::BidRecord& b);
+  void require_meter(store::Connection& c, const Principal& who, const store::MarketRecord& m);
   std::mutex batch_mu_;
-  std::condition_variable batch_cv_;
   std::vector<PendingBid*> batch_queue_;
   bool batch_leader_ = false;
 

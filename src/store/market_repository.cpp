@@ -1,5 +1,7 @@
 #include "store/market_repository.hpp"
 
+#include <algorithm>
+
 namespace flexmarket::store {
 
 namespace {
@@ -7,6 +9,46 @@ namespace {
 Value opt(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
 Value opt(const std::optional<double>& v) { return v ? Value(*v) : Value(nullptr); }
 std::int64_t us(std::chrono::microseconds d) { return d.count(); }
+
+// `n` new ids of `table`, ascending, for rows about to be inserted in a write transaction:
+// the next values of its identity sequence on PostgreSQL; on SQLite, which holds one
+// writer at a time, the ids after the largest in use (what it would pick itself).
+std::vector<std::int64_t> next_ids(Connection& c, Backend backend, const std::string& table, std::size_t n) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(n);
+  if (backend == Backend::postgres) {
+    for (const auto& row : c.query("SELECT nextval(pg_get_serial_sequence('" + table + "', 'id')) FROM generate_series(1, ?)",
+                                   {static_cast<std::int64_t>(n)})
+                               .rows) {
+      ids.push_back(Row(row).int64(0));
+    }
+    std::sort(ids.begin(), ids.end());
+  } else {
+    const std::int64_t last = c.query("SELECT COALESCE(MAX(id), 0) FROM " + table)[0].int64(0);
+    for (std::size_t i = 1; i <= n; ++i) ids.push_back(last + static_cast<std::int64_t>(i));
+  }
+  return ids;
+}
+
+// Inserts `n` rows with multi-row INSERTs of up to 64 rows, in chunks of powers of two so
+// that each connection prepares at most seven statement texts per table.
+template <typename Fill>
+void insert_rows(Connection& c, const char* head, const char* row, std::size_t n, Fill fill) {
+  std::vector<Value> params;
+  for (std::size_t from = 0; from < n;) {
+    std::size_t k = 64;
+    while (k > n - from) k /= 2;
+    std::string sql = head;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (j > 0) sql += ", ";
+      sql += row;
+    }
+    params.clear();
+    for (std::size_t j = 0; j < k; ++j) fill(from + j, params);
+    c.query(sql, params);
+    from += k;
+  }
+}
 
 constexpr const char* kMarketColumns =
     "id, name, timezone, slot_length_us, gate_closure_lead_us, currency, minor_unit_digits, price_tick, "
@@ -348,6 +390,28 @@ std::int64_t insert(Connection& c, const BidRecord& b) {
               {b.market_id, b.account_id, b.user_id, b.side, to_micros(b.slot_start), b.volume_ticks, b.price_ticks,
                b.status, to_micros(b.created_at), to_micros(b.updated_at)})[0]
       .int64(0);
+}
+
+void insert_many(Connection& c, Backend backend, const std::vector<BidRecord*>& bids) {
+  if (bids.empty()) return;
+  const auto ids = next_ids(c, backend, "bids", bids.size());
+  for (std::size_t i = 0; i < bids.size(); ++i) bids[i]->id = ids[i];
+  insert_rows(c, "INSERT INTO bids (id, market_id, account_id, user_id, side, slot_start, volume_ticks, price_ticks, "
+                 "status, filled_ticks, created_at, updated_at) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", bids.size(), [&](std::size_t i, std::vector<Value>& params) {
+                const BidRecord& b = *bids[i];
+                params.emplace_back(b.id);
+                params.emplace_back(b.market_id);
+                params.emplace_back(b.account_id);
+                params.emplace_back(b.user_id);
+                params.emplace_back(b.side);
+                params.emplace_back(to_micros(b.slot_start));
+                params.emplace_back(b.volume_ticks);
+                params.emplace_back(b.price_ticks);
+                params.emplace_back(b.status);
+                params.emplace_back(to_micros(b.created_at));
+                params.emplace_back(to_micros(b.updated_at));
+              });
 }
 
 std::optional<BidRecord> find(Connection& c, std::int64_t id) {
@@ -748,6 +812,22 @@ std::int64_t append(Connection& c, const std::string& type, std::optional<std::i
   return c.query("INSERT INTO events (type, market_id, account_id, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                  {type, opt(market_id), opt(account_id), payload, to_micros(at)})[0]
       .int64(0);
+}
+
+void append_many(Connection& c, Backend backend, std::vector<EventRecord>& events) {
+  if (events.empty()) return;
+  const auto ids = next_ids(c, backend, "events", events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) events[i].id = ids[i];
+  insert_rows(c, "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES ", "(?, ?, ?, ?, ?, ?)",
+              events.size(), [&](std::size_t i, std::vector<Value>& params) {
+                const EventRecord& e = events[i];
+                params.emplace_back(e.id);
+                params.emplace_back(e.type);
+                params.emplace_back(opt(e.market_id));
+                params.emplace_back(opt(e.account_id));
+                params.emplace_back(e.payload);
+                params.emplace_back(to_micros(e.created_at));
+              });
 }
 
 std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit) {

@@ -145,6 +145,9 @@ std::vector<MarketRecord> with_price_sensor(Connection& c, std::int64_t sensor_i
 
 namespace bids {
 std::int64_t insert(Connection& c, const BidRecord& b);
+// Inserts many bids in few statements and sets each one's id, ascending in the order
+// given. Inside a write transaction (the ids are chosen before the rows are written).
+void insert_many(Connection& c, Backend backend, const std::vector<BidRecord*>& bids);
 std::optional<BidRecord> find(Connection& c, std::int64_t id);
 void update_terms(Connection& c, std::int64_t id, std::int64_t volume_ticks, std::int64_t price_ticks, Instant at);
 void set_status(Connection& c, std::int64_t id, const std::string& status, Instant at);
@@ -215,6 +218,9 @@ std::int64_t count(Connection& c, std::int64_t account_id, Instant from, Instant
 namespace events {
 std::int64_t append(Connection& c, const std::string& type, std::optional<std::int64_t> market_id,
                     std::optional<std::int64_t> account_id, const std::string& payload, Instant at);
+// Appends many events in few statements and sets each one's id, ascending in the order
+// given. Inside a write transaction.
+void append_many(Connection& c, Backend backend, std::vector<EventRecord>& events);
 // Events after `after_id` visible to `account_id` (its own and public ones; 0: all).
 std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
 // The id of the newest event, 0 when there is none.

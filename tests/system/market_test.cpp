@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <set>
 #include <thread>
 
 #include "support/fixture.hpp"
@@ -220,6 +221,56 @@ TEST_P(Market, BadBidsAreRefusedAndChangeNothing) {
   auto cl = call("GET", "/api/v1/markets/" + std::to_string(market) + "/clearings/2026-11-23T02:00:00Z", seller, nullptr, 200);
   EXPECT_FALSE(cl["cleared"].get<bool>());
   EXPECT_EQ(cl["volume_kwh"], 0.0);
+}
+
+// Bids placed at the same moment are checked and stored together (one transaction for
+// many): a bad one among them is refused alone, with its own error, and stores nothing.
+TEST_P(Market, ConcurrentBidsFailAloneAndTheRestAreStored) {
+  constexpr int kThreads = 8, kEach = 24;
+  std::vector<std::vector<std::pair<int, json>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = server->client();
+      const std::string& token = t % 2 ? seller : buyer;
+      for (int i = 0; i < kEach; ++i) {
+        json body = {{"side", t % 2 ? "sell" : "buy"}, {"slot_start", "2026-11-23T10:00:00+08:00"},
+                     {"volume_kwh", 1 + i}, {"price", 1 + t * 0.25}};
+        std::string path = bids_path();
+        if (i % 4 == 1) body["price"] = 11;                                     // above the market's maximum
+        if (i % 4 == 2) body["slot_start"] = "2026-11-23T10:07:00+08:00";     // not on a slot boundary
+        if (i % 8 == 3) path = "/api/v1/markets/999/bids";                      // no such market
+        auto r = c->Post(path, bearer(token), body.dump(), "application/json");
+        results[static_cast<std::size_t>(t)].emplace_back(r ? r->status : 0, r ? body_of(r) : json());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<std::int64_t> ids;
+  int good = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEach; ++i) {
+      const auto& [status, j] = results[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)];
+      if (i % 4 == 1 || i % 4 == 2) {
+        EXPECT_EQ(status, 422) << j.dump();
+        EXPECT_EQ(j["error"]["field"], i % 4 == 1 ? "price" : "slot_start") << j.dump();
+      } else if (i % 8 == 3) {
+        EXPECT_EQ(status, 404) << j.dump();
+      } else {
+        ASSERT_EQ(status, 201) << j.dump();
+        ++good;
+        ids.insert(j["id"].get<std::int64_t>());
+        EXPECT_EQ(j["volume_kwh"], 1.0 + i);
+        EXPECT_EQ(j["status"], "open");
+        // What placing returned is what reading the bid returns.
+        EXPECT_EQ(call("GET", "/api/v1/bids/" + j["id"].dump(), t % 2 ? seller : buyer, nullptr, 200), j);
+      }
+    }
+  }
+  EXPECT_EQ(static_cast<int>(ids.size()), good);
+  EXPECT_EQ(call("GET", bids_path() + "?per_page=1", buyer, nullptr, 200)["total"].get<int>() +
+                call("GET", bids_path() + "?per_page=1", seller, nullptr, 200)["total"].get<int>(),
+            good);
 }
 
 TEST_P(Market, ViewsForParticipants) {
