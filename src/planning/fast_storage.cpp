@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -257,6 +261,7 @@ class Ipm {
     lower_.assign(n_ * devices_, 0);
     gsum_.assign(n_, 0);
     d2_.assign(n_ * devices_, 0);
+    link_.assign(n_ * devices_, 0);
     for (std::size_t j = 0; j < n_; ++j) own_[j] += theta[iv(j)] + theta[ev(j)];
     for (std::size_t d = 0; d < devices_; ++d) {
       const double a = eta_c(d), w = eta_w(d);
@@ -270,6 +275,7 @@ class Ipm {
         d2[j] = a * a * tc + w * w * tw;
         ta[j] = delta + theta[sv(d, j)] + (j > 0 ? theta[sv(d, j - 1)] : 0.0) + d2[j];
         tb[j] = j > 0 ? -theta[sv(d, j - 1)] : 0.0;
+        link_[d * n_ + j] = theta[sv(d, j)];
         bd[j] = -a * tc - w * tw;
         if (d2[j] > 0) gsum_[j] += tc * tw * (a - w) * (a - w) / d2[j];
       }
@@ -321,47 +327,80 @@ class Ipm {
     return true;
   }
 
-  // Adds devices [begin, end)'s terms E (Ts (Ts + D2)^-1 D2) E to the lower triangle of
-  // `out` (column-major), factorising each device's block on the way.
+  // Adds devices [begin, end)'s terms E (Ts T^-1 D2) E (T = Ts + D2) to the lower triangle
+  // of `out` (column-major), factorising each device's block on the way. Column k of T^-1
+  // below the diagonal is (T^-1)_kk times a running product of ratios rho_i in [0, 1) (T^-1
+  // is semiseparable), so with z = T^-1 e_k D2_k:
+  //   (Ts z)_k = D2_k (delta + hL_k + hU_k) / p_k,   (Ts z)_i = -D2_i z_i for i > k,
+  // where p_k = 1 / (T^-1)_kk = delta + D2_k + hL_k + hU_k and hL, hU are what the links
+  // above and below add to the pivot: sums of positive terms, nothing cancels. With
+  // E_i D2_i = B_i, column k gains B_k^2 (delta + hL_k + hU_k) / (D2_k p_k) on the diagonal
+  // and -B_k / p_k * prod_{m=k+1..i} rho_m * B_i below it. Four columns share each pass
+  // over the rows, so the products' multiplications overlap.
   bool accumulate(std::size_t begin, std::size_t end, double* out) {
-    std::vector<double> z(n_ + 1), tsd(n_), tsl(n_ + 1, 0), e(n_);
+    const std::size_t n = n_;
+    std::vector<double> a_up(n), d_up(n), a_down(n + 1), d_down(n + 1), rho(n + 1, 0), coef(n), beta(n);
+    constexpr double tiny = 1e-250;  // a product this small adds nothing (and stays clear of subnormals)
     for (std::size_t d = begin; d < end; ++d) {
-      const double* ta = &diag_[d * n_];
-      const double* tb = &lower_[d * n_];
-      const double* bd = &coupling_[d * n_];
-      const double* d2 = &d2_[d * n_];
-      // Ts, before the factorisation overwrites T.
-      for (std::size_t j = 0; j < n_; ++j) {
-        tsd[j] = ta[j] - d2[j];
-        tsl[j] = tb[j];
-        e[j] = d2[j] > 0 ? bd[j] / d2[j] : 0.0;
+      const double* ts = &link_[d * n];  // ts[j] = theta of s_j: the link between rows j and j+1
+      const double* bd = &coupling_[d * n];
+      const double* d2 = &d2_[d * n];
+      // From the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1}.
+      // From the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
+      // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only).
+      constexpr double delta = 1e-12;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double h = j > 0 ? ts[j - 1] * a_up[j - 1] / d_up[j - 1] : 0.0;
+        a_up[j] = delta + d2[j] + h;
+        d_up[j] = a_up[j] + ts[j];
+        coef[j] = h;  // hL_j, for now
+      }
+      for (std::size_t j = n; j-- > 0;) {
+        const double h = j + 1 < n ? ts[j] * a_down[j + 1] / d_down[j + 1] : ts[j];
+        a_down[j] = delta + d2[j] + h;
+        d_down[j] = a_down[j] + (j > 0 ? ts[j - 1] : 0.0);
+        rho[j] = j > 0 && d_down[j] > 0 ? ts[j - 1] / d_down[j] : 0.0;
+        const double p = delta + d2[j] + coef[j] + h;
+        if (!(p > 0) || !std::isfinite(p)) return false;
+        if (d2[j] > 0) out[j * n + j] += bd[j] * bd[j] * (delta + coef[j] + h) / (d2[j] * p);
+        coef[j] = -bd[j] / p;
+        beta[j] = bd[j];
+      }
+      rho[n] = 0;
+      std::size_t k = 0;
+      for (; k + 4 <= n; k += 4) {
+        double q0 = coef[k], q1 = coef[k + 1], q2 = coef[k + 2], q3 = coef[k + 3];
+        double *c0 = out + k * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+        q0 *= rho[k + 1];
+        c0[k + 1] += q0 * beta[k + 1];
+        q0 *= rho[k + 2];
+        q1 *= rho[k + 2];
+        c0[k + 2] += q0 * beta[k + 2];
+        c1[k + 2] += q1 * beta[k + 2];
+        for (std::size_t i = k + 3; i < n; ++i) {
+          const double r = rho[i], b = beta[i];
+          q0 *= r;
+          q1 *= r;
+          q2 *= r;
+          c0[i] += q0 * b;
+          c1[i] += q1 * b;
+          c2[i] += q2 * b;
+          if (i > k + 3) {
+            q3 *= r;
+            c3[i] += q3 * b;
+          }
+          if (std::abs(q0) + std::abs(q1) + std::abs(q2) + std::abs(q3) < tiny) break;
+        }
+      }
+      for (; k < n; ++k) {
+        double q = coef[k];
+        double* col = out + k * n;
+        for (std::size_t i = k + 1; i < n && std::abs(q) >= tiny; ++i) {
+          q *= rho[i];
+          col[i] += q * beta[i];
+        }
       }
       if (!ldl(d)) return false;
-      const double* dd = &diag_[d * n_];
-      const double* ll = &lower_[d * n_];
-      for (std::size_t k = 0; k < n_; ++k) {
-        if (d2[k] <= 0) continue;
-        // z = T^-1 e_k * D2_k, for rows >= k-1.
-        double f = d2[k];
-        z[k] = f / dd[k];
-        for (std::size_t i = k + 1; i < n_; ++i) {
-          f = -ll[i] * f;
-          z[i] = f / dd[i];
-        }
-        z[n_] = 0;
-        const std::size_t first = k > 0 ? k - 1 : 0;
-        if (k > 0) z[k - 1] = 0;
-        for (std::size_t i = n_ - 1; i > first; --i) z[i - 1] -= ll[i] * z[i];
-        // (Ts z)_i for i >= k, scaled by E_i E_k.
-        const double ek = e[k];
-        double* col = out + k * n_;
-        double prev = k > 0 ? z[k - 1] : 0.0;
-        for (std::size_t i = k; i < n_; ++i) {
-          const double t = tsd[i] * z[i] + tsl[i] * prev + tsl[i + 1] * z[i + 1];
-          prev = z[i];
-          col[i] += e[i] * ek * t;
-        }
-      }
     }
     return true;
   }
@@ -429,7 +468,7 @@ class Ipm {
   std::vector<double> l_, u_, c_, b_;
   std::vector<char> fixed_;
   double xscale_ = 1, cscale_ = 1e-12;
-  std::vector<double> site_, own_, gsum_, d2_, coupling_, diag_, lower_, schur_;
+  std::vector<double> site_, own_, gsum_, d2_, link_, coupling_, diag_, lower_, schur_;
 };
 
 }  // namespace
@@ -442,6 +481,63 @@ FastStorageResult solve_storage_portfolio(const FastStorageProblem& p) {
   }
   Ipm ipm(p);
   return ipm.run();
+}
+
+void write_storage_program(const FastStorageProblem& p, const std::string& path) {
+  const std::size_t n = p.buy_price.size(), devices = p.devices.size();
+  const double dt = p.slot_hours;
+  const std::int64_t vars = static_cast<std::int64_t>(3 * n * devices + 2 * n);
+  const std::int64_t rows = static_cast<std::int64_t>(n + n * devices);
+  const std::int64_t nonzeros = static_cast<std::int64_t>((6 * n - 1) * devices + 2 * n);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  std::vector<char> buffer(1 << 20);
+  std::setvbuf(f.get(), buffer.data(), _IOFBF, buffer.size());
+  auto put = [&](const auto& v) { std::fwrite(&v, sizeof v, 1, f.get()); };
+  std::fwrite("FMLP0001", 1, 8, f.get());
+  put(vars);
+  put(rows);
+  put(nonzeros);
+  // Per variable: cost, then lower bounds, then upper bounds.
+  for (int what = 0; what < 3; ++what) {
+    auto value = [&](double cost, double lo, double hi) { put(what == 0 ? cost : what == 1 ? lo : hi); };
+    for (const auto& d : p.devices) {
+      for (std::size_t j = 0; j < n; ++j) value(d.cycle_cost_per_kwh * dt, 0.0, d.max_charge_kw[j]);
+      for (std::size_t j = 0; j < n; ++j) value(d.cycle_cost_per_kwh * dt, 0.0, d.max_discharge_kw[j]);
+      for (std::size_t j = 0; j < n; ++j) value(0.0, d.soc_min_kwh[j], d.soc_max_kwh[j]);
+    }
+    for (std::size_t j = 0; j < n; ++j) value(p.buy_price[j] * dt, 0.0, p.import_limit_kw[j]);
+    for (std::size_t j = 0; j < n; ++j) value(-p.sell_price[j] * dt, 0.0, p.export_limit_kw[j]);
+  }
+  for (std::size_t j = 0; j < n; ++j) put(p.inflexible_kw.empty() ? 0.0 : -p.inflexible_kw[j]);
+  for (const auto& d : p.devices) {
+    for (std::size_t j = 0; j < n; ++j) put(j == 0 ? d.soc_at_start_kwh : 0.0);
+  }
+  // The nonzeros: row indices, then columns, then values, in the same order each time.
+  for (int what = 0; what < 3; ++what) {
+    auto entry = [&](std::size_t row, std::size_t col, double v) {
+      if (what == 0) put(static_cast<std::int32_t>(row));
+      if (what == 1) put(static_cast<std::int32_t>(col));
+      if (what == 2) put(v);
+    };
+    for (std::size_t d = 0; d < devices; ++d) {
+      const auto& dev = p.devices[d];
+      const std::size_t base = 3 * n * d, row = n + n * d;
+      for (std::size_t j = 0; j < n; ++j) {
+        entry(j, base + j, 1.0);                                           // charge, site row
+        entry(j, base + n + j, -1.0);                                      // discharge, site row
+        entry(row + j, base + j, -dev.charge_efficiency * dt);             // charge, device row
+        entry(row + j, base + n + j, dt / dev.discharge_efficiency);       // discharge, device row
+        entry(row + j, base + 2 * n + j, 1.0);                             // s_j
+        if (j + 1 < n) entry(row + j + 1, base + 2 * n + j, -1.0);         // s_j in the next row
+      }
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      entry(j, 3 * n * devices + j, -1.0);
+      entry(j, 3 * n * devices + n + j, 1.0);
+    }
+  }
+  if (std::ferror(f.get()) != 0) throw std::runtime_error("cannot write " + path);
 }
 
 }  // namespace flexmarket::planning

@@ -41,4 +41,13 @@ struct FastStorageResult {
 
 FastStorageResult solve_storage_portfolio(const FastStorageProblem& p);
 
+// Writes the program that solve_storage_portfolio solves, unscaled (kW, kWh, prices per kWh):
+// minimise c'x subject to A x = b, lb <= x <= ub, with the variables per device [c | w | s]
+// then the site's imports and exports, and the rows the site's, then each device's. The file
+// is little-endian binary, for another solver to read the very same program:
+//   "FMLP0001", int64 variables, rows, nonzeros; float64 c, lb, ub (per variable), b (per row);
+//   int32 row (per nonzero), int32 column, float64 value.
+// Throws std::runtime_error when the file cannot be written.
+void write_storage_program(const FastStorageProblem& p, const std::string& path);
+
 }  // namespace flexmarket::planning

@@ -491,6 +491,8 @@ bool needs_integers(const SiteProblem& p) {
 
 void validate_site_problem(const SiteProblem& p) { validate(p); }
 
+FastStorageProblem fast_problem(const SiteProblem& p) { return to_fast_problem(p); }
+
 FastStorageProblem::Device fast_device(const StorageDevice& d, std::size_t slots, std::vector<double> soc_min_kwh,
                                        std::vector<double> soc_max_kwh) {
   FastStorageProblem::Device fd;

@@ -102,6 +102,10 @@ void validate_site_problem(const SiteProblem& p);
 FastStorageProblem::Device fast_device(const StorageDevice& d, std::size_t slots, std::vector<double> soc_min_kwh,
                                        std::vector<double> soc_max_kwh);
 
+// The storage-only program that the structured solver takes for `p` (tie-break slope included),
+// e.g. to hand the very same program to another solver.
+FastStorageProblem fast_problem(const SiteProblem& p);
+
 // Whether the structured interior-point path (fast_storage.hpp) can solve the problem.
 bool fast_path_applies(const SiteProblem& p);
 // "auto" (fast path where it applies, then Clp, or Cbc where integers are needed), "clp",
