@@ -72,20 +72,7 @@ sanitize: setup
 	ASAN_OPTIONS=detect_leaks=0 ./$(SANITIZE_BUILD)/system_tests --gtest_filter='*Hostile*:*AccessMatrix*:*Http*'
 
 bench: build
-	./bench/http_bench.sh $(BUILD)/flexmarket
-	./$(BUILD)/timeseries_bench
-	./$(BUILD)/timeseries_bench --postgres
-	./$(BUILD)/clearing_bench
-	./$(BUILD)/planning_bench
-	./$(BUILD)/portfolio_bench
-	./$(BUILD)/market_bench
-	./$(BUILD)/market_bench --postgres
-	./$(BUILD)/forecast_bench speed
-	./$(BUILD)/forecast_bench accuracy
-	./$(BUILD)/forecast_queue_bench
-	./bench/ui_bench $(BUILD)
-	./bench/bid_bench.sh $(BUILD)/flexmarket
-	./bench/abuse_bench.sh $(BUILD)/flexmarket
+	./bench/run_all.sh $(BUILD)
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

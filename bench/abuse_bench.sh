@@ -6,7 +6,7 @@
 # 2. GET /api/v1/health latency from 127.0.0.1 while S slow clients on 127.0.0.2 trickle
 #    one header byte every 8 s (target: every probe under 100 ms with 512 slow clients).
 #
-#   bench/abuse_bench.sh [path/to/flexmarket] [--streams 64] [--slow 512] [--duration 10s]
+#   bench/abuse_bench.sh [path/to/flexmarket] [--streams 64] [--slow 512] [--duration 5s]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +14,7 @@ bin=${1:-build/flexmarket}
 shift || true
 streams=64
 slow=512
-duration=10s
+duration=5s
 while [ $# -gt 0 ]; do
   case "$1" in
     --streams) streams=$2; shift 2 ;;
@@ -45,23 +45,35 @@ port=$(wait_for_port "$work/server.log")
 base="http://127.0.0.1:$port"
 token=$(login "$base" bench@example.com "$password")
 
-echo "flexmarket $("$bin" --version), $(nproc) cores"
+runs=$(bench_runs)
+echo "flexmarket $("$bin" --version), $(nproc) cores, $runs runs"
+# me: prints "REQUESTS_PER_S P99_MS".
 me() {
-  local out
-  out=$(wrk -t2 -c64 -d"$duration" --latency -H "Authorization: Bearer $token" "$base/api/v1/me")
-  printf 'GET /api/v1/me, 64 connections, %4s event streams open: %10s req/s   p99 %s\n' "$1" \
-    "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  wrk -t2 -c64 -d"$duration" --latency -H "Authorization: Bearer $token" "$base/api/v1/me" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^Requests\/sec/ {rps=$2} $1 == "99%" {p99=ms($2)} END {printf "%s %s\n", rps, p99}'
 }
 wrk -t1 -c64 -d2s -H "Authorization: Bearer $token" "$base/api/v1/me" >/dev/null
-me 0
-for _ in $(seq "$streams"); do
-  curl -sN -H "Authorization: Bearer $token" "$base/api/v1/events" >/dev/null 2>&1 &
-  pids+=($!)
+quiet=() quiet_p99=() busy=() busy_p99=()
+for run in $(seq "$runs"); do
+  read -r r p < <(me)
+  quiet+=("$r") quiet_p99+=("$p")
+  for _ in $(seq "$streams"); do
+    curl -sN -H "Authorization: Bearer $token" "$base/api/v1/events" >/dev/null 2>&1 &
+    pids+=($!)
+  done
+  sleep 2
+  read -r r2 p2 < <(me)
+  busy+=("$r2") busy_p99+=("$p2")
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pids=()
+  echo "run $run: no streams $r req/s, p99 $p ms; $streams streams open $r2 req/s, p99 $p2 ms"
 done
-sleep 2
-me "$streams"
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-pids=()
+note="SQLite, wrk 64 connections, $duration per run, request log on"
+figure abuse.me_quiet Abuse "req/s" - 0 "GET /api/v1/me, no event stream open" "$note" "${quiet[@]}"
+figure abuse.me_quiet_p99 Abuse ms - 0 "GET /api/v1/me p99, no event stream open" "$note" "${quiet_p99[@]}"
+figure abuse.me_streams Abuse "req/s" - 0 "GET /api/v1/me with $streams event streams open" "$note" "${busy[@]}"
+figure abuse.me_streams_p99 Abuse ms "<=" 10 "GET /api/v1/me p99 with $streams event streams open" "$note" "${busy_p99[@]}"
 
 # Slow clients: each sends one byte of a request line every 8 s from 127.0.0.2.
 python3 - "$port" "$slow" <<'PY' &
@@ -87,13 +99,12 @@ while True:
 PY
 pids+=($!)
 sleep 3
-worst=0
-total=0
+probes=()
 for _ in $(seq 50); do
-  ms=$(curl -s -o /dev/null -w '%{time_total}' "$base/api/v1/health" | awk '{printf "%d", $1 * 1000}')
-  total=$((total + ms))
-  [ "$ms" -gt "$worst" ] && worst=$ms
+  probes+=("$(curl -s -o /dev/null -w '%{time_total}' "$base/api/v1/health" | awk '{printf "%.1f", $1 * 1000}')")
   sleep 0.2
 done
-printf 'GET /api/v1/health with %d slow clients on another address: mean %d ms, worst of 50 %d ms\n' \
-  "$slow" $((total / 50)) "$worst"
+worst=$(printf '%s\n' "${probes[@]}" | sort -g | tail -1)
+note="$slow slow clients on 127.0.0.2, each sending one byte every 8 s; probes from 127.0.0.1"
+figure abuse.health_slow Abuse ms - 0 "GET /api/v1/health while $slow slow clients trickle: 50 probes" "$note" "${probes[@]}"
+figure abuse.health_slow_worst Abuse ms "<=" 100 "GET /api/v1/health while $slow slow clients trickle: worst of 50 probes" "$note" "$worst"

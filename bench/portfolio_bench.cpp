@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "figure.hpp"
 #include "planning/portfolio.hpp"
 
 using namespace flexmarket::planning;
@@ -61,31 +62,25 @@ PortfolioProblem batteries(std::size_t count, std::uint64_t seed) {
   return p;
 }
 
-struct Timing {
-  double median, min, max;
-};
-
-Timing time_runs(int runs, const std::function<void()>& work) {
+std::vector<double> time_runs(int runs, const std::function<void()>& work) {
   std::vector<double> ms;
   for (int r = 0; r < runs; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     work();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.front(), ms.back()};
+  return ms;
 }
 
-void report(const std::string& what, const Timing& t, int runs, double target_ms) {
-  std::printf("%s: median %.3f ms (min %.3f, max %.3f) over %d runs, target %.0f ms %s\n",
-              what.c_str(), t.median, t.min, t.max, runs, target_ms,
-              t.median <= target_ms ? "met" : "MISSED");
+void report(const std::string& id, const std::string& what, const std::vector<double>& ms, double target_ms,
+            const std::string& note = "") {
+  bench::report({id, "Portfolios", what, "ms", ms, "<=", target_ms, note});
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const int runs = bench::runs_from_args(argc, argv, 5);
   int failures = 0;
   const auto prices = price_steps(-0.05, 0.40, 10, 0.001);
 
@@ -93,8 +88,8 @@ int main() {
   std::vector<std::size_t> all(24);
   for (std::size_t j = 0; j < 24; ++j) all[j] = j;
   std::vector<OfferCurve> curves;
-  const Timing a = time_runs(5, [&] { curves = offer_curves(fleet, all, prices); });
-  report("(a) curves, 1,000 batteries x 24 slots x 10 steps", a, 5, 5000);
+  const auto a = time_runs(runs, [&] { curves = offer_curves(fleet, all, prices); });
+  report("portfolio.curves_1000", "offer curves for 24 hourly slots, 10 price steps each, 1,000 batteries", a, 5000);
   for (const auto& c : curves) {
     for (std::size_t k = 1; k < c.steps.size(); ++k) {
       if (c.steps[k].net_kw > c.steps[k - 1].net_kw + 1e-9) {
@@ -108,16 +103,16 @@ int main() {
   const OfferStep& sold = curves[0].steps[4];
   const PositionCommitment commitment{0, sold.net_kw, 0.5, 0.5};
   PortfolioPlan plan;
-  const Timing b = time_runs(5, [&] { plan = plan_portfolio(fleet, {commitment}); });
-  report("(b) re-plan after a clearing, 1,000 batteries x 24 slots, solver " + plan.solver, b, 5,
-         1000);
+  const auto b = time_runs(runs, [&] { plan = plan_portfolio(fleet, {commitment}); });
+  report("portfolio.replan_1000", "re-plan after a clearing: 1,000 batteries x 24 slots, one commitment met to 1e-6 kW", b,
+         1000, "solver " + plan.solver);
   const double miss = std::abs(plan.net_kw[0] - sold.net_kw);
   std::printf("    committed %.3f kW in slot 0, planned %.3f kW (|difference| %.1e kW%s)\n",
               sold.net_kw, plan.net_kw[0], miss, miss < 1e-6 ? "" : ", MISSED");
   failures += miss < 1e-6 ? 0 : 1;
 
   const PortfolioProblem few = batteries(10, 11);
-  const Timing c = time_runs(101, [&] { (void)offer_curve(few, 0, prices); });
-  report("(c) next slot's curve, 10 devices x 10 steps", c, 101, 20);
+  const auto c = time_runs(std::max(runs, 101), [&] { (void)offer_curve(few, 0, prices); });
+  report("portfolio.next_curve_10", "the next slot's offer curve for 10 batteries, 10 price steps", c, 20);
   return failures == 0 ? 0 : 1;
 }

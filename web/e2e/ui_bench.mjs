@@ -274,3 +274,19 @@ console.log(
     targets: { dashboard_interactive_ms: 300, analytics_year_ms: 200, first_page_js_gzip_bytes: 150 * 1024 },
   }),
 );
+
+// The same figures as FIGURE lines for bench/report.py (bench/figure.hpp's format).
+const figure = (id, what, unit, samples, op, target, note = '') => {
+  const s = [...samples].sort((a, b) => a - b);
+  const f = { id, section: 'Web interface', what, unit, samples, median: median(samples), min: s[0], max: s[s.length - 1], note };
+  if (op) Object.assign(f, { target_op: op, target, met: op === '<=' ? f.median <= target : f.median >= target });
+  console.log('FIGURE ' + JSON.stringify(f));
+};
+figure('ui.dashboard', 'login submitted → interactive dashboard (data rendered), demo', 'ms', times, '<=', 300,
+  'the login response includes Argon2id password hashing (64 MiB), on purpose');
+if (afterLogin.length) figure('ui.dashboard_after_login', 'of which after the login response', 'ms', afterLogin);
+figure('ui.analytics_year', `a year of 15-minute data (${POINTS} values) drawn in analytics, submit → chart drawn`, 'ms', yearMs, '<=', 200);
+figure('ui.analytics_year_values', "of which the year's values fetched", 'ms', latestMs, '', 0, `${kb(yearBytes)} on the wire`);
+figure('ui.analytics_year_draw', 'of which drawn by uPlot', 'ms', drawMs);
+figure('ui.first_page_js', 'JavaScript the first page downloads (login + dashboard), gzipped', 'kB', [gz / 1024], '<=', 150,
+  `${kb(raw)} raw, ${scripts.size} files`);
