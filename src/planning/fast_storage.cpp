@@ -1,6 +1,7 @@
 #include "planning/fast_storage.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,8 +17,82 @@ namespace flexmarket::planning {
 
 namespace {
 
+constexpr double kDelta = 1e-12;  // keeps the normal equations definite
+
+// The caller's thread and, for large portfolios, one worker that lives as long as the solve:
+// run(f) calls f(0) here and f(1) on the worker and returns when both are done.
+class Pair {
+ public:
+  explicit Pair(bool two) {
+    if (two) worker_ = std::thread([this] { loop(); });
+  }
+  ~Pair() {
+    if (!worker_.joinable()) return;
+    stop_ = true;
+    gen_.fetch_add(1, std::memory_order_release);
+    gen_.notify_one();
+    worker_.join();
+  }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
+  std::size_t size() const { return worker_.joinable() ? 2 : 1; }
+
+  template <class F>
+  void run(F& f) {
+    if (!worker_.joinable()) {
+      f(0);
+      return;
+    }
+    call_ = [](void* c, int part) { (*static_cast<F*>(c))(part); };
+    context_ = &f;
+    const unsigned g = gen_.fetch_add(1, std::memory_order_release) + 1;
+    gen_.notify_one();
+    f(0);
+    for (unsigned d = done_.load(std::memory_order_acquire); d != g; d = done_.load(std::memory_order_acquire))
+      done_.wait(d, std::memory_order_acquire);
+  }
+
+ private:
+  void loop() {
+    unsigned seen = 0;
+    for (;;) {
+      gen_.wait(seen, std::memory_order_acquire);
+      seen = gen_.load(std::memory_order_acquire);
+      if (stop_) return;
+      call_(context_, 1);
+      done_.store(seen, std::memory_order_release);
+      done_.notify_one();
+    }
+  }
+
+  std::thread worker_;
+  std::atomic<unsigned> gen_{0}, done_{0};
+  bool stop_ = false;
+  void (*call_)(void*, int) = nullptr;
+  void* context_ = nullptr;
+};
+
+struct Sums {
+  double pres = 0, dres = 0, gap = 0, pobj = 0;
+  double max_p = 0, max_d = 0;  // largest step ratios: the step to a bound is their inverse
+  double s2 = 0, s4 = 0;        // the predictor's sum dx (zl - zu) and sum dx (dzl - dzu)
+};
+
+// What one thread computes for its devices: sums and its part of the site rows. The parts are
+// combined in a fixed order, so the result does not depend on thread timing.
+struct Part {
+  std::size_t begin = 0, end = 0;
+  bool ok = true;
+  Sums sums;
+  std::vector<double> site_ax, site_rhs, site_fwd, site_theta, gsum, schur;
+  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, beta, fwd;
+};
+
 // The program in scaled units, with variables laid out per device as [c | w | s] blocks of
-// n slots each, then the site's imports and exports.
+// n slots each, then the site's imports and exports. Each Newton step is a few sweeps over
+// the devices (split over two threads for large portfolios), each sweep doing all the work
+// on a device's 3 x n variables, its rows and its tridiagonal block that can be done between
+// two solves with the site rows' Schur complement.
 class Ipm {
  public:
   explicit Ipm(const FastStorageProblem& p) : p_(p), n_(p.buy_price.size()), devices_(p.devices.size()) {
@@ -56,13 +131,23 @@ class Ipm {
   }
 
   FastStorageResult run() {
-    const std::size_t vars = l_.size(), rows = b_.size();
-    std::vector<double> x(vars), y(rows, 0), zl(vars), zu(vars);
+    const std::size_t n = n_, vars = l_.size(), rows = b_.size(), site = 3 * n * devices_;
+    for (auto* v : {&x_, &zl_, &zu_, &dx_, &dzl_, &dzu_, &dxa_, &il_, &iu_, &theta_, &rd_, &rl_, &ru_, &rho_})
+      v->assign(vars, 0);
+    for (auto* v : {&y_, &dy_, &rp_, &rhs_}) v->assign(rows, 0);
+    coupling_.assign(n * devices_, 0);
+    diag_.assign(n * devices_, 0);
+    lower_.assign(n * devices_, 0);
+    own_.assign(n, 0);
+    site_.assign(n, 0);
+    if (devices_ > 1) schur_.assign(n * n, 0);
+    site_aty_.assign(2 * n, 0);
+    site_tmp_.assign(2 * n, 0);
     std::size_t free_count = 0;
     for (std::size_t v = 0; v < vars; ++v) {
-      x[v] = fixed_[v] ? l_[v] : 0.5 * (l_[v] + u_[v]);
-      zl[v] = fixed_[v] ? 0 : std::max(c_[v], 0.0) + 1.0;
-      zu[v] = fixed_[v] ? 0 : std::max(-c_[v], 0.0) + 1.0;
+      x_[v] = fixed_[v] ? l_[v] : 0.5 * (l_[v] + u_[v]);
+      zl_[v] = fixed_[v] ? 0 : std::max(c_[v], 0.0) + 1.0;
+      zu_[v] = fixed_[v] ? 0 : std::max(-c_[v], 0.0) + 1.0;
       free_count += fixed_[v] ? 0 : 1;
     }
     FastStorageResult result;
@@ -71,90 +156,113 @@ class Ipm {
     for (double v : b_) bnorm = std::max(bnorm, std::abs(v));
     for (double v : c_) cnorm = std::max(cnorm, std::abs(v));
 
-    std::vector<double> rp(rows), rd(vars), theta(vars), rl(vars), ru(vars), rho(vars), rhs(rows), tmp(vars);
-    std::vector<double> dx(vars), dy(rows), dzl(vars), dzu(vars), dxa(vars), dzla(vars), dzua(vars);
+    Pair pair(devices_ >= 64);
+    parts_.assign(pair.size(), Part{});
+    for (std::size_t k = 0; k < parts_.size(); ++k) {
+      Part& P = parts_[k];
+      P.begin = devices_ * k / parts_.size();
+      P.end = devices_ * (k + 1) / parts_.size();
+      for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
+                      &P.beta, &P.fwd})
+        v->assign(n, 0);
+      for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
+      P.aty.assign(3 * n, 0);
+      P.tmp.assign(3 * n, 0);
+      if (devices_ > 1) P.schur.assign(n * n, 0);
+    }
+
+    double ap = 0, ad = 0;
     for (int it = 0; it < 80; ++it) {
       throw_if_stop_requested();
       result.iterations = it;
-      multiply(x, rp);
-      for (std::size_t r = 0; r < rows; ++r) rp[r] = b_[r] - rp[r];
-      transpose_multiply(y, rd);
-      double pres = 0, dres = 0, gap = 0, pobj = 0;
-      for (double v : rp) pres = std::max(pres, std::abs(v));
-      for (std::size_t v = 0; v < vars; ++v) {
-        pobj += c_[v] * x[v];
-        if (fixed_[v]) {
-          rd[v] = 0;
-          continue;
-        }
-        rd[v] = c_[v] - rd[v] - zl[v] + zu[v];
-        dres = std::max(dres, std::abs(rd[v]));
-        gap += (x[v] - l_[v]) * zl[v] + (u_[v] - x[v]) * zu[v];
+      // The site's own variables first: the devices' sweep needs the site duals and, with one
+      // device, the site's own scaling.
+      if (it > 0) {
+        update(site, 2 * n, ap, ad);
+        for (std::size_t j = 0; j < n; ++j) y_[j] += ad * dy_[j];
       }
-      const double mu = gap / static_cast<double>(2 * free_count);
-      if (pres / (1 + bnorm) < 1e-10 && dres / (1 + cnorm) < 1e-10 && gap / (1 + std::abs(pobj)) < 1e-10) {
+      for (std::size_t j = 0; j < n; ++j) {
+        site_aty_[j] = -y_[j];
+        site_aty_[n + j] = y_[j];
+      }
+      Sums site_sums;
+      start_vars(site, 2 * n, site_aty_.data(), site_tmp_.data(), site_sums);
+      for (std::size_t j = 0; j < n; ++j) own_[j] = kDelta + theta_[iv(j)] + theta_[ev(j)];
+
+      auto start = [&](int k) {
+        Part& P = parts_[static_cast<std::size_t>(k)];
+        P.sums = Sums{};
+        P.ok = true;
+        for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum})
+          std::fill(v->begin(), v->end(), 0.0);
+        std::fill(P.schur.begin(), P.schur.end(), 0.0);
+        for (std::size_t d = P.begin; d < P.end; ++d) start_device(d, P, ap, ad, it > 0);
+      };
+      pair.run(start);
+
+      Sums all;
+      for (std::size_t j = 0; j < n; ++j) {
+        double ax = -x_[iv(j)] + x_[ev(j)];
+        for (const Part& P : parts_) ax += P.site_ax[j];
+        rp_[j] = b_[j] - ax;
+        all.pres = std::max(all.pres, std::abs(rp_[j]));
+      }
+      bool ok = true;
+      for (const Part& P : parts_) {
+        all.pres = std::max(all.pres, P.sums.pres);
+        all.dres = std::max(all.dres, P.sums.dres);
+        all.gap += P.sums.gap;
+        all.pobj += P.sums.pobj;
+        ok = ok && P.ok;
+      }
+      all.dres = std::max(all.dres, site_sums.dres);
+      all.gap += site_sums.gap;
+      all.pobj += site_sums.pobj;
+      const double gap = all.gap, mu = gap / static_cast<double>(2 * free_count);
+      if (all.pres / (1 + bnorm) < 1e-10 && all.dres / (1 + cnorm) < 1e-10 && gap / (1 + std::abs(all.pobj)) < 1e-10) {
         result.converged = true;
         break;
       }
-      for (std::size_t v = 0; v < vars; ++v) {
-        theta[v] = fixed_[v] ? 0 : 1.0 / (zl[v] / (x[v] - l_[v]) + zu[v] / (u_[v] - x[v]));
-      }
-      if (!factorize(theta)) {
+      if (!ok || !factorize_site()) {
         result.message = "the normal equations lost definiteness";
         return result;
       }
-      // Predictor (affine scaling), then Mehrotra's corrector with the same factorisation.
-      for (int pass = 0; pass < 2; ++pass) {
-        double sigma_mu = 0;
-        if (pass == 1) {
-          const double ap = step_length(x, dxa, true), ad = step_length2(zl, zu, dzla, dzua);
-          double gap_aff = 0;
-          for (std::size_t v = 0; v < vars; ++v) {
-            if (fixed_[v]) continue;
-            gap_aff += (x[v] + ap * dxa[v] - l_[v]) * (zl[v] + ad * dzla[v]) +
-                       (u_[v] - x[v] - ap * dxa[v]) * (zu[v] + ad * dzua[v]);
-          }
-          const double ratio = gap_aff / gap;
-          sigma_mu = ratio * ratio * ratio * mu;
-        }
-        for (std::size_t v = 0; v < vars; ++v) {
-          if (fixed_[v]) {
-            rl[v] = ru[v] = rho[v] = tmp[v] = 0;
-            continue;
-          }
-          const double sl = x[v] - l_[v], su = u_[v] - x[v];
-          rl[v] = sigma_mu - sl * zl[v] - (pass == 1 ? dxa[v] * dzla[v] : 0.0);
-          ru[v] = sigma_mu - su * zu[v] + (pass == 1 ? dxa[v] * dzua[v] : 0.0);
-          rho[v] = rd[v] - rl[v] / sl + ru[v] / su;
-          tmp[v] = theta[v] * rho[v];
-        }
-        multiply(tmp, rhs);
-        for (std::size_t r = 0; r < rows; ++r) rhs[r] += rp[r];
-        solve(rhs, dy);
-        transpose_multiply(dy, tmp);
-        for (std::size_t v = 0; v < vars; ++v) {
-          if (fixed_[v]) {
-            dx[v] = dzl[v] = dzu[v] = 0;
-            continue;
-          }
-          dx[v] = theta[v] * (tmp[v] - rho[v]);
-          dzl[v] = (rl[v] - zl[v] * dx[v]) / (x[v] - l_[v]);
-          dzu[v] = (ru[v] + zu[v] * dx[v]) / (u_[v] - x[v]);
-        }
-        if (pass == 0) {
-          dxa = dx;
-          dzla = dzl;
-          dzua = dzu;
-        }
-      }
-      const double ap = std::min(1.0, 0.9995 * step_length(x, dx, false));
-      const double ad = std::min(1.0, 0.9995 * step_length2(zl, zu, dzl, dzu));
-      for (std::size_t v = 0; v < vars; ++v) {
-        x[v] += ap * dx[v];
-        zl[v] += ad * dzl[v];
-        zu[v] += ad * dzu[v];
-      }
-      for (std::size_t r = 0; r < rows; ++r) y[r] += ad * dy[r];
+
+      // Predictor (affine scaling).
+      site_rhs();
+      solve_site();
+      auto predictor = [&](int k) {
+        Part& P = parts_[static_cast<std::size_t>(k)];
+        P.sums = Sums{};
+        for (std::size_t d = P.begin; d < P.end; ++d) back_device(d, P, true);
+      };
+      pair.run(predictor);
+      Sums dir = site_direction(true);
+      const double ap_aff = std::min(1.0, 1.0 / dir.max_p), ad_aff = std::min(1.0, 1.0 / dir.max_d);
+      // The complementarity after the predictor's step, from sums over its direction.
+      const double gap_aff = (1 - ad_aff) * gap + (ap_aff - ad_aff) * dir.s2 + ap_aff * ad_aff * dir.s4;
+      const double ratio = std::max(gap_aff, 0.0) / gap;
+      const double sigma_mu = ratio * ratio * ratio * mu;
+
+      // Mehrotra's corrector with the same factorisation.
+      auto corrector = [&](int k) {
+        Part& P = parts_[static_cast<std::size_t>(k)];
+        for (auto* v : {&P.site_rhs, &P.site_fwd}) std::fill(v->begin(), v->end(), 0.0);
+        for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P, sigma_mu);
+      };
+      pair.run(corrector);
+      corrector_vars(site, 2 * n, sigma_mu, site_tmp_.data());
+      site_rhs();
+      solve_site();
+      auto final_direction = [&](int k) {
+        Part& P = parts_[static_cast<std::size_t>(k)];
+        P.sums = Sums{};
+        for (std::size_t d = P.begin; d < P.end; ++d) back_device(d, P, false);
+      };
+      pair.run(final_direction);
+      dir = site_direction(false);
+      ap = std::min(1.0, 0.9995 / dir.max_p);
+      ad = std::min(1.0, 0.9995 / dir.max_d);
     }
     if (!result.converged) {
       result.message = fmt::format("no convergence after {} iterations", result.iterations);
@@ -164,7 +272,7 @@ class Ipm {
     result.discharge.assign(devices_, std::vector<double>(n_));
     result.soc.assign(devices_, std::vector<double>(n_));
     const double ds = xscale_, cs = cscale_;
-    auto value = [&](std::size_t v) { return std::clamp(x[v], l_[v], u_[v]) * ds; };
+    auto value = [&](std::size_t v) { return std::clamp(x_[v], l_[v], u_[v]) * ds; };
     for (std::size_t d = 0; d < devices_; ++d) {
       for (std::size_t j = 0; j < n_; ++j) {
         result.charge[d][j] = value(cv(d, j));
@@ -172,7 +280,7 @@ class Ipm {
         result.soc[d][j] = value(sv(d, j));
       }
     }
-    for (std::size_t v = 0; v < vars; ++v) result.objective += c_[v] * x[v] * cs * ds;
+    for (std::size_t v = 0; v < vars; ++v) result.objective += c_[v] * x_[v] * cs * ds;
     return result;
   }
 
@@ -191,58 +299,198 @@ class Ipm {
     c_[v] = cost;
   }
 
-  // out = A * x
-  void multiply(const std::vector<double>& x, std::vector<double>& out) const {
-    for (std::size_t j = 0; j < n_; ++j) out[j] = -x[iv(j)] + x[ev(j)];
-    for (std::size_t d = 0; d < devices_; ++d) {
-      const double a = eta_c(d), w = eta_w(d);
-      double* row = &out[n_ + d * n_];
-      const double* c = &x[cv(d, 0)];
-      const double* wd = &x[wv(d, 0)];
-      const double* s = &x[sv(d, 0)];
-      for (std::size_t j = 0; j < n_; ++j) {
-        row[j] = s[j] - (j > 0 ? s[j - 1] : 0.0) - a * c[j] + w * wd[j];
-        out[j] += c[j] - wd[j];
-      }
+  void update(std::size_t v0, std::size_t count, double ap, double ad) {
+    double* x = &x_[v0];
+    double* zl = &zl_[v0];
+    double* zu = &zu_[v0];
+    const double* dx = &dx_[v0];
+    const double* dzl = &dzl_[v0];
+    const double* dzu = &dzu_[v0];
+    for (std::size_t k = 0; k < count; ++k) {
+      x[k] += ap * dx[k];
+      zl[k] += ad * dzl[k];
+      zu[k] += ad * dzu[k];
     }
   }
 
-  // out = A' * y
-  void transpose_multiply(const std::vector<double>& y, std::vector<double>& out) const {
-    for (std::size_t j = 0; j < n_; ++j) {
-      out[iv(j)] = -y[j];
-      out[ev(j)] = y[j];
-    }
-    for (std::size_t d = 0; d < devices_; ++d) {
-      const double a = eta_c(d), w = eta_w(d);
-      const double* yd = &y[n_ + d * n_];
-      for (std::size_t j = 0; j < n_; ++j) {
-        out[cv(d, j)] = y[j] - a * yd[j];
-        out[wv(d, j)] = -y[j] + w * yd[j];
-        out[sv(d, j)] = yd[j] - (j + 1 < n_ ? yd[j + 1] : 0.0);
+  // Dual residual, inverse slacks, Theta and the predictor's right-hand side (rl = -(x - l) zl,
+  // ru = -(u - x) zu) of variables [v0, v0 + count); aty is their part of A'y, tmp gets Theta rho.
+  void start_vars(std::size_t v0, std::size_t count, const double* aty, double* tmp, Sums& s) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t v = v0 + k;
+      const double x = x_[v], zl = zl_[v], zu = zu_[v];
+      s.pobj += c_[v] * x;
+      if (fixed_[v]) {
+        rd_[v] = il_[v] = iu_[v] = theta_[v] = rho_[v] = tmp[k] = 0;
+        continue;
       }
+      const double sl = x - l_[v], su = u_[v] - x;
+      const double il = 1.0 / sl, iu = 1.0 / su;
+      const double rd = c_[v] - aty[k] - zl + zu;
+      s.dres = std::max(s.dres, std::abs(rd));
+      s.gap += sl * zl + su * zu;
+      const double th = 1.0 / (zl * il + zu * iu);
+      const double rho = rd + zl - zu;
+      rd_[v] = rd;
+      il_[v] = il;
+      iu_[v] = iu;
+      theta_[v] = th;
+      rho_[v] = rho;
+      tmp[k] = th * rho;
     }
   }
 
-  // Largest step in (0, 1e30] keeping x within its bounds.
-  double step_length(const std::vector<double>& x, const std::vector<double>& dx, bool cap) const {
-    double alpha = 1e30;
-    for (std::size_t v = 0; v < x.size(); ++v) {
-      if (fixed_[v]) continue;
-      if (dx[v] < 0) alpha = std::min(alpha, (l_[v] - x[v]) / dx[v]);
-      if (dx[v] > 0) alpha = std::min(alpha, (u_[v] - x[v]) / dx[v]);
+  // Mehrotra's corrector right-hand side from the predictor's dx (its dz follow from it).
+  // Fixed variables (il = iu = Theta = 0) come out with rho = 0 without a branch.
+  void corrector_vars(std::size_t v0, std::size_t count, double sigma_mu, double* tmp) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t v = v0 + k;
+      const double x = x_[v], zl = zl_[v], zu = zu_[v], il = il_[v], iu = iu_[v], dxa = dxa_[v];
+      const double pl = -dxa * zl * (1 + dxa * il);  // dxa * dzla
+      const double pu = -dxa * zu * (1 - dxa * iu);  // dxa * dzua
+      const double rl = sigma_mu - (x - l_[v]) * zl - pl;
+      const double ru = sigma_mu - (u_[v] - x) * zu + pu;
+      const double rho = rd_[v] - rl * il + ru * iu;
+      rl_[v] = rl;
+      ru_[v] = ru;
+      rho_[v] = rho;
+      tmp[k] = theta_[v] * rho;
     }
-    return cap ? std::min(alpha, 1.0) : alpha;
   }
-  double step_length2(const std::vector<double>& zl, const std::vector<double>& zu, const std::vector<double>& dzl,
-                      const std::vector<double>& dzu) const {
-    double alpha = 1.0;
-    for (std::size_t v = 0; v < zl.size(); ++v) {
-      if (fixed_[v]) continue;
-      if (dzl[v] < 0) alpha = std::min(alpha, -zl[v] / dzl[v]);
-      if (dzu[v] < 0) alpha = std::min(alpha, -zu[v] / dzu[v]);
+
+  // dx = Theta (A'dy - rho) and dz from it; the largest step ratios, without branches.
+  void direction_vars(std::size_t v0, std::size_t count, const double* aty, bool predictor, Sums& s) {
+    constexpr double tiny = 1e-300;  // fixed variables have z = dz = 0
+    double max_p = s.max_p, max_d = s.max_d, s2 = s.s2, s4 = s.s4;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t v = v0 + k;
+      const double th = theta_[v], il = il_[v], iu = iu_[v], zl = zl_[v], zu = zu_[v];
+      const double dx = th * (aty[k] - rho_[v]);
+      double dzl, dzu;
+      if (predictor) {
+        dzl = -zl - zl * dx * il;
+        dzu = -zu + zu * dx * iu;
+        dxa_[v] = dx;
+        s2 += dx * (zl - zu);
+        s4 += dx * (dzl - dzu);
+      } else {
+        dzl = (rl_[v] - zl * dx) * il;
+        dzu = (ru_[v] + zu * dx) * iu;
+        dx_[v] = dx;
+        dzl_[v] = dzl;
+        dzu_[v] = dzu;
+      }
+      max_p = std::max(max_p, std::max(-dx * il, dx * iu));
+      max_d = std::max(max_d, std::max(-dzl / std::max(zl, tiny), -dzu / std::max(zu, tiny)));
     }
-    return alpha;
+    s.max_p = max_p;
+    s.max_d = max_d;
+    s.s2 = s2;
+    s.s4 = s4;
+  }
+
+  // A'y for device d's variables.
+  void device_aty(std::size_t d, const std::vector<double>& y, double* aty) const {
+    const std::size_t n = n_;
+    const double a = eta_c(d), w = eta_w(d);
+    const double* ys = y.data();
+    const double* yd = ys + n + d * n;
+    for (std::size_t j = 0; j < n; ++j) {
+      aty[j] = ys[j] - a * yd[j];
+      aty[n + j] = -ys[j] + w * yd[j];
+      aty[2 * n + j] = yd[j] - (j + 1 < n ? yd[j + 1] : 0.0);
+    }
+  }
+
+  // Everything for device d up to the first solve with the site rows: the last step, the
+  // residuals, Theta, the device's block and its Schur complement terms, the predictor's
+  // right-hand side and its forward elimination.
+  void start_device(std::size_t d, Part& P, double ap, double ad, bool step) {
+    const std::size_t n = n_, base = 3 * n * d, row = n + n * d;
+    if (step) {
+      update(base, 3 * n, ap, ad);
+      for (std::size_t j = 0; j < n; ++j) y_[row + j] += ad * dy_[row + j];
+    }
+    device_aty(d, y_, P.aty.data());
+    start_vars(base, 3 * n, P.aty.data(), P.tmp.data(), P.sums);
+    const double a = eta_c(d), w = eta_w(d);
+    const double* xc = &x_[base];
+    const double* xw = xc + n;
+    const double* xs = xw + n;
+    for (std::size_t j = 0; j < n; ++j) {
+      const double r = b_[row + j] - (xs[j] - (j > 0 ? xs[j - 1] : 0.0) - a * xc[j] + w * xw[j]);
+      rp_[row + j] = r;
+      P.sums.pres = std::max(P.sums.pres, std::abs(r));
+      P.site_ax[j] += xc[j] - xw[j];
+    }
+    if (!factor_device(d, P)) P.ok = false;
+    forward_device(d, P);
+  }
+
+  // The device rows' right-hand side A_d tmp + rp_d, the site rows' part of A tmp, and (with
+  // several devices) the site rows' part of the forward elimination B T^-1 rhs_d.
+  void forward_device(std::size_t d, Part& P) {
+    const std::size_t n = n_, row = n + n * d;
+    const double a = eta_c(d), w = eta_w(d);
+    const double* tc = P.tmp.data();
+    const double* tw = tc + n;
+    const double* ts = tw + n;
+    double* rhs = &rhs_[row];
+    for (std::size_t j = 0; j < n; ++j) {
+      rhs[j] = ts[j] - (j > 0 ? ts[j - 1] : 0.0) - a * tc[j] + w * tw[j] + rp_[row + j];
+      P.site_rhs[j] += tc[j] - tw[j];
+    }
+    if (devices_ == 1) return;
+    std::copy(rhs, rhs + n, P.fwd.begin());
+    tridiagonal_solve(d, P.fwd.data());
+    const double* bd = &coupling_[d * n];
+    for (std::size_t j = 0; j < n; ++j) P.site_fwd[j] += bd[j] * P.fwd[j];
+  }
+
+  void corrector_device(std::size_t d, Part& P, double sigma_mu) {
+    corrector_vars(3 * n_ * d, 3 * n_, sigma_mu, P.tmp.data());
+    forward_device(d, P);
+  }
+
+  // Back substitution for device d's rows (with several devices), then its direction.
+  void back_device(std::size_t d, Part& P, bool predictor) {
+    const std::size_t n = n_, row = n + n * d;
+    if (devices_ > 1) {
+      double* yd = &dy_[row];
+      const double* bd = &coupling_[d * n];
+      for (std::size_t j = 0; j < n; ++j) yd[j] = rhs_[row + j] - bd[j] * dy_[j];
+      tridiagonal_solve(d, yd);
+    }
+    device_aty(d, dy_, P.aty.data());
+    direction_vars(3 * n * d, 3 * n, P.aty.data(), predictor, P.sums);
+  }
+
+  // The site's own variables' direction, and all parts' sums combined in a fixed order.
+  Sums site_direction(bool predictor) {
+    const std::size_t n = n_;
+    for (std::size_t j = 0; j < n; ++j) {
+      site_aty_[j] = -dy_[j];
+      site_aty_[n + j] = dy_[j];
+    }
+    Sums all;
+    for (const Part& P : parts_) {
+      all.max_p = std::max(all.max_p, P.sums.max_p);
+      all.max_d = std::max(all.max_d, P.sums.max_d);
+      all.s2 += P.sums.s2;
+      all.s4 += P.sums.s4;
+    }
+    direction_vars(3 * n * devices_, 2 * n, site_aty_.data(), predictor, all);
+    return all;
+  }
+
+  // The site rows' right-hand side A tmp + rp.
+  void site_rhs() {
+    const std::size_t n = n_;
+    for (std::size_t j = 0; j < n; ++j) {
+      double r = -site_tmp_[j] + site_tmp_[n + j];
+      for (const Part& P : parts_) r += P.site_rhs[j];
+      rhs_[j] = r + rp_[j];
+    }
   }
 
   // Normal equations A*Theta*A' + delta*I: site diagonal S, per device a tridiagonal block
@@ -252,161 +500,148 @@ class Ipm {
   // nearly equal numbers (which broke it whenever a connection limit binds):
   //   S - B T^-1 B = So + diag(g) + E (Ts (Ts + D2)^-1 D2) E,
   //   g = tc tw (a - w)^2 / D2,  E = B / D2,  So = the site's own import and export terms.
-  bool factorize(const std::vector<double>& theta) {
-    constexpr double delta = 1e-12;
-    site_.assign(n_, 0);
-    own_.assign(n_, delta);
-    coupling_.assign(n_ * devices_, 0);
-    diag_.assign(n_ * devices_, 0);
-    lower_.assign(n_ * devices_, 0);
-    gsum_.assign(n_, 0);
-    d2_.assign(n_ * devices_, 0);
-    link_.assign(n_ * devices_, 0);
-    for (std::size_t j = 0; j < n_; ++j) own_[j] += theta[iv(j)] + theta[ev(j)];
-    for (std::size_t d = 0; d < devices_; ++d) {
-      const double a = eta_c(d), w = eta_w(d);
-      double* ta = &diag_[d * n_];
-      double* tb = &lower_[d * n_];  // tb[j] = T(j, j-1)
-      double* bd = &coupling_[d * n_];
-      double* d2 = &d2_[d * n_];
-      for (std::size_t j = 0; j < n_; ++j) {
-        const double tc = theta[cv(d, j)], tw = theta[wv(d, j)];
-        site_[j] += tc + tw;
-        d2[j] = a * a * tc + w * w * tw;
-        ta[j] = delta + theta[sv(d, j)] + (j > 0 ? theta[sv(d, j - 1)] : 0.0) + d2[j];
-        tb[j] = j > 0 ? -theta[sv(d, j - 1)] : 0.0;
-        link_[d * n_ + j] = theta[sv(d, j)];
-        bd[j] = -a * tc - w * tw;
-        if (d2[j] > 0) gsum_[j] += tc * tw * (a - w) * (a - w) / d2[j];
-      }
+  bool factor_device(std::size_t d, Part& P) {
+    const std::size_t n = n_;
+    const double a = eta_c(d), w = eta_w(d);
+    const double* tc = &theta_[3 * n * d];
+    const double* tw = tc + n;
+    const double* ts = tw + n;  // ts[j]: the link between rows j and j+1
+    double* ta = &diag_[d * n];
+    double* tb = &lower_[d * n];  // tb[j] = T(j, j-1)
+    double* bd = &coupling_[d * n];
+    double* d2 = P.d2.data();
+    for (std::size_t j = 0; j < n; ++j) {
+      P.site_theta[j] += tc[j] + tw[j];
+      d2[j] = a * a * tc[j] + w * w * tw[j];
+      ta[j] = kDelta + ts[j] + (j > 0 ? ts[j - 1] : 0.0) + d2[j];
+      tb[j] = j > 0 ? -ts[j - 1] : 0.0;
+      bd[j] = -a * tc[j] - w * tw[j];
+      if (d2[j] > 0) P.gsum[j] += tc[j] * tw[j] * (a - w) * (a - w) / d2[j];
     }
-    for (std::size_t j = 0; j < n_; ++j) site_[j] += own_[j];
     if (devices_ == 1) {
       // Eliminate the site rows first: T - B S^-1 B stays tridiagonal, and its diagonal
       // a^2 tc + w^2 tw - B^2/S = (D2 So + tc tw (a - w)^2) / S.
-      const double a = eta_c(0), w = eta_w(0);
-      for (std::size_t j = 0; j < n_; ++j) {
-        const double tc = theta[cv(0, j)], tw = theta[wv(0, j)];
-        diag_[j] = delta + theta[sv(0, j)] + (j > 0 ? theta[sv(0, j - 1)] : 0.0) +
-                   (d2_[j] * own_[j] + tc * tw * (a - w) * (a - w)) / site_[j];
+      for (std::size_t j = 0; j < n; ++j) {
+        site_[j] = own_[j] + tc[j] + tw[j];
+        ta[j] = kDelta + ts[j] + (j > 0 ? ts[j - 1] : 0.0) + (d2[j] * own_[j] + tc[j] * tw[j] * (a - w) * (a - w)) / site_[j];
       }
-      return ldl(0);
+      ldl(d);
+      return true;
     }
-    schur_.assign(n_ * n_, 0);
-    // The devices' terms are independent: with many devices, half go to a second thread
-    // with its own copy of the matrix.
-    bool ok = true;
-    if (devices_ >= 64) {
-      std::vector<double> other(n_ * n_, 0);
-      bool other_ok = true;
-      const std::size_t half = devices_ / 2;
-      std::thread helper([&] { other_ok = accumulate(half, devices_, other.data()); });
-      ok = accumulate(0, half, schur_.data());
-      helper.join();
-      for (std::size_t i = 0; i < n_ * n_; ++i) schur_[i] += other[i];
-      ok = ok && other_ok;
-    } else {
-      ok = accumulate(0, devices_, schur_.data());
+    if (!accumulate(ts, bd, d2, P)) return false;
+    ldl(d);
+    return true;
+  }
+
+  // Sums the parts' Schur complements and Cholesky-factorises the result.
+  bool factorize_site() {
+    if (devices_ == 1) return true;
+    const std::size_t n = n_;
+    std::copy(parts_[0].schur.begin(), parts_[0].schur.end(), schur_.begin());
+    for (std::size_t k = 1; k < parts_.size(); ++k)
+      for (std::size_t i = 0; i < n * n; ++i) schur_[i] += parts_[k].schur[i];
+    for (std::size_t j = 0; j < n; ++j) {
+      double g = 0;
+      for (const Part& P : parts_) g += P.gsum[j];
+      schur_[j * n + j] += own_[j] + g;
     }
-    if (!ok) return false;
-    for (std::size_t j = 0; j < n_; ++j) schur_[j * n_ + j] += own_[j] + gsum_[j];
     // Cholesky, column-major lower triangle: schur_[k*n + i] holds M(i, k) for i >= k.
-    for (std::size_t k = 0; k < n_; ++k) {
-      double* ck = &schur_[k * n_];
+    for (std::size_t k = 0; k < n; ++k) {
+      double* ck = &schur_[k * n];
       for (std::size_t m = 0; m < k; ++m) {
-        const double* cm = &schur_[m * n_];
+        const double* cm = &schur_[m * n];
         const double f = cm[k];
         if (f == 0) continue;
-        for (std::size_t i = k; i < n_; ++i) ck[i] -= f * cm[i];
+        for (std::size_t i = k; i < n; ++i) ck[i] -= f * cm[i];
       }
       // A pivot lost to rounding: drop that direction from the step (as PCx does).
       if (!(ck[k] > 1e-30)) ck[k] = 1e64;
       const double r = std::sqrt(ck[k]);
-      for (std::size_t i = k; i < n_; ++i) ck[i] /= r;
+      for (std::size_t i = k; i < n; ++i) ck[i] /= r;
     }
     return true;
   }
 
-  // Adds devices [begin, end)'s terms E (Ts T^-1 D2) E (T = Ts + D2) to the lower triangle
-  // of `out` (column-major), factorising each device's block on the way. Column k of T^-1
-  // below the diagonal is (T^-1)_kk times a running product of ratios rho_i in [0, 1) (T^-1
-  // is semiseparable), so with z = T^-1 e_k D2_k:
+  // Adds one device's terms E (Ts T^-1 D2) E (T = Ts + D2) to the lower triangle of the
+  // part's Schur complement (column-major). Column k of T^-1 below the diagonal is
+  // (T^-1)_kk times a running product of ratios rho_i in [0, 1) (T^-1 is semiseparable), so
+  // with z = T^-1 e_k D2_k:
   //   (Ts z)_k = D2_k (delta + hL_k + hU_k) / p_k,   (Ts z)_i = -D2_i z_i for i > k,
   // where p_k = 1 / (T^-1)_kk = delta + D2_k + hL_k + hU_k and hL, hU are what the links
   // above and below add to the pivot: sums of positive terms, nothing cancels. With
   // E_i D2_i = B_i, column k gains B_k^2 (delta + hL_k + hU_k) / (D2_k p_k) on the diagonal
   // and -B_k / p_k * prod_{m=k+1..i} rho_m * B_i below it. Four columns share each pass
   // over the rows, so the products' multiplications overlap.
-  bool accumulate(std::size_t begin, std::size_t end, double* out) {
+  bool accumulate(const double* ts, const double* bd, const double* d2, Part& P) {
     const std::size_t n = n_;
-    std::vector<double> a_up(n), d_up(n), a_down(n + 1), d_down(n + 1), rho(n + 1, 0), coef(n), beta(n);
+    double* out = P.schur.data();
+    double* a_up = P.a_up.data();
+    double* d_up = P.d_up.data();
+    double* a_down = P.a_down.data();
+    double* d_down = P.d_down.data();
+    double* rho = P.ratio.data();
+    double* coef = P.coef.data();
+    double* beta = P.beta.data();
     constexpr double tiny = 1e-250;  // a product this small adds nothing (and stays clear of subnormals)
-    for (std::size_t d = begin; d < end; ++d) {
-      const double* ts = &link_[d * n];  // ts[j] = theta of s_j: the link between rows j and j+1
-      const double* bd = &coupling_[d * n];
-      const double* d2 = &d2_[d * n];
-      // From the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1}.
-      // From the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
-      // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only).
-      constexpr double delta = 1e-12;
-      for (std::size_t j = 0; j < n; ++j) {
-        const double h = j > 0 ? ts[j - 1] * a_up[j - 1] / d_up[j - 1] : 0.0;
-        a_up[j] = delta + d2[j] + h;
-        d_up[j] = a_up[j] + ts[j];
-        coef[j] = h;  // hL_j, for now
-      }
-      for (std::size_t j = n; j-- > 0;) {
-        const double h = j + 1 < n ? ts[j] * a_down[j + 1] / d_down[j + 1] : ts[j];
-        a_down[j] = delta + d2[j] + h;
-        d_down[j] = a_down[j] + (j > 0 ? ts[j - 1] : 0.0);
-        rho[j] = j > 0 && d_down[j] > 0 ? ts[j - 1] / d_down[j] : 0.0;
-        const double p = delta + d2[j] + coef[j] + h;
-        if (!(p > 0) || !std::isfinite(p)) return false;
-        if (d2[j] > 0) out[j * n + j] += bd[j] * bd[j] * (delta + coef[j] + h) / (d2[j] * p);
-        coef[j] = -bd[j] / p;
-        beta[j] = bd[j];
-      }
-      rho[n] = 0;
-      std::size_t k = 0;
-      for (; k + 4 <= n; k += 4) {
-        double q0 = coef[k], q1 = coef[k + 1], q2 = coef[k + 2], q3 = coef[k + 3];
-        double *c0 = out + k * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
-        q0 *= rho[k + 1];
-        c0[k + 1] += q0 * beta[k + 1];
-        q0 *= rho[k + 2];
-        q1 *= rho[k + 2];
-        c0[k + 2] += q0 * beta[k + 2];
-        c1[k + 2] += q1 * beta[k + 2];
-        for (std::size_t i = k + 3; i < n; ++i) {
-          const double r = rho[i], b = beta[i];
-          q0 *= r;
-          q1 *= r;
-          q2 *= r;
-          c0[i] += q0 * b;
-          c1[i] += q1 * b;
-          c2[i] += q2 * b;
-          if (i > k + 3) {
-            q3 *= r;
-            c3[i] += q3 * b;
-          }
-          if (std::abs(q0) + std::abs(q1) + std::abs(q2) + std::abs(q3) < tiny) break;
+    // From the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1}.
+    // From the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
+    // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only).
+    for (std::size_t j = 0; j < n; ++j) {
+      const double h = j > 0 ? ts[j - 1] * a_up[j - 1] / d_up[j - 1] : 0.0;
+      a_up[j] = kDelta + d2[j] + h;
+      d_up[j] = a_up[j] + ts[j];
+      coef[j] = h;  // hL_j, for now
+    }
+    for (std::size_t j = n; j-- > 0;) {
+      const double h = j + 1 < n ? ts[j] * a_down[j + 1] / d_down[j + 1] : ts[j];
+      a_down[j] = kDelta + d2[j] + h;
+      d_down[j] = a_down[j] + (j > 0 ? ts[j - 1] : 0.0);
+      rho[j] = j > 0 && d_down[j] > 0 ? ts[j - 1] / d_down[j] : 0.0;
+      const double p = kDelta + d2[j] + coef[j] + h;
+      if (!(p > 0) || !std::isfinite(p)) return false;
+      if (d2[j] > 0) out[j * n + j] += bd[j] * bd[j] * (kDelta + coef[j] + h) / (d2[j] * p);
+      coef[j] = -bd[j] / p;
+      beta[j] = bd[j];
+    }
+    rho[n] = 0;
+    std::size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+      double q0 = coef[k], q1 = coef[k + 1], q2 = coef[k + 2], q3 = coef[k + 3];
+      double *c0 = out + k * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+      q0 *= rho[k + 1];
+      c0[k + 1] += q0 * beta[k + 1];
+      q0 *= rho[k + 2];
+      q1 *= rho[k + 2];
+      c0[k + 2] += q0 * beta[k + 2];
+      c1[k + 2] += q1 * beta[k + 2];
+      for (std::size_t i = k + 3; i < n; ++i) {
+        const double r = rho[i], b = beta[i];
+        q0 *= r;
+        q1 *= r;
+        q2 *= r;
+        c0[i] += q0 * b;
+        c1[i] += q1 * b;
+        c2[i] += q2 * b;
+        if (i > k + 3) {
+          q3 *= r;
+          c3[i] += q3 * b;
         }
+        if (std::abs(q0) + std::abs(q1) + std::abs(q2) + std::abs(q3) < tiny) break;
       }
-      for (; k < n; ++k) {
-        double q = coef[k];
-        double* col = out + k * n;
-        for (std::size_t i = k + 1; i < n && std::abs(q) >= tiny; ++i) {
-          q *= rho[i];
-          col[i] += q * beta[i];
-        }
+    }
+    for (; k < n; ++k) {
+      double q = coef[k];
+      double* col = out + k * n;
+      for (std::size_t i = k + 1; i < n && std::abs(q) >= tiny; ++i) {
+        q *= rho[i];
+        col[i] += q * beta[i];
       }
-      if (!ldl(d)) return false;
     }
     return true;
   }
 
   // In place LDL' of device d's tridiagonal block: diag_ becomes D, lower_ becomes L.
-  bool ldl(std::size_t d) {
+  void ldl(std::size_t d) {
     double* ta = &diag_[d * n_];
     double* tb = &lower_[d * n_];
     for (std::size_t j = 0; j < n_; ++j) {
@@ -417,7 +652,6 @@ class Ipm {
       }
       if (!(ta[j] > 1e-30)) ta[j] = 1e64;
     }
-    return true;
   }
 
   void tridiagonal_solve(std::size_t d, double* r) const {
@@ -428,38 +662,37 @@ class Ipm {
     for (std::size_t j = n_ - 1; j > 0; --j) r[j - 1] -= ll[j] * r[j];
   }
 
-  void solve(const std::vector<double>& rhs, std::vector<double>& out) {
-    out = rhs;
-    double* ys = out.data();
+  // dy for the site rows from rhs_ (and the parts' forward eliminations); with one device,
+  // dy for all rows.
+  void solve_site() {
+    const std::size_t n = n_;
+    double* ys = dy_.data();
     if (devices_ == 1) {
-      double* yd = ys + n_;
-      for (std::size_t j = 0; j < n_; ++j) yd[j] -= coupling_[j] * ys[j] / site_[j];
+      double* yd = ys + n;
+      for (std::size_t j = 0; j < n; ++j) {
+        ys[j] = rhs_[j];
+        yd[j] = rhs_[n + j] - coupling_[j] * ys[j] / site_[j];
+      }
       tridiagonal_solve(0, yd);
-      for (std::size_t j = 0; j < n_; ++j) ys[j] = (ys[j] - coupling_[j] * yd[j]) / site_[j];
+      for (std::size_t j = 0; j < n; ++j) ys[j] = (ys[j] - coupling_[j] * yd[j]) / site_[j];
       return;
     }
-    for (std::size_t d = 0; d < devices_; ++d) {
-      double* yd = ys + n_ + d * n_;
-      tridiagonal_solve(d, yd);
-      for (std::size_t j = 0; j < n_; ++j) ys[j] -= coupling_[d * n_ + j] * yd[j];
+    for (std::size_t j = 0; j < n; ++j) {
+      double r = rhs_[j];
+      for (const Part& P : parts_) r -= P.site_fwd[j];
+      ys[j] = r;
     }
     // ys = M^-1 ys with the Cholesky factor.
-    for (std::size_t k = 0; k < n_; ++k) {
-      const double* ck = &schur_[k * n_];
+    for (std::size_t k = 0; k < n; ++k) {
+      const double* ck = &schur_[k * n];
       ys[k] /= ck[k];
-      for (std::size_t i = k + 1; i < n_; ++i) ys[i] -= ck[i] * ys[k];
+      for (std::size_t i = k + 1; i < n; ++i) ys[i] -= ck[i] * ys[k];
     }
-    for (std::size_t k = n_; k-- > 0;) {
-      const double* ck = &schur_[k * n_];
+    for (std::size_t k = n; k-- > 0;) {
+      const double* ck = &schur_[k * n];
       double s = ys[k];
-      for (std::size_t i = k + 1; i < n_; ++i) s -= ck[i] * ys[i];
+      for (std::size_t i = k + 1; i < n; ++i) s -= ck[i] * ys[i];
       ys[k] = s / ck[k];
-    }
-    for (std::size_t d = 0; d < devices_; ++d) {
-      double* yd = ys + n_ + d * n_;
-      const double* bd = &coupling_[d * n_];
-      for (std::size_t j = 0; j < n_; ++j) yd[j] = rhs[n_ + d * n_ + j] - bd[j] * ys[j];
-      tridiagonal_solve(d, yd);
     }
   }
 
@@ -468,7 +701,12 @@ class Ipm {
   std::vector<double> l_, u_, c_, b_;
   std::vector<char> fixed_;
   double xscale_ = 1, cscale_ = 1e-12;
-  std::vector<double> site_, own_, gsum_, d2_, link_, coupling_, diag_, lower_, schur_;
+  // Per variable: the iterate, the step, the predictor's dx, inverse slacks, Theta, residuals.
+  std::vector<double> x_, zl_, zu_, dx_, dzl_, dzu_, dxa_, il_, iu_, theta_, rd_, rl_, ru_, rho_;
+  std::vector<double> y_, dy_, rp_, rhs_;  // per row
+  std::vector<double> coupling_, diag_, lower_;  // per device row
+  std::vector<double> own_, site_, schur_, site_aty_, site_tmp_;
+  std::vector<Part> parts_;
 };
 
 }  // namespace
