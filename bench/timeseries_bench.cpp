@@ -14,7 +14,7 @@
 // bench/figure.hpp.
 //
 //   timeseries_bench [--postgres] [--fast-unsafe] [--sensors 1000] [--values 1000]
-//                    [--meters 10000] [--meter-seconds 8] [--runs 5]
+//                    [--meters 10000] [--meter-seconds 8] [--runs 5] [--only ingest|meters|year]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -73,6 +73,7 @@ Wrk run_wrk(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
   bool postgres = false, fast_unsafe = false;
+  std::string only;  // one part alone (ingest, meters, year); empty: all three
   int n_sensors = 1000, n_values = 1000, n_meters = 10000, meter_seconds = 8;
   const int runs = bench::runs_from_args(argc, argv);
   for (int i = 1; i < argc; ++i) {
@@ -84,12 +85,21 @@ int main(int argc, char** argv) {
     else if (a == "--meters" && i + 1 < argc) n_meters = std::atoi(argv[++i]);
     else if (a == "--meter-seconds" && i + 1 < argc) meter_seconds = std::atoi(argv[++i]);
     else if (a == "--runs" && i + 1 < argc) ++i;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       std::cerr << "usage: timeseries_bench [--postgres] [--fast-unsafe] [--sensors N] [--values N] [--meters N] "
-                   "[--meter-seconds S] [--runs N]\n";
+                   "[--meter-seconds S] [--runs N] [--only ingest|meters|year]\n";
       return 2;
     }
   }
+  if (!only.empty() && only != "ingest" && only != "meters" && only != "year") {
+    std::cerr << "--only takes ingest, meters or year\n";
+    return 2;
+  }
+  const bool run_ingest = only.empty() || only == "ingest", run_meters = only.empty() || only == "meters",
+             run_year = only.empty() || only == "year";
+  if (!run_ingest) n_sensors = 0;  // the year sensor alone
+  if (!run_meters) n_meters = 0;
   init_logging("warn", "json");
   const std::string dir = testing::make_temp_dir("fm-tsbench");
   std::unique_ptr<testing::PostgresServer> pg;
@@ -174,196 +184,202 @@ int main(int argc, char** argv) {
     return c->query("SELECT COUNT(*) FROM beliefs")[0].int64(0);
   };
 
-  // 1. Bulk ingest and its peer. Bodies and the peer's CSV file are made before any clock starts.
-  const int per_request = std::min(100, n_sensors);
-  std::vector<std::string> bodies;
-  for (int first = 0; first < n_sensors; first += per_request) {
-    std::string b = "{\"data\":[";
-    for (int s = first; s < std::min(first + per_request, n_sensors); ++s) {
-      if (s != first) b += ',';
-      b += "{\"sensor\":" + std::to_string(sensors[static_cast<std::size_t>(s)]) +
-           ",\"start\":\"2026-01-01T00:00:00Z\",\"values\":[";
-      for (int v = 0; v < n_values; ++v) {
-        char num[32];
-        std::snprintf(num, sizeof num, v ? ",%.3f" : "%.3f", value_of(s, v));
-        b += num;
+  if (run_ingest) {
+    // 1. Bulk ingest and its peer. Bodies and the peer's CSV file are made before any clock starts.
+    const int per_request = std::min(100, n_sensors);
+    std::vector<std::string> bodies;
+    for (int first = 0; first < n_sensors; first += per_request) {
+      std::string b = "{\"data\":[";
+      for (int s = first; s < std::min(first + per_request, n_sensors); ++s) {
+        if (s != first) b += ',';
+        b += "{\"sensor\":" + std::to_string(sensors[static_cast<std::size_t>(s)]) +
+             ",\"start\":\"2026-01-01T00:00:00Z\",\"values\":[";
+        for (int v = 0; v < n_values; ++v) {
+          char num[32];
+          std::snprintf(num, sizeof num, v ? ",%.3f" : "%.3f", value_of(s, v));
+          b += num;
+        }
+        b += "]}";
       }
       b += "]}";
+      bodies.push_back(std::move(b));
     }
-    b += "]}";
-    bodies.push_back(std::move(b));
-  }
-  const double readings = static_cast<double>(n_sensors) * n_values;
-  // The source our API stores the rows under (the caller's email), so the peer loads the same rows.
-  const std::int64_t source_id = [&] {
-    auto c = platform->db->acquire();
-    return store::sources::get_or_create(*c, "user", "bench@example.com", admin.user.id);
-  }();
-  const std::string csv = dir + "/peer.csv";
-  {
-    std::ofstream out(csv);
-    char line[128];
-    for (int s = 0; s < n_sensors; ++s) {
-      for (int v = 0; v < n_values; ++v) {
-        std::snprintf(line, sizeof line, "%lld,%lld,0,%lld,%.3f\n", static_cast<long long>(sensors[static_cast<std::size_t>(s)]),
-                      1767225600000000LL + v * 900000000LL, static_cast<long long>(source_id), value_of(s, v));
-        out << line;
+    const double readings = static_cast<double>(n_sensors) * n_values;
+    // The source our API stores the rows under (the caller's email), so the peer loads the same rows.
+    const std::int64_t source_id = [&] {
+      auto c = platform->db->acquire();
+      return store::sources::get_or_create(*c, "user", "bench@example.com", admin.user.id);
+    }();
+    const std::string csv = dir + "/peer.csv";
+    {
+      std::ofstream out(csv);
+      char line[128];
+      for (int s = 0; s < n_sensors; ++s) {
+        for (int v = 0; v < n_values; ++v) {
+          std::snprintf(line, sizeof line, "%lld,%lld,0,%lld,%.3f\n", static_cast<long long>(sensors[static_cast<std::size_t>(s)]),
+                        1767225600000000LL + v * 900000000LL, static_cast<long long>(source_id), value_of(s, v));
+          out << line;
+        }
       }
     }
-  }
-  std::vector<std::string> peer_argv;
-  if (postgres) {
-    peer_argv = {"/usr/bin/psql", pg_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                 "\\copy beliefs (sensor_id, event_start, belief_horizon, source_id, value) FROM '" + csv +
-                     "' WITH (FORMAT csv)"};
-  } else {
-    peer_argv = {"/usr/bin/sqlite3", dir + "/bench.db", "PRAGMA synchronous=NORMAL;", ".import --csv " + csv + " beliefs"};
-  }
-  const char* peer_name = postgres ? "psql \\copy" : "sqlite3 .import";
-  std::vector<double> ours_rate, peer_rate, ratio;
-  for (int run = 0; run < runs; ++run) {
-    empty_beliefs();
-    auto t0 = Clock::now();
-    std::int64_t stored = 0;
-    for (const auto& b : bodies) {
-      auto r = http.Post("/api/v1/sensors/data", auth, b, "application/json");
-      if (!r || r->status != 200) {
-        std::cerr << "ingest failed: " << (r ? r->body : "no response") << "\n";
+    std::vector<std::string> peer_argv;
+    if (postgres) {
+      peer_argv = {"/usr/bin/psql", pg_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                   "\\copy beliefs (sensor_id, event_start, belief_horizon, source_id, value) FROM '" + csv +
+                       "' WITH (FORMAT csv)"};
+    } else {
+      peer_argv = {"/usr/bin/sqlite3", dir + "/bench.db", "PRAGMA synchronous=NORMAL;", ".import --csv " + csv + " beliefs"};
+    }
+    const char* peer_name = postgres ? "psql \\copy" : "sqlite3 .import";
+    std::vector<double> ours_rate, peer_rate, ratio;
+    for (int run = 0; run < runs; ++run) {
+      empty_beliefs();
+      auto t0 = Clock::now();
+      std::int64_t stored = 0;
+      for (const auto& b : bodies) {
+        auto r = http.Post("/api/v1/sensors/data", auth, b, "application/json");
+        if (!r || r->status != 200) {
+          std::cerr << "ingest failed: " << (r ? r->body : "no response") << "\n";
+          return 1;
+        }
+        stored += nlohmann::json::parse(r->body)["stored"].get<std::int64_t>();
+      }
+      const double ours_s = seconds_since(t0);
+      if (stored != static_cast<std::int64_t>(readings) || count_beliefs() != stored) {
+        std::cerr << "ingest stored " << stored << " of " << readings << " readings\n";
         return 1;
       }
-      stored += nlohmann::json::parse(r->body)["stored"].get<std::int64_t>();
+      empty_beliefs();
+      auto p0 = Clock::now();
+      auto pr = testing::run(peer_argv);
+      const double peer_s = seconds_since(p0);
+      if (pr.exit_code != 0 || count_beliefs() != stored) {
+        std::cerr << peer_name << " failed: " << pr.out << pr.err << "\n";
+        return 1;
+      }
+      ours_rate.push_back(readings / ours_s);
+      peer_rate.push_back(readings / peer_s);
+      ratio.push_back(peer_s / ours_s);
+      std::printf("  run %d: API %.2f s, %s %.2f s\n", run + 1, ours_s, peer_name, peer_s);
+      std::fflush(stdout);
     }
-    const double ours_s = seconds_since(t0);
-    if (stored != static_cast<std::int64_t>(readings) || count_beliefs() != stored) {
-      std::cerr << "ingest stored " << stored << " of " << readings << " readings\n";
-      return 1;
-    }
-    empty_beliefs();
-    auto p0 = Clock::now();
-    auto pr = testing::run(peer_argv);
-    const double peer_s = seconds_since(p0);
-    if (pr.exit_code != 0 || count_beliefs() != stored) {
-      std::cerr << peer_name << " failed: " << pr.out << pr.err << "\n";
-      return 1;
-    }
-    ours_rate.push_back(readings / ours_s);
-    peer_rate.push_back(readings / peer_s);
-    ratio.push_back(peer_s / ours_s);
-    std::printf("  run %d: API %.2f s, %s %.2f s\n", run + 1, ours_s, peer_name, peer_s);
-    std::fflush(stdout);
+    const std::string bulk_what = "Bulk ingest on " + std::string(backend) + label +
+                                  ": 1,000 sensors x 1,000 values over HTTP, 100 sensors per request";
+    const std::string peer_what = std::string(backend) + label + " peer: " + peer_name +
+                                  " of the same 1,000,000 rows (CSV) into the same beliefs table";
+    const std::string peer_note =
+        postgres ? "psql \\copy (text CSV) from a file, one transaction; timed from process start; same server and settings"
+                 : "sqlite3 shell 3.40 .import --csv into the same database file, one transaction, PRAGMA "
+                   "synchronous=NORMAL like ours (the shell's own default is FULL: one more fsync per import); timed from "
+                   "process start";
+    bench::report({"ingest.bulk_" + id_backend + suffix, "Ingest", bulk_what, "readings/s", ours_rate,
+                   postgres ? ">=" : ">=", postgres ? 200000.0 : 500000.0,
+                   durability + "; POST /api/v1/sensors/data, JSON, 10 requests of 100,000 readings, one connection; "
+                                "each run into an emptied beliefs table" +
+                       (postgres ? " after a CHECKPOINT; rows written with binary COPY" : "")});
+    bench::report({"ingest.peer_" + id_backend + suffix, "Ingest", peer_what, "rows/s", peer_rate, "", 0, peer_note});
+    bench::report({"ingest.bulk_" + id_backend + "_vs_peer" + suffix, "Ingest",
+                   "Bulk ingest on " + std::string(backend) + label + " relative to " + peer_name + " in the same run", "x",
+                   ratio, ">=", postgres ? 0.8 : 1.0,
+                   "our readings/s divided by the peer's rows/s, per run; the two interleaved (ours, peer, ours, ...)"});
   }
-  const std::string bulk_what = "Bulk ingest on " + std::string(backend) + label +
-                                ": 1,000 sensors x 1,000 values over HTTP, 100 sensors per request";
-  const std::string peer_what = std::string(backend) + label + " peer: " + peer_name +
-                                " of the same 1,000,000 rows (CSV) into the same beliefs table";
-  const std::string peer_note =
-      postgres ? "psql \\copy (text CSV) from a file, one transaction; timed from process start; same server and settings"
-               : "sqlite3 shell 3.40 .import --csv into the same database file, one transaction, PRAGMA "
-                 "synchronous=NORMAL like ours (the shell's own default is FULL: one more fsync per import); timed from "
-                 "process start";
-  bench::report({"ingest.bulk_" + id_backend + suffix, "Ingest", bulk_what, "readings/s", ours_rate,
-                 postgres ? ">=" : ">=", postgres ? 200000.0 : 500000.0,
-                 durability + "; POST /api/v1/sensors/data, JSON, 10 requests of 100,000 readings, one connection; "
-                              "each run into an emptied beliefs table" +
-                     (postgres ? " after a CHECKPOINT; rows written with binary COPY" : "")});
-  bench::report({"ingest.peer_" + id_backend + suffix, "Ingest", peer_what, "rows/s", peer_rate, "", 0, peer_note});
-  bench::report({"ingest.bulk_" + id_backend + "_vs_peer" + suffix, "Ingest",
-                 "Bulk ingest on " + std::string(backend) + label + " relative to " + peer_name + " in the same run", "x",
-                 ratio, ">=", postgres ? 0.8 : 1.0,
-                 "our readings/s divided by the peer's rows/s, per run; the two interleaved (ours, peer, ours, ...)"});
 
-  // 2. 10,000 meters, one value per request, beside GET /api/v1/me.
-  const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  const std::string lua = std::string(FLEXMARKET_SOURCE_DIR) + "/bench/meters.lua";
-  const std::string wrk_threads = "2", connections = "64";
-  const std::string duration = std::to_string(meter_seconds) + "s";
-  run_wrk({"/usr/bin/wrk", "-t1", "-c" + connections, "-d2s", "-H", "Authorization: Bearer " + token, url + "/api/v1/me"});
-  std::vector<double> meters_rate, me_rate, meters_share;
-  for (int run = 0; run < runs; ++run) {
-    empty_beliefs();
-    // Each run its own day: every request a new belief.
-    const long long base = 1798761600LL + run * 86400LL;  // 2027-01-01
-    const auto m = run_wrk({"/usr/bin/wrk", "-t" + wrk_threads, "-c" + connections, "-d" + duration, "-s", lua, url, "--",
-                            token, std::to_string(first_meter), std::to_string(n_meters), std::to_string(base),
-                            wrk_threads});
-    const auto stored = count_beliefs();
-    if (m.bad != 0 || stored != m.requests) {
-      // wrk may count a request whose answer arrived after its clock stopped: allow those.
-      if (m.bad != 0 || stored < m.requests || stored > m.requests + 64) {
-        std::cerr << "meters: " << m.requests << " requests, " << m.bad << " failed, " << stored << " stored\n";
-        return 1;
-      }
-    }
-    const auto me = run_wrk({"/usr/bin/wrk", "-t" + wrk_threads, "-c" + connections, "-d" + duration, "-H",
-                             "Authorization: Bearer " + token, url + "/api/v1/me"});
-    meters_rate.push_back(m.rps);
-    me_rate.push_back(me.rps);
-    meters_share.push_back(m.rps / me.rps);
-    std::printf("  run %d: meters %.0f req/s (%lld stored), GET /api/v1/me %.0f req/s\n", run + 1, m.rps,
-                static_cast<long long>(stored), me.rps);
-    std::fflush(stdout);
-  }
-  bench::report({"ingest.meters_" + id_backend + suffix, "Ingest",
-                 std::to_string(n_meters) + " meters posting one 15-minute value per request on " + backend + label,
-                 "readings/s", meters_rate, "", 0,
-                 durability + "; wrk, " + wrk_threads + " threads, " + connections +
-                     " keep-alive connections, POST /api/v1/sensors/{id}/data with one value, scattered meters "
-                     "(bench/meters.lua), " + duration + " per run; request log off; one transaction per request"});
-  bench::report({"ingest.meters_" + id_backend + "_vs_me" + suffix, "Ingest",
-                 "Meters' requests/s on " + std::string(backend) + label + " relative to GET /api/v1/me in the same run",
-                 "x", meters_share, "", 0,
-                 "GET /api/v1/me measured right after each meters run with the same wrk settings: the HTTP and "
-                 "authentication floor under every request"});
-
-  // 3. A year of quarter-hours with three beliefs per event, read back at PT1H.
-  const std::int64_t year_sensor = sensors.back();
-  std::vector<services::PostedSeries> year;
-  for (const char* horizon : {"PT24H", "PT1H", "PT0H"}) {
-    services::PostedSeries ps;
-    ps.sensor_id = year_sensor;
-    ps.start = *parse_iso8601("2025-01-01T00:00:00Z");
-    ps.horizon = timeseries::parse_duration(horizon);
-    for (int i = 0; i < 35040; ++i) ps.values.push_back(50 + (i % 96) * 0.5 + std::string(horizon).size());
-    year.push_back(ps);
-  }
-  platform->timeseries->ingest(sys, year);
-  const std::string path = "/api/v1/sensors/" + std::to_string(year_sensor) +
-                           "/data?start=2025-01-01T00:00:00Z&end=2026-01-01T00:00:00Z&resolution=PT1H";
-  std::vector<double> server_ms, client_ms;
-  for (int run = 0; run < runs; ++run) {
-    std::vector<double> s_ms, c_ms;
-    for (int i = 0; i < 21; ++i) {
-      auto q0 = Clock::now();
-      auto r = http.Get(path, auth);
-      c_ms.push_back(seconds_since(q0) * 1000);
-      if (!r || r->status != 200) {
-        std::cerr << "query failed\n";
-        return 1;
-      }
-      if (i == 0) {
-        const auto values = nlohmann::json::parse(r->body)["values"];
-        // Hour h of the year: the PT0H beliefs (the most recent), 50 + (quarter % 96) * 0.5 + 4, averaged.
-        const int q = 4 * 100;
-        const double want = (4 * 54.0 + ((q % 96) + (q + 1) % 96 + (q + 2) % 96 + (q + 3) % 96) * 0.5) / 4;
-        if (values.size() != 8760 || std::abs(values[100].get<double>() - want) > 1e-9) {
-          std::cerr << "the year query returned wrong values\n";
+  if (run_meters) {
+    // 2. 10,000 meters, one value per request, beside GET /api/v1/me.
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const std::string lua = std::string(FLEXMARKET_SOURCE_DIR) + "/bench/meters.lua";
+    const std::string wrk_threads = "2", connections = "64";
+    const std::string duration = std::to_string(meter_seconds) + "s";
+    run_wrk({"/usr/bin/wrk", "-t1", "-c" + connections, "-d2s", "-H", "Authorization: Bearer " + token, url + "/api/v1/me"});
+    std::vector<double> meters_rate, me_rate, meters_share;
+    for (int run = 0; run < runs; ++run) {
+      empty_beliefs();
+      // Each run its own day: every request a new belief.
+      const long long base = 1798761600LL + run * 86400LL;  // 2027-01-01
+      const auto m = run_wrk({"/usr/bin/wrk", "-t" + wrk_threads, "-c" + connections, "-d" + duration, "-s", lua, url, "--",
+                              token, std::to_string(first_meter), std::to_string(n_meters), std::to_string(base),
+                              wrk_threads});
+      const auto stored = count_beliefs();
+      if (m.bad != 0 || stored != m.requests) {
+        // wrk may count a request whose answer arrived after its clock stopped: allow those.
+        if (m.bad != 0 || stored < m.requests || stored > m.requests + 64) {
+          std::cerr << "meters: " << m.requests << " requests, " << m.bad << " failed, " << stored << " stored\n";
           return 1;
         }
       }
-      const std::string timing = r->get_header_value("Server-Timing");
-      s_ms.push_back(std::stod(timing.substr(timing.find("dur=") + 4)));
+      const auto me = run_wrk({"/usr/bin/wrk", "-t" + wrk_threads, "-c" + connections, "-d" + duration, "-H",
+                               "Authorization: Bearer " + token, url + "/api/v1/me"});
+      meters_rate.push_back(m.rps);
+      me_rate.push_back(me.rps);
+      meters_share.push_back(m.rps / me.rps);
+      std::printf("  run %d: meters %.0f req/s (%lld stored), GET /api/v1/me %.0f req/s\n", run + 1, m.rps,
+                  static_cast<long long>(stored), me.rps);
+      std::fflush(stdout);
     }
-    server_ms.push_back(bench::median(s_ms));
-    client_ms.push_back(bench::median(c_ms));
+    bench::report({"ingest.meters_" + id_backend + suffix, "Ingest",
+                   std::to_string(n_meters) + " meters posting one 15-minute value per request on " + backend + label,
+                   "readings/s", meters_rate, "", 0,
+                   durability + "; wrk, " + wrk_threads + " threads, " + connections +
+                       " keep-alive connections, POST /api/v1/sensors/{id}/data with one value, scattered meters "
+                       "(bench/meters.lua), " + duration + " per run; request log off; one transaction per request"});
+    bench::report({"ingest.meters_" + id_backend + "_vs_me" + suffix, "Ingest",
+                   "Meters' requests/s on " + std::string(backend) + label + " relative to GET /api/v1/me in the same run",
+                   "x", meters_share, "", 0,
+                   "GET /api/v1/me measured right after each meters run with the same wrk settings: the HTTP and "
+                   "authentication floor under every request"});
   }
-  const std::string year_what = "Year query on " + std::string(backend) + label +
-                                ": 35,040 quarter-hours x 3 beliefs read at PT1H (8,760 values), server time";
-  bench::report({"queries.year_" + id_backend + suffix, "Queries", year_what, "ms", server_ms, "<=",
-                 postgres ? 20.0 : 15.0,
-                 durability + "; Server-Timing of GET /api/v1/sensors/{id}/data, each run the median of 21 requests"});
-  bench::report({"queries.year_client_" + id_backend + suffix, "Queries",
-                 "Year query on " + std::string(backend) + label + ", at the client (JSON received)", "ms", client_ms, "",
-                 0, "cpp-httplib client on the same machine, one keep-alive connection"});
+
+  if (run_year) {
+    // 3. A year of quarter-hours with three beliefs per event, read back at PT1H.
+    const std::int64_t year_sensor = sensors.back();
+    std::vector<services::PostedSeries> year;
+    for (const char* horizon : {"PT24H", "PT1H", "PT0H"}) {
+      services::PostedSeries ps;
+      ps.sensor_id = year_sensor;
+      ps.start = *parse_iso8601("2025-01-01T00:00:00Z");
+      ps.horizon = timeseries::parse_duration(horizon);
+      for (int i = 0; i < 35040; ++i) ps.values.push_back(50 + (i % 96) * 0.5 + std::string(horizon).size());
+      year.push_back(ps);
+    }
+    platform->timeseries->ingest(sys, year);
+    const std::string path = "/api/v1/sensors/" + std::to_string(year_sensor) +
+                             "/data?start=2025-01-01T00:00:00Z&end=2026-01-01T00:00:00Z&resolution=PT1H";
+    std::vector<double> server_ms, client_ms;
+    for (int run = 0; run < runs; ++run) {
+      std::vector<double> s_ms, c_ms;
+      for (int i = 0; i < 21; ++i) {
+        auto q0 = Clock::now();
+        auto r = http.Get(path, auth);
+        c_ms.push_back(seconds_since(q0) * 1000);
+        if (!r || r->status != 200) {
+          std::cerr << "query failed\n";
+          return 1;
+        }
+        if (i == 0) {
+          const auto values = nlohmann::json::parse(r->body)["values"];
+          // Hour h of the year: the PT0H beliefs (the most recent), 50 + (quarter % 96) * 0.5 + 4, averaged.
+          const int q = 4 * 100;
+          const double want = (4 * 54.0 + ((q % 96) + (q + 1) % 96 + (q + 2) % 96 + (q + 3) % 96) * 0.5) / 4;
+          if (values.size() != 8760 || std::abs(values[100].get<double>() - want) > 1e-9) {
+            std::cerr << "the year query returned wrong values\n";
+            return 1;
+          }
+        }
+        const std::string timing = r->get_header_value("Server-Timing");
+        s_ms.push_back(std::stod(timing.substr(timing.find("dur=") + 4)));
+      }
+      server_ms.push_back(bench::median(s_ms));
+      client_ms.push_back(bench::median(c_ms));
+    }
+    const std::string year_what = "Year query on " + std::string(backend) + label +
+                                  ": 35,040 quarter-hours x 3 beliefs read at PT1H (8,760 values), server time";
+    bench::report({"queries.year_" + id_backend + suffix, "Queries", year_what, "ms", server_ms, "<=",
+                   postgres ? 20.0 : 15.0,
+                   durability + "; Server-Timing of GET /api/v1/sensors/{id}/data, each run the median of 21 requests"});
+    bench::report({"queries.year_client_" + id_backend + suffix, "Queries",
+                   "Year query on " + std::string(backend) + label + ", at the client (JSON received)", "ms", client_ms, "",
+                   0, "cpp-httplib client on the same machine, one keep-alive connection"});
+  }
 
   server.stop();
   serving.join();

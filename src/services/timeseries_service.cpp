@@ -220,7 +220,6 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
                                       " values (limits.read_points); ask for a shorter window or a coarser resolution");
   }
   std::optional<std::int64_t> source_id;
-  std::vector<timeseries::Belief> beliefs;
   {
     auto c = db_.acquire();
     if (q.source) {
@@ -253,9 +252,8 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
       throw too_large("resolution", "the window widened to whole " + timeseries::format_duration(out.resolution) +
                                         " buckets holds more than " + std::to_string(kMaxEventsPerRead) + " events");
     }
-    beliefs = store::beliefs::load_most_recent(*c, db_.backend(), sensor_id, timeseries::floor_to(start, r),
-                                               timeseries::ceil_to(end, r), r, q.prior, source_id);
-    auto series = timeseries::most_recent_beliefs(beliefs, start, end, r, q.prior);
+    const auto series = store::beliefs::load_most_recent_series(*c, db_.backend(), sensor_id, start, end, r, q.prior,
+                                                                source_id);
     const Unit u = unit_of(out.sensor);
     auto resampled = timeseries::resample(series, out.resolution, aggregation_for(u.quantity), tz);
     if (!resampled) {

@@ -459,6 +459,95 @@ std::vector<timeseries::Belief> load_most_recent_postgres(PGconn* pg, std::int64
   return out;
 }
 
+// True when a source of forecast quantiles exists. Sources are never deleted, so when
+// there is none after a read, none of the beliefs that read saw was a quantile.
+bool quantile_sources_exist(Connection& c) {
+  return !c.query("SELECT id FROM data_sources WHERE type = 'forecaster_quantile' LIMIT 1").empty();
+}
+
+// What load_most_recent_series reads: per event of [first, stop), ordered by key, the
+// beliefs that pass the source and prior filters. With `distinct` (PostgreSQL) only the
+// first of each event. Only event_start and value are selected: on SQLite each column of a
+// row costs as much as stepping to it, on PostgreSQL each field sent as much again.
+struct SeriesQuery {
+  std::string sql;
+  std::vector<std::int64_t> params;
+};
+
+SeriesQuery series_query(bool distinct, bool numbered, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
+                         std::int64_t resolution_us, std::optional<Instant> prior,
+                         std::optional<std::int64_t> source_id, bool exclude_quantiles) {
+  SeriesQuery q;
+  q.params = {sensor_id, first, stop};
+  auto param = [&](std::int64_t v) {
+    q.params.push_back(v);
+    return numbered ? "$" + std::to_string(q.params.size()) : std::string("?");
+  };
+  q.sql = std::string("SELECT ") + (distinct ? "DISTINCT ON (event_start) " : "") +
+          "event_start, value FROM beliefs WHERE sensor_id = " + (numbered ? "$1" : "?") +
+          " AND event_start >= " + (numbered ? "$2" : "?") + " AND event_start < " + (numbered ? "$3" : "?");
+  if (source_id) {
+    q.sql += " AND source_id = " + param(*source_id);
+  } else if (exclude_quantiles) {
+    q.sql += kNotQuantiles;
+  }
+  // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
+  if (prior) {
+    q.sql += " AND belief_horizon >= event_start + " + param(resolution_us - to_micros(*prior));
+    if (numbered) q.sql += "::bigint";
+  }
+  q.sql += " ORDER BY event_start, belief_horizon, source_id";
+  return q;
+}
+
+// Writes each event's first row (the most recent belief) into the series; rows of events
+// off the series' grid are not events of this sensor and are skipped.
+struct SeriesFill {
+  timeseries::Series& s;
+  std::int64_t first, r;
+  std::int64_t last_event = INT64_MIN;
+  void operator()(std::int64_t event, double value) {
+    if (event == last_event) return;
+    last_event = event;
+    const std::int64_t off = event - first;
+    if (off % r != 0) return;
+    s.values[static_cast<std::size_t>(off / r)] = value;
+  }
+};
+
+void fill_series_postgres(PGconn* pg, const SeriesQuery& q, SeriesFill& fill) {
+  std::vector<std::string> text;
+  for (auto v : q.params) text.push_back(std::to_string(v));
+  std::vector<const char*> values;
+  for (const auto& t : text) values.push_back(t.c_str());
+  // The ordered index scan, as in load_most_recent_postgres.
+  exec_ok(pg, "SET enable_sort = off");
+  PgResult r(PQexecParams(pg, q.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                          1));
+  PgResult(PQexec(pg, "RESET enable_sort"));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) fail(pg, r.get(), "reading beliefs");
+  PGresult* res = r.get();
+  const int n = PQntuples(res);
+  for (int i = 0; i < n; ++i) fill(be64(PQgetvalue(res, i, 0)), std::bit_cast<double>(be64(PQgetvalue(res, i, 1))));
+}
+
+void fill_series(Connection& c, Backend backend, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
+                 std::int64_t r, std::optional<Instant> prior, std::optional<std::int64_t> source_id,
+                 bool exclude_quantiles, timeseries::Series& s) {
+  SeriesFill fill{s, first, r};
+  if (backend == Backend::postgres) {
+    if (PGconn* pg = libpq_handle(c)) {
+      fill_series_postgres(pg, series_query(true, true, sensor_id, first, stop, r, prior, source_id, exclude_quantiles),
+                           fill);
+      return;
+    }
+  }
+  const auto q = series_query(backend == Backend::postgres, false, sensor_id, first, stop, r, prior, source_id,
+                              exclude_quantiles);
+  std::vector<Value> params(q.params.begin(), q.params.end());
+  c.query_each(q.sql, params, [&](const RowReader& row) { fill(row.int64(0), row.real(1)); });
+}
+
 }  // namespace
 
 std::int64_t insert(Connection& c, Backend backend, std::span<const BeliefRow> rows) {
@@ -533,6 +622,31 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
        prior ? to_micros(*prior) : std::int64_t{0}},
       collect);
   return out;
+}
+
+timeseries::Series load_most_recent_series(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
+                                           Instant end, std::chrono::microseconds resolution,
+                                           std::optional<Instant> prior, std::optional<std::int64_t> source_id) {
+  timeseries::Series s;
+  s.start = timeseries::floor_to(start, resolution);
+  s.resolution = resolution;
+  const Instant stop = timeseries::ceil_to(end, resolution);
+  if (stop <= s.start) return s;
+  const std::int64_t r = resolution.count(), first = to_micros(s.start), last = to_micros(stop);
+  s.values.assign(static_cast<std::size_t>((last - first) / r), std::nullopt);
+  if (source_id) {
+    fill_series(c, backend, sensor_id, first, last, r, prior, source_id, false, s);
+    return s;
+  }
+  // Quantiles are left out by the database only where there are any: checking each row's
+  // source costs a fifth of the read.
+  const bool quantiles = quantile_sources_exist(c);
+  fill_series(c, backend, sensor_id, first, last, r, prior, std::nullopt, quantiles, s);
+  if (!quantiles && quantile_sources_exist(c)) {  // made while we read: read again without them
+    std::fill(s.values.begin(), s.values.end(), std::nullopt);
+    fill_series(c, backend, sensor_id, first, last, r, prior, std::nullopt, true, s);
+  }
+  return s;
 }
 
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id) {

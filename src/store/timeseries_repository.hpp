@@ -100,6 +100,13 @@ std::vector<timeseries::Belief> load_measurements(Connection& c, std::int64_t se
 std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
                                                  Instant end, std::chrono::microseconds resolution,
                                                  std::optional<Instant> prior, std::optional<std::int64_t> source_id);
+// The same choice as a regular series on [floor(start), ceil(end)), equal to
+// timeseries::most_recent_beliefs over load_most_recent(): the path for reads of long
+// windows. Only each chosen event's start and value leave the database, and no belief is
+// materialised; the prior and source filters are applied by the database.
+timeseries::Series load_most_recent_series(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
+                                           Instant end, std::chrono::microseconds resolution,
+                                           std::optional<Instant> prior, std::optional<std::int64_t> source_id);
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id);
 }  // namespace beliefs
 

@@ -1,5 +1,14 @@
-// Assets, sensors and their data over HTTP, on SQLite and PostgreSQL.
+// Assets, sensors and their data over HTTP, on SQLite and PostgreSQL; the store's read of
+// the most recent beliefs as a series against a plain choice over every belief.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "store/migrations.hpp"
+#include "store/timeseries_repository.hpp"
 #include "support/fixture.hpp"
+#include "timeseries/beliefs.hpp"
 
 namespace flexmarket::testing {
 namespace {
@@ -268,6 +277,152 @@ TEST_P(TimeSeries, AssetsValidateAndStayInTheirAccount) {
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(TimeSeries);
+
+// load_most_recent_series reads only what it needs and lets the database filter; its
+// series must be what choosing among every belief gives: per event, of the beliefs formed
+// by the prior and of the asked source (quantiles only when asked for), the smallest
+// horizon, then the lowest source id.
+class MostRecentSeries : public ::testing::TestWithParam<DbBackend> {
+ protected:
+  void SetUp() override {
+    tdb = fresh_database(GetParam());
+    db = store::Database::open(tdb.url, 2);
+    store::upgrade(*db);
+  }
+  void TearDown() override {
+    db.reset();
+    std::filesystem::remove_all(tdb.var_dir);
+  }
+
+  static constexpr std::int64_t kQuarter = 900'000'000, kHour = 3'600'000'000;
+
+  void store(const std::vector<store::BeliefRow>& rows) {
+    auto c = db->acquire();
+    store::beliefs::insert(*c, db->backend(), rows);
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+
+  timeseries::Series plain(std::int64_t sensor, Instant start, Instant end, std::optional<Instant> prior,
+                           std::optional<std::int64_t> source) {
+    timeseries::Series s;
+    s.start = timeseries::floor_to(start, std::chrono::microseconds(kQuarter));
+    s.resolution = std::chrono::microseconds(kQuarter);
+    const std::int64_t first = to_micros(s.start);
+    const std::int64_t stop = to_micros(timeseries::ceil_to(end, std::chrono::microseconds(kQuarter)));
+    if (stop <= first) return s;
+    s.values.assign(static_cast<std::size_t>((stop - first) / kQuarter), std::nullopt);
+    std::map<std::int64_t, store::BeliefRow> best;
+    for (const auto& b : all) {
+      if (b.sensor_id != sensor || b.event_start_us < first || b.event_start_us >= stop) continue;
+      if (source ? b.source_id != *source : quantile_sources.count(b.source_id) > 0) continue;
+      if (prior && b.event_start_us + kQuarter - b.belief_horizon_us > to_micros(*prior)) continue;
+      auto [it, added] = best.emplace(b.event_start_us, b);
+      if (!added && std::pair(b.belief_horizon_us, b.source_id) <
+                        std::pair(it->second.belief_horizon_us, it->second.source_id)) {
+        it->second = b;
+      }
+    }
+    for (const auto& [event, b] : best) {
+      if ((event - first) % kQuarter == 0) s.values[static_cast<std::size_t>((event - first) / kQuarter)] = b.value;
+    }
+    return s;
+  }
+
+  // Every window, prior and source below, through both store paths.
+  void expect_all_equal(const std::vector<std::int64_t>& sources) {
+    auto c = db->acquire();
+    const auto r = std::chrono::microseconds(kQuarter);
+    const std::vector<std::pair<Instant, Instant>> windows = {
+        {t0, t0 + std::chrono::hours(72)},
+        {t0 + std::chrono::minutes(7), t0 + std::chrono::hours(30) + std::chrono::minutes(3)},
+        {t0 + std::chrono::hours(47), t0 + std::chrono::hours(49)},
+        {t0 - std::chrono::hours(5), t0 + std::chrono::minutes(1)},
+        {t0 + std::chrono::hours(3), t0 + std::chrono::hours(3)}};
+    std::vector<std::optional<Instant>> priors = {std::nullopt};
+    for (int h : {-30, -1, 0, 1, 5, 23, 24, 25, 40, 100}) priors.push_back(t0 + std::chrono::hours(h));
+    priors.push_back(t0 + std::chrono::hours(24) + std::chrono::minutes(15));
+    std::vector<std::optional<std::int64_t>> by = {std::nullopt};
+    for (auto s : sources) by.push_back(s);
+    by.push_back(999'999);  // a source with no beliefs
+    for (std::int64_t sensor : {kSensor, kSensor + 1}) {
+      for (const auto& [start, end] : windows) {
+        for (const auto& prior : priors) {
+          for (const auto& source : by) {
+            const auto want = plain(sensor, start, end, prior, source);
+            const auto got =
+                store::beliefs::load_most_recent_series(*c, db->backend(), sensor, start, end, r, prior, source);
+            const auto old = timeseries::most_recent_beliefs(
+                store::beliefs::load_most_recent(*c, db->backend(), sensor, timeseries::floor_to(start, r),
+                                                 timeseries::ceil_to(end, r), r, prior, source),
+                start, end, r, prior);
+            const std::string what = "sensor " + std::to_string(sensor) + " from " + format_iso8601(start) + " to " +
+                                     format_iso8601(end) + " prior " + (prior ? format_iso8601(*prior) : "none") +
+                                     " source " + (source ? std::to_string(*source) : "none");
+            EXPECT_EQ(got.start, want.start) << what;
+            EXPECT_EQ(got.resolution, want.resolution) << what;
+            EXPECT_EQ(got.values, want.values) << what;
+            EXPECT_EQ(old.values, want.values) << what;
+            ++compared;
+          }
+        }
+      }
+    }
+  }
+
+  static constexpr std::int64_t kSensor = 41;
+  const Instant t0 = *parse_iso8601("2025-01-31T12:00:00Z");  // over a month's edge (PostgreSQL's partitions)
+  TestDatabase tdb;
+  std::unique_ptr<store::Database> db;
+  std::vector<store::BeliefRow> all;
+  std::set<std::int64_t> quantile_sources;
+  int compared = 0;
+};
+
+TEST_P(MostRecentSeries, EqualsAPlainChoiceAmongEveryBelief) {
+  std::int64_t meter = 0, forecaster = 0;
+  {
+    auto c = db->acquire();
+    meter = store::sources::get_or_create(*c, "user", "meter", 0);
+    forecaster = store::sources::get_or_create(*c, "forecaster", "ols", 0);
+  }
+  const std::int64_t e0 = to_micros(t0);
+  std::vector<store::BeliefRow> rows;
+  for (int q = 0; q < 3 * 96; ++q) {
+    const std::int64_t event = e0 + q * kQuarter;
+    const double v = q;
+    if (q % 11 == 3) continue;  // nothing known
+    // Day-ahead and hour-ahead forecasts, a measurement on most events, a late correction on some.
+    rows.push_back({kSensor, event, 24 * kHour, forecaster, 1000 + v});
+    if (q % 3 != 0) rows.push_back({kSensor, event, kHour, forecaster, 2000 + v});
+    if (q % 4 != 1) rows.push_back({kSensor, event, 0, meter, 3000 + v});
+    if (q % 7 == 2) rows.push_back({kSensor, event, -2 * kHour, meter, 4000 + v});
+    // The same horizon from both sources: the lower source id wins.
+    if (q % 5 == 0) rows.push_back({kSensor, event, 0, forecaster, 5000 + v});
+    // Another sensor's beliefs around ours.
+    rows.push_back({kSensor + 1, event, kHour, meter, -v});
+  }
+  // Beliefs off the 15-minute grid are not events of this sensor.
+  rows.push_back({kSensor, e0 + 5 * 60'000'000, 0, meter, 77});
+  rows.push_back({kSensor, e0 + 10 * kQuarter + 60'000'000, -kHour, meter, 78});
+  store(rows);
+  expect_all_equal({meter, forecaster});
+
+  // Forecast quantiles are read only when their source is asked for, also where their
+  // horizon is the smallest.
+  std::int64_t p10 = 0;
+  {
+    auto c = db->acquire();
+    p10 = store::sources::get_or_create(*c, "forecaster_quantile", "ols p10", 0);
+  }
+  quantile_sources.insert(p10);
+  std::vector<store::BeliefRow> quantiles;
+  for (int q = 0; q < 3 * 96; q += 2) quantiles.push_back({kSensor, e0 + q * kQuarter, -5 * kHour, p10, 9000.0 + q});
+  store(quantiles);
+  expect_all_equal({meter, forecaster, p10});
+  EXPECT_GT(compared, 1000);
+}
+
+FLEXMARKET_ON_BOTH_BACKENDS(MostRecentSeries);
 
 }  // namespace
 }  // namespace flexmarket::testing
