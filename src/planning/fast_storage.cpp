@@ -727,9 +727,9 @@ void write_storage_program(const FastStorageProblem& p, const std::string& path)
   const std::int64_t vars = static_cast<std::int64_t>(3 * n * devices + 2 * n);
   const std::int64_t rows = static_cast<std::int64_t>(n + n * devices);
   const std::int64_t nonzeros = static_cast<std::int64_t>((6 * n - 1) * devices + 2 * n);
+  std::vector<char> buffer(1 << 20);  // declared first: fclose flushes it
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!f) throw std::runtime_error("cannot write " + path);
-  std::vector<char> buffer(1 << 20);
   std::setvbuf(f.get(), buffer.data(), _IOFBF, buffer.size());
   auto put = [&](const auto& v) { std::fwrite(&v, sizeof v, 1, f.get()); };
   std::fwrite("FMLP0001", 1, 8, f.get());
