@@ -106,8 +106,9 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
 }
 
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
-  // After adoption the answer has been given in the adopter's own format.
-  if (adopted()) return static_cast<ssize_t>(size);
+  // After adoption the answer has been given in the adopter's own format; after answer()
+  // it is in the buffer already.
+  if (adopted() || answered_) return static_cast<ssize_t>(size);
   // A response's status line, headers and body leave in one send (one packet for a small
   // answer) when process_request is done; large bodies go out as they come.
   if (out_.size() + size <= kOutLimit) {

@@ -58,7 +58,14 @@ class ConnectionStream final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return sock_; }
 
-  void start_request(Clock::time_point deadline) { deadline_ = deadline; }
+  void start_request(Clock::time_point deadline) {
+    deadline_ = deadline;
+    answered_ = false;
+  }
+  // Where a caller serialises the whole answer to this request (appended to what waits to
+  // be sent); after mark_answered(), what cpp-httplib writes for this request is discarded.
+  std::string& answer_buffer() { return out_; }
+  void mark_answered() { answered_ = true; }
   bool has_buffered_input() const { return buf_off_ < buf_len_; }
 
   // Writes bytes straight to the client (blocking up to the write timeout), for a
@@ -87,6 +94,7 @@ class ConnectionStream final : public httplib::Stream {
   char buf_[4096];
   size_t buf_off_ = 0, buf_len_ = 0;
   std::string out_;
+  bool answered_ = false;
   std::function<void(socket_t)> owner_;
 };
 

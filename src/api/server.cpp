@@ -17,6 +17,50 @@ namespace flexmarket::api {
 
 namespace {
 
+// The reason phrases of the statuses the API answers with; empty for others (which
+// cpp-httplib then writes itself).
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 422: return "Unprocessable Entity";
+    case 423: return "Locked";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return {};
+  }
+}
+
 // Per-request facts kept on the worker thread that handles the request: cpp-httplib
 // calls the pre-routing handler, the route and the logger on that one thread.
 thread_local std::chrono::steady_clock::time_point t_started;
@@ -191,6 +235,34 @@ ApiServer::ApiServer(services::Platform& platform)
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
+
+  // cpp-httplib formats the status line and every header with vsnprintf, one write each;
+  // an answer whose body is in hand (all but streamed ones) is serialised here instead,
+  // once its headers are final (compression and ranges applied), in one string.
+  server_->set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    ConnectionStream* c = current_connection();
+    if (c == nullptr || c->adopted() || res.content_provider_) return;
+    const std::string_view reason = reason_phrase(res.status);
+    if (reason.empty()) return;
+    std::string& out = c->answer_buffer();
+    out.reserve(out.size() + 512 + res.body.size());
+    out += "HTTP/1.1 ";
+    out += std::to_string(res.status);
+    out += ' ';
+    out += reason;
+    out += "\r\n";
+    for (const auto& [name, value] : res.headers) {
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+    }
+    out += "\r\n";
+    if (req.method != "HEAD") out += res.body;
+    c->mark_answered();
+    res.headers.clear();
+    res.body.clear();
+  });
 
   // Called after every response is written.
   server_->set_logger([log = cfg.log_requests](const httplib::Request& req, const httplib::Response& res) {

@@ -9,21 +9,43 @@ std::string format_iso8601(Instant t) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
-  char buf[48];
+  const int year = static_cast<int>(ymd.year());
   const auto us = hms.subseconds().count();
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                        static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                        static_cast<int>(hms.seconds().count()));
-  std::string out(buf, static_cast<std::size_t>(n));
-  if (us != 0) {
-    std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(us));
-    std::string frac(buf);
-    while (frac.size() > 4 && frac.back() == '0') frac.pop_back();
-    out += frac;
+  if (year < 0 || year > 9999) {
+    char buf[48];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", year, static_cast<unsigned>(ymd.month()),
+                          static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                          static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+    std::string out(buf, static_cast<std::size_t>(n));
+    if (us != 0) {
+      std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(us));
+      std::string frac(buf);
+      while (frac.size() > 4 && frac.back() == '0') frac.pop_back();
+      out += frac;
+    }
+    return out + 'Z';
   }
-  out += 'Z';
-  return out;
+  // Digit by digit: this runs for every timestamp of every JSON answer (8,760 for a year
+  // of hourly values), where snprintf was the largest cost.
+  char buf[32] = "0000-00-00T00:00:00";
+  auto put = [&](int at, long long v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, year, 4);
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  put(11, hms.hours().count(), 2);
+  put(14, hms.minutes().count(), 2);
+  put(17, hms.seconds().count(), 2);
+  int n = 19;
+  if (us != 0) {
+    buf[n] = '.';
+    put(n + 1, us, 6);
+    n += 7;
+    while (n > 23 && buf[n - 1] == '0') --n;  // milliseconds at least
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 namespace {

@@ -8,6 +8,10 @@ namespace {
 TEST(Time, FormatsUtcWithoutNeedlessFraction) {
   EXPECT_EQ(format_iso8601(from_micros(0)), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_iso8601(from_micros(1'795'000'000'250'000)), "2026-11-18T11:06:40.250Z");
+  EXPECT_EQ(format_iso8601(from_micros(1'795'000'000'000'120)), "2026-11-18T11:06:40.00012Z");
+  EXPECT_EQ(format_iso8601(from_micros(1'795'000'000'000'001)), "2026-11-18T11:06:40.000001Z");
+  EXPECT_EQ(format_iso8601(from_micros(-1)), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(format_iso8601(*parse_iso8601("2199-12-31T23:59:59Z")), "2199-12-31T23:59:59Z");
 }
 
 TEST(Time, ParsesOffsetsToUtc) {
