@@ -501,18 +501,22 @@ SeriesQuery series_query(bool distinct, bool numbered, std::int64_t sensor_id, s
 }
 
 // Writes each event's first row (the most recent belief) into the series; rows of events
-// off the series' grid are not events of this sensor and are skipped.
+// off the series' grid are not events of this sensor and are skipped. take() says whether
+// a row is to be kept, so that the other rows' values are never read.
 struct SeriesFill {
   timeseries::Series& s;
   std::int64_t first, r;
   std::int64_t last_event = INT64_MIN;
-  void operator()(std::int64_t event, double value) {
-    if (event == last_event) return;
+  std::size_t slot = 0;
+  bool take(std::int64_t event) {
+    if (event == last_event) return false;
     last_event = event;
     const std::int64_t off = event - first;
-    if (off % r != 0) return;
-    s.values[static_cast<std::size_t>(off / r)] = value;
+    if (off % r != 0) return false;
+    slot = static_cast<std::size_t>(off / r);
+    return true;
   }
+  void put(double value) { s.values[slot] = value; }
 };
 
 void fill_series_postgres(PGconn* pg, const SeriesQuery& q, SeriesFill& fill) {
@@ -528,7 +532,9 @@ void fill_series_postgres(PGconn* pg, const SeriesQuery& q, SeriesFill& fill) {
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) fail(pg, r.get(), "reading beliefs");
   PGresult* res = r.get();
   const int n = PQntuples(res);
-  for (int i = 0; i < n; ++i) fill(be64(PQgetvalue(res, i, 0)), std::bit_cast<double>(be64(PQgetvalue(res, i, 1))));
+  for (int i = 0; i < n; ++i) {
+    if (fill.take(be64(PQgetvalue(res, i, 0)))) fill.put(std::bit_cast<double>(be64(PQgetvalue(res, i, 1))));
+  }
 }
 
 void fill_series(Connection& c, Backend backend, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
@@ -545,7 +551,9 @@ void fill_series(Connection& c, Backend backend, std::int64_t sensor_id, std::in
   const auto q = series_query(backend == Backend::postgres, false, sensor_id, first, stop, r, prior, source_id,
                               exclude_quantiles);
   std::vector<Value> params(q.params.begin(), q.params.end());
-  c.query_each(q.sql, params, [&](const RowReader& row) { fill(row.int64(0), row.real(1)); });
+  c.query_each(q.sql, params, [&](const RowReader& row) {
+    if (fill.take(row.int64(0))) fill.put(row.real(1));
+  });
 }
 
 }  // namespace
