@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -506,40 +507,41 @@ class Ipm {
     const double* tc = &theta_[3 * n * d];
     const double* tw = tc + n;
     const double* ts = tw + n;  // ts[j]: the link between rows j and j+1
-    double* ta = &diag_[d * n];
-    double* tb = &lower_[d * n];  // tb[j] = T(j, j-1)
     double* bd = &coupling_[d * n];
     double* d2 = P.d2.data();
     for (std::size_t j = 0; j < n; ++j) {
       P.site_theta[j] += tc[j] + tw[j];
       d2[j] = a * a * tc[j] + w * w * tw[j];
-      ta[j] = kDelta + ts[j] + (j > 0 ? ts[j - 1] : 0.0) + d2[j];
-      tb[j] = j > 0 ? -ts[j - 1] : 0.0;
       bd[j] = -a * tc[j] - w * tw[j];
       if (d2[j] > 0) P.gsum[j] += tc[j] * tw[j] * (a - w) * (a - w) / d2[j];
     }
     if (devices_ == 1) {
       // Eliminate the site rows first: T - B S^-1 B stays tridiagonal, and its diagonal
       // a^2 tc + w^2 tw - B^2/S = (D2 So + tc tw (a - w)^2) / S.
+      double* ta = &diag_[d * n];
+      double* tb = &lower_[d * n];  // tb[j] = T(j, j-1)
       for (std::size_t j = 0; j < n; ++j) {
         site_[j] = own_[j] + tc[j] + tw[j];
         ta[j] = kDelta + ts[j] + (j > 0 ? ts[j - 1] : 0.0) + (d2[j] * own_[j] + tc[j] * tw[j] * (a - w) * (a - w)) / site_[j];
+        tb[j] = j > 0 ? -ts[j - 1] : 0.0;
       }
       ldl(d);
       return true;
     }
-    if (!accumulate(ts, bd, d2, P)) return false;
-    ldl(d);
-    return true;
+    return accumulate(d, ts, bd, d2, P);
   }
-
   // Sums the parts' Schur complements and Cholesky-factorises the result.
   bool factorize_site() {
     if (devices_ == 1) return true;
     const std::size_t n = n_;
-    std::copy(parts_[0].schur.begin(), parts_[0].schur.end(), schur_.begin());
-    for (std::size_t k = 1; k < parts_.size(); ++k)
-      for (std::size_t i = 0; i < n * n; ++i) schur_[i] += parts_[k].schur[i];
+    // The parts hold the lower triangle row by row: transpose while summing.
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k <= i; ++k) {
+        double v = 0;
+        for (const Part& P : parts_) v += P.schur[i * n + k];
+        schur_[k * n + i] = v;
+      }
+    }
     for (std::size_t j = 0; j < n; ++j) {
       double g = 0;
       for (const Part& P : parts_) g += P.gsum[j];
@@ -563,94 +565,118 @@ class Ipm {
   }
 
   // Adds one device's terms E (Ts T^-1 D2) E (T = Ts + D2) to the lower triangle of the
-  // part's Schur complement (column-major). Column k of T^-1 below the diagonal is
-  // (T^-1)_kk times a running product of ratios rho_i in [0, 1) (T^-1 is semiseparable), so
-  // with z = T^-1 e_k D2_k:
+  // part's Schur complement (row by row), and factorises the device's block T = L D L'.
+  // Column k of T^-1 below the diagonal is (T^-1)_kk times a running product of ratios
+  // rho_i in [0, 1) (T^-1 is semiseparable), so with z = T^-1 e_k D2_k:
   //   (Ts z)_k = D2_k (delta + hL_k + hU_k) / p_k,   (Ts z)_i = -D2_i z_i for i > k,
   // where p_k = 1 / (T^-1)_kk = delta + D2_k + hL_k + hU_k and hL, hU are what the links
   // above and below add to the pivot: sums of positive terms, nothing cancels. With
   // E_i D2_i = B_i, column k gains B_k^2 (delta + hL_k + hU_k) / (D2_k p_k) on the diagonal
-  // and -B_k / p_k * prod_{m=k+1..i} rho_m * B_i below it. Four columns share each pass
-  // over the rows, so the products' multiplications overlap.
-  bool accumulate(const double* ts, const double* bd, const double* d2, Part& P) {
+  // and -B_k / p_k * prod_{m=k+1..i} rho_m * B_i below it. Eight columns share each pass
+  // over the rows, as four vectors of two, so the products' multiplications overlap.
+  // The pivots from the top are T's LDL' pivots, also free of cancellation.
+  bool accumulate(std::size_t d, const double* ts, const double* bd, const double* d2, Part& P) {
+    using v2 = double __attribute__((vector_size(16)));  // SSE2, everywhere on x86-64
     const std::size_t n = n_;
     double* out = P.schur.data();
     double* a_up = P.a_up.data();
-    double* d_up = P.d_up.data();
+    double* inv_up = P.d_up.data();
     double* a_down = P.a_down.data();
-    double* d_down = P.d_down.data();
-    double* rho = P.ratio.data();
+    double* inv_down = P.d_down.data();
+    double* hl = P.ratio.data();  // hL_j, then the ratios rho_j
+    double* hu = P.fwd.data();
     double* coef = P.coef.data();
-    double* beta = P.beta.data();
-    constexpr double tiny = 1e-250;  // a product this small adds nothing (and stays clear of subnormals)
+    const double* beta = bd;
+    double* dinv = &diag_[d * n];   // D^-1
+    double* lower = &lower_[d * n];  // L(j, j-1)
     // From the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1}.
     // From the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
-    // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only).
+    // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only). Both
+    // recurrences in one loop, so their divisions overlap.
     for (std::size_t j = 0; j < n; ++j) {
-      const double h = j > 0 ? ts[j - 1] * a_up[j - 1] / d_up[j - 1] : 0.0;
+      const double h = j > 0 ? ts[j - 1] * a_up[j - 1] * inv_up[j - 1] : 0.0;
       a_up[j] = kDelta + d2[j] + h;
-      d_up[j] = a_up[j] + ts[j];
-      coef[j] = h;  // hL_j, for now
+      const double dl = a_up[j] + ts[j];
+      inv_up[j] = dl > 1e-30 ? 1.0 / dl : 1e-64;  // a pivot lost: drop that direction
+      hl[j] = h;
+      const std::size_t i = n - 1 - j;
+      const double g = i + 1 < n ? ts[i] * a_down[i + 1] * inv_down[i + 1] : ts[i];
+      a_down[i] = kDelta + d2[i] + g;
+      inv_down[i] = 1.0 / (a_down[i] + (i > 0 ? ts[i - 1] : 0.0));
+      hu[i] = g;
     }
-    for (std::size_t j = n; j-- > 0;) {
-      const double h = j + 1 < n ? ts[j] * a_down[j + 1] / d_down[j + 1] : ts[j];
-      a_down[j] = kDelta + d2[j] + h;
-      d_down[j] = a_down[j] + (j > 0 ? ts[j - 1] : 0.0);
-      rho[j] = j > 0 && d_down[j] > 0 ? ts[j - 1] / d_down[j] : 0.0;
-      const double p = kDelta + d2[j] + coef[j] + h;
+    for (std::size_t j = 0; j < n; ++j) {
+      dinv[j] = inv_up[j];
+      lower[j] = j > 0 ? -ts[j - 1] * inv_up[j - 1] : 0.0;
+      const double p = kDelta + d2[j] + hl[j] + hu[j];
       if (!(p > 0) || !std::isfinite(p)) return false;
-      if (d2[j] > 0) out[j * n + j] += bd[j] * bd[j] * (kDelta + coef[j] + h) / (d2[j] * p);
-      coef[j] = -bd[j] / p;
-      beta[j] = bd[j];
+      // B = 0 where D2 = 0: both terms vanish.
+      const double r = 1.0 / std::max(d2[j] * p, 1e-300);
+      out[j * n + j] += bd[j] * bd[j] * (kDelta + hl[j] + hu[j]) * r;
+      coef[j] = -bd[j] * d2[j] * r;
+      hl[j] = j > 0 ? ts[j - 1] * inv_down[j] : 0.0;
     }
-    rho[n] = 0;
+    const double* rho = hl;
+    constexpr double tiny2 = 1e-300;  // squared products this small add nothing (and stay clear of subnormals)
     std::size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-      double q0 = coef[k], q1 = coef[k + 1], q2 = coef[k + 2], q3 = coef[k + 3];
-      double *c0 = out + k * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
-      q0 *= rho[k + 1];
-      c0[k + 1] += q0 * beta[k + 1];
-      q0 *= rho[k + 2];
-      q1 *= rho[k + 2];
-      c0[k + 2] += q0 * beta[k + 2];
-      c1[k + 2] += q1 * beta[k + 2];
-      for (std::size_t i = k + 3; i < n; ++i) {
-        const double r = rho[i], b = beta[i];
+    for (; k + 8 <= n; k += 8) {
+      double q[8];
+      for (std::size_t c = 0; c < 8; ++c) q[c] = coef[k + c];
+      // The triangle within the block.
+      for (std::size_t i = k + 1; i < k + 8; ++i) {
+        for (std::size_t c = 0; c < i - k; ++c) {
+          q[c] *= rho[i];
+          out[i * n + k + c] += q[c] * beta[i];
+        }
+      }
+      v2 q0 = {q[0], q[1]}, q1 = {q[2], q[3]}, q2 = {q[4], q[5]}, q3 = {q[6], q[7]};
+      for (std::size_t i = k + 8; i < n; ++i) {
+        const v2 r = {rho[i], rho[i]}, b = {beta[i], beta[i]};
         q0 *= r;
         q1 *= r;
         q2 *= r;
-        c0[i] += q0 * b;
-        c1[i] += q1 * b;
-        c2[i] += q2 * b;
-        if (i > k + 3) {
-          q3 *= r;
-          c3[i] += q3 * b;
+        q3 *= r;
+        double* row = out + i * n + k;
+        v2 r0, r1, r2, r3;
+        std::memcpy(&r0, row, sizeof r0);
+        std::memcpy(&r1, row + 2, sizeof r1);
+        std::memcpy(&r2, row + 4, sizeof r2);
+        std::memcpy(&r3, row + 6, sizeof r3);
+        r0 += q0 * b;
+        r1 += q1 * b;
+        r2 += q2 * b;
+        r3 += q3 * b;
+        std::memcpy(row, &r0, sizeof r0);
+        std::memcpy(row + 2, &r1, sizeof r1);
+        std::memcpy(row + 4, &r2, sizeof r2);
+        std::memcpy(row + 6, &r3, sizeof r3);
+        if ((i & 7) == 7) {
+          const v2 m = q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3;
+          if (m[0] + m[1] < tiny2) break;
         }
-        if (std::abs(q0) + std::abs(q1) + std::abs(q2) + std::abs(q3) < tiny) break;
       }
     }
     for (; k < n; ++k) {
       double q = coef[k];
-      double* col = out + k * n;
-      for (std::size_t i = k + 1; i < n && std::abs(q) >= tiny; ++i) {
+      for (std::size_t i = k + 1; i < n && q * q >= tiny2; ++i) {
         q *= rho[i];
-        col[i] += q * beta[i];
+        out[i * n + k] += q * beta[i];
       }
     }
     return true;
   }
 
-  // In place LDL' of device d's tridiagonal block: diag_ becomes D, lower_ becomes L.
+  // In place LDL' of device d's tridiagonal block (one device): diag_ becomes D^-1, lower_ L.
   void ldl(std::size_t d) {
     double* ta = &diag_[d * n_];
     double* tb = &lower_[d * n_];
     for (std::size_t j = 0; j < n_; ++j) {
       if (j > 0) {
-        const double l = tb[j] / ta[j - 1];
+        const double l = tb[j] * ta[j - 1];
         ta[j] -= l * tb[j];
         tb[j] = l;
       }
-      if (!(ta[j] > 1e-30)) ta[j] = 1e64;
+      ta[j] = ta[j] > 1e-30 ? 1.0 / ta[j] : 1e-64;
     }
   }
 
@@ -658,7 +684,7 @@ class Ipm {
     const double* dd = &diag_[d * n_];
     const double* ll = &lower_[d * n_];
     for (std::size_t j = 1; j < n_; ++j) r[j] -= ll[j] * r[j - 1];
-    for (std::size_t j = 0; j < n_; ++j) r[j] /= dd[j];
+    for (std::size_t j = 0; j < n_; ++j) r[j] *= dd[j];
     for (std::size_t j = n_ - 1; j > 0; --j) r[j - 1] -= ll[j] * r[j];
   }
 
