@@ -1,6 +1,7 @@
 #include "store/timeseries_repository.hpp"
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <bit>
@@ -465,36 +466,52 @@ bool quantile_sources_exist(Connection& c) {
   return !c.query("SELECT id FROM data_sources WHERE type = 'forecaster_quantile' LIMIT 1").empty();
 }
 
-// What load_most_recent_series reads: per event of [first, stop), ordered by key, the
-// beliefs that pass the source and prior filters. With `distinct` (PostgreSQL) only the
-// first of each event. Only event_start and value are selected: on SQLite each column of a
-// row costs as much as stepping to it, on PostgreSQL each field sent as much again.
+// What load_most_recent_series reads, per event of [first, stop) in key order, of the
+// beliefs that pass the source and prior filters:
+// - rows (SQLite): each one's event start and value, the first of an event kept;
+// - distinct (PostgreSQL, `numbered` for libpq's $n): only each event's first;
+// - functions (SQLite): no row at all; the scan hands each row's event start, and for an
+//   event's first row its value, to the functions below, inside sqlite3_step.
+// Only event_start and value are read: on SQLite each column read costs about as much as
+// stepping to the row, on PostgreSQL each field sent as much again.
+enum class Shape { rows, distinct, functions };
+
 struct SeriesQuery {
   std::string sql;
   std::vector<std::int64_t> params;
 };
 
-SeriesQuery series_query(bool distinct, bool numbered, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
+SeriesQuery series_query(Shape shape, bool numbered, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
                          std::int64_t resolution_us, std::optional<Instant> prior,
                          std::optional<std::int64_t> source_id, bool exclude_quantiles) {
   SeriesQuery q;
   q.params = {sensor_id, first, stop};
   auto param = [&](std::int64_t v) {
     q.params.push_back(v);
-    return numbered ? "$" + std::to_string(q.params.size()) : std::string("?");
+    return numbered ? "$" + std::to_string(q.params.size()) + "::bigint" : std::string("?");
   };
-  q.sql = std::string("SELECT ") + (distinct ? "DISTINCT ON (event_start) " : "") +
-          "event_start, value FROM beliefs WHERE sensor_id = " + (numbered ? "$1" : "?") +
-          " AND event_start >= " + (numbered ? "$2" : "?") + " AND event_start < " + (numbered ? "$3" : "?");
+  std::vector<std::string> filters;
   if (source_id) {
-    q.sql += " AND source_id = " + param(*source_id);
+    filters.push_back("source_id = " + param(*source_id));
   } else if (exclude_quantiles) {
-    q.sql += kNotQuantiles;
+    filters.push_back(std::string(kNotQuantiles).substr(5));  // without its " AND "
   }
   // belief_time <= prior  <=>  belief_horizon >= event_start + resolution - prior
-  if (prior) {
-    q.sql += " AND belief_horizon >= event_start + " + param(resolution_us - to_micros(*prior));
-    if (numbered) q.sql += "::bigint";
+  if (prior) filters.push_back("belief_horizon >= event_start + " + param(resolution_us - to_micros(*prior)));
+  std::string filter;
+  for (const auto& f : filters) filter += (filter.empty() ? "" : " AND ") + f;
+
+  const std::string window = std::string(" FROM beliefs WHERE sensor_id = ") + (numbered ? "$1" : "?") +
+                             " AND event_start >= " + (numbered ? "$2" : "?") + " AND event_start < " +
+                             (numbered ? "$3" : "?");
+  if (shape == Shape::functions) {
+    // CASE decides in order and reads no more than it needs: a row that fails a filter
+    // never reaches the functions, and only an event's first row has its value read.
+    q.sql = "SELECT 1" + window + " AND CASE" + (filter.empty() ? "" : " WHEN NOT (" + filter + ") THEN 0") +
+            " WHEN fm_series_event(event_start) THEN fm_series_value(value) ELSE 0 END";
+  } else {
+    q.sql = std::string("SELECT ") + (shape == Shape::distinct ? "DISTINCT ON (event_start) " : "") +
+            "event_start, value" + window + (filter.empty() ? "" : " AND " + filter);
   }
   q.sql += " ORDER BY event_start, belief_horizon, source_id";
   return q;
@@ -508,8 +525,10 @@ struct SeriesFill {
   std::int64_t first, r;
   std::int64_t last_event = INT64_MIN;
   std::size_t slot = 0;
+  bool out_of_order = false;
   bool take(std::int64_t event) {
     if (event == last_event) return false;
+    if (event < last_event) out_of_order = true;
     last_event = event;
     const std::int64_t off = event - first;
     if (off % r != 0) return false;
@@ -518,6 +537,49 @@ struct SeriesFill {
   }
   void put(double value) { s.values[slot] = value; }
 };
+
+// SQLite: the functions the `functions` shape calls, registered on every connection the
+// process opens (sqlite3_auto_extension). Returning every row through sqlite3_step costs
+// about a quarter of the scan. They act only on the fill of the read running on their thread
+// and do nothing anywhere else.
+thread_local SeriesFill* t_fill = nullptr;
+
+void series_event(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  sqlite3_result_int(ctx, t_fill && t_fill->take(sqlite3_value_int64(argv[0])) ? 1 : 0);
+}
+
+void series_value(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (t_fill) t_fill->put(sqlite3_value_double(argv[0]));
+  sqlite3_result_int(ctx, 0);
+}
+
+int register_series_functions(sqlite3* db, char**, const sqlite3_api_routines*) {
+  // Not deterministic: called for every row, never folded. Direct only: no view or
+  // trigger can call them.
+  constexpr int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  sqlite3_create_function_v2(db, "fm_series_event", 1, flags, nullptr, series_event, nullptr, nullptr, nullptr);
+  sqlite3_create_function_v2(db, "fm_series_value", 1, flags, nullptr, series_value, nullptr, nullptr, nullptr);
+  return SQLITE_OK;
+}
+
+const bool kSeriesFunctions =
+    sqlite3_auto_extension(reinterpret_cast<void (*)()>(register_series_functions)) == SQLITE_OK;
+
+// The functions shape on SQLite; false when the connection lacks the functions or the
+// rows did not come in key order (then nothing is to be trusted and the caller reads rows).
+bool fill_by_functions(Connection& c, const SeriesQuery& q, SeriesFill& fill) {
+  if (!kSeriesFunctions) return false;
+  struct Using {
+    explicit Using(SeriesFill& f) { t_fill = &f; }
+    ~Using() { t_fill = nullptr; }
+  } using_fill(fill);
+  try {
+    c.query_each(q.sql, std::vector<Value>(q.params.begin(), q.params.end()), [](const RowReader&) {});
+  } catch (const DatabaseError&) {
+    return false;  // read again as rows, which fails as well if the database does
+  }
+  return !fill.out_of_order;
+}
 
 void fill_series_postgres(PGconn* pg, const SeriesQuery& q, SeriesFill& fill) {
   std::vector<std::string> text;
@@ -540,18 +602,29 @@ void fill_series_postgres(PGconn* pg, const SeriesQuery& q, SeriesFill& fill) {
 void fill_series(Connection& c, Backend backend, std::int64_t sensor_id, std::int64_t first, std::int64_t stop,
                  std::int64_t r, std::optional<Instant> prior, std::optional<std::int64_t> source_id,
                  bool exclude_quantiles, timeseries::Series& s) {
-  SeriesFill fill{s, first, r};
+  auto query = [&](Shape shape, bool numbered) {
+    return series_query(shape, numbered, sensor_id, first, stop, r, prior, source_id, exclude_quantiles);
+  };
   if (backend == Backend::postgres) {
+    SeriesFill fill{s, first, r};
     if (PGconn* pg = libpq_handle(c)) {
-      fill_series_postgres(pg, series_query(true, true, sensor_id, first, stop, r, prior, source_id, exclude_quantiles),
-                           fill);
+      fill_series_postgres(pg, query(Shape::distinct, true), fill);
       return;
     }
+    const auto q = query(Shape::distinct, false);
+    c.query_each(q.sql, std::vector<Value>(q.params.begin(), q.params.end()), [&](const RowReader& row) {
+      if (fill.take(row.int64(0))) fill.put(row.real(1));
+    });
+    return;
   }
-  const auto q = series_query(backend == Backend::postgres, false, sensor_id, first, stop, r, prior, source_id,
-                              exclude_quantiles);
-  std::vector<Value> params(q.params.begin(), q.params.end());
-  c.query_each(q.sql, params, [&](const RowReader& row) {
+  {
+    SeriesFill fill{s, first, r};
+    if (fill_by_functions(c, query(Shape::functions, false), fill)) return;
+  }
+  std::fill(s.values.begin(), s.values.end(), std::nullopt);
+  SeriesFill fill{s, first, r};
+  const auto q = query(Shape::rows, false);
+  c.query_each(q.sql, std::vector<Value>(q.params.begin(), q.params.end()), [&](const RowReader& row) {
     if (fill.take(row.int64(0))) fill.put(row.real(1));
   });
 }
