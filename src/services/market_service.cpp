@@ -278,7 +278,7 @@ store::BidRecord MarketService::place_bid(const Principal& who, std::int64_t mar
   require_any_role(who, {Role::participant, Role::aggregator}, "placing a bid");
   store::BidRecord b;
   store::MarketRecord m;
-  PendingBid mine{&who, market_id, &in, &b, &m, false, false, {}, nullptr};
+  PendingBid mine{&who, market_id, &in, &b, &m, false, false, {}, {}, nullptr};
   commit_grouped(mine);
   if (market_out) *market_out = std::move(m);
   return b;
@@ -335,38 +335,62 @@ void MarketService::require_meter(store::Connection& c, const Principal& who, co
 }
 
 void MarketService::commit_grouped(PendingBid& mine) {
-  std::unique_lock lock(batch_mu_);
-  batch_queue_.push_back(&mine);
-  if (!batch_leader_) batch_leader_ = mine.lead = true;
-  // Each waiter sleeps on its own condition: a commit wakes the placements it stored and
-  // the next leader, not every waiting thread.
-  while (!mine.done && !mine.lead) mine.cv.wait(lock);
-  if (!mine.done) {
-    std::vector<PendingBid*> batch;
+  {
+    std::lock_guard lock(batch_mu_);
+    batch_queue_.push_back(&mine);
+    if (!batch_leader_) {
+      batch_leader_ = true;
+      std::lock_guard own(mine.mu);
+      mine.lead = true;
+    }
+  }
+  // Each waiter sleeps on its own condition and mutex: a commit wakes the placements it
+  // stored and the next leader, and none of them then waits for the queue's lock.
+  {
+    std::unique_lock own(mine.mu);
+    mine.cv.wait(own, [&] { return mine.done || mine.lead; });
+    if (mine.done) {
+      own.unlock();
+      if (mine.error) std::rethrow_exception(mine.error);
+      return;
+    }
+  }
+  std::vector<PendingBid*> batch;
+  {
+    std::lock_guard lock(batch_mu_);
     batch.swap(batch_queue_);  // holds `mine`
-    lock.unlock();
-    try {
-      db_.transaction([&](store::Connection& c) { place_group(c, batch); });
-    } catch (...) {
-      // The transaction failed: nothing of the group was stored.
-      for (PendingBid* p : batch) {
-        if (!p->error) p->error = std::current_exception();
-      }
-    }
-    lock.lock();
+  }
+  try {
+    db_.transaction([&](store::Connection& c) { place_group(c, batch); });
+  } catch (...) {
+    // The transaction failed: nothing of the group was stored.
     for (PendingBid* p : batch) {
-      p->done = true;
-      if (p != &mine) p->cv.notify_one();
+      if (!p->error) p->error = std::current_exception();
     }
-    // Bids that arrived meanwhile: the first of them leads the next group.
+  }
+  // Bids that arrived meanwhile: the first of them leads the next group, at once. (It
+  // waits until told, so the pointer stays good after the queue's lock is let go.)
+  PendingBid* next = nullptr;
+  {
+    std::lock_guard lock(batch_mu_);
     if (batch_queue_.empty()) {
       batch_leader_ = false;
     } else {
-      batch_queue_.front()->lead = true;
-      batch_queue_.front()->cv.notify_one();
+      next = batch_queue_.front();
     }
   }
-  lock.unlock();
+  if (next != nullptr) {
+    std::lock_guard other(next->mu);
+    next->lead = true;
+    next->cv.notify_one();
+  }
+  for (PendingBid* p : batch) {
+    if (p == &mine) continue;
+    // Under the waiter's mutex: it cannot return (and free `p`) before this is done.
+    std::lock_guard other(p->mu);
+    p->done = true;
+    p->cv.notify_one();
+  }
   if (mine.error) std::rethrow_exception(mine.error);
 }
 

@@ -235,8 +235,9 @@ class MarketService {
     const BidInput* in;
     store::BidRecord* bid;        // filled in
     store::MarketRecord* market;  // filled in
-    bool done = false;
-    bool lead = false;            // this placement's thread commits the next group
+    bool done = false;            // (mu)
+    bool lead = false;            // (mu) this placement's thread commits the next group
+    std::mutex mu;
     std::condition_variable cv;   // wakes this placement alone (done, or its turn to lead)
     std::exception_ptr error;
   };
