@@ -81,12 +81,14 @@ struct Sums {
 
 // What one thread computes for its devices: sums and its part of the site rows. The parts are
 // combined in a fixed order, so the result does not depend on thread timing.
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
 struct Part {
-  std::size_t begin = 0, end = 0;
+  std::size_t begin = 0, end = 0, pending = kNone;
   bool ok = true;
   Sums sums;
   std::vector<double> site_ax, site_rhs, site_fwd, site_theta, gsum, schur;
-  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, beta, fwd;
+  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd, fwd2;
 };
 
 // The program in scaled units, with variables laid out per device as [c | w | s] blocks of
@@ -164,7 +166,7 @@ class Ipm {
       P.begin = devices_ * k / parts_.size();
       P.end = devices_ * (k + 1) / parts_.size();
       for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
-                      &P.beta, &P.fwd})
+                      &P.hu, &P.fwd, &P.fwd2})
         v->assign(n, 0);
       for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
       P.aty.assign(3 * n, 0);
@@ -198,6 +200,7 @@ class Ipm {
           std::fill(v->begin(), v->end(), 0.0);
         std::fill(P.schur.begin(), P.schur.end(), 0.0);
         for (std::size_t d = P.begin; d < P.end; ++d) start_device(d, P, ap, ad, it > 0);
+        flush_forward(P);
       };
       pair.run(start);
 
@@ -235,7 +238,7 @@ class Ipm {
       auto predictor = [&](int k) {
         Part& P = parts_[static_cast<std::size_t>(k)];
         P.sums = Sums{};
-        for (std::size_t d = P.begin; d < P.end; ++d) back_device(d, P, true);
+        back_devices(P, true);
       };
       pair.run(predictor);
       Sums dir = site_direction(true);
@@ -250,6 +253,7 @@ class Ipm {
         Part& P = parts_[static_cast<std::size_t>(k)];
         for (auto* v : {&P.site_rhs, &P.site_fwd}) std::fill(v->begin(), v->end(), 0.0);
         for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P, sigma_mu);
+        flush_forward(P);
       };
       pair.run(corrector);
       corrector_vars(site, 2 * n, sigma_mu, site_tmp_.data());
@@ -258,7 +262,7 @@ class Ipm {
       auto final_direction = [&](int k) {
         Part& P = parts_[static_cast<std::size_t>(k)];
         P.sums = Sums{};
-        for (std::size_t d = P.begin; d < P.end; ++d) back_device(d, P, false);
+        back_devices(P, false);
       };
       pair.run(final_direction);
       dir = site_direction(false);
@@ -325,12 +329,13 @@ class Ipm {
         rd_[v] = il_[v] = iu_[v] = theta_[v] = rho_[v] = tmp[k] = 0;
         continue;
       }
-      const double sl = x - l_[v], su = u_[v] - x;
-      const double il = 1.0 / sl, iu = 1.0 / su;
+      // One division for 1/sl, 1/su and Theta = sl su / (zl su + zu sl).
+      const double sl = x - l_[v], su = u_[v] - x, prod = sl * su, q = zl * su + zu * sl;
+      const double r = 1.0 / (prod * q);
+      const double il = su * q * r, iu = sl * q * r, th = prod * prod * r;
       const double rd = c_[v] - aty[k] - zl + zu;
       s.dres = std::max(s.dres, std::abs(rd));
       s.gap += sl * zl + su * zu;
-      const double th = 1.0 / (zl * il + zu * iu);
       const double rho = rd + zl - zu;
       rd_[v] = rd;
       il_[v] = il;
@@ -359,30 +364,31 @@ class Ipm {
     }
   }
 
-  // dx = Theta (A'dy - rho) and dz from it; the largest step ratios, without branches.
-  void direction_vars(std::size_t v0, std::size_t count, const double* aty, bool predictor, Sums& s) {
+  // dx = Theta (A'dy - rho) and dz from it; the largest step ratios, without branches. The
+  // predictor's dz/z = -1 - dx/(x - l) needs no division; the corrector's two share one.
+  template <bool predictor>
+  void direction_vars(std::size_t v0, std::size_t count, const double* aty, Sums& s) {
     constexpr double tiny = 1e-300;  // fixed variables have z = dz = 0
     double max_p = s.max_p, max_d = s.max_d, s2 = s.s2, s4 = s.s4;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t v = v0 + k;
       const double th = theta_[v], il = il_[v], iu = iu_[v], zl = zl_[v], zu = zu_[v];
       const double dx = th * (aty[k] - rho_[v]);
-      double dzl, dzu;
-      if (predictor) {
-        dzl = -zl - zl * dx * il;
-        dzu = -zu + zu * dx * iu;
+      max_p = std::max(max_p, std::max(-dx * il, dx * iu));
+      if constexpr (predictor) {
+        const double dzl = -zl - zl * dx * il, dzu = -zu + zu * dx * iu;
         dxa_[v] = dx;
         s2 += dx * (zl - zu);
         s4 += dx * (dzl - dzu);
+        max_d = std::max(max_d, 1 + std::max(dx * il, -dx * iu));
       } else {
-        dzl = (rl_[v] - zl * dx) * il;
-        dzu = (ru_[v] + zu * dx) * iu;
+        const double dzl = (rl_[v] - zl * dx) * il, dzu = (ru_[v] + zu * dx) * iu;
         dx_[v] = dx;
         dzl_[v] = dzl;
         dzu_[v] = dzu;
+        const double r = 1.0 / std::max(zl * zu, tiny);
+        max_d = std::max(max_d, std::max(-dzl * zu, -dzu * zl) * r);
       }
-      max_p = std::max(max_p, std::max(-dx * il, dx * iu));
-      max_d = std::max(max_d, std::max(-dzl / std::max(zl, tiny), -dzu / std::max(zu, tiny)));
     }
     s.max_p = max_p;
     s.max_d = max_d;
@@ -442,15 +448,62 @@ class Ipm {
       P.site_rhs[j] += tc[j] - tw[j];
     }
     if (devices_ == 1) return;
-    std::copy(rhs, rhs + n, P.fwd.begin());
-    tridiagonal_solve(d, P.fwd.data());
-    const double* bd = &coupling_[d * n];
-    for (std::size_t j = 0; j < n; ++j) P.site_fwd[j] += bd[j] * P.fwd[j];
+    // Devices are solved in pairs: two independent recurrences keep the core busy.
+    if (P.pending == kNone) {
+      std::copy(rhs, rhs + n, P.fwd.begin());
+      P.pending = d;
+      return;
+    }
+    std::copy(rhs, rhs + n, P.fwd2.begin());
+    tridiagonal_solve2(P.pending, P.fwd.data(), d, P.fwd2.data());
+    add_forward(P.pending, P.fwd.data(), P);
+    add_forward(d, P.fwd2.data(), P);
+    P.pending = kNone;
+  }
+
+  void flush_forward(Part& P) {
+    if (P.pending == kNone) return;
+    tridiagonal_solve(P.pending, P.fwd.data());
+    add_forward(P.pending, P.fwd.data(), P);
+    P.pending = kNone;
+  }
+
+  void add_forward(std::size_t d, const double* f, Part& P) const {
+    const double* bd = &coupling_[d * n_];
+    for (std::size_t j = 0; j < n_; ++j) P.site_fwd[j] += bd[j] * f[j];
   }
 
   void corrector_device(std::size_t d, Part& P, double sigma_mu) {
     corrector_vars(3 * n_ * d, 3 * n_, sigma_mu, P.tmp.data());
     forward_device(d, P);
+  }
+
+  // Back substitution for devices d and d + 1, solved together, then their directions.
+  void back_pair(std::size_t d, Part& P, bool predictor) {
+    const std::size_t n = n_;
+    double* y1 = &dy_[n + n * d];
+    double* y2 = y1 + n;
+    const double* b1 = &coupling_[d * n];
+    const double* b2 = b1 + n;
+    const double* r1 = &rhs_[n + n * d];
+    const double* r2 = r1 + n;
+    for (std::size_t j = 0; j < n; ++j) {
+      y1[j] = r1[j] - b1[j] * dy_[j];
+      y2[j] = r2[j] - b2[j] * dy_[j];
+    }
+    tridiagonal_solve2(d, y1, d + 1, y2);
+    for (std::size_t e = d; e < d + 2; ++e) {
+      device_aty(e, dy_, P.aty.data());
+      if (predictor) direction_vars<true>(3 * n * e, 3 * n, P.aty.data(), P.sums);
+      else direction_vars<false>(3 * n * e, 3 * n, P.aty.data(), P.sums);
+    }
+  }
+
+  void back_devices(Part& P, bool predictor) {
+    std::size_t d = P.begin;
+    if (devices_ > 1)
+      for (; d + 2 <= P.end; d += 2) back_pair(d, P, predictor);
+    for (; d < P.end; ++d) back_device(d, P, predictor);
   }
 
   // Back substitution for device d's rows (with several devices), then its direction.
@@ -463,7 +516,8 @@ class Ipm {
       tridiagonal_solve(d, yd);
     }
     device_aty(d, dy_, P.aty.data());
-    direction_vars(3 * n * d, 3 * n, P.aty.data(), predictor, P.sums);
+    if (predictor) direction_vars<true>(3 * n * d, 3 * n, P.aty.data(), P.sums);
+    else direction_vars<false>(3 * n * d, 3 * n, P.aty.data(), P.sums);
   }
 
   // The site's own variables' direction, and all parts' sums combined in a fixed order.
@@ -480,7 +534,8 @@ class Ipm {
       all.s2 += P.sums.s2;
       all.s4 += P.sums.s4;
     }
-    direction_vars(3 * n * devices_, 2 * n, site_aty_.data(), predictor, all);
+    if (predictor) direction_vars<true>(3 * n * devices_, 2 * n, site_aty_.data(), all);
+    else direction_vars<false>(3 * n * devices_, 2 * n, site_aty_.data(), all);
     return all;
   }
 
@@ -584,7 +639,7 @@ class Ipm {
     double* a_down = P.a_down.data();
     double* inv_down = P.d_down.data();
     double* hl = P.ratio.data();  // hL_j, then the ratios rho_j
-    double* hu = P.fwd.data();
+    double* hu = P.hu.data();
     double* coef = P.coef.data();
     const double* beta = bd;
     double* dinv = &diag_[d * n];   // D^-1
@@ -677,6 +732,25 @@ class Ipm {
         tb[j] = l;
       }
       ta[j] = ta[j] > 1e-30 ? 1.0 / ta[j] : 1e-64;
+    }
+  }
+
+  void tridiagonal_solve2(std::size_t d1, double* r1, std::size_t d2, double* r2) const {
+    const double* i1 = &diag_[d1 * n_];
+    const double* l1 = &lower_[d1 * n_];
+    const double* i2 = &diag_[d2 * n_];
+    const double* l2 = &lower_[d2 * n_];
+    for (std::size_t j = 1; j < n_; ++j) {
+      r1[j] -= l1[j] * r1[j - 1];
+      r2[j] -= l2[j] * r2[j - 1];
+    }
+    for (std::size_t j = 0; j < n_; ++j) {
+      r1[j] *= i1[j];
+      r2[j] *= i2[j];
+    }
+    for (std::size_t j = n_ - 1; j > 0; --j) {
+      r1[j - 1] -= l1[j] * r1[j];
+      r2[j - 1] -= l2[j] * r2[j];
     }
   }
 
