@@ -20,56 +20,76 @@ namespace {
 
 constexpr double kDelta = 1e-12;  // keeps the normal equations definite
 
-// The caller's thread and, for large portfolios, one worker that lives as long as the solve:
-// run(f) calls f(0) here and f(1) on the worker and returns when both are done.
-class Pair {
+// Runs f(block) for blocks [0, count) on the caller's thread and, for large portfolios, on
+// one worker that lives as long as the solve. Blocks are claimed one at a time, so a worker
+// that the system leaves unscheduled for a while holds nothing up: the caller takes its share.
+// The claim word holds the job's number (high half) and the next block (low half).
+class Workers {
  public:
-  explicit Pair(bool two) {
+  explicit Workers(bool two) {
     if (two) worker_ = std::thread([this] { loop(); });
   }
-  ~Pair() {
+  ~Workers() {
     if (!worker_.joinable()) return;
-    stop_ = true;
-    gen_.fetch_add(1, std::memory_order_release);
-    gen_.notify_one();
+    stop_.store(true, std::memory_order_release);
+    claim_.fetch_add(std::uint64_t{1} << 32, std::memory_order_acq_rel);
+    claim_.notify_one();
     worker_.join();
   }
-  Pair(const Pair&) = delete;
-  Pair& operator=(const Pair&) = delete;
-  std::size_t size() const { return worker_.joinable() ? 2 : 1; }
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+  bool threaded() const { return worker_.joinable(); }
 
   template <class F>
-  void run(F& f) {
+  void run(std::size_t count, F& f) {
     if (!worker_.joinable()) {
-      f(0);
+      for (std::size_t b = 0; b < count; ++b) f(b);
       return;
     }
-    call_ = [](void* c, int part) { (*static_cast<F*>(c))(part); };
+    call_ = [](void* c, std::size_t block) { (*static_cast<F*>(c))(block); };
     context_ = &f;
-    const unsigned g = gen_.fetch_add(1, std::memory_order_release) + 1;
-    gen_.notify_one();
-    f(0);
-    for (unsigned d = done_.load(std::memory_order_acquire); d != g; d = done_.load(std::memory_order_acquire))
+    count_.store(count, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const std::uint64_t job = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
+    claim_.store(job << 32, std::memory_order_release);
+    claim_.notify_one();
+    work(job);
+    for (std::size_t d = done_.load(std::memory_order_acquire); d != count; d = done_.load(std::memory_order_acquire))
       done_.wait(d, std::memory_order_acquire);
   }
 
  private:
-  void loop() {
-    unsigned seen = 0;
+  void work(std::uint64_t job) {
+    std::uint64_t v = claim_.load(std::memory_order_acquire);
     for (;;) {
-      gen_.wait(seen, std::memory_order_acquire);
-      seen = gen_.load(std::memory_order_acquire);
-      if (stop_) return;
-      call_(context_, 1);
-      done_.store(seen, std::memory_order_release);
-      done_.notify_one();
+      if ((v >> 32) != job || (v & 0xffffffffu) >= count_.load(std::memory_order_relaxed)) return;
+      if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      call_(context_, static_cast<std::size_t>(v & 0xffffffffu));
+      const std::size_t done = done_.fetch_add(1, std::memory_order_acq_rel) + 1;
+      if (done == count_.load(std::memory_order_relaxed)) done_.notify_one();
+      v = claim_.load(std::memory_order_acquire);
+    }
+  }
+
+  void loop() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::uint64_t v = claim_.load(std::memory_order_acquire);
+      while ((v >> 32) == seen) {
+        claim_.wait(v, std::memory_order_acquire);
+        v = claim_.load(std::memory_order_acquire);
+      }
+      if (stop_.load(std::memory_order_acquire)) return;
+      seen = v >> 32;
+      work(seen);
     }
   }
 
   std::thread worker_;
-  std::atomic<unsigned> gen_{0}, done_{0};
-  bool stop_ = false;
-  void (*call_)(void*, int) = nullptr;
+  std::atomic<std::uint64_t> claim_{0};
+  std::atomic<std::size_t> count_{0}, done_{0};
+  std::atomic<bool> stop_{false};
+  void (*call_)(void*, std::size_t) = nullptr;
   void* context_ = nullptr;
 };
 
@@ -79,8 +99,9 @@ struct Sums {
   double s2 = 0, s4 = 0;        // the predictor's sum dx (zl - zu) and sum dx (dzl - dzu)
 };
 
-// What one thread computes for its devices: sums and its part of the site rows. The parts are
-// combined in a fixed order, so the result does not depend on thread timing.
+// What one block of devices contributes: sums and its part of the site rows. Each block is
+// worked on by one thread and the blocks are combined in a fixed order, so the result does
+// not depend on which thread took which block.
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 struct Part {
@@ -159,8 +180,10 @@ class Ipm {
     for (double v : b_) bnorm = std::max(bnorm, std::abs(v));
     for (double v : c_) cnorm = std::max(cnorm, std::abs(v));
 
-    Pair pair(devices_ >= 64);
-    parts_.assign(pair.size(), Part{});
+    Workers pair(devices_ >= 64);
+    // Blocks of at least 32 devices, at most 32 blocks (each has its own Schur complement).
+    const std::size_t blocks = !pair.threaded() ? 1 : std::min<std::size_t>(32, (devices_ + 31) / 32);
+    parts_.assign(blocks, Part{});
     for (std::size_t k = 0; k < parts_.size(); ++k) {
       Part& P = parts_[k];
       P.begin = devices_ * k / parts_.size();
@@ -192,8 +215,8 @@ class Ipm {
       start_vars(site, 2 * n, site_aty_.data(), site_tmp_.data(), site_sums);
       for (std::size_t j = 0; j < n; ++j) own_[j] = kDelta + theta_[iv(j)] + theta_[ev(j)];
 
-      auto start = [&](int k) {
-        Part& P = parts_[static_cast<std::size_t>(k)];
+      auto start = [&](std::size_t k) {
+        Part& P = parts_[k];
         P.sums = Sums{};
         P.ok = true;
         for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum})
@@ -202,7 +225,7 @@ class Ipm {
         for (std::size_t d = P.begin; d < P.end; ++d) start_device(d, P, ap, ad, it > 0);
         flush_forward(P);
       };
-      pair.run(start);
+      pair.run(parts_.size(), start);
 
       Sums all;
       for (std::size_t j = 0; j < n; ++j) {
@@ -235,12 +258,12 @@ class Ipm {
       // Predictor (affine scaling).
       site_rhs();
       solve_site();
-      auto predictor = [&](int k) {
-        Part& P = parts_[static_cast<std::size_t>(k)];
+      auto predictor = [&](std::size_t k) {
+        Part& P = parts_[k];
         P.sums = Sums{};
         back_devices(P, true);
       };
-      pair.run(predictor);
+      pair.run(parts_.size(), predictor);
       Sums dir = site_direction(true);
       const double ap_aff = std::min(1.0, 1.0 / dir.max_p), ad_aff = std::min(1.0, 1.0 / dir.max_d);
       // The complementarity after the predictor's step, from sums over its direction.
@@ -249,22 +272,22 @@ class Ipm {
       const double sigma_mu = ratio * ratio * ratio * mu;
 
       // Mehrotra's corrector with the same factorisation.
-      auto corrector = [&](int k) {
-        Part& P = parts_[static_cast<std::size_t>(k)];
+      auto corrector = [&](std::size_t k) {
+        Part& P = parts_[k];
         for (auto* v : {&P.site_rhs, &P.site_fwd}) std::fill(v->begin(), v->end(), 0.0);
         for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P, sigma_mu);
         flush_forward(P);
       };
-      pair.run(corrector);
+      pair.run(parts_.size(), corrector);
       corrector_vars(site, 2 * n, sigma_mu, site_tmp_.data());
       site_rhs();
       solve_site();
-      auto final_direction = [&](int k) {
-        Part& P = parts_[static_cast<std::size_t>(k)];
+      auto final_direction = [&](std::size_t k) {
+        Part& P = parts_[k];
         P.sums = Sums{};
         back_devices(P, false);
       };
-      pair.run(final_direction);
+      pair.run(parts_.size(), final_direction);
       dir = site_direction(false);
       ap = std::min(1.0, 0.9995 / dir.max_p);
       ad = std::min(1.0, 0.9995 / dir.max_d);
