@@ -11,7 +11,8 @@
 //   3. one sensor's year of 15-minute data (35,040 events, 3 beliefs each) read back
 //      resampled to PT1H: server time (Server-Timing) and client latency.
 // Every figure is the median (min–max) over --runs runs (default 5), printed through
-// bench/figure.hpp.
+// bench/figure.hpp. --only runs one of the three parts (with --only year, one sensor and
+// no meters are made).
 //
 //   timeseries_bench [--postgres] [--fast-unsafe] [--sensors 1000] [--values 1000]
 //                    [--meters 10000] [--meter-seconds 8] [--runs 5] [--only ingest|meters|year]
