@@ -198,7 +198,8 @@ class Ipm {
     }
 
     double ap = 0, ad = 0;
-    for (int it = 0; it < 80; ++it) {
+    // Large portfolios take more steps: the number of variables that can block a step grows with them.
+    for (int it = 0; it < 200; ++it) {
       throw_if_stop_requested();
       result.iterations = it;
       // The site's own variables first: the devices' sweep needs the site duals and, with one
