@@ -10,6 +10,7 @@
 #include "api/server.hpp"
 #include "core/error.hpp"
 #include "timeseries/local_time.hpp"
+#include "timeseries/number_text.hpp"
 
 namespace flexmarket::api {
 
@@ -71,18 +72,7 @@ void send_csv_errors(httplib::Response& res, const std::vector<timeseries::CsvEr
   send_json(res, 422, {{"error", {{"code", "invalid_csv"}, {"message", msg}, {"field", "body"}, {"lines", lines}}}});
 }
 
-void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";  // JSON has no inf or NaN
-    return;
-  }
-  // 15 significant digits: every decimal a person or meter sends (at most 15 digits) comes
-  // back as sent, while means and conversions lose their binary noise (17.79225, not
-  // 17.792250000000003).
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 15);
-  out.append(buf, r.ptr);
-}
+void append_number(std::string& out, double v) { timeseries::append_decimal(out, v); }
 
 // Without the parameter: today in the site's timezone by market time (on a simulated clock,
 // the market's day, as the meter data the demo writes).
