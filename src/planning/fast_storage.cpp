@@ -156,9 +156,9 @@ class Ipm {
 
   FastStorageResult run() {
     const std::size_t n = n_, vars = l_.size(), rows = b_.size(), site = 3 * n * devices_;
-    for (auto* v : {&x_, &zl_, &zu_, &dx_, &dzl_, &dzu_, &dxa_, &il_, &iu_, &theta_, &rd_, &rl_, &ru_, &rho_})
+    for (auto* v : {&x_, &zl_, &zu_, &dx_, &dzl_, &dzu_, &il_, &iu_, &theta_, &rd_, &rl_, &ru_, &rho_})
       v->assign(vars, 0);
-    for (auto* v : {&y_, &dy_, &rp_, &rhs_}) v->assign(rows, 0);
+    for (auto* v : {&y_, &dy_, &dy_aff_, &rp_, &rhs_}) v->assign(rows, 0);
     coupling_.assign(n * devices_, 0);
     diag_.assign(n * devices_, 0);
     lower_.assign(n * devices_, 0);
@@ -272,7 +272,9 @@ class Ipm {
       const double ratio = std::max(gap_aff, 0.0) / gap;
       const double sigma_mu = ratio * ratio * ratio * mu;
 
-      // Mehrotra's corrector with the same factorisation.
+      // Mehrotra's corrector with the same factorisation. It recomputes the predictor's dx
+      // from the predictor's dy rather than storing it.
+      std::swap(dy_, dy_aff_);
       auto corrector = [&](std::size_t k) {
         Part& P = parts_[k];
         for (auto* v : {&P.site_rhs, &P.site_fwd}) std::fill(v->begin(), v->end(), 0.0);
@@ -280,7 +282,11 @@ class Ipm {
         flush_forward(P);
       };
       pair.run(parts_.size(), corrector);
-      corrector_vars(site, 2 * n, sigma_mu, site_tmp_.data());
+      for (std::size_t j = 0; j < n; ++j) {
+        site_aty_[j] = -dy_aff_[j];
+        site_aty_[n + j] = dy_aff_[j];
+      }
+      corrector_vars(site, 2 * n, sigma_mu, site_aty_.data(), site_tmp_.data());
       site_rhs();
       solve_site();
       auto final_direction = [&](std::size_t k) {
@@ -350,7 +356,7 @@ class Ipm {
       const double x = x_[v], zl = zl_[v], zu = zu_[v];
       s.pobj += c_[v] * x;
       if (fixed_[v]) {
-        rd_[v] = il_[v] = iu_[v] = theta_[v] = rho_[v] = tmp[k] = 0;
+        rd_[v] = il_[v] = iu_[v] = theta_[v] = tmp[k] = 0;
         continue;
       }
       // One division for 1/sl, 1/su and Theta = sl su / (zl su + zu sl).
@@ -360,31 +366,31 @@ class Ipm {
       const double rd = c_[v] - aty[k] - zl + zu;
       s.dres = std::max(s.dres, std::abs(rd));
       s.gap += sl * zl + su * zu;
-      const double rho = rd + zl - zu;
       rd_[v] = rd;
       il_[v] = il;
       iu_[v] = iu;
       theta_[v] = th;
-      rho_[v] = rho;
-      tmp[k] = th * rho;
+      tmp[k] = th * (rd + zl - zu);
     }
   }
 
-  // Mehrotra's corrector right-hand side from the predictor's dx (its dz follow from it).
-  // Fixed variables (il = iu = Theta = 0) come out with rho = 0 without a branch.
-  void corrector_vars(std::size_t v0, std::size_t count, double sigma_mu, double* tmp) {
+  // Mehrotra's corrector right-hand side from the predictor's dx = Theta (A'dy_aff - rho_aff)
+  // (aty_aff, with rho_aff = rd + zl - zu; its dz follow from it). Fixed variables
+  // (il = iu = Theta = 0) come out with rho = 0 without a branch.
+  void corrector_vars(std::size_t v0, std::size_t count, double sigma_mu, const double* aty_aff, double* tmp) {
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t v = v0 + k;
-      const double x = x_[v], zl = zl_[v], zu = zu_[v], il = il_[v], iu = iu_[v], dxa = dxa_[v];
+      const double x = x_[v], zl = zl_[v], zu = zu_[v], il = il_[v], iu = iu_[v], rd = rd_[v], th = theta_[v];
+      const double dxa = th * (aty_aff[k] - (rd + zl - zu));
       const double pl = -dxa * zl * (1 + dxa * il);  // dxa * dzla
       const double pu = -dxa * zu * (1 - dxa * iu);  // dxa * dzua
       const double rl = sigma_mu - (x - l_[v]) * zl - pl;
       const double ru = sigma_mu - (u_[v] - x) * zu + pu;
-      const double rho = rd_[v] - rl * il + ru * iu;
+      const double rho = rd - rl * il + ru * iu;
       rl_[v] = rl;
       ru_[v] = ru;
       rho_[v] = rho;
-      tmp[k] = theta_[v] * rho;
+      tmp[k] = th * rho;
     }
   }
 
@@ -397,11 +403,11 @@ class Ipm {
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t v = v0 + k;
       const double th = theta_[v], il = il_[v], iu = iu_[v], zl = zl_[v], zu = zu_[v];
-      const double dx = th * (aty[k] - rho_[v]);
+      // The predictor's rho is rd + zl - zu (rl = -(x - l) zl, ru = -(u - x) zu).
+      const double dx = th * (aty[k] - (predictor ? rd_[v] + zl - zu : rho_[v]));
       max_p = std::max(max_p, std::max(-dx * il, dx * iu));
       if constexpr (predictor) {
         const double dzl = -zl - zl * dx * il, dzu = -zu + zu * dx * iu;
-        dxa_[v] = dx;
         s2 += dx * (zl - zu);
         s4 += dx * (dzl - dzu);
         max_d = std::max(max_d, 1 + std::max(dx * il, -dx * iu));
@@ -498,7 +504,8 @@ class Ipm {
   }
 
   void corrector_device(std::size_t d, Part& P, double sigma_mu) {
-    corrector_vars(3 * n_ * d, 3 * n_, sigma_mu, P.tmp.data());
+    device_aty(d, dy_aff_, P.aty.data());
+    corrector_vars(3 * n_ * d, 3 * n_, sigma_mu, P.aty.data(), P.tmp.data());
     forward_device(d, P);
   }
 
@@ -825,9 +832,9 @@ class Ipm {
   std::vector<double> l_, u_, c_, b_;
   std::vector<char> fixed_;
   double xscale_ = 1, cscale_ = 1e-12;
-  // Per variable: the iterate, the step, the predictor's dx, inverse slacks, Theta, residuals.
-  std::vector<double> x_, zl_, zu_, dx_, dzl_, dzu_, dxa_, il_, iu_, theta_, rd_, rl_, ru_, rho_;
-  std::vector<double> y_, dy_, rp_, rhs_;  // per row
+  // Per variable: the iterate, the step, inverse slacks, Theta, residuals.
+  std::vector<double> x_, zl_, zu_, dx_, dzl_, dzu_, il_, iu_, theta_, rd_, rl_, ru_, rho_;
+  std::vector<double> y_, dy_, dy_aff_, rp_, rhs_;  // per row
   std::vector<double> coupling_, diag_, lower_;  // per device row
   std::vector<double> own_, site_, schur_, site_aty_, site_tmp_;
   std::vector<Part> parts_;
