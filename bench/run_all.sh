@@ -22,7 +22,8 @@ machine() {
     "$(version "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/postgres" --version)" \
     "$(version /usr/sbin/nginx -v | sed 's/.*: //')" \
     "$(version wrk -v | cut -d' ' -f1-2)" \
-    "$(python3 -c 'import scipy; print("scipy", scipy.__version__, "(HiGHS)")' 2>/dev/null || true)" \
+    "$(python3 -c 'import scipy; print("scipy", scipy.__version__, "(HiGHS)")' 2>/dev/null ||
+       /usr/bin/python3 -c 'import scipy; print("scipy", scipy.__version__, "(HiGHS)")' 2>/dev/null || true)" \
     "$(version c++ --version)" <<'PY'
 import datetime, json, os, platform, re, subprocess, sys
 build, runs, sqlite, pg, nginx, wrk, scipy, cxx = sys.argv[1:9]
