@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -102,14 +103,14 @@ struct Sums {
 // What one block of devices contributes: sums and its part of the site rows. Each block is
 // worked on by one thread and the blocks are combined in a fixed order, so the result does
 // not depend on which thread took which block.
-constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+constexpr std::size_t kGroup = 4;  // device blocks solved together
 
 struct Part {
-  std::size_t begin = 0, end = 0, pending = kNone;
+  std::size_t begin = 0, end = 0, first = 0, pending = 0;
   bool ok = true;
   Sums sums;
   std::vector<double> site_ax, site_rhs, site_fwd, site_theta, gsum, schur;
-  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd, fwd2;
+  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
 };
 
 // The program in scaled units, with variables laid out per device as [c | w | s] blocks of
@@ -189,8 +190,9 @@ class Ipm {
       P.begin = devices_ * k / parts_.size();
       P.end = devices_ * (k + 1) / parts_.size();
       for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
-                      &P.hu, &P.fwd, &P.fwd2})
+                      &P.hu})
         v->assign(n, 0);
+      P.fwd.assign(kGroup * n, 0);
       for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
       P.aty.assign(3 * n, 0);
       P.tmp.assign(3 * n, 0);
@@ -478,24 +480,22 @@ class Ipm {
       P.site_rhs[j] += tc[j] - tw[j];
     }
     if (devices_ == 1) return;
-    // Devices are solved in pairs: two independent recurrences keep the core busy.
-    if (P.pending == kNone) {
-      std::copy(rhs, rhs + n, P.fwd.begin());
-      P.pending = d;
-      return;
-    }
-    std::copy(rhs, rhs + n, P.fwd2.begin());
-    tridiagonal_solve2(P.pending, P.fwd.data(), d, P.fwd2.data());
-    add_forward(P.pending, P.fwd.data(), P);
-    add_forward(d, P.fwd2.data(), P);
-    P.pending = kNone;
+    // Devices are solved four at a time (a block's devices come in order): four independent
+    // recurrences keep the core busy.
+    if (P.pending == 0) P.first = d;
+    std::copy(rhs, rhs + n, P.fwd.begin() + static_cast<std::ptrdiff_t>(P.pending * n));
+    if (++P.pending == kGroup) flush_forward(P);
   }
 
   void flush_forward(Part& P) {
-    if (P.pending == kNone) return;
-    tridiagonal_solve(P.pending, P.fwd.data());
-    add_forward(P.pending, P.fwd.data(), P);
-    P.pending = kNone;
+    const std::size_t n = n_;
+    if (P.pending == kGroup) {
+      tridiagonal_solve_k<kGroup>(P.first, P.fwd.data());
+    } else {
+      for (std::size_t k = 0; k < P.pending; ++k) tridiagonal_solve_k<1>(P.first + k, P.fwd.data() + k * n);
+    }
+    for (std::size_t k = 0; k < P.pending; ++k) add_forward(P.first + k, P.fwd.data() + k * n, P);
+    P.pending = 0;
   }
 
   void add_forward(std::size_t d, const double* f, Part& P) const {
@@ -509,21 +509,17 @@ class Ipm {
     forward_device(d, P);
   }
 
-  // Back substitution for devices d and d + 1, solved together, then their directions.
-  void back_pair(std::size_t d, Part& P, bool predictor) {
+  // Back substitution for devices d .. d + K - 1, solved together, then their directions.
+  template <std::size_t K>
+  void back_group(std::size_t d, Part& P, bool predictor) {
     const std::size_t n = n_;
-    double* y1 = &dy_[n + n * d];
-    double* y2 = y1 + n;
-    const double* b1 = &coupling_[d * n];
-    const double* b2 = b1 + n;
-    const double* r1 = &rhs_[n + n * d];
-    const double* r2 = r1 + n;
-    for (std::size_t j = 0; j < n; ++j) {
-      y1[j] = r1[j] - b1[j] * dy_[j];
-      y2[j] = r2[j] - b2[j] * dy_[j];
-    }
-    tridiagonal_solve2(d, y1, d + 1, y2);
-    for (std::size_t e = d; e < d + 2; ++e) {
+    double* y = &dy_[n + n * d];
+    const double* b = &coupling_[d * n];
+    const double* r = &rhs_[n + n * d];
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < n; ++j) y[k * n + j] = r[k * n + j] - b[k * n + j] * dy_[j];
+    tridiagonal_solve_k<K>(d, y);
+    for (std::size_t e = d; e < d + K; ++e) {
       device_aty(e, dy_, P.aty.data());
       if (predictor) direction_vars<true>(3 * n * e, 3 * n, P.aty.data(), P.sums);
       else direction_vars<false>(3 * n * e, 3 * n, P.aty.data(), P.sums);
@@ -532,8 +528,10 @@ class Ipm {
 
   void back_devices(Part& P, bool predictor) {
     std::size_t d = P.begin;
-    if (devices_ > 1)
-      for (; d + 2 <= P.end; d += 2) back_pair(d, P, predictor);
+    if (devices_ > 1) {
+      for (; d + kGroup <= P.end; d += kGroup) back_group<kGroup>(d, P, predictor);
+      for (; d < P.end; ++d) back_group<1>(d, P, predictor);
+    }
     for (; d < P.end; ++d) back_device(d, P, predictor);
   }
 
@@ -766,23 +764,19 @@ class Ipm {
     }
   }
 
-  void tridiagonal_solve2(std::size_t d1, double* r1, std::size_t d2, double* r2) const {
-    const double* i1 = &diag_[d1 * n_];
-    const double* l1 = &lower_[d1 * n_];
-    const double* i2 = &diag_[d2 * n_];
-    const double* l2 = &lower_[d2 * n_];
-    for (std::size_t j = 1; j < n_; ++j) {
-      r1[j] -= l1[j] * r1[j - 1];
-      r2[j] -= l2[j] * r2[j - 1];
-    }
-    for (std::size_t j = 0; j < n_; ++j) {
-      r1[j] *= i1[j];
-      r2[j] *= i2[j];
-    }
-    for (std::size_t j = n_ - 1; j > 0; --j) {
-      r1[j - 1] -= l1[j] * r1[j];
-      r2[j - 1] -= l2[j] * r2[j];
-    }
+  // Solves K consecutive devices' blocks at once, r holding their right-hand sides one after
+  // another: K independent recurrences overlap.
+  template <std::size_t K>
+  void tridiagonal_solve_k(std::size_t d, double* r) const {
+    const std::size_t n = n_;
+    const double* inv = &diag_[d * n];
+    const double* low = &lower_[d * n];
+    for (std::size_t j = 1; j < n; ++j)
+      for (std::size_t k = 0; k < K; ++k) r[k * n + j] -= low[k * n + j] * r[k * n + j - 1];
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t k = 0; k < K; ++k) r[k * n + j] *= inv[k * n + j];
+    for (std::size_t j = n - 1; j > 0; --j)
+      for (std::size_t k = 0; k < K; ++k) r[k * n + j - 1] -= low[k * n + j] * r[k * n + j];
   }
 
   void tridiagonal_solve(std::size_t d, double* r) const {
