@@ -21,10 +21,10 @@ namespace {
 
 constexpr double kDelta = 1e-12;  // keeps the normal equations definite
 
-// Runs f(block) for blocks [0, count) on the caller's thread and, for large portfolios, on
-// one worker that lives as long as the solve. Blocks are claimed one at a time, so a worker
+// Runs f(group) for groups [0, count) on the caller's thread and, for large portfolios, on
+// one worker that lives as long as the solve. Groups are claimed one at a time, so a worker
 // that the system leaves unscheduled for a while holds nothing up: the caller takes its share.
-// The claim word holds the job's number (high half) and the next block (low half).
+// The claim word holds the job's number (high half) and the next group (low half).
 class Workers {
  public:
   explicit Workers(bool two) {
@@ -47,7 +47,7 @@ class Workers {
       for (std::size_t b = 0; b < count; ++b) f(b);
       return;
     }
-    call_ = [](void* c, std::size_t block) { (*static_cast<F*>(c))(block); };
+    call_ = [](void* c, std::size_t group) { (*static_cast<F*>(c))(group); };
     context_ = &f;
     count_.store(count, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
@@ -100,16 +100,17 @@ struct Sums {
   double s2 = 0, s4 = 0;        // the predictor's sum dx (zl - zu) and sum dx (dzl - dzu)
 };
 
-// What one block of devices contributes: sums and its part of the site rows. Each block is
-// worked on by one thread and the blocks are combined in a fixed order, so the result does
-// not depend on which thread took which block.
-constexpr std::size_t kGroup = 4;  // device blocks solved together
+constexpr std::size_t kGroup = 4;  // devices whose blocks are solved together
 
+// What one group of consecutive devices contributes: sums and its part of the site rows.
+// Each group is worked on by one thread and the groups are combined in a fixed order, so the
+// result does not depend on which thread took which group.
 struct Part {
-  std::size_t begin = 0, end = 0, first = 0, pending = 0;
+  std::size_t begin = 0, end = 0;  // devices
+  std::size_t first = 0, pending = 0;  // devices waiting in fwd for their forward solve
   bool ok = true;
   Sums sums;
-  std::vector<double> site_ax, site_rhs, site_fwd, site_theta, gsum, schur;
+  std::vector<double> site_ax, site_rhs, site_fwd, gsum, schur;
   std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
 };
 
@@ -181,15 +182,15 @@ class Ipm {
     for (double v : b_) bnorm = std::max(bnorm, std::abs(v));
     for (double v : c_) cnorm = std::max(cnorm, std::abs(v));
 
-    Workers pair(devices_ >= 64);
-    // Blocks of at least 32 devices, at most 32 blocks (each has its own Schur complement).
-    const std::size_t blocks = !pair.threaded() ? 1 : std::min<std::size_t>(32, (devices_ + 31) / 32);
-    parts_.assign(blocks, Part{});
+    Workers workers(devices_ >= 64);
+    // Groups of at least 32 devices, at most 32 groups (each has its own Schur complement).
+    const std::size_t groups = !workers.threaded() ? 1 : std::min<std::size_t>(32, (devices_ + 31) / 32);
+    parts_.assign(groups, Part{});
     for (std::size_t k = 0; k < parts_.size(); ++k) {
       Part& P = parts_[k];
       P.begin = devices_ * k / parts_.size();
       P.end = devices_ * (k + 1) / parts_.size();
-      for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
+      for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
                       &P.hu})
         v->assign(n, 0);
       P.fwd.assign(kGroup * n, 0);
@@ -222,13 +223,13 @@ class Ipm {
         Part& P = parts_[k];
         P.sums = Sums{};
         P.ok = true;
-        for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.site_theta, &P.gsum})
+        for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.gsum})
           std::fill(v->begin(), v->end(), 0.0);
         std::fill(P.schur.begin(), P.schur.end(), 0.0);
         for (std::size_t d = P.begin; d < P.end; ++d) start_device(d, P, ap, ad, it > 0);
         flush_forward(P);
       };
-      pair.run(parts_.size(), start);
+      workers.run(parts_.size(), start);
 
       Sums all;
       for (std::size_t j = 0; j < n; ++j) {
@@ -266,7 +267,7 @@ class Ipm {
         P.sums = Sums{};
         back_devices(P, true);
       };
-      pair.run(parts_.size(), predictor);
+      workers.run(parts_.size(), predictor);
       Sums dir = site_direction(true);
       const double ap_aff = std::min(1.0, 1.0 / dir.max_p), ad_aff = std::min(1.0, 1.0 / dir.max_d);
       // The complementarity after the predictor's step, from sums over its direction.
@@ -283,7 +284,7 @@ class Ipm {
         for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P, sigma_mu);
         flush_forward(P);
       };
-      pair.run(parts_.size(), corrector);
+      workers.run(parts_.size(), corrector);
       for (std::size_t j = 0; j < n; ++j) {
         site_aty_[j] = -dy_aff_[j];
         site_aty_[n + j] = dy_aff_[j];
@@ -296,7 +297,7 @@ class Ipm {
         P.sums = Sums{};
         back_devices(P, false);
       };
-      pair.run(parts_.size(), final_direction);
+      workers.run(parts_.size(), final_direction);
       dir = site_direction(false);
       ap = std::min(1.0, 0.9995 / dir.max_p);
       ad = std::min(1.0, 0.9995 / dir.max_d);
@@ -480,7 +481,7 @@ class Ipm {
       P.site_rhs[j] += tc[j] - tw[j];
     }
     if (devices_ == 1) return;
-    // Devices are solved four at a time (a block's devices come in order): four independent
+    // Devices are solved four at a time (a group's devices come in order): four independent
     // recurrences keep the core busy.
     if (P.pending == 0) P.first = d;
     std::copy(rhs, rhs + n, P.fwd.begin() + static_cast<std::ptrdiff_t>(P.pending * n));
@@ -594,7 +595,6 @@ class Ipm {
     double* bd = &coupling_[d * n];
     double* d2 = P.d2.data();
     for (std::size_t j = 0; j < n; ++j) {
-      P.site_theta[j] += tc[j] + tw[j];
       d2[j] = a * a * tc[j] + w * w * tw[j];
       bd[j] = -a * tc[j] - w * tw[j];
       if (d2[j] > 0) P.gsum[j] += tc[j] * tw[j] * (a - w) * (a - w) / d2[j];
