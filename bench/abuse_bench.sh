@@ -65,7 +65,7 @@ for run in $(seq "$runs"); do
   sleep 2
   read -r r2 p2 < <(me)
   busy+=("$r2") busy_p99+=("$p2")
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   pids=()
   echo "run $run: no streams $r req/s, p99 $p ms; $streams streams open $r2 req/s, p99 $p2 ms"
 done

@@ -89,15 +89,18 @@ def machine_text(machines):
     if not machines:
         return "(the logs carry no MACHINE line: run `make bench`)"
     m = machines[-1]
+    when = machines[0].get("date", "?")
+    if len(machines) > 1:
+        when += " (some groups again: " + ", ".join(x.get("date", "?") for x in machines[1:]) + ")"
     items = [
-        ("measured", m.get("date", "?")),
+        ("measured", when),
         ("CPU", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores"),
         ("memory", m.get("memory", "?")),
         ("system", f"{m.get('os', '?')}, Linux {m.get('kernel', '?')}"),
         ("build", m.get("build", "?")),
         ("compiler", m.get("compiler", "?")),
         ("runs per figure", str(m.get("runs", "?"))),
-        ("load average when it started", m.get("load", "?")),
+        ("load average when it started", machines[0].get("load", "?")),
     ]
     for key in ("sqlite", "postgresql", "nginx", "wrk", "scipy"):
         if m.get(key):
