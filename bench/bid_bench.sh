@@ -34,7 +34,6 @@ work=$(mktemp -d /tmp/fm-bidbench-XXXXXX)
 chmod 755 "$work"  # the postgres user must reach its data directory inside
 server_pid=""
 pg_bin=""
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "$pg_bin" ] && as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
@@ -44,17 +43,9 @@ trap cleanup EXIT
 
 db_args=(--var-dir "$work")
 if [ "$postgres" = 1 ]; then
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  mkdir -p "$work/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$work/pg"
-  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  # --no-sync only spares initdb's own fsync of the template files; the server runs with
-  # PostgreSQL's defaults (fsync, synchronous_commit, full_page_writes all on).
-  as_pg "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres --no-sync >/dev/null
-  as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
-  db_args+=(--database "postgresql://postgres@127.0.0.1:$pg_port/postgres")
-  settings=$(as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc \
+  start_postgres "$work"
+  db_args+=(--database "$pg_url")
+  settings=$(as_pg "$pg_bin/psql" "$pg_url" -Atc \
     "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','wal_sync_method')")
   label=PostgreSQL key=postgres target=10000
   durability="PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') at its defaults: $settings"

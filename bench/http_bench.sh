@@ -38,7 +38,6 @@ work=$(mktemp -d /tmp/fm-bench-XXXXXX)
 chmod 755 "$work"  # the postgres user must reach its data directory inside
 server_pid=""
 pg_bin=""
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "$pg_bin" ] && as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
@@ -47,14 +46,8 @@ cleanup() {
 trap cleanup EXIT
 
 if [ "$postgres" = 1 ]; then
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  mkdir -p "$work/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$work/pg"
-  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  as_pg "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres --no-sync >/dev/null
-  as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
-  database="postgresql://postgres@127.0.0.1:$pg_port/postgres"
+  start_postgres "$work"
+  database=$pg_url
 fi
 
 db_args=(--var-dir "$work")
@@ -143,4 +136,4 @@ figure "http.nginx.$key" HTTP "req/s" - 0 "peer: nginx serving the same body as 
   "Debian nginx, packaged defaults, access log on" "${peer[@]}"
 figure "http.nginx_p99.$key" HTTP ms - 0 "peer: nginx static p99 latency (next to $label runs), $conn" "" "${peer_p99[@]}"
 figure "http.me_vs_nginx.$key" HTTP x ">=" 0.6 "GET /api/v1/me on $label ÷ nginx static, same run" "per-run ratio" "${ratio[@]}"
-figure "http.health.$key" HTTP "req/s" - 0 "GET /api/v1/health (no token, no database), $label, $conn" "" "${health[@]}"
+figure "http.health.$key" HTTP "req/s" - 0 "GET /api/v1/health (no token; one SELECT 1 on the database), $label, $conn" "" "${health[@]}"

@@ -53,3 +53,20 @@ PY
 
 # bench_runs: how many runs each figure takes (BENCH_RUNS, default 5).
 bench_runs() { echo "${BENCH_RUNS:-5}"; }
+
+# start_postgres DIR: a throwaway PostgreSQL server in DIR/pg at PostgreSQL's defaults (fsync,
+# synchronous_commit and full_page_writes on; --no-sync only spares initdb's own fsync of the
+# template files), as the postgres user when run as root. Sets pg_bin and pg_url; the
+# caller stops it with: as_pg "$pg_bin/pg_ctl" -D DIR/pg/data -m fast stop.
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+start_postgres() {
+  local dir=$1 port
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  mkdir -p "$dir/pg"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_pg "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres --no-sync >/dev/null
+  as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
+    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+  pg_url="postgresql://postgres@127.0.0.1:$port/postgres"
+}
