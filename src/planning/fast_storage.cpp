@@ -259,14 +259,18 @@ class Ipm {
         return result;
       }
 
+      // The devices' part of a direction, after the site's solve (predictor's or final).
+      auto back_substitute = [&](bool predictor) {
+        return [this, predictor](std::size_t k) {
+          Part& P = parts_[k];
+          P.sums = Sums{};
+          back_devices(P, predictor);
+        };
+      };
       // Predictor (affine scaling).
       site_rhs();
       solve_site();
-      auto predictor = [&](std::size_t k) {
-        Part& P = parts_[k];
-        P.sums = Sums{};
-        back_devices(P, true);
-      };
+      auto predictor = back_substitute(true);
       workers.run(parts_.size(), predictor);
       Sums dir = site_direction(true);
       const double ap_aff = std::min(1.0, 1.0 / dir.max_p), ad_aff = std::min(1.0, 1.0 / dir.max_d);
@@ -292,11 +296,7 @@ class Ipm {
       corrector_vars(site, 2 * n, sigma_mu, site_aty_.data(), site_tmp_.data());
       site_rhs();
       solve_site();
-      auto final_direction = [&](std::size_t k) {
-        Part& P = parts_[k];
-        P.sums = Sums{};
-        back_devices(P, false);
-      };
+      auto final_direction = back_substitute(false);
       workers.run(parts_.size(), final_direction);
       dir = site_direction(false);
       ap = std::min(1.0, 0.9995 / dir.max_p);
