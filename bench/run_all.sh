@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 log=${2:-$build/bench.log}
 export BENCH_RUNS=${BENCH_RUNS:-5}
-only=${BENCH_ONLY:-http ingest market planning portfolio abuse ui}
+only=${BENCH_ONLY:-http ingest market integrity planning portfolio abuse ui}
 
 version() { "$@" 2>&1 | head -1 || true; }
 machine() {
@@ -77,6 +77,7 @@ run() {
     "./$build/market_bench"
     "./$build/market_bench" --postgres
   fi
+  if wants integrity; then "./$build/integrity_bench"; fi
   if wants planning; then "./$build/planning_bench"; fi
   if wants portfolio; then "./$build/portfolio_bench"; fi
   if wants abuse; then ./bench/abuse_bench.sh "$build/flexmarket"; fi
