@@ -51,6 +51,7 @@ struct KeygenOptions {
 struct UploadOptions {
   std::string key_path, server, token, ca_cert;
   std::int64_t meter_id = 0;
+  bool meter_given = false;
   std::string json_path, csv_path, format, kind = "demand", timezone = "UTC";
   int cluster = 0;
   bool from_stdin = false, seal = false;
@@ -156,6 +157,7 @@ integrity::SigningKey load_key(const std::string& path) {
 }
 
 int keygen(const KeygenOptions& o) {
+  if (o.out.empty()) throw Failure(kUsage, "give the key file to write with --out");
   const auto k = integrity::generate_signing_key();
   const std::string text = json{{"type", "flexmarket-meter-key"},
                                 {"public_key", integrity::base64(k.public_key)},
@@ -785,6 +787,12 @@ class Upload {
 };
 
 int upload(const UploadOptions& o) {
+  if (o.key_path.empty()) throw Failure(kUsage, "give the meter's key file with --meter-key");
+  if (o.server.empty()) throw Failure(kUsage, "give the platform's URL with --server");
+  if (o.meter_given && o.meter_id <= 0) throw Failure(kUsage, "--meter must be a meter id (a positive number)");
+  if (o.batch < 1 || o.batch > 10000) throw Failure(kUsage, "--batch must be from 1 to 10000");
+  if (o.retries < 0 || o.retries > 100) throw Failure(kUsage, "--retries must be from 0 to 100");
+  if (o.cluster < 0 || o.cluster > 65535) throw Failure(kUsage, "--cluster must be from 0 to 65535");
   const int sources = (o.json_path.empty() ? 0 : 1) + (o.csv_path.empty() ? 0 : 1) + (o.from_stdin ? 1 : 0);
   if (sources > 1) throw Failure(kUsage, "give one of --json, --csv and --stdin");
   if (!o.csv_path.empty() && o.format.empty()) {
@@ -861,6 +869,7 @@ struct MeterCommands::State {
   CLI::App* upload = nullptr;
   KeygenOptions keygen_opts;
   UploadOptions upload_opts;
+  CLI::Option* meter_opt = nullptr;
 };
 
 MeterCommands::MeterCommands(CLI::App& app) : s_(std::make_unique<State>()) {
@@ -869,30 +878,28 @@ MeterCommands::MeterCommands(CLI::App& app) : s_(std::make_unique<State>()) {
 
   s_->keygen = s_->meter->add_subcommand("keygen", "create a meter's Ed25519 key pair; prints the public key to register");
   auto& k = s_->keygen_opts;
-  s_->keygen->add_option("--out", k.out, "the key file to write (mode 0600)")->required();
+  // Required options and ranges are checked by the commands, so that they exit with status 2.
+  s_->keygen->add_option("--out", k.out, "the key file to write (mode 0600; required)");
   s_->keygen->add_flag("--force", k.force, "replace an existing key file");
 
   s_->upload = s_->meter->add_subcommand(
       "upload", "sign readings with the meter's key and post them; spools what the server has not taken yet");
   auto& u = s_->upload_opts;
-  s_->upload->add_option("--meter-key", u.key_path, "the meter's key file (from meter keygen)")->required();
-  s_->upload->add_option("--server", u.server, "the platform's URL, e.g. https://market.example.org")->required();
+  s_->upload->add_option("--meter-key", u.key_path, "the meter's key file (from meter keygen; required)");
+  s_->upload->add_option("--server", u.server, "the platform's URL, e.g. https://market.example.org (required)");
   s_->upload->add_option("--token", u.token, "the meter's token (else FLEXMARKET_TOKEN)");
-  s_->upload->add_option("--meter", u.meter_id, "the meter's id (default: the meter of the token)")
-      ->check(CLI::PositiveNumber);
+  s_->meter_opt = s_->upload->add_option("--meter", u.meter_id, "the meter's id (default: the meter of the token)");
   s_->upload->add_option("--json", u.json_path, "records as a JSON array or JSON lines");
   s_->upload->add_option("--csv", u.csv_path, "readings as a BEMS CSV file (with --format)");
   s_->upload->add_option("--format", u.format, "the CSV's format: abri_bems, carlab_bems, ncku_bems or generic");
   s_->upload->add_option("--kind", u.kind, "with --csv: the record kind of each reading (default demand: into grid)");
-  s_->upload->add_option("--cluster", u.cluster, "with --csv and a kind other than demand: the device cluster (default 0)")
-      ->check(CLI::Range(0, 65535));
+  s_->upload->add_option("--cluster", u.cluster, "with --csv and a kind other than demand: the device cluster (default 0)");
   s_->upload->add_option("--timezone", u.timezone, "with --csv: the zone of local times and of updated_at (default UTC)");
   s_->upload->add_flag("--stdin", u.from_stdin, "read records (JSON array or JSON lines) from standard input");
   s_->upload->add_flag("--seal", u.seal, "send each record sealed to the platform's box key");
-  s_->upload->add_option("--batch", u.batch, "envelopes per request (default 500)")->check(CLI::Range(1, 10000));
+  s_->upload->add_option("--batch", u.batch, "envelopes per request (default 500, at most 10000)");
   s_->upload->add_option("--spool", u.spool, "the spool file (default: the key file's name + .spool)");
-  s_->upload->add_option("--retries", u.retries, "retries of a request when the server is unreachable or busy (default 5)")
-      ->check(CLI::Range(0, 100));
+  s_->upload->add_option("--retries", u.retries, "retries of a request when the server is unreachable or busy (default 5)");
   s_->upload->add_option("--ca-cert", u.ca_cert, "with https: trust this CA file (default: the system's CAs)");
 }
 MeterCommands::~MeterCommands() = default;
@@ -901,7 +908,10 @@ bool MeterCommands::parsed() const { return s_->meter->parsed(); }
 int MeterCommands::run() {
   try {
     if (s_->keygen->parsed()) return keygen(s_->keygen_opts);
-    if (s_->upload->parsed()) return upload(s_->upload_opts);
+    if (s_->upload->parsed()) {
+      s_->upload_opts.meter_given = s_->meter_opt->count() > 0;
+      return upload(s_->upload_opts);
+    }
   } catch (const Failure& f) {
     std::cerr << "error: " << f.what() << "\n";
     return f.code;

@@ -368,6 +368,12 @@ TEST_F(MeterUploadCli, BadInputAndRefusalsSayWhatIsWrongAndSendNothing) {
   r = upload(fake.url(), {"--json", good, "--stdin"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("give one of --json, --csv and --stdin"), std::string::npos) << r.err;
+  r = upload(fake.url(), {"--batch", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--batch must be from 1 to 10000"), std::string::npos) << r.err;
+  r = run({meter_bin(), "meter", "upload", "--server", fake.url()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("give the meter's key file with --meter-key"), std::string::npos) << r.err;
 }
 
 // Against the real platform: a participant registers the meter, the uploader uses the
