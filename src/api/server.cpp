@@ -301,6 +301,7 @@ std::string_view to_string(Resource r) {
     case Resource::slot: return "slot";
     case Resource::personal_token: return "personal_token";
     case Resource::portfolio: return "portfolio";
+    case Resource::meter: return "meter";
   }
   return "";
 }
@@ -340,6 +341,9 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
             !platform_.auth->csrf_matches(token, req.get_header_value("X-CSRF-Token"))) {
           throw Error(403, "csrf_failed",
                       "a request made with the session cookie needs the X-CSRF-Token header of its session");
+        }
+        if (principal->meter_id != 0 && !policy.meters) {
+          throw forbidden("a meter's token may only post its meter's readings and read its channel");
         }
         if (!principal->has_any_of(policy.roles)) {
           std::string names;

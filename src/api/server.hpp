@@ -37,7 +37,7 @@ using Handler = std::function<void(RequestContext&)>;
 enum class Access { public_route, authenticated };
 
 // What a number captured from a route's path names: ownership follows from it.
-enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, forecast, slot, personal_token, portfolio };
+enum class Resource { account, user, asset, sensor, market, bid, dr_offer, schedule, forecast, slot, personal_token, portfolio, meter };
 std::string_view to_string(Resource r);
 
 // Every route declares who may call it; the server refuses other roles with 403 before
@@ -52,7 +52,15 @@ struct Policy {
   // `format` at all on a route that declares none, is refused with 422 naming "format"
   // before the handler runs, so a format is honoured or refused, never ignored.
   std::vector<std::string> formats;
+  // Whether a registered meter's own token may call it (only its readings, channel and
+  // /me); every other route refuses such a token with 403.
+  bool meters = false;
 
+  Policy for_meters() const {
+    Policy p = *this;
+    p.meters = true;
+    return p;
+  }
   // This policy, for a route that also answers `format=` one of `values`.
   Policy with_formats(std::vector<std::string> values) const {
     Policy p = *this;
@@ -119,6 +127,7 @@ void register_v1_schedule_routes(ApiServer& server);
 // Forecasts, their settings and accuracy, market holidays (api/v1_forecasts.cpp).
 void register_v1_forecast_routes(ApiServer& server);
 void register_v1_portfolio_routes(ApiServer& server);
+void register_v1_integrity_routes(ApiServer& server);
 // Browser sessions and personal API tokens (api/v1_sessions.cpp).
 void register_v1_session_routes(ApiServer& server);
 // The web interface's pages and files (api/web.cpp): not under /api.

@@ -62,6 +62,7 @@ void register_v1_routes(ApiServer& s) {
   register_v1_schedule_routes(s);
   register_v1_forecast_routes(s);
   register_v1_portfolio_routes(s);
+  register_v1_integrity_routes(s);
 
   s.route("GET", "/api/v1/health", open_route(), [&p](RequestContext& c) {
     json body = {{"status", "ok"}, {"version", FLEXMARKET_VERSION}, {"database", store::to_string(p.db->backend())}};

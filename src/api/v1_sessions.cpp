@@ -22,9 +22,11 @@ namespace {
 json me_json(const services::Principal& who) {
   json roles = json::array();
   for (Role r : who.roles) roles.push_back(to_string(r));
-  return {{"user", {{"id", who.user_id}, {"email", who.email}}},
-          {"account", {{"id", who.account_id}, {"name", who.account_name}}},
-          {"roles", roles}};
+  json out = {{"user", {{"id", who.user_id}, {"email", who.email}}},
+              {"account", {{"id", who.account_id}, {"name", who.account_name}}},
+              {"roles", roles}};
+  if (who.meter_id != 0) out["meter"] = {{"id", who.meter_id}};
+  return out;
 }
 
 json personal_token_json(const services::PersonalToken& t, Instant now) {
@@ -49,7 +51,7 @@ std::string cookie_attributes(const httplib::Request& req, std::int64_t max_age)
 void register_v1_session_routes(ApiServer& s) {
   auto& p = s.platform();
 
-  s.route("GET", "/api/v1/me", everyone(), [](RequestContext& c) { send_json(c.res, 200, me_json(c.caller())); });
+  s.route("GET", "/api/v1/me", everyone().for_meters(), [](RequestContext& c) { send_json(c.res, 200, me_json(c.caller())); });
 
   s.route("GET", "/api/v1/alerts", everyone(), [&p](RequestContext& c) {
     json items = json::array();

@@ -22,6 +22,8 @@
 #include "api/server.hpp"
 #include "cli/demo.hpp"
 #include "cli/forecast.hpp"
+#include "cli/meter.hpp"
+#include "cli/verify.hpp"
 #include "store/clock_repository.hpp"
 #include "cli/schedule.hpp"
 #include "cli/simulate.hpp"
@@ -334,6 +336,8 @@ int main(int argc, char** argv) {
   schedule_cmd->add_option("--flex-context", sched.flex_context, "prices, site limits, inflexible sensors as JSON, or @file");
   schedule_cmd->add_option("--format", sched.format, "table (default) or csv");
 
+  cli::MeterCommands meter_cmds(app);
+  cli::VerifyCommands verify_cmds(app);
   auto* forecast_cmd = app.add_subcommand("forecast", "forecast sensors now and print the forecast, or backtest a model");
   cli::ForecastOptions fopt;
   forecast_cmd->add_option("--sensor", fopt.sensors, "a sensor id (repeatable)");
@@ -527,6 +531,13 @@ int main(int argc, char** argv) {
       p.config = make_config(g);
       api::ApiServer server(p);
       return print_routes(server.routes(), routes_json, std::cout);
+    }
+
+    if (meter_cmds.parsed()) return meter_cmds.run();
+    if (verify_cmds.parsed()) {
+      Config c = make_config(g);
+      if (g.log_level.empty()) init_logging("warn", c.log_format);  // a person reads this output
+      return verify_cmds.run(c);
     }
 
     if (schedule_cmd->parsed()) {

@@ -85,6 +85,7 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"paths.var_dir", [](Config& c, const std::string& v, const std::string&) { c.var_dir = v; }},
       {"auth.token_ttl", [](Config& c, const std::string& v, const std::string& k) { c.auth_token_ttl = to_duration(v, k); }},
       {"auth.token_pepper", [](Config& c, const std::string& v, const std::string&) { c.auth_token_pepper = v; }},
+      {"integrity.secret", [](Config& c, const std::string& v, const std::string&) { c.integrity_secret = v; }},
       {"auth.login_free_failures", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_free_failures = to_int(v, k, 1, 1000); }},
       {"auth.login_max_delay", [](Config& c, const std::string& v, const std::string& k) { c.auth_login_max_delay = to_duration(v, k); }},
       {"market.clock", [](Config& c, const std::string& v, const std::string& k) { c.market_clock = one_of(v, k, {"real", "simulated"}); }},

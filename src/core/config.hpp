@@ -37,6 +37,9 @@ struct Config {
   // Hex key that tokens are hashed with. Empty: generated once into var/secrets/.
   // Servers sharing one PostgreSQL must share this key.
   std::string auth_token_pepper;
+  // 64 hex digits from which the transparency log's signing key, the meters' box key and
+  // the channel key derive; default: var/secrets/integrity_secret (created on first run).
+  std::string integrity_secret;
   // Failed logins for one email before each further attempt must wait; the wait doubles
   // with every failure up to login_max_delay.
   int auth_login_free_failures = 5;

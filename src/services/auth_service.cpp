@@ -126,6 +126,16 @@ IssuedToken AuthService::issue_token_for(std::int64_t user_id) {
   return issued;
 }
 
+IssuedToken AuthService::issue_meter_token(store::Connection& c, std::int64_t user_id) {
+  const Instant t = clock_();
+  IssuedToken issued{security::generate_token(), t + kMeterTokenLife};
+  c.query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND kind = 'meter' AND revoked_at IS NULL",
+          {to_micros(t), user_id});
+  c.note_auth_change();
+  store::tokens::insert(c, security::token_digest(issued.token, settings_.pepper), user_id, t, issued.expires_at, "meter");
+  return issued;
+}
+
 Principal AuthService::authenticate(std::string_view token) {
   if (!security::looks_like_token(token)) throw Error(401, "invalid_token", "the bearer token is not valid");
   std::string digest = security::token_digest(token, settings_.pepper);
@@ -155,6 +165,7 @@ Principal AuthService::authenticate(std::string_view token) {
   }
   if (clock_() >= rec->expires_at) throw Error(401, "token_expired", "the bearer token has expired; log in again");
   Principal who = principal_of(rec->user);
+  who.meter_id = rec->meter_id.value_or(0);
   if (epoch) {
     std::unique_lock lock(cache_mu_);
     if (cache_.size() >= kCacheMax) cache_.clear();

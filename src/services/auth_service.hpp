@@ -59,6 +59,11 @@ class AuthService {
   // demo hands its users' tokens to the person who started it). Throws 404 if unknown.
   IssuedToken issue_token_for(std::int64_t user_id);
 
+  // A registered meter's token (kind meter, valid ten years), in the caller's transaction;
+  // the user's earlier meter tokens are revoked.
+  static constexpr std::chrono::hours kMeterTokenLife{24 * 3653};
+  IssuedToken issue_meter_token(store::Connection& c, std::int64_t user_id);
+
   // Throws 401 with code invalid_token, token_expired or token_revoked.
   Principal authenticate(std::string_view token);
 

@@ -550,6 +550,14 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
       rows.push_back({0, m.id, slot, tr.buy_bid_id, tr.sell_bid_id, tr.buyer_id, tr.seller_id, tr.volume, price});
     }
     store::trades::insert_many(c, db_.backend(), rows);
+    if (log_) {
+      std::vector<Fact> facts;
+      facts.reserve(bids.size() + rows.size() + 1);
+      for (const auto& b : bids) facts.push_back(bid_fact(b));
+      facts.push_back(clearing_fact(rec));
+      for (const auto& tr : store::trades::of_slot(c, m.id, slot)) facts.push_back(trade_fact(tr));
+      log_->append(c, facts);
+    }
     std::map<std::int64_t, json> per_account;
     for (const auto& tr : result.trades) {
       for (auto [account, side] : {std::pair{tr.buyer_id, "buy"}, {tr.seller_id, "sell"}}) {
@@ -628,6 +636,8 @@ RunReport MarketService::run_due(Instant t) {
     }
   }
   report.dr_settled = settle_demand_response(t);
+  // A head right after each clearing, and at least one a minute otherwise.
+  if (log_) log_->sign_head(report.slots_cleared > 0 ? std::chrono::seconds(0) : std::chrono::seconds(60));
   return report;
 }
 
@@ -703,6 +713,7 @@ store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::
     o->window_end = we;
     o->updated_at = t;
     store::dr_offers::update(c, *o);
+    if (log_) log_->append(c, {dr_acceptance_fact(*o)});
     const std::string payload =
         event_payload(o->market_id, ws, {{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}});
     store::events::append(c, "dr_accepted", o->market_id, o->account_id, payload, t);
@@ -776,6 +787,7 @@ int MarketService::settle_demand_response(Instant t) {
       o.status = "settled";
       o.updated_at = t;
       store::dr_offers::update(c, o);
+      if (log_) log_->append(c, {dr_result_fact(o)});
       const std::string payload = event_payload(m.id, *o.window_start,
                                                 {{"offer_id", o.id}, {"window_start", format_iso8601(*o.window_start)},
                                                  {"window_end", format_iso8601(*o.window_end)},
@@ -894,6 +906,11 @@ int MarketService::settle_slot(const store::MarketRecord& m, Instant slot, Insta
         }
         // Another runner got there first: its statements stand, and this transaction's go.
         if (!store::settlements::insert(c, st)) throw SettledElsewhere();
+        if (log_) {
+          if (auto row = store::logged::settlement_version(c, m.id, slot, account, st.version)) {
+            log_->append(c, {settlement_fact(*row)});
+          }
+        }
         store::events::append(
             c, st.version > 1 ? "settlement_corrected" : "settled", m.id, account,
             event_payload(m.id, slot,

@@ -31,6 +31,7 @@
 #include "market/clearing.hpp"
 #include "services/asset_service.hpp"
 #include "services/principal.hpp"
+#include "services/transparency_log.hpp"
 #include "store/database.hpp"
 #include "store/market_repository.hpp"
 
@@ -134,6 +135,9 @@ class MarketService {
  public:
   // `clock` is the market clock (real or simulated time).
   MarketService(store::Database& db, AssetService& assets, Clock clock);
+  // Where market facts go as they happen: bids locked at gate closure, clearing results,
+  // trades, settlement statements and corrections, demand-response acceptances and results.
+  void set_log(TransparencyLog* log) { log_ = log; }
 
   store::MarketRecord create_market(const Principal& who, const MarketInput& in);
   // Changes what may change of a market (name, price limits and rule, imbalance terms,
@@ -215,6 +219,7 @@ class MarketService {
   Instant now() const { return clock_(); }
 
  private:
+  TransparencyLog* log_ = nullptr;
   void apply_market_input(const Principal& who, store::MarketRecord& m, const MarketInput& in, bool creating);
   int settle_slot(const store::MarketRecord& m, Instant slot, Instant now, bool correction);
   // 422 (field "meter") unless the caller's account has a settlement meter in the market:

@@ -98,6 +98,19 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   auto clock = p->market_clock;
   p->market = std::make_unique<MarketService>(*p->db, *p->assets, [clock] { return clock->now(); });
   p->market->set_stats_min_participants(config.market_stats_min_participants);
+  security::Key integrity_secret{};
+  if (!config.integrity_secret.empty()) {
+    try {
+      integrity_secret = security::key_from_hex(config.integrity_secret);
+    } catch (const std::invalid_argument&) {
+      throw invalid_field("integrity.secret", "integrity.secret must be 64 hex digits");
+    }
+  } else {
+    integrity_secret = security::load_or_create_key(config.var_dir / "secrets" / "integrity_secret");
+  }
+  p->log = std::make_unique<TransparencyLog>(*p->db, derive_log_keys(integrity_secret));
+  p->market->set_log(p->log.get());
+  p->meters = std::make_unique<MeterService>(*p->db, *p->assets, *p->auth, *p->timeseries, *p->log);
   p->market_runner = std::make_unique<jobs::MarketRunner>(*p->market, p->market_clock, config.market_tick, p->db.get());
   p->schedules = std::make_unique<ScheduleService>(*p->db, *p->assets, *p->timeseries, config.lp_solver);
   p->schedules->set_max_variables(config.limits.schedule_variables);

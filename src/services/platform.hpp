@@ -10,9 +10,11 @@
 #include "services/auth_service.hpp"
 #include "services/forecast_service.hpp"
 #include "services/market_service.hpp"
+#include "services/meter_service.hpp"
 #include "services/portfolio_service.hpp"
 #include "services/schedule_service.hpp"
 #include "services/timeseries_service.hpp"
+#include "services/transparency_log.hpp"
 #include "services/user_service.hpp"
 #include "store/database.hpp"
 
@@ -33,6 +35,9 @@ struct Platform {
   std::unique_ptr<UserService> users;
   std::unique_ptr<AssetService> assets;
   std::unique_ptr<TimeSeriesService> timeseries;
+  // The transparency log over meter readings and market facts, and the signing meters.
+  std::unique_ptr<TransparencyLog> log;
+  std::unique_ptr<MeterService> meters;
   // The market's clock (real or simulated) and what runs on it.
   std::shared_ptr<jobs::MarketClock> market_clock;
   std::unique_ptr<MarketService> market;

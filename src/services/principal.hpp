@@ -17,6 +17,9 @@ struct Principal {
   std::string email;
   std::string account_name;
   std::vector<Role> roles;
+  // A registered meter's own token: it may post that meter's readings and read its channel,
+  // nothing else (services/meter_service.hpp).
+  std::int64_t meter_id = 0;
 
   bool has(Role r) const { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
   bool has_any(std::initializer_list<Role> rs) const {

@@ -129,6 +129,7 @@ void insert(Connection& c, const std::string& token_hash, std::int64_t user_id, 
 
 std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
   auto r = c.query(std::string("SELECT t.issued_at, t.expires_at, t.revoked_at, t.kind, ") + kUserColumns +
+                       ", (SELECT m.id FROM meters m WHERE m.user_id = u.id)"
                        " FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN accounts a ON a.id = u.account_id"
                        " WHERE t.token_hash = ?",
                    {token_hash});
@@ -140,6 +141,7 @@ std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
   if (auto rv = row.opt_int64(2)) t.revoked_at = from_micros(*rv);
   t.kind = row.text(3);
   t.user = user_from(row, 4);
+  t.meter_id = row.opt_int64(13);
   return t;
 }
 

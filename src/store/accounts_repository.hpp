@@ -36,7 +36,8 @@ struct TokenRecord {
   Instant issued_at;
   Instant expires_at;
   std::optional<Instant> revoked_at;
-  std::string kind;  // login, session or personal
+  std::string kind;  // login, session, personal or meter
+  std::optional<std::int64_t> meter_id;  // the user is this registered meter's identity
 };
 
 struct PersonalTokenRecord {

@@ -850,4 +850,79 @@ std::int64_t last_id(Connection& c) {
 
 }  // namespace events
 
+namespace logged {
+
+namespace {
+template <typename T, typename F>
+std::vector<T> rows_of(Result r, F&& from) {
+  std::vector<T> out;
+  out.reserve(r.rows.size());
+  for (const auto& row : r.rows) out.push_back(from(Row(row)));
+  return out;
+}
+}  // namespace
+
+std::vector<BidRecord> locked_bids_after(Connection& c, std::int64_t after_id, std::int64_t limit) {
+  return rows_of<BidRecord>(
+      c.query(std::string("SELECT ") + kBidColumns +
+                  " FROM bids b WHERE id > ? AND status <> 'open' AND status <> 'cancelled' AND EXISTS "
+                  "(SELECT 1 FROM clearings k WHERE k.market_id = b.market_id AND k.slot_start = b.slot_start) "
+                  "ORDER BY id LIMIT ?",
+              {after_id, limit}),
+      bid_from);
+}
+
+std::vector<ClearingRecord> clearings_after(Connection& c, std::int64_t market_id, std::int64_t slot_us, std::int64_t limit) {
+  return rows_of<ClearingRecord>(
+      c.query(std::string("SELECT ") + kClearingColumns +
+                  " FROM clearings WHERE market_id > ? OR (market_id = ? AND slot_start > ?) "
+                  "ORDER BY market_id, slot_start LIMIT ?",
+              {market_id, market_id, slot_us, limit}),
+      clearing_from);
+}
+
+std::vector<TradeRecord> trades_after(Connection& c, std::int64_t after_id, std::int64_t limit) {
+  return rows_of<TradeRecord>(
+      c.query(std::string("SELECT ") + kTradeColumns + " FROM trades WHERE id > ? ORDER BY id LIMIT ?", {after_id, limit}),
+      trade_from);
+}
+
+std::vector<SettlementRecord> settlements_after(Connection& c, std::int64_t after_id, std::int64_t limit) {
+  return rows_of<SettlementRecord>(c.query(std::string("SELECT ") + kSettlementColumns +
+                                               " FROM settlements WHERE id > ? ORDER BY id LIMIT ?",
+                                           {after_id, limit}),
+                                   settlement_from);
+}
+
+std::vector<DrOfferRecord> dr_offers_after(Connection& c, std::int64_t after_id, std::int64_t limit) {
+  std::vector<DrOfferRecord> out;
+  for (const auto& row : c.query("SELECT id FROM dr_offers WHERE id > ? ORDER BY id LIMIT ?", {after_id, limit}).rows) {
+    if (auto o = dr_offers::find(c, Row(row).int64(0))) out.push_back(*o);
+  }
+  return out;
+}
+
+std::optional<TradeRecord> trade(Connection& c, std::int64_t id) {
+  auto r = trades_after(c, id - 1, 1);
+  if (r.empty() || r[0].id != id) return std::nullopt;
+  return r[0];
+}
+
+std::optional<SettlementRecord> settlement(Connection& c, std::int64_t id) {
+  auto r = settlements_after(c, id - 1, 1);
+  if (r.empty() || r[0].id != id) return std::nullopt;
+  return r[0];
+}
+
+std::optional<SettlementRecord> settlement_version(Connection& c, std::int64_t market_id, Instant slot,
+                                                   std::int64_t account_id, int version) {
+  auto r = c.query(std::string("SELECT ") + kSettlementColumns +
+                       " FROM settlements WHERE market_id = ? AND slot_start = ? AND account_id = ? AND version = ?",
+                   {market_id, to_micros(slot), account_id, std::int64_t{version}});
+  if (r.empty()) return std::nullopt;
+  return settlement_from(r[0]);
+}
+
+}  // namespace logged
+
 }  // namespace flexmarket::store

@@ -227,4 +227,19 @@ std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_
 std::int64_t last_id(Connection& c);
 }  // namespace events
 
+// The rows the transparency log holds leaves of, in key order after a key (at most
+// `limit`): for verifying the log against them and showing a leaf's content.
+namespace logged {
+// Bids of cleared slots that were in the book (neither open nor cancelled).
+std::vector<BidRecord> locked_bids_after(Connection& c, std::int64_t after_id, std::int64_t limit);
+std::vector<ClearingRecord> clearings_after(Connection& c, std::int64_t market_id, std::int64_t slot_us, std::int64_t limit);
+std::vector<TradeRecord> trades_after(Connection& c, std::int64_t after_id, std::int64_t limit);
+std::vector<SettlementRecord> settlements_after(Connection& c, std::int64_t after_id, std::int64_t limit);
+std::vector<DrOfferRecord> dr_offers_after(Connection& c, std::int64_t after_id, std::int64_t limit);
+std::optional<TradeRecord> trade(Connection& c, std::int64_t id);
+std::optional<SettlementRecord> settlement(Connection& c, std::int64_t id);
+std::optional<SettlementRecord> settlement_version(Connection& c, std::int64_t market_id, Instant slot,
+                                                   std::int64_t account_id, int version);
+}  // namespace logged
+
 }  // namespace flexmarket::store

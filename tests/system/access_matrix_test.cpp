@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "integrity/records.hpp"
 #include "support/fixture.hpp"
 
 namespace flexmarket::testing {
@@ -74,6 +75,11 @@ class AccessMatrix : public PlatformTest {
                           {"flex_context", {{"consumption_price_sensor", s->prices}}}},
                          202)["id"];
       s->forecast = post("/api/v1/sensors/" + std::to_string(s->sensor) + "/forecasts", s->token, json::object(), 202)["id"];
+      const std::int64_t site = post("/api/v1/assets", s->token, {{"name", "site"}, {"type", "site"}, {"timezone", "UTC"}})["id"];
+      s->signed_meter = post("/api/v1/meters", s->token,
+                             {{"name", "matrix meter"},
+                              {"site_asset_id", site},
+                              {"public_key", integrity::base64(integrity::generate_signing_key().public_key)}})["id"];
     }
     // Portfolios live in a market of their own: each account here already has a meter in
     // the first, and a portfolio's account is settled against the portfolio's meter.
@@ -95,7 +101,7 @@ class AccessMatrix : public PlatformTest {
   struct Side {
     std::string token;
     std::int64_t account = 0, user = 0, meter = 0, prices = 0, asset = 0, sensor = 0, bid = 0,
-                 dr_offer = 0, schedule = 0, forecast = 0, portfolio = 0;
+                 dr_offer = 0, schedule = 0, forecast = 0, portfolio = 0, signed_meter = 0;
   };
 
   std::int64_t fresh_asset(const Side& s) {
@@ -137,6 +143,7 @@ class AccessMatrix : public PlatformTest {
     if (kind == "schedule") return std::to_string(s.schedule);
     if (kind == "forecast") return std::to_string(s.forecast);
     if (kind == "portfolio") return std::to_string(s.portfolio);
+    if (kind == "meter") return std::to_string(s.signed_meter);
     if (kind == "asset") return std::to_string(fresh ? fresh_asset(s) : s.asset);
     if (kind == "sensor") return std::to_string(fresh ? fresh_sensor(s) : s.sensor);
     if (kind == "bid") return std::to_string(fresh ? fresh_bid(s) : s.bid);

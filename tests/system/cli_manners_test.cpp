@@ -42,6 +42,10 @@ TEST(CliMannersHelp, EveryCommandsHelpListsItsOptionsAndTheGlobalOnes) {
       {{"simulate"}, "powerdata"},
       {{"simulate", "powerdata"}, "--csv"},
       {{"simulate", "bids"}, "--market"},
+      {{"meter", "keygen"}, "--out"},
+      {{"meter", "upload"}, "--meter-key"},
+      {{"verify"}, "--proof"},
+      {{"log", "export-heads"}, "--format"},
   };
   for (const auto& [args, own] : commands) {
     std::vector<std::string> argv = {FLEXMARKET_BINARY};

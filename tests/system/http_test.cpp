@@ -229,6 +229,11 @@ TEST_P(Http, OpenApiDocumentsEveryRoute) {
       {"/api/v1/portfolios/{id}/steps", "get"}, {"/api/v1/portfolios/{id}/value", "get"},
       {"/api/v1/assets/{id}/setpoints", "get"},
       {"/api/v1/health/ready", "get"}, {"/metrics", "get"},
+      {"/api/v1/meters", "post"}, {"/api/v1/meters", "get"}, {"/api/v1/meters/{id}", "get"},
+      {"/api/v1/meters/{id}/keys", "post"}, {"/api/v1/meters/{id}/keys/revoke", "post"},
+      {"/api/v1/meters/{id}/token", "post"}, {"/api/v1/meters/{id}/channel", "get"},
+      {"/api/v1/meters/{id}/readings", "post"}, {"/api/v1/log/public-key", "get"}, {"/api/v1/log/tree-head", "get"},
+      {"/api/v1/log/proof/inclusion", "get"}, {"/api/v1/log/proof/consistency", "get"}, {"/api/v1/log/entries", "get"},
   };
   for (const auto& [path, method] : routes) {
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;

@@ -1,0 +1,349 @@
+#include "store/integrity_repository.hpp"
+
+#include <algorithm>
+
+namespace flexmarket::store {
+
+namespace {
+
+constexpr const char* kMeterColumns = "id, account_id, site_asset_id, user_id, name, created_at";
+
+MeterRecord meter_from(Row r) {
+  return {r.int64(0), r.int64(1), r.int64(2), r.int64(3), r.text(4), from_micros(r.int64(5))};
+}
+
+std::optional<Instant> opt_instant(Row r, std::size_t i) {
+  if (auto v = r.opt_int64(i)) return from_micros(*v);
+  return std::nullopt;
+}
+
+
+constexpr const char* kReadingColumns =
+    "id, meter_id, key_id, seq, record_id, channel, kind, field, updated_at, utc_offset, cluster, v1, v2, v3, v4, v5, "
+    "signature, received_at";
+
+MeterReadingRow reading_from(Row r) {
+  MeterReadingRow m;
+  m.id = r.int64(0);
+  m.meter_id = r.int64(1);
+  m.key_id = r.int64(2);
+  m.seq = r.int64(3);
+  m.record_id = r.text(4);
+  m.channel = r.text(5);
+  m.kind = static_cast<int>(r.int64(6));
+  m.field = r.text(7);
+  m.updated_at_us = r.int64(8);
+  m.utc_offset = static_cast<int>(r.int64(9));
+  m.cluster = static_cast<int>(r.int64(10));
+  m.values.push_back(r.real(11));
+  for (std::size_t i = 12; i < 16; ++i) {
+    if (!r.is_null(i)) m.values.push_back(r.real(i));
+  }
+  m.signature = r.text(16);
+  m.received_at_us = r.int64(17);
+  return m;
+}
+
+constexpr const char* kLeafColumns = "idx, kind, key1, key2, leaf_hash, created_at";
+
+LeafRow leaf_from(Row r) { return {r.int64(0), r.text(1), r.int64(2), r.int64(3), r.text(4), r.int64(5)}; }
+
+constexpr const char* kHeadColumns = "tree_size, root_hash, timestamp_ms, signature, public_key";
+
+TreeHeadRow head_from(Row r) { return {r.int64(0), r.text(1), r.int64(2), r.text(3), r.text(4)}; }
+
+std::optional<TreeHeadRow> one_head(Result r) {
+  if (r.empty()) return std::nullopt;
+  return head_from(r[0]);
+}
+
+// A PostgreSQL array literal of integers: {1,2,3}.
+template <typename T>
+std::string int_array(const std::vector<T>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
+}  // namespace
+
+namespace meters {
+
+std::int64_t insert(Connection& c, const MeterRecord& m) {
+  return c.query("INSERT INTO meters (account_id, site_asset_id, user_id, name, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                 {m.account_id, m.site_asset_id, m.user_id, m.name, to_micros(m.created_at)})[0]
+      .int64(0);
+}
+
+std::optional<MeterRecord> find(Connection& c, std::int64_t id) {
+  auto r = c.query(std::string("SELECT ") + kMeterColumns + " FROM meters WHERE id = ?", {id});
+  if (r.empty()) return std::nullopt;
+  return meter_from(r[0]);
+}
+
+std::optional<MeterRecord> find_by_user(Connection& c, std::int64_t user_id) {
+  auto r = c.query(std::string("SELECT ") + kMeterColumns + " FROM meters WHERE user_id = ?", {user_id});
+  if (r.empty()) return std::nullopt;
+  return meter_from(r[0]);
+}
+
+std::vector<MeterRecord> page(Connection& c, std::int64_t account_id, std::int64_t offset, std::int64_t limit) {
+  std::vector<MeterRecord> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kMeterColumns +
+                                     " FROM meters WHERE (? = 0 OR account_id = ?) ORDER BY id LIMIT ? OFFSET ?",
+                                 {account_id, account_id, limit, offset})
+                             .rows) {
+    out.push_back(meter_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t account_id) {
+  return c.query("SELECT COUNT(*) FROM meters WHERE (? = 0 OR account_id = ?)", {account_id, account_id})[0].int64(0);
+}
+
+}  // namespace meters
+
+namespace meter_keys {
+
+std::int64_t insert(Connection& c, std::int64_t meter_id, const std::string& public_key, Instant at) {
+  return c.query("INSERT INTO meter_keys (meter_id, public_key, created_at) VALUES (?, ?, ?) RETURNING id",
+                 {meter_id, public_key, to_micros(at)})[0]
+      .int64(0);
+}
+
+std::vector<MeterKeyRecord> of_meter(Connection& c, std::int64_t meter_id) {
+  std::vector<MeterKeyRecord> out;
+  for (const auto& row : c.query("SELECT id, meter_id, public_key, created_at, superseded_at, revoked_at FROM meter_keys "
+                                 "WHERE meter_id = ? ORDER BY id",
+                                 {meter_id})
+                             .rows) {
+    Row r(row);
+    out.push_back({r.int64(0), r.int64(1), r.text(2), from_micros(r.int64(3)), opt_instant(r, 4), opt_instant(r, 5)});
+  }
+  return out;
+}
+
+void supersede_all(Connection& c, std::int64_t meter_id, Instant at) {
+  c.query("UPDATE meter_keys SET superseded_at = ? WHERE meter_id = ? AND superseded_at IS NULL", {to_micros(at), meter_id});
+}
+
+bool revoke(Connection& c, std::int64_t meter_id, std::int64_t key_id, Instant at) {
+  return c.query("UPDATE meter_keys SET revoked_at = ? WHERE meter_id = ? AND id = ? AND revoked_at IS NULL",
+                 {to_micros(at), meter_id, key_id})
+             .affected_rows > 0;
+}
+
+}  // namespace meter_keys
+
+namespace meter_channels {
+
+std::string remember(Connection& c, std::int64_t meter_id, const std::string& day, const std::string& channel, Instant at) {
+  c.query("INSERT INTO meter_channels (meter_id, day, channel, issued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+          {meter_id, day, channel, to_micros(at)});
+  return c.query("SELECT channel FROM meter_channels WHERE meter_id = ? AND day = ?", {meter_id, day})[0].text(0);
+}
+
+}  // namespace meter_channels
+
+namespace meter_readings {
+
+void insert_many(Connection& c, std::vector<MeterReadingRow>& rows) {
+  for (auto& m : rows) {
+    auto v = [&](std::size_t i) -> Value { return i < m.values.size() ? Value(m.values[i]) : Value(nullptr); };
+    m.id = c.query("INSERT INTO meter_readings (meter_id, key_id, seq, record_id, channel, kind, field, updated_at, "
+                   "utc_offset, cluster, v1, v2, v3, v4, v5, signature, received_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                   {m.meter_id, m.key_id, m.seq, m.record_id, m.channel, std::int64_t{m.kind}, m.field, m.updated_at_us,
+                    std::int64_t{m.utc_offset}, std::int64_t{m.cluster}, v(0), v(1), v(2), v(3), v(4), m.signature,
+                    m.received_at_us})[0]
+               .int64(0);
+  }
+}
+
+std::vector<std::pair<std::int64_t, std::string>> seqs(Connection& c, std::int64_t meter_id,
+                                                        const std::vector<std::int64_t>& wanted) {
+  std::vector<std::pair<std::int64_t, std::string>> out;
+  if (wanted.empty()) return out;
+  const auto [lo, hi] = std::minmax_element(wanted.begin(), wanted.end());
+  // One range scan: a batch's seqs are (nearly) consecutive.
+  for (const auto& row : c.query("SELECT seq, signature FROM meter_readings WHERE meter_id = ? AND seq BETWEEN ? AND ?",
+                                 {meter_id, *lo, *hi})
+                             .rows) {
+    Row r(row);
+    if (std::binary_search(wanted.begin(), wanted.end(), r.int64(0))) out.emplace_back(r.int64(0), r.text(1));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> record_ids(Connection& c, Backend backend, std::int64_t meter_id,
+                                                             const std::vector<std::string>& ids) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  if (backend == Backend::postgres && !ids.empty()) {
+    std::string array = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      array += i ? ",\"" : "\"";
+      for (char ch : ids[i]) {
+        if (ch == '"' || ch == '\\') array += '\\';
+        array += ch;
+      }
+      array += '"';
+    }
+    array += "}";
+    for (const auto& row : c.query("SELECT record_id, seq FROM meter_readings WHERE meter_id = ? AND record_id = ANY(?::text[])",
+                                   {meter_id, array})
+                               .rows) {
+      out.emplace_back(Row(row).text(0), Row(row).int64(1));
+    }
+    return out;
+  }
+  for (const auto& id : ids) {
+    auto r = c.query("SELECT seq FROM meter_readings WHERE meter_id = ? AND record_id = ?", {meter_id, id});
+    if (!r.empty()) out.emplace_back(id, r[0].int64(0));
+  }
+  return out;
+}
+
+std::optional<std::int64_t> leaf_of(Connection& c, std::int64_t reading_id) {
+  auto r = c.query("SELECT idx FROM log_leaves WHERE kind = 'reading' AND key1 = ? AND key2 = 0", {reading_id});
+  if (r.empty()) return std::nullopt;
+  return r[0].int64(0);
+}
+
+std::vector<MeterReadingRow> after(Connection& c, std::int64_t after_id, std::int64_t limit) {
+  std::vector<MeterReadingRow> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kReadingColumns + " FROM meter_readings WHERE id > ? ORDER BY id LIMIT ?",
+               {after_id, limit})
+           .rows) {
+    out.push_back(reading_from(Row(row)));
+  }
+  return out;
+}
+
+std::int64_t count(Connection& c, std::int64_t meter_id) {
+  return c.query("SELECT COUNT(*) FROM meter_readings WHERE meter_id = ?", {meter_id})[0].int64(0);
+}
+
+}  // namespace meter_readings
+
+namespace meter_rejections {
+
+void add(Connection& c, std::int64_t meter_id, const std::string& reason, std::int64_t n, Instant at) {
+  c.query("INSERT INTO meter_rejections (meter_id, reason, count, last_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (meter_id, reason) DO UPDATE SET count = meter_rejections.count + excluded.count, "
+          "last_at = excluded.last_at",
+          {meter_id, reason, n, to_micros(at)});
+}
+
+std::vector<std::pair<std::string, std::int64_t>> of_meter(Connection& c, std::int64_t meter_id) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& row :
+       c.query("SELECT reason, count FROM meter_rejections WHERE meter_id = ? ORDER BY reason", {meter_id}).rows) {
+    out.emplace_back(Row(row).text(0), Row(row).int64(1));
+  }
+  return out;
+}
+
+}  // namespace meter_rejections
+
+namespace log_leaves {
+
+std::int64_t next_index(Connection& c, Backend backend) {
+  // SQLite's write transaction (BEGIN IMMEDIATE) already serialises appends.
+  if (backend == Backend::postgres) c.query("SELECT pg_advisory_xact_lock(7215001)");
+  return c.query("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_leaves")[0].int64(0);
+}
+
+void insert_many(Connection& c, Backend backend, const std::vector<LeafRow>& rows) {
+  if (backend == Backend::sqlite) {
+    for (const auto& l : rows) {
+      c.query("INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+              {l.idx, l.kind, l.key1, l.key2, l.leaf_hash, l.created_at_us});
+    }
+    return;
+  }
+  constexpr std::size_t kChunk = 20000;
+  for (std::size_t from = 0; from < rows.size(); from += kChunk) {
+    const std::size_t to = std::min(rows.size(), from + kChunk);
+    std::vector<std::int64_t> idx, k1, k2;
+    std::string kinds = "{", hashes = "{";
+    for (std::size_t i = from; i < to; ++i) {
+      idx.push_back(rows[i].idx);
+      k1.push_back(rows[i].key1);
+      k2.push_back(rows[i].key2);
+      kinds += (i == from ? "" : ",") + rows[i].kind;  // kinds are plain words
+      hashes += (i == from ? "" : ",") + rows[i].leaf_hash;
+    }
+    c.query("INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, created_at) "
+            "SELECT i, k, a, b, h, ? FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[]) "
+            "AS t(i, k, a, b, h)",
+            {rows[from].created_at_us, int_array(idx), kinds + "}", int_array(k1), int_array(k2), hashes + "}"});
+  }
+}
+
+std::vector<LeafRow> from(Connection& c, std::int64_t first, std::int64_t limit) {
+  std::vector<LeafRow> out;
+  for (const auto& row :
+       c.query(std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE idx >= ? ORDER BY idx LIMIT ?", {first, limit})
+           .rows) {
+    out.push_back(leaf_from(Row(row)));
+  }
+  return out;
+}
+
+std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash) {
+  auto r = c.query(std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE leaf_hash = ? ORDER BY idx LIMIT 1",
+                   {leaf_hash});
+  if (r.empty()) return std::nullopt;
+  return leaf_from(r[0]);
+}
+
+std::optional<LeafRow> find_row(Connection& c, const std::string& kind, std::int64_t key1, std::int64_t key2) {
+  auto r = c.query(std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE kind = ? AND key1 = ? AND key2 = ?",
+                   {kind, key1, key2});
+  if (r.empty()) return std::nullopt;
+  return leaf_from(r[0]);
+}
+
+std::int64_t count(Connection& c) { return c.query("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_leaves")[0].int64(0); }
+
+}  // namespace log_leaves
+
+namespace tree_heads {
+
+void put(Connection& c, const TreeHeadRow& h) {
+  c.query("INSERT INTO log_tree_heads (tree_size, root_hash, timestamp_ms, signature, public_key) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (tree_size) DO UPDATE SET root_hash = excluded.root_hash, timestamp_ms = excluded.timestamp_ms, "
+          "signature = excluded.signature, public_key = excluded.public_key",
+          {h.tree_size, h.root_hash, h.timestamp_ms, h.signature, h.public_key});
+}
+
+std::optional<TreeHeadRow> latest(Connection& c) {
+  return one_head(c.query(std::string("SELECT ") + kHeadColumns + " FROM log_tree_heads ORDER BY tree_size DESC LIMIT 1"));
+}
+
+std::optional<TreeHeadRow> at_size(Connection& c, std::int64_t size) {
+  return one_head(c.query(std::string("SELECT ") + kHeadColumns + " FROM log_tree_heads WHERE tree_size = ?", {size}));
+}
+
+std::optional<TreeHeadRow> at_least(Connection& c, std::int64_t size) {
+  return one_head(c.query(std::string("SELECT ") + kHeadColumns +
+                              " FROM log_tree_heads WHERE tree_size >= ? ORDER BY tree_size LIMIT 1",
+                          {size}));
+}
+
+std::vector<TreeHeadRow> all(Connection& c, std::int64_t from_size) {
+  std::vector<TreeHeadRow> out;
+  for (const auto& row : c.query(std::string("SELECT ") + kHeadColumns +
+                                     " FROM log_tree_heads WHERE tree_size >= ? ORDER BY tree_size",
+                                 {from_size})
+                             .rows) {
+    out.push_back(head_from(Row(row)));
+  }
+  return out;
+}
+
+}  // namespace tree_heads
+
+}  // namespace flexmarket::store
