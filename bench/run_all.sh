@@ -77,7 +77,11 @@ run() {
     "./$build/market_bench"
     "./$build/market_bench" --postgres
   fi
-  if wants integrity; then "./$build/integrity_bench"; fi
+  if wants integrity; then
+    "./$build/integrity_bench"
+    "./$build/signed_ingest_bench"
+    "./$build/signed_ingest_bench" --postgres
+  fi
   if wants planning; then "./$build/planning_bench"; fi
   if wants portfolio; then "./$build/portfolio_bench"; fi
   if wants abuse; then ./bench/abuse_bench.sh "$build/flexmarket"; fi
