@@ -4,6 +4,10 @@
 // its durable defaults.
 //
 //   signed_ingest_bench [--postgres] [--readings 100000] [--batch 500] [--connections 2] [--runs R]
+//   signed_ingest_bench --verify-leaves 10000000 [--postgres] [--runs R]
+//
+// The second form times `flexmarket verify`'s check (TransparencyLog::verify) of a log of
+// N reading leaves, written straight to the database beforehand.
 //
 // Each run registers one fresh meter per connection (a site with a grid sensor), signs all
 // its envelopes before the clock starts, then each connection posts its meter's batches
@@ -13,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,7 +29,9 @@
 #include "core/log.hpp"
 #include "figure.hpp"
 #include "integrity/records.hpp"
+#include "services/log_facts.hpp"
 #include "services/platform.hpp"
+#include "store/integrity_repository.hpp"
 #include "store/migrations.hpp"
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
@@ -49,6 +56,12 @@ json call(httplib::Client& c, const std::string& method, const std::string& path
     std::exit(1);
   }
   return json::parse(r->body);
+}
+
+httplib::Client& setup_client(const std::string& url) {
+  static httplib::Client c(url);
+  c.set_read_timeout(120, 0);
+  return c;
 }
 
 Meter prepare(httplib::Client& c, const std::string& token, int run, int index, std::size_t readings, std::size_t batch) {
@@ -100,7 +113,7 @@ Meter prepare(httplib::Client& c, const std::string& token, int run, int index, 
 
 int main(int argc, char** argv) {
   bool postgres = false;
-  std::size_t readings = 100000, batch = 500;
+  std::size_t readings = 100000, batch = 500, verify_leaves = 0;
   int connections = 2;
   int runs = bench::runs_from_args(argc, argv, 5);
   for (int i = 1; i < argc; ++i) {
@@ -110,13 +123,14 @@ int main(int argc, char** argv) {
     else if (a == "--readings" && i + 1 < argc) readings = std::stoul(argv[++i]);
     else if (a == "--batch" && i + 1 < argc) batch = std::stoul(argv[++i]);
     else if (a == "--connections" && i + 1 < argc) connections = std::atoi(argv[++i]);
+    else if (a == "--verify-leaves" && i + 1 < argc) verify_leaves = std::stoul(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: signed_ingest_bench [--postgres] [--readings N] [--batch B] [--connections C] [--runs R]\n");
+      std::fprintf(stderr, "usage: signed_ingest_bench [--postgres] [--readings N] [--batch B] [--connections C] [--runs R] [--verify-leaves N]\n");
       return 2;
     }
   }
   init_logging("warn", "json");
-  {
+  if (verify_leaves == 0) {
     // What bounds the rate: one Ed25519 verification per reading, on one core.
     const auto k = integrity::generate_signing_key();
     std::vector<integrity::Bytes> messages;
@@ -166,6 +180,66 @@ int main(int argc, char** argv) {
     auto r = c.Post("/api/v1/auth/token", json{{"email", "site@example.com"}, {"password", "participant-password"}}.dump(),
                     "application/json");
     token = json::parse(r->body)["token"];
+  }
+  if (verify_leaves > 0) {
+    const Meter m = prepare(setup_client(url), token, 0, 0, 0, batch);
+    std::int64_t account = 0, key_id = 0;
+    {
+      auto c = p->db->acquire();
+      account = store::meters::find(*c, m.id)->account_id;
+      key_id = store::meter_keys::of_meter(*c, m.id).at(0).id;
+    }
+    std::printf("writing %zu reading rows and their leaves ...\n", verify_leaves);
+    std::fflush(stdout);
+    const std::string signature = integrity::base64(std::vector<std::uint8_t>(64, 0x5a));
+    constexpr std::size_t kChunk = 50000;
+    for (std::size_t from = 0; from < verify_leaves; from += kChunk) {
+      std::vector<store::MeterReadingRow> rows;
+      for (std::size_t i = from; i < std::min(verify_leaves, from + kChunk); ++i) {
+        store::MeterReadingRow r;
+        r.meter_id = m.id;
+        r.key_id = key_id;
+        r.seq = static_cast<std::int64_t>(i + 1);
+        r.record_id = "v" + std::to_string(i);
+        r.channel = "00112233445566778899aabbccddeeff";
+        r.kind = 1;
+        r.updated_at_us = 1577836800LL * 1000000 + static_cast<std::int64_t>(i) * 900'000'000;
+        r.values = {static_cast<double>(i % 97), 0.0, static_cast<double>(i % 97), 0.0, 0.0};
+        r.signature = signature;
+        r.received_at_us = r.updated_at_us;
+        rows.push_back(std::move(r));
+      }
+      p->db->transaction([&](store::Connection& c) {
+        store::meter_readings::insert_many(c, p->db->backend(), rows);
+        std::vector<services::Fact> facts;
+        facts.reserve(rows.size());
+        for (const auto& r : rows) facts.push_back(services::reading_fact(r, account));
+        p->log->append(c, facts);
+      });
+    }
+    p->log->sign_head(std::chrono::seconds(0));
+    std::vector<double> seconds;
+    for (int run = 0; run < runs; ++run) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto report = p->log->verify();
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (!report.ok() || report.leaves != static_cast<std::int64_t>(verify_leaves)) {
+        std::fprintf(stderr, "verify found %zu problems in %lld leaves\n", report.problems.size(),
+                     static_cast<long long>(report.leaves));
+        return 1;
+      }
+      std::printf("run %d: verified %zu leaves in %.1f s\n", run + 1, verify_leaves, seconds.back());
+      std::fflush(stdout);
+    }
+    const std::string n = verify_leaves == 10'000'000 ? "10m" : std::to_string(verify_leaves);
+    bench::report({"integrity.verify_" + n + "." + key, "Integrity",
+                   "flexmarket verify: recompute " + std::to_string(verify_leaves) + " reading leaves from their rows, the tree, and check its signed head, " + label,
+                   "s", seconds, verify_leaves == 10'000'000 ? "<=" : "", verify_leaves == 10'000'000 ? 60.0 : 0.0,
+                   "one snapshot read of log_leaves and meter_readings; one core"});
+    server.stop();
+    serving.join();
+    std::filesystem::remove_all(dir);
+    return 0;
   }
   const std::size_t per_meter = readings / static_cast<std::size_t>(connections);
   std::printf("%zu signed readings per run in batches of %zu, %d meters on their own connections, %s, %d runs\n",
@@ -223,5 +297,6 @@ int main(int argc, char** argv) {
   bench::report(f);
   server.stop();
   serving.join();
+  std::filesystem::remove_all(dir);
   return 0;
 }

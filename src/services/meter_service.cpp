@@ -427,7 +427,7 @@ ReadingsReport MeterService::post_readings(const Principal& who, std::int64_t id
     }
     for (const auto& [reason, n] : rejected_by_reason) store::meter_rejections::add(c, id, reason, n, t);
     if (rows.empty()) return;
-    store::meter_readings::insert_many(c, rows);
+    store::meter_readings::insert_many(c, db_.backend(), rows);
     std::vector<Fact> facts;
     facts.reserve(rows.size());
     for (const auto& r : rows) facts.push_back(reading_fact(r, meter.account_id));

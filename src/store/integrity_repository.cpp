@@ -1,6 +1,8 @@
 #include "store/integrity_repository.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <unordered_map>
 
 namespace flexmarket::store {
 
@@ -148,7 +150,72 @@ std::string remember(Connection& c, std::int64_t meter_id, const std::string& da
 
 namespace meter_readings {
 
-void insert_many(Connection& c, std::vector<MeterReadingRow>& rows) {
+namespace {
+
+// A PostgreSQL text[] literal: every element quoted, quotes and backslashes escaped.
+std::string text_array(const std::vector<MeterReadingRow>& rows, const std::string MeterReadingRow::*field) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char ch : rows[i].*field) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// The k-th value of each row as a float8[] literal (NULL where a kind has fewer values);
+// shortest round-trip digits, so the stored double is the one signed.
+std::string value_array(const std::vector<MeterReadingRow>& rows, std::size_t k) {
+  std::string out = "{";
+  char buf[32];
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ',';
+    if (k >= rows[i].values.size()) {
+      out += "NULL";
+      continue;
+    }
+    const auto r = std::to_chars(buf, buf + sizeof buf, rows[i].values[k]);
+    out.append(buf, r.ptr);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+void insert_many(Connection& c, Backend backend, std::vector<MeterReadingRow>& rows) {
+  if (backend == Backend::postgres && !rows.empty() &&
+      std::all_of(rows.begin(), rows.end(), [&](const auto& m) { return m.meter_id == rows[0].meter_id; })) {
+    // One statement per batch; ids come back with their seq (unique per meter).
+    std::vector<std::int64_t> keys, seqs, kinds, updated, offsets, clusters, received;
+    for (const auto& m : rows) {
+      keys.push_back(m.key_id);
+      seqs.push_back(m.seq);
+      kinds.push_back(m.kind);
+      updated.push_back(m.updated_at_us);
+      offsets.push_back(m.utc_offset);
+      clusters.push_back(m.cluster);
+      received.push_back(m.received_at_us);
+    }
+    const auto result = c.query(
+        "INSERT INTO meter_readings (meter_id, key_id, seq, record_id, channel, kind, field, updated_at, utc_offset, "
+        "cluster, v1, v2, v3, v4, v5, signature, received_at) "
+        "SELECT ?, k, s, r, ch, kd, f, u, o, cl, a, b, d, e, g, sg, rc FROM unnest(?::bigint[], ?::bigint[], ?::text[], "
+        "?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::float8[], ?::float8[], ?::float8[], "
+        "?::float8[], ?::float8[], ?::text[], ?::bigint[]) AS t(k, s, r, ch, kd, f, u, o, cl, a, b, d, e, g, sg, rc) "
+        "RETURNING seq, id",
+        {rows[0].meter_id, int_array(keys), int_array(seqs), text_array(rows, &MeterReadingRow::record_id),
+         text_array(rows, &MeterReadingRow::channel), int_array(kinds), text_array(rows, &MeterReadingRow::field),
+         int_array(updated), int_array(offsets), int_array(clusters), value_array(rows, 0), value_array(rows, 1),
+         value_array(rows, 2), value_array(rows, 3), value_array(rows, 4),
+         text_array(rows, &MeterReadingRow::signature), int_array(received)});
+    std::unordered_map<std::int64_t, std::int64_t> id_of;
+    for (const auto& row : result.rows) id_of.emplace(Row(row).int64(0), Row(row).int64(1));
+    for (auto& m : rows) m.id = id_of.at(m.seq);
+    return;
+  }
   for (auto& m : rows) {
     auto v = [&](std::size_t i) -> Value { return i < m.values.size() ? Value(m.values[i]) : Value(nullptr); };
     m.id = c.query("INSERT INTO meter_readings (meter_id, key_id, seq, record_id, channel, kind, field, updated_at, "

@@ -81,7 +81,7 @@ std::string remember(Connection& c, std::int64_t meter_id, const std::string& da
 
 namespace meter_readings {
 // Inserts rows (ids assigned into them).
-void insert_many(Connection& c, std::vector<MeterReadingRow>& rows);
+void insert_many(Connection& c, Backend backend, std::vector<MeterReadingRow>& rows);
 // The stored signatures of these seqs / record ids of a meter: seq or id -> signature.
 std::vector<std::pair<std::int64_t, std::string>> seqs(Connection& c, std::int64_t meter_id, const std::vector<std::int64_t>& seqs);
 std::vector<std::pair<std::string, std::int64_t>> record_ids(Connection& c, Backend backend, std::int64_t meter_id,
