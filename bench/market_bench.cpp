@@ -34,15 +34,17 @@ using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   bool postgres = false;
+  bool no_log = false;  // without the transparency log: what the log costs a slot
   int n_bids = 100000;
   int runs = bench::runs_from_args(argc, argv, 5);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--postgres") postgres = true;
+    else if (a == "--no-log") no_log = true;
     else if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (a == "--bids" && i + 1 < argc) n_bids = std::atoi(argv[++i]);
     else {
-      std::cerr << "usage: market_bench [--postgres] [--bids N] [--runs R]\n";
+      std::cerr << "usage: market_bench [--postgres] [--no-log] [--bids N] [--runs R]\n";
       return 2;
     }
   }
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   }
   auto p = services::open_platform(cfg);
   store::upgrade(*p->db);
+  if (no_log) p->market->set_log(nullptr);
   auto op = p->users->create_user(nullptr, {"op@example.com", "Operations", {Role::operator_}, "operator-password"});
   services::Principal op_principal{op.user.id, op.user.account_id, op.user.email, "Operations", {Role::operator_}};
   services::MarketInput mi;
@@ -141,13 +144,13 @@ int main(int argc, char** argv) {
     if (report.slots_cleared != 1) ++failures;
   }
   const std::string n = bench::format_number(n_bids);
-  bench::report({"market.bids_inprocess_" + key, "Market",
+  if (!no_log) bench::report({"market.bids_inprocess_" + key, "Market",
                  fmt::format("bid placement over HTTP, {} bids per run from {} httplib client threads in the same process, {}",
                              n, kThreads, backend),
                  "bids/s", place_rate, "", 0, "the clients share the two cores with the server"});
-  bench::report({"market.slot_" + key, "Market",
-                 fmt::format("a full slot of {} bids: gate closure, clearing, bid results, trades and events stored, {}", n,
-                             backend),
+  bench::report({(no_log ? "market.slot_without_log_" : "market.slot_") + key, "Market",
+                 fmt::format("a full slot of {} bids: gate closure, clearing, bid results, trades and events stored{}, {}", n,
+                             no_log ? " (transparency log off, for comparison)" : ", their log leaves appended", backend),
                  "s", slot_s, "<=", 3, fmt::format("{:.0f} trades per slot (median)", bench::median(trade_counts))});
   server.stop();
   serving.join();

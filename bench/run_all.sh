@@ -75,6 +75,7 @@ run() {
     ./bench/bid_bench.sh "$build/flexmarket"
     ./bench/bid_bench.sh "$build/flexmarket" --postgres
     "./$build/market_bench"
+    "./$build/market_bench" --no-log
     "./$build/market_bench" --postgres
   fi
   if wants integrity; then

@@ -48,6 +48,16 @@ MeterReadingRow reading_from(Row r) {
 
 constexpr const char* kLeafColumns = "idx, kind, key1, key2, leaf_hash, created_at";
 
+// The first 16 hex digits of a leaf hash as a signed 64-bit integer (the index key).
+std::int64_t hash_prefix(const std::string& hex) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 16 && i < hex.size(); ++i) {
+    const char ch = hex[i];
+    v = (v << 4) | static_cast<std::uint64_t>(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+  }
+  return static_cast<std::int64_t>(v);
+}
+
 LeafRow leaf_from(Row r) { return {r.int64(0), r.text(1), r.int64(2), r.int64(3), r.text(4), r.int64(5)}; }
 
 constexpr const char* kHeadColumns = "tree_size, root_hash, timestamp_ms, signature, public_key";
@@ -271,12 +281,6 @@ std::vector<std::pair<std::string, std::int64_t>> record_ids(Connection& c, Back
   return out;
 }
 
-std::optional<std::int64_t> leaf_of(Connection& c, std::int64_t reading_id) {
-  auto r = c.query("SELECT idx FROM log_leaves WHERE kind = 'reading' AND key1 = ? AND key2 = 0", {reading_id});
-  if (r.empty()) return std::nullopt;
-  return r[0].int64(0);
-}
-
 std::vector<MeterReadingRow> after(Connection& c, std::int64_t after_id, std::int64_t limit) {
   std::vector<MeterReadingRow> out;
   for (const auto& row :
@@ -324,28 +328,43 @@ std::int64_t next_index(Connection& c, Backend backend) {
 
 void insert_many(Connection& c, Backend backend, const std::vector<LeafRow>& rows) {
   if (backend == Backend::sqlite) {
-    for (const auto& l : rows) {
-      c.query("INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-              {l.idx, l.kind, l.key1, l.key2, l.leaf_hash, l.created_at_us});
+    // 100 rows per statement (700 parameters): one statement per hundred leaves, not per leaf.
+    constexpr std::size_t kRows = 100;
+    std::string full;
+    for (std::size_t from = 0; from < rows.size(); from += kRows) {
+      const std::size_t to = std::min(rows.size(), from + kRows);
+      std::string sql = "INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, hash_prefix, created_at) VALUES ";
+      std::vector<Value> params;
+      params.reserve((to - from) * 7);
+      for (std::size_t i = from; i < to; ++i) {
+        const auto& l = rows[i];
+        sql += i == from ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+        params.insert(params.end(), {Value(l.idx), Value(l.kind), Value(l.key1), Value(l.key2), Value(l.leaf_hash),
+                                     Value(hash_prefix(l.leaf_hash)), Value(l.created_at_us)});
+      }
+      if (to - from == kRows && full.empty()) full = sql;
+      c.query(to - from == kRows ? full : sql, params);
     }
     return;
   }
   constexpr std::size_t kChunk = 20000;
   for (std::size_t from = 0; from < rows.size(); from += kChunk) {
     const std::size_t to = std::min(rows.size(), from + kChunk);
-    std::vector<std::int64_t> idx, k1, k2;
+    std::vector<std::int64_t> idx, k1, k2, prefixes;
     std::string kinds = "{", hashes = "{";
     for (std::size_t i = from; i < to; ++i) {
       idx.push_back(rows[i].idx);
+      prefixes.push_back(hash_prefix(rows[i].leaf_hash));
       k1.push_back(rows[i].key1);
       k2.push_back(rows[i].key2);
       kinds += (i == from ? "" : ",") + rows[i].kind;  // kinds are plain words
       hashes += (i == from ? "" : ",") + rows[i].leaf_hash;
     }
-    c.query("INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, created_at) "
-            "SELECT i, k, a, b, h, ? FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[]) "
-            "AS t(i, k, a, b, h)",
-            {rows[from].created_at_us, int_array(idx), kinds + "}", int_array(k1), int_array(k2), hashes + "}"});
+    c.query("INSERT INTO log_leaves (idx, kind, key1, key2, leaf_hash, hash_prefix, created_at) "
+            "SELECT i, k, a, b, h, p, ? FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) "
+            "AS t(i, k, a, b, h, p)",
+            {rows[from].created_at_us, int_array(idx), kinds + "}", int_array(k1), int_array(k2), hashes + "}",
+             int_array(prefixes)});
   }
 }
 
@@ -360,15 +379,9 @@ std::vector<LeafRow> from(Connection& c, std::int64_t first, std::int64_t limit)
 }
 
 std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash) {
-  auto r = c.query(std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE leaf_hash = ? ORDER BY idx LIMIT 1",
-                   {leaf_hash});
-  if (r.empty()) return std::nullopt;
-  return leaf_from(r[0]);
-}
-
-std::optional<LeafRow> find_row(Connection& c, const std::string& kind, std::int64_t key1, std::int64_t key2) {
-  auto r = c.query(std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE kind = ? AND key1 = ? AND key2 = ?",
-                   {kind, key1, key2});
+  auto r = c.query(std::string("SELECT ") + kLeafColumns +
+                       " FROM log_leaves WHERE hash_prefix = ? AND leaf_hash = ? ORDER BY idx LIMIT 1",
+                   {hash_prefix(leaf_hash), leaf_hash});
   if (r.empty()) return std::nullopt;
   return leaf_from(r[0]);
 }

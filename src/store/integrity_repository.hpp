@@ -86,7 +86,6 @@ void insert_many(Connection& c, Backend backend, std::vector<MeterReadingRow>& r
 std::vector<std::pair<std::int64_t, std::string>> seqs(Connection& c, std::int64_t meter_id, const std::vector<std::int64_t>& seqs);
 std::vector<std::pair<std::string, std::int64_t>> record_ids(Connection& c, Backend backend, std::int64_t meter_id,
                                                              const std::vector<std::string>& ids);
-std::optional<std::int64_t> leaf_of(Connection& c, std::int64_t reading_id);
 // Rows with id > after, in id order, at most limit.
 std::vector<MeterReadingRow> after(Connection& c, std::int64_t after_id, std::int64_t limit);
 std::int64_t count(Connection& c, std::int64_t meter_id);
@@ -105,7 +104,6 @@ void insert_many(Connection& c, Backend backend, const std::vector<LeafRow>& row
 // Leaves idx >= from in order, at most limit.
 std::vector<LeafRow> from(Connection& c, std::int64_t from, std::int64_t limit);
 std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash);
-std::optional<LeafRow> find_row(Connection& c, const std::string& kind, std::int64_t key1, std::int64_t key2);
 std::int64_t count(Connection& c);
 }  // namespace log_leaves
 

@@ -71,15 +71,15 @@ CREATE TABLE meter_rejections (
 -- The transparency log: leaf idx (from 0) names one row of a logged table by kind and key;
 -- leaf_hash (hex) is RFC 9162's hash of that row's canonical encoding when it was logged.
 CREATE TABLE log_leaves (
-  idx BIGINT NOT NULL PRIMARY KEY,
+  idx {{id}},
   kind TEXT NOT NULL,
   key1 BIGINT NOT NULL,
   key2 BIGINT NOT NULL,
   leaf_hash TEXT NOT NULL,
+  hash_prefix BIGINT NOT NULL, -- the hash's first 8 bytes as a signed integer: a small index to find a leaf by hash
   created_at BIGINT NOT NULL
 );
-CREATE INDEX log_leaves_hash ON log_leaves (leaf_hash);
-CREATE INDEX log_leaves_row ON log_leaves (kind, key1, key2);
+CREATE INDEX log_leaves_hash ON log_leaves (hash_prefix);
 
 -- Signed tree heads, the latest per size. root_hash, signature and public_key in base64.
 CREATE TABLE log_tree_heads (
