@@ -174,7 +174,8 @@ MeterRecord parse_record(const json& j) {
     if (!std::isfinite(x) || std::fabs(x) > kMaxValue) {
       throw std::invalid_argument("record." + name + " must be a finite number within ±1e12");
     }
-    r.values.push_back(x);
+    // -0 is 0: a database keeps no sign on zero, and the signed bytes must be what is stored.
+    r.values.push_back(x == 0.0 ? 0.0 : x);
   }
   return r;
 }

@@ -2,6 +2,8 @@
 // it), Ed25519 signatures, sealed boxes, daily channels and the tree head's bytes.
 #include "integrity/records.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,15 @@ TEST(MeterRecords, ParseKeepsTheOffsetAndTheCanonicalValueOrder) {
   json ess = {{"kind", "bems_ess_display"}, {"id", "e"}, {"updated_at", "2026-11-23T00:00:00Z"}, {"cluster", 2}, {"power_display", 3.0}};
   EXPECT_EQ(parse_record(ess).kind, RecordKind::ess);
   EXPECT_EQ(parse_record(ess).cluster, 2);
+}
+
+TEST(MeterRecords, MinusZeroIsZeroSoThatTheStoredRowGivesTheSignedBytes) {
+  json j = demand_record();
+  j["ess"] = -0.0;
+  const auto r = parse_record(j);
+  EXPECT_FALSE(std::signbit(r.values[3]));
+  j["ess"] = 0.0;
+  EXPECT_EQ(signed_message(7, "ch", 1, r), signed_message(7, "ch", 1, parse_record(j)));
 }
 
 TEST(MeterRecords, MalformedRecordsAreRefusedWithAReason) {

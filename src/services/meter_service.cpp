@@ -27,6 +27,11 @@ std::string checked_key(const std::string& public_key, const std::string& field)
   if (!raw || raw->size() != integrity::kPublicKeyBytes) {
     throw invalid_field(field, field + " must be an Ed25519 public key: 32 bytes in base64 (flexmarket meter keygen prints one)");
   }
+  // Not a point of the curve, or one of small order (e.g. all zeros): no signature could
+  // verify under it, or a forged one might.
+  if (crypto_core_ed25519_is_valid_point(raw->data()) != 1) {
+    throw invalid_field(field, field + " is not a valid Ed25519 public key");
+  }
   return public_key;
 }
 

@@ -8,6 +8,7 @@
 // catches up from log_leaves before it answers (other processes append too).
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -115,6 +116,12 @@ class TransparencyLog {
   Clock clock_;
   std::mutex mu_;
   integrity::MerkleLog tree_;
+  // Leaves this process appended, by first index, until catch_up finds them committed (or
+  // not): a clearing's hundred thousand leaves need not be read back to sign its head.
+  // Its own mutex, held only briefly: append runs inside a write transaction and must not
+  // wait for mu_, whose holder may be waiting for a connection.
+  std::mutex pending_mu_;
+  std::map<std::int64_t, std::vector<integrity::Hash>> pending_;
 };
 
 // Checks a signed head: its signature under its public key, over its size, root and time.

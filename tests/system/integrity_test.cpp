@@ -229,8 +229,9 @@ TEST_P(Integrity, RotatedKeysKeepSigningTheirOwnPast) {
   EXPECT_EQ(send(json::array({envelope(demand("new", future, 1.0), 2, channel(future), &next)}))["accepted"], 1);
   const json wrong = send(json::array({envelope(demand("new-old-key", future, 1.0), 3, channel(future))}));
   EXPECT_EQ(wrong["results"][0]["reason"], "bad_signature");
-  // Keys and their history are listed; a bad key is refused.
+  // Keys and their history are listed; a bad key, or one of small order, is refused.
   post(meter_path("/keys"), seller, {{"public_key", "not a key"}}, 422);
+  post(meter_path("/keys"), seller, {{"public_key", integrity::base64(std::vector<std::uint8_t>(32, 0))}}, 422);
   EXPECT_EQ(get(meter_path(), seller)["keys"].size(), 2u);
 }
 
@@ -271,6 +272,11 @@ TEST_P(Integrity, AMeterTokenPostsItsReadingsAndReadsItsChannelOnly) {
 
 TEST_P(Integrity, VerifyNamesEachTamperedRow) {
   send(day_of_readings(10));
+  // -0 is stored as 0, and signed as 0: no false alarm.
+  const Instant noon = day + std::chrono::hours(12);
+  json zero = demand("minus-zero", noon, 0.0);
+  zero["ess"] = -0.0;
+  EXPECT_EQ(send(json::array({envelope(zero, 100, channel(noon))}))["accepted"], 1);
   const std::int64_t trade = trade_in_a_market();
   ASSERT_GT(trade, 0);
   EXPECT_GE(pub("/api/v1/log/tree-head")["tree_size"].get<std::int64_t>(), 14);  // 10 readings, 2 bids, a clearing, a trade
