@@ -21,7 +21,37 @@ const char* type_name(const json& v) {
 }
 }  // namespace
 
+namespace {
+
+// Deeper than any body of ours nests: refused before parsing, which would allocate a
+// value per level (a few megabytes of brackets would cost gigabytes).
+constexpr int kMaxJsonDepth = 64;
+
+bool nests_too_deep(std::string_view s) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char ch : s) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (ch == '\\') escaped = true;
+      else if (ch == '"') in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 json parse_json_object(const httplib::Request& req) {
+  if (nests_too_deep(req.body)) {
+    throw bad_request("invalid_json", "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) throw bad_request("invalid_json", "the request body is not valid JSON");
   if (!body.is_object()) throw bad_request("invalid_json", "the request body must be a JSON object");

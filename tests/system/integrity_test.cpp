@@ -213,7 +213,14 @@ TEST_P(Integrity, EachBadEnvelopeIsRejectedForItsReasonAndTheGoodOnesStand) {
   EXPECT_EQ(get(meter_path(), seller)["rejections"], (json{{"bad_signature", 1}, {"wrong_channel", 1}, {"replayed_seq", 1}, {"replayed_id", 1},
                           {"unknown_key", 1}, {"malformed", 2}, {"revoked_key", 1}}));
 
-  // A body that is not a batch is a 4xx that stores nothing.
+  // A body that is not a batch is a 4xx that stores nothing; so is one nested a million deep.
+  post(meter_path("/readings"), meter_token, {1, 2}, 400);
+  {
+    const std::string deep = "{\"envelopes\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+    auto answer = http->Post(meter_path("/readings"), bearer(meter_token), deep, "application/json");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400) << answer->body;
+  }
   post(meter_path("/readings"), meter_token, {{"envelopes", "no"}}, 422);
   post(meter_path("/readings"), meter_token, {{"envelopes", json::array()}}, 422);
   EXPECT_EQ(stored("SELECT COUNT(*) FROM meter_readings"), 4);
