@@ -1,7 +1,8 @@
 #include "integrity/merkle.hpp"
 
+#include "integrity/records.hpp"
+
 #include <openssl/evp.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <bit>
@@ -50,11 +51,11 @@ Sha256& hasher() {
 // The largest power of two below n (n >= 2): where RFC 9162 splits a tree of n leaves.
 std::uint64_t split(std::uint64_t n) { return std::bit_floor(n - 1); }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+std::optional<Hash> to_hash(const std::optional<Bytes>& bytes) {
+  if (!bytes || bytes->size() != Hash{}.size()) return std::nullopt;
+  Hash out;
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  return out;
 }
 
 }  // namespace
@@ -82,44 +83,17 @@ Hash empty_root() {
   return root;
 }
 
-std::string to_hex(const Hash& hash) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(hash.size() * 2, '\0');
-  for (std::size_t i = 0; i < hash.size(); ++i) {
-    out[2 * i] = digits[hash[i] >> 4];
-    out[2 * i + 1] = digits[hash[i] & 0x0f];
-  }
-  return out;
+// The hash forms of the generic encoders (records.hpp), of exactly 32 bytes.
+std::string to_hex(const Hash& hash) { return hex(hash); }
+
+std::optional<Hash> hash_from_hex(std::string_view text) {
+  return to_hash(text.size() == 64 ? from_hex(text) : std::nullopt);
 }
 
-std::optional<Hash> hash_from_hex(std::string_view hex) {
-  Hash out;
-  if (hex.size() != out.size() * 2) return std::nullopt;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
-  }
-  return out;
-}
+std::string to_base64(const Hash& hash) { return base64(hash); }
 
-std::string to_base64(const Hash& hash) {
-  constexpr int variant = sodium_base64_VARIANT_ORIGINAL;
-  char buf[sodium_base64_ENCODED_LEN(32, variant)];
-  sodium_bin2base64(buf, sizeof buf, hash.data(), hash.size(), variant);
-  return buf;
-}
-
-std::optional<Hash> hash_from_base64(std::string_view base64) {
-  Hash out;
-  std::size_t length = 0;
-  const char* end = nullptr;
-  if (base64.size() != sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL) - 1 ||
-      sodium_base642bin(out.data(), out.size(), base64.data(), base64.size(), nullptr, &length, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      length != out.size() || end != base64.data() + base64.size())
-    return std::nullopt;
-  return out;
+std::optional<Hash> hash_from_base64(std::string_view text) {
+  return to_hash(text.size() == 44 ? from_base64(text) : std::nullopt);
 }
 
 void MerkleLog::Level::push_back(const Hash& hash) {
