@@ -119,7 +119,7 @@ services::MarketInput market_input(const json& b) {
 }
 
 services::NewUser new_user_input(const json& body) {
-  reject_unknown_fields(body, {"email", "account", "roles", "password"});
+  reject_unknown_fields(body, {"email", "account", "roles", "password", "login"});
   services::NewUser u;
   u.email = require_string(body, "email");
   u.account = require_string(body, "account");
@@ -127,6 +127,7 @@ services::NewUser new_user_input(const json& body) {
   if (!roles) throw invalid_field("roles", "field 'roles' is required");
   u.roles = parse_role_list(*roles, "roles");
   u.password = optional_string(body, "password");
+  u.login = optional_string(body, "login");
   return u;
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "api/compat/etp/etp_api.hpp"
 #include "api/http.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -170,29 +171,57 @@ ApiServer::ApiServer(services::Platform& platform)
   hub.max_per_user = cfg.limits.streams_per_user;
   hub.token_check = cfg.server_stream_token_check;
   events_ = std::make_unique<EventHub>(platform_, hub);
+  configure(*server_, &listen_socket_);
+  etp_ = std::make_unique<compat::etp::Surface>(platform_);
+  etp_->register_routes(*server_, "/compat/etp");
+  if (cfg.compat_etp_port != 0) {
+    etp_server_ = std::make_unique<GuardedServer>(cfg.server_request_timeout, cfg.server_max_connections_per_address);
+    configure(*etp_server_, &etp_listen_socket_);
+    etp_->register_routes(*etp_server_, "");
+  }
+
+  register_v1_routes(*this);
+  register_v1_session_routes(*this);
+  register_metrics_routes(*this);
+  register_web_routes(*this);
+  // The sensor data routes' own formats (api/v1_timeseries.cpp checks them too): a reading
+  // as JSON or CSV, an upload in one of the BEMS CSV formats.
+  accept_formats("GET", R"(/api/v1/sensors/(\d+)/data)", {"json", "csv"});
+  accept_formats("POST", R"(/api/v1/sensors/(\d+)/data)", {"generic", "abri_bems", "carlab_bems", "ncku_bems"});
+}
+
+ApiServer::~ApiServer() {
+  if (etp_thread_.joinable()) {
+    etp_server_->stop();
+    etp_thread_.join();
+  }
+}
+
+void ApiServer::configure(GuardedServer& s, int* listen_socket) {
+  const auto& cfg = platform_.config;
   const int threads = cfg.server_threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  server_->set_keep_alive_timeout(cfg.server_keep_alive_timeout.count());
-  server_->set_keep_alive_max_count(100000);
-  server_->set_read_timeout(30, 0);
-  server_->set_write_timeout(30, 0);
-  server_->set_payload_max_length(64 * 1024 * 1024);
-  server_->set_tcp_nodelay(true);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  s.set_keep_alive_timeout(cfg.server_keep_alive_timeout.count());
+  s.set_keep_alive_max_count(100000);
+  s.set_read_timeout(30, 0);
+  s.set_write_timeout(30, 0);
+  s.set_payload_max_length(64 * 1024 * 1024);
+  s.set_tcp_nodelay(true);
   // Every answer is private, per caller, and never meant to be framed or sniffed.
-  server_->set_default_headers({{"X-Content-Type-Options", "nosniff"},
+  s.set_default_headers({{"X-Content-Type-Options", "nosniff"},
                                 {"X-Frame-Options", "DENY"},
                                 {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
                                 {"Referrer-Policy", "no-referrer"},
                                 {"Cache-Control", "no-store"}});
   // Debian's compiled cpp-httplib listens with a backlog of 5, too short for a burst of
   // new connections; keep the listening socket to widen it after bind (see bind()).
-  server_->set_socket_options([this](socket_t sock) {
+  s.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_socket_ = sock;
+    *listen_socket = sock;
   });
 
-  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     t_started = std::chrono::steady_clock::now();
     t_timed = true;
     t_counted = false;
@@ -220,7 +249,7 @@ ApiServer::ApiServer(services::Platform& platform)
   });
 
   // Responses that no handler wrote (unknown path, oversized body, unreadable request).
-  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     // Also called for a route's own 4xx and 5xx, which its route has counted.
     if (!t_counted) {
       unmatched_metrics(req.method).observe(res.status, request_seconds());
@@ -239,7 +268,7 @@ ApiServer::ApiServer(services::Platform& platform)
   // cpp-httplib formats the status line and every header with vsnprintf, one write each;
   // an answer whose body is in hand (all but streamed ones) is serialised here instead,
   // once its headers are final (compression and ranges applied), in one string.
-  server_->set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     ConnectionStream* c = current_connection();
     if (c == nullptr || c->adopted() || res.content_provider_) return;
     const std::string_view reason = reason_phrase(res.status);
@@ -265,7 +294,7 @@ ApiServer::ApiServer(services::Platform& platform)
   });
 
   // Called after every response is written.
-  server_->set_logger([log = cfg.log_requests](const httplib::Request& req, const httplib::Response& res) {
+  s.set_logger([log = cfg.log_requests](const httplib::Request& req, const httplib::Response& res) {
     if (log) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_started).count();
@@ -275,17 +304,7 @@ ApiServer::ApiServer(services::Platform& platform)
     t_counted = false;
   });
 
-  register_v1_routes(*this);
-  register_v1_session_routes(*this);
-  register_metrics_routes(*this);
-  register_web_routes(*this);
-  // The sensor data routes' own formats (api/v1_timeseries.cpp checks them too): a reading
-  // as JSON or CSV, an upload in one of the BEMS CSV formats.
-  accept_formats("GET", R"(/api/v1/sensors/(\d+)/data)", {"json", "csv"});
-  accept_formats("POST", R"(/api/v1/sensors/(\d+)/data)", {"generic", "abri_bems", "carlab_bems", "ncku_bems"});
 }
-
-ApiServer::~ApiServer() = default;
 
 std::string_view to_string(Resource r) {
   switch (r) {
@@ -408,6 +427,14 @@ void ApiServer::accept_formats(const std::string& method, const std::string& pat
 }
 
 int ApiServer::bind(const std::string& host, int port) {
+  if (etp_server_ && etp_port_ == 0) {
+    const int want = platform_.config.compat_etp_port;
+    if (!etp_server_->bind_to_port(host, want)) {
+      throw unavailable("cannot listen on " + host + ":" + std::to_string(want) + " for compat.etp_port (in use, or not an address here)");
+    }
+    if (etp_listen_socket_ >= 0) ::listen(etp_listen_socket_, 4096);
+    etp_port_ = want;
+  }
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     throw unavailable("cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not an address here)");
@@ -418,6 +445,9 @@ int ApiServer::bind(const std::string& host, int port) {
 }
 
 void ApiServer::run() {
+  if (etp_server_ && etp_port_ != 0 && !stop_requested_) {
+    etp_thread_ = std::thread([this] { etp_server_->listen_after_bind(); });
+  }
   if (!stop_requested_) server_->listen_after_bind();
   run_finished_ = true;
 }
@@ -431,6 +461,13 @@ void ApiServer::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   server_->stop();
+  etp_->stop();
+  if (etp_server_) {
+    for (int i = 0; i < 300 && etp_thread_.joinable() && !etp_server_->is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    etp_server_->stop();
+  }
 }
 
 }  // namespace flexmarket::api

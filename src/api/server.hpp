@@ -7,12 +7,17 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <httplib.h>
 
 #include "api/connections.hpp"
 #include "api/event_hub.hpp"
+
+namespace flexmarket::api::compat::etp {
+class Surface;
+}
 #include "services/platform.hpp"
 #include "services/principal.hpp"
 
@@ -107,10 +112,21 @@ class ApiServer {
 
   services::Platform& platform() { return platform_; }
   EventHub& events() { return *events_; }
+  compat::etp::Surface& etp() { return *etp_; }
+  // The port of the trading platform's API (compat.etp_port) once bound; 0 when off.
+  int etp_port() const { return etp_port_; }
 
  private:
+  // Settings, request ids, logging and answer writing shared by both listeners.
+  void configure(GuardedServer& s, int* listen_socket);
+
   services::Platform& platform_;
   std::unique_ptr<GuardedServer> server_;
+  std::unique_ptr<compat::etp::Surface> etp_;
+  std::unique_ptr<GuardedServer> etp_server_;  // compat.etp_port: the ETP routes at the root
+  int etp_listen_socket_ = -1;
+  int etp_port_ = 0;
+  std::thread etp_thread_;
   std::unique_ptr<EventHub> events_;
   std::vector<RouteInfo> routes_;
   int listen_socket_ = -1;

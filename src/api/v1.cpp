@@ -33,6 +33,7 @@ json account_json(const store::AccountRecord& a) {
 json user_json(const store::UserRecord& u) {
   return {{"id", u.id},
           {"email", u.email},
+          {"login", u.login ? json(*u.login) : json(nullptr)},
           {"account", {{"id", u.account_id}, {"name", u.account_name}}},
           {"roles", roles_json(u.roles)},
           {"active", u.active},
@@ -178,11 +179,12 @@ void register_v1_routes(ApiServer& s) {
 
   s.route("PATCH", R"(/api/v1/users/(\d+))", only({Role::admin}, {Resource::user}, {Role::admin}), [&p](RequestContext& c) {
     const json body = parse_json_object(c.req);
-    reject_unknown_fields(body, {"roles", "active", "password"});
+    reject_unknown_fields(body, {"roles", "active", "password", "login"});
     services::UserChanges ch;
     if (auto roles = optional_string_array(body, "roles")) ch.roles = parse_role_list(*roles, "roles");
     ch.active = optional_bool(body, "active");
     ch.password = optional_string(body, "password");
+    ch.login = optional_string(body, "login");
     send_json(c.res, 200, user_json(p.users->update_user(&c.caller(), path_id(c.req), ch)));
   });
 }

@@ -309,6 +309,8 @@ int main(int argc, char** argv) {
   user_create->add_option("--account", account, "the account (organisation) name")->required();
   user_create->add_option("--role", roles, "admin, operator, aggregator, participant or meter; repeatable")->required();
   user_create->add_flag("--password-stdin", password_stdin, "read the password from standard input instead of generating one");
+  std::string login;
+  user_create->add_option("--login", login, "a login name (the trading platform API's account, e.g. ABRI_BEMS)");
   auto* user_password = user_cmd->add_subcommand("password", "set a new generated password (revokes the user's tokens)");
   user_password->add_option("--email", email, "the user's email")->required();
   user_password->add_flag("--password-stdin", password_stdin, "read the password from standard input");
@@ -654,7 +656,8 @@ int main(int argc, char** argv) {
         password = line;
       }
       if (user_create->parsed()) {
-        auto created = p->users->create_user(nullptr, {email, account, parse_role_list(roles, "role"), password});
+        auto created = p->users->create_user(nullptr, {email, account, parse_role_list(roles, "role"), password,
+                                                           login.empty() ? std::nullopt : std::optional<std::string>(login)});
         std::cout << "created user " << created.user.id << " " << created.user.email << " in account '"
                   << created.user.account_name << "'" << (created.account_created ? " (new account)" : "") << "\n";
         if (created.generated_password) std::cout << "password: " << *created.generated_password << "\n";

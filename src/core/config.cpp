@@ -76,6 +76,28 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
            start = comma + 1;
          }
        }},
+      {"compat.etp_port", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_port = to_int(v, k, 0, 65535); }},
+      {"compat.etp_market", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_market = to_int(v, k, 0, 2'000'000'000); }},
+      {"compat.etp_registration", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_registration = to_bool(v, k); }},
+      {"compat.etp_homepage_swap", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_homepage_swap = to_bool(v, k); }},
+      {"compat.etp_secret", [](Config& c, const std::string& v, const std::string&) { c.compat_etp_secret = v; }},
+      {"compat.etp_cors_origins", [](Config& c, const std::string& v, const std::string& k) {
+         c.compat_etp_cors_origins.clear();
+         std::size_t start = 0;
+         while (start <= v.size()) {
+           const std::size_t comma = std::min(v.find(',', start), v.size());
+           std::string o = v.substr(start, comma - start);
+           o.erase(0, o.find_first_not_of(' '));
+           o.erase(o.find_last_not_of(' ') + 1);
+           if (!o.empty()) {
+             if (o.find("://") == std::string::npos || o.find_first_of(" \r\n\t") != std::string::npos) {
+               throw invalid_field(k, k + " lists origins separated by commas, e.g. https://bems.example.org");
+             }
+             c.compat_etp_cors_origins.push_back(o);
+           }
+           start = comma + 1;
+         }
+       }},
       {"server.max_connections_per_address", [](Config& c, const std::string& v, const std::string& k) { c.server_max_connections_per_address = to_int(v, k, 1, 100000); }},
       {"server.stream_token_check", [](Config& c, const std::string& v, const std::string& k) { c.server_stream_token_check = to_duration(v, k); }},
       {"server.metrics_public", [](Config& c, const std::string& v, const std::string& k) { c.server_metrics_public = to_bool(v, k); }},

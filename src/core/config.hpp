@@ -40,6 +40,15 @@ struct Config {
   // 64 hex digits from which the transparency log's signing key, the meters' box key and
   // the channel key derive; default: var/secrets/integrity_secret (created on first run).
   std::string integrity_secret;
+  // The trading platform's own API (api/compat/etp, docs/compat-etp.md), always under
+  // /compat/etp/ on the main port; also at the root paths of etp_port when non-zero.
+  int compat_etp_port = 0;
+  std::int64_t compat_etp_market = 0;  // the market its bids go to; 0: the first market
+  bool compat_etp_registration = false;  // POST /user creates participants
+  std::vector<std::string> compat_etp_cors_origins;  // empty: no cross-origin access
+  std::string compat_etp_secret;  // 64 hex digits; default var/secrets/etp_jws_key
+  bool compat_etp_homepage_swap = false;  // the seed's /homepage price/volume swap
+
   // Failed logins for one email before each further attempt must wait; the wait doubles
   // with every failure up to login_max_delay.
   int auth_login_free_failures = 5;

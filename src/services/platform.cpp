@@ -149,24 +149,25 @@ std::vector<Credentials> seed_demo(Platform& p) {
     const char* email;
     const char* account;
     Role role;
+    const char* login;  // the ETP account name its clients log in with
   };
   // The platform's admin and operator, the three BEMS sites of the energy-trading seed,
   // an aggregator and the grid supplier (the local market's backstop).
   const DemoUser demo[] = {
-      {"admin@flexmarket.local", "flexmarket", Role::admin},
-      {"operator@flexmarket.local", "flexmarket", Role::operator_},
-      {"abri@flexmarket.local", "ABRI_BEMS", Role::participant},
-      {"carlab@flexmarket.local", "Carlab_BEMS", Role::participant},
-      {"ncku@flexmarket.local", "NCKU_BEMS", Role::participant},
-      {"aggregator@flexmarket.local", "flexmarket aggregation", Role::aggregator},
-      {"grid@flexmarket.local", "Tainan Grid Supply", Role::participant},
+      {"admin@flexmarket.local", "flexmarket", Role::admin, "admin"},
+      {"operator@flexmarket.local", "flexmarket", Role::operator_, "operator"},
+      {"abri@flexmarket.local", "ABRI_BEMS", Role::participant, "ABRI_BEMS"},
+      {"carlab@flexmarket.local", "Carlab_BEMS", Role::participant, "Carlab_BEMS"},
+      {"ncku@flexmarket.local", "NCKU_BEMS", Role::participant, "NCKU_BEMS"},
+      {"aggregator@flexmarket.local", "flexmarket aggregation", Role::aggregator, "Aggregator"},
+      {"grid@flexmarket.local", "Tainan Grid Supply", Role::participant, "Tainan_Grid"},
   };
   std::vector<Credentials> created;
   for (const auto& d : demo) {
     try {
       p.users->find_user_by_email(d.email);
     } catch (const Error&) {
-      auto u = p.users->create_user(nullptr, {d.email, d.account, {d.role}, std::nullopt});
+      auto u = p.users->create_user(nullptr, {d.email, d.account, {d.role}, std::nullopt, d.login});
       created.push_back({u.user.email, *u.generated_password});
     }
   }

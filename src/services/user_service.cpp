@@ -76,6 +76,7 @@ CreatedUser UserService::create_user(const Principal* actor, const NewUser& u) {
   if (u.roles.empty()) throw invalid_field("roles", "a user needs at least one role");
   const std::string account_name = check_account_name(u.account);
   if (u.password) check_password_strength(*u.password);
+  if (u.login) check_login_name(*u.login);
 
   CreatedUser out;
   const std::string password = u.password ? *u.password : security::generate_password();
@@ -89,7 +90,15 @@ CreatedUser UserService::create_user(const Principal* actor, const NewUser& u) {
         account = store::accounts::insert(c, account_name, clock_());
         out.account_created = true;
       }
-      return store::users::insert(c, account->id, email, hash, u.roles, clock_());
+      const auto new_id = store::users::insert(c, account->id, email, hash, u.roles, clock_());
+      if (u.login) {
+        try {
+          store::users::set_login(c, new_id, u.login);
+        } catch (const store::UniqueViolation&) {
+          throw conflict("login name '" + *u.login + "' is taken");
+        }
+      }
+      return new_id;
     });
     auto c = db_.acquire();
     out.user = *store::users::find_by_id(*c, id);
@@ -134,6 +143,7 @@ store::UserRecord UserService::update_user(const Principal* actor, std::int64_t 
   get_user(actor, id);
   if (ch.roles && ch.roles->empty()) throw invalid_field("roles", "a user needs at least one role");
   if (ch.password) check_password_strength(*ch.password);
+  if (ch.login && !ch.login->empty()) check_login_name(*ch.login);
   const std::string hash = ch.password ? hash_password_bounded(*ch.password) : std::string();
 
   db_.transaction([&](store::Connection& c) {
@@ -141,6 +151,13 @@ store::UserRecord UserService::update_user(const Principal* actor, std::int64_t 
     const bool had_admin = store::users::any_admin(c);
     if (ch.roles) store::users::set_roles(c, id, *ch.roles);
     if (ch.active) store::users::set_active(c, id, *ch.active);
+    if (ch.login) {
+      try {
+        store::users::set_login(c, id, ch.login->empty() ? std::nullopt : ch.login);
+      } catch (const store::UniqueViolation&) {
+        throw conflict("login name '" + *ch.login + "' is taken");
+      }
+    }
     // Deactivation ends every session for good: reactivating must not revive old tokens.
     if (ch.active && !*ch.active) store::tokens::revoke_all(c, id, t);
     if (ch.password) {
@@ -150,6 +167,31 @@ store::UserRecord UserService::update_user(const Principal* actor, std::int64_t 
     if ((ch.roles || ch.active) && had_admin && !store::users::any_admin(c)) throw conflict("this change would leave the platform without an active admin");
   });
   return get_user(actor, id);
+}
+
+std::optional<store::UserRecord> UserService::find_user_by_login(const std::string& login) {
+  auto c = db_.acquire();
+  auto u = store::users::find_by_login(*c, login);
+  if (!u && login.find('@') != std::string::npos) {
+    try {
+      u = store::users::find_by_email(*c, normalize_email(login));
+    } catch (const Error&) {
+    }
+  }
+  if (!u || !u->active) return std::nullopt;
+  return u;
+}
+
+std::string check_login_name(const std::string& login) {
+  const auto ok = [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+           ch == '-' || ch == '.';
+  };
+  if (login.empty() || login.size() > 80 || !std::all_of(login.begin(), login.end(), ok) || !ok(login[0]) ||
+      login[0] == '.' || login[0] == '-' || login[0] == '_') {
+    throw invalid_field("login", "a login name is 1 to 80 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+  return login;
 }
 
 bool UserService::any_admin() {

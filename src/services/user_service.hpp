@@ -23,6 +23,7 @@ struct NewUser {
   std::string account;  // account name; created if missing and the caller may create accounts
   std::vector<Role> roles;
   std::optional<std::string> password;  // generated when absent
+  std::optional<std::string> login;     // login name (the ETP `account`), unique
 };
 
 struct CreatedUser {
@@ -36,6 +37,8 @@ struct UserChanges {
   std::optional<std::vector<Role>> roles;
   std::optional<bool> active;
   std::optional<std::string> password;
+  // A login name, unique; an empty string removes it.
+  std::optional<std::string> login;
 };
 
 class UserService {
@@ -52,6 +55,8 @@ class UserService {
                                      std::int64_t per_page);
   store::UserRecord get_user(const Principal* actor, std::int64_t id);
   store::UserRecord find_user_by_email(const std::string& email);
+  // The active user with this login name, or with this email; nullopt when none.
+  std::optional<store::UserRecord> find_user_by_login(const std::string& login);
   // A new password revokes the user's tokens. Removing the last active admin is refused (409).
   store::UserRecord update_user(const Principal* actor, std::int64_t id, const UserChanges& changes);
 
@@ -61,6 +66,10 @@ class UserService {
   store::Database& db_;
   Clock clock_;
 };
+
+// Throws 422 (field "login") unless the login name is 1..80 characters of letters, digits
+// and . _ - (the ETP's BEMS names such as ABRI_BEMS), starting with a letter or digit.
+std::string check_login_name(const std::string& login);
 
 // Throws 422 (field "name") unless the account name is 1..100 printable characters.
 std::string check_account_name(const std::string& name);

@@ -5,7 +5,7 @@ namespace flexmarket::store {
 namespace {
 
 constexpr const char* kUserColumns =
-    "u.id, u.account_id, a.name, u.email, u.password_hash, u.roles, u.active, u.password_changed_at, u.created_at";
+    "u.id, u.account_id, a.name, u.email, u.password_hash, u.roles, u.active, u.password_changed_at, u.created_at, u.login";
 
 UserRecord user_from(const Row& r, std::size_t o = 0) {
   UserRecord u;
@@ -18,6 +18,7 @@ UserRecord user_from(const Row& r, std::size_t o = 0) {
   u.active = r.int64(o + 6) != 0;
   u.password_changed_at = from_micros(r.int64(o + 7));
   u.created_at = from_micros(r.int64(o + 8));
+  if (!r.is_null(o + 9)) u.login = r.text(o + 9);
   return u;
 }
 
@@ -83,6 +84,14 @@ std::optional<UserRecord> find_by_email(Connection& c, const std::string& email)
 
 std::optional<UserRecord> find_by_id(Connection& c, std::int64_t id) { return one_user(c, "u.id = ?", id); }
 
+std::optional<UserRecord> find_by_login(Connection& c, const std::string& login) {
+  return one_user(c, "u.login = ?", login);
+}
+
+void set_login(Connection& c, std::int64_t user_id, const std::optional<std::string>& login) {
+  c.query("UPDATE users SET login = ? WHERE id = ?", {login ? Value(*login) : Value(nullptr), user_id});
+}
+
 std::vector<UserRecord> list(Connection& c, std::int64_t account_id, std::int64_t offset, std::int64_t limit) {
   std::vector<UserRecord> out;
   const std::string sql = std::string("SELECT ") + kUserColumns +
@@ -141,7 +150,7 @@ std::optional<TokenRecord> find(Connection& c, const std::string& token_hash) {
   if (auto rv = row.opt_int64(2)) t.revoked_at = from_micros(*rv);
   t.kind = row.text(3);
   t.user = user_from(row, 4);
-  t.meter_id = row.opt_int64(13);
+  t.meter_id = row.opt_int64(14);
   return t;
 }
 

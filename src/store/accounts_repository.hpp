@@ -23,6 +23,7 @@ struct UserRecord {
   std::int64_t account_id = 0;
   std::string account_name;
   std::string email;
+  std::optional<std::string> login;  // unique when set (migration 0016)
   std::string password_hash;
   std::vector<Role> roles;
   bool active = true;
@@ -71,6 +72,9 @@ std::int64_t insert(Connection& c, std::int64_t account_id, const std::string& e
                     const std::string& password_hash, const std::vector<Role>& roles, Instant at);
 std::optional<UserRecord> find_by_email(Connection& c, const std::string& email);
 std::optional<UserRecord> find_by_id(Connection& c, std::int64_t id);
+std::optional<UserRecord> find_by_login(Connection& c, const std::string& login);
+// Throws UniqueViolation if another user has the login name; nullopt removes it.
+void set_login(Connection& c, std::int64_t user_id, const std::optional<std::string>& login);
 // account_id 0 lists every account's users.
 std::vector<UserRecord> list(Connection& c, std::int64_t account_id, std::int64_t offset, std::int64_t limit);
 std::int64_t count(Connection& c, std::int64_t account_id);

@@ -1,0 +1,86 @@
+#pragma once
+// The trading platform's Socket.IO push (ETP §3.16): Engine.IO 4 / Socket.IO 5 over
+// WebSocket (RFC 6455) on the ETP surface's /socket.io/ path. One thread serves every
+// connection, as api/event_hub does for SSE: it speaks the handshake, answers pings,
+// checks each connection's token again every token_check, and, when a slot is settled,
+// emits the `transaction` event to each connection whose account it concerns.
+// Protocol only: what a `transaction` says comes from `payload_for` (api/compat/etp).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "services/platform.hpp"
+#include "services/principal.hpp"
+
+namespace flexmarket::api::compat::etp {
+
+class SocketIoHub {
+ public:
+  struct Settings {
+    int max_connections = 4096;
+    std::chrono::milliseconds tick{250};
+    std::chrono::milliseconds ping_interval{25000};
+    std::chrono::milliseconds ping_timeout{20000};
+    std::chrono::seconds token_check{15};
+    std::size_t max_message = 1 << 20;
+  };
+  // The caller a connection's token names, or nullopt (the connection is then refused
+  // with a Socket.IO CONNECT_ERROR, as the seed refused it).
+  using Authenticate = std::function<std::optional<services::Principal>(const std::string& token)>;
+  // The `transaction` payload (a JSON text) that `who` gets for event `e`, or nullopt.
+  using PayloadFor = std::function<std::optional<std::string>(const services::Principal& who,
+                                                              const store::EventRecord& e)>;
+
+  SocketIoHub(services::Platform& p, Authenticate authenticate, PayloadFor payload_for, Settings s);
+  ~SocketIoHub();
+  SocketIoHub(const SocketIoHub&) = delete;
+  SocketIoHub& operator=(const SocketIoHub&) = delete;
+
+  // The value of Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.
+  static std::string accept_key(const std::string& client_key);
+
+  bool reserve();
+  void release();
+  // Takes over a socket whose 101 answer has been sent; `token` as given in the query.
+  void add(socket_t sock, std::string token);
+  // Sends each connection again the last transaction payload it was sent (POST
+  // /socket_settlement: emits, changes nothing).
+  void replay();
+
+  int open_connections() const { return open_.load(); }
+  void stop();
+
+ private:
+  struct Conn;
+  void run();
+  void on_text(Conn& c, const std::string& packet);
+  void fetch(std::vector<std::unique_ptr<Conn>>& conns);
+  void send_text(Conn& c, const std::string& text);
+  bool flush(Conn& c);
+  void close(Conn& c);
+
+  services::Platform& p_;
+  Authenticate authenticate_;
+  PayloadFor payload_for_;
+  Settings settings_;
+  std::atomic<int> open_{0};
+  std::atomic<bool> replay_{false};
+  std::mutex mu_;
+  int reserved_ = 0;
+  std::vector<std::unique_ptr<Conn>> incoming_;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+  std::int64_t cursor_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace flexmarket::api::compat::etp
