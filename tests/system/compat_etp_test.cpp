@@ -423,14 +423,16 @@ TEST_P(CompatEtp, TheBidSimulatorRunsAgainstIt) {
   EXPECT_EQ(stored("SELECT COUNT(*) FROM bids WHERE status = 'open' AND price_ticks = 400"), 1);
 }
 
-// A Socket.IO client (Debian's python3-socketio over WebSocket) sees its settlement; a bad
-// token is refused.
+// Socket.IO clients (Debian's python3-socketio, over WebSocket and over long-polling) see
+// their settlement; a bad token is refused.
 TEST_P(CompatEtp, SocketIoClientsSeeTheirSettlement) {
   const std::string origin = "http://127.0.0.1:" + std::to_string(server->port());
   const std::string script = std::string(FLEXMARKET_SOURCE_DIR) + "/tests/compat/etp_socketio_client.py";
-  auto refused = run({"/usr/bin/python3", script, "--server", origin, "--path", "compat/etp/socket.io", "--token", "bad",
-                      "--expect", "refused", "--timeout", "20"});
-  EXPECT_EQ(refused.exit_code, 0) << refused.out << refused.err;
+  for (const std::string transports : {"websocket", "polling"}) {
+    auto refused = run({"/usr/bin/python3", script, "--server", origin, "--path", "compat/etp/socket.io", "--token", "bad",
+                        "--transports", transports, "--expect", "refused", "--timeout", "20"});
+    EXPECT_EQ(refused.exit_code, 0) << transports << refused.out << refused.err;
+  }
 
   EXPECT_EQ(bid(seller_bearer, "sell", "2026/11/23 10", "2026/11/23 11", 10, 3).body["message"], "Accept");
   EXPECT_EQ(bid(buyer_bearer, "buy", "2026/11/23 10", "2026/11/23 11", 10, 5).body["message"], "Accept");
@@ -441,26 +443,37 @@ TEST_P(CompatEtp, SocketIoClientsSeeTheirSettlement) {
   post("/api/v1/sensors/" + std::to_string(sensors["NCKU_BEMS"]) + "/data", buyer,
        {{"start", "2026-11-23T10:00:00+08:00"}, {"duration", "PT1H"}, {"values", {40, 40, 40, 40}}, {"unit", "kW"}}, 200);
 
+  // Over WebSocket, and with the libraries' default (long-polling first).
   const std::string dir = make_temp_dir("fm-etp-sio");
-  const std::string out = dir + "/out.txt";
-  Process client({"/usr/bin/python3", script, "--server", origin, "--path", "compat/etp/socket.io", "--token", seller_bearer,
-                  "--expect", "transaction", "--timeout", "120"},
-                 {}, out, dir + "/err.txt");
-  for (int i = 0; i < 600 && read_file(out).find("connected") == std::string::npos && client.running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<std::unique_ptr<Process>> clients;
+  for (const std::string transports : {"websocket", "both"}) {
+    clients.push_back(std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3", script, "--server", origin, "--path", "compat/etp/socket.io", "--token",
+                                 seller_bearer, "--transports", transports, "--expect", "transaction", "--timeout", "120"},
+        std::map<std::string, std::string>{}, dir + "/" + transports + ".out", dir + "/" + transports + ".err"));
   }
-  ASSERT_NE(read_file(out).find("connected"), std::string::npos) << read_file(dir + "/err.txt");
+  for (const std::string transports : {"websocket", "both"}) {
+    const std::string out = dir + "/" + transports + ".out";
+    for (int i = 0; i < 600 && read_file(out).find("connected") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(read_file(out).find("connected"), std::string::npos) << transports << read_file(dir + "/" + transports + ".err");
+  }
   advance("2026-11-23T12:00:00+08:00");
-  EXPECT_EQ(client.wait(), 0) << read_file(out) << read_file(dir + "/err.txt");
-  const std::string text = read_file(out);
-  const auto line = text.substr(text.find('{'));
-  const json payload = json::parse(line.substr(0, line.find('\n')));
-  EXPECT_EQ(payload["date"], "2026/11/23");
-  EXPECT_EQ(payload["time"], "02:00");  // the slot's start in UTC, as the seed sent it
-  ASSERT_EQ(payload["transactions"].size(), 1u) << payload.dump();
-  EXPECT_EQ(payload["transactions"][0]["seller"], "ABRI_BEMS");
-  EXPECT_EQ(payload["transactions"][0]["buyer"], nullptr);  // never the counterparty's name
-  EXPECT_EQ(payload["transactions"][0]["achievement"], 1.0);
+  for (std::size_t k = 0; k < clients.size(); ++k) {
+    const std::string name = k == 0 ? "websocket" : "both";
+    EXPECT_EQ(clients[k]->wait(), 0) << name << read_file(dir + "/" + name + ".out") << read_file(dir + "/" + name + ".err");
+    const std::string text = read_file(dir + "/" + name + ".out");
+    ASSERT_NE(text.find('{'), std::string::npos) << name;
+    const auto line = text.substr(text.find('{'));
+    const json payload = json::parse(line.substr(0, line.find('\n')));
+    EXPECT_EQ(payload["date"], "2026/11/23");
+    EXPECT_EQ(payload["time"], "02:00");  // the slot's start in UTC, as the seed sent it
+    ASSERT_EQ(payload["transactions"].size(), 1u) << payload.dump();
+    EXPECT_EQ(payload["transactions"][0]["seller"], "ABRI_BEMS");
+    EXPECT_EQ(payload["transactions"][0]["buyer"], nullptr);  // never the counterparty's name
+    EXPECT_EQ(payload["transactions"][0]["achievement"], 1.0);
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -956,7 +956,20 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       reply(res, 400, {{"code", code}, {"message", message}});
     };
     if (req.get_param_value("EIO") != "4") return engine_error(5, "Unsupported protocol version");
-    if (req.get_param_value("transport") != "websocket") return engine_error(0, "Transport unknown");
+    const std::string transport = req.get_param_value("transport");
+    if (transport == "polling") {
+      const std::string sid = req.get_param_value("sid");
+      std::optional<std::string> packets = sid.empty() ? hub_->poll_open(req.get_param_value("token")) : hub_->poll_get(sid);
+      if (!packets && sid.empty()) {
+        res.set_header("Retry-After", "5");
+        return reply(res, 503, {{"code", 3}, {"message", "too many open connections"}});
+      }
+      if (!packets) return engine_error(1, "Session ID unknown");
+      res.status = 200;
+      res.set_content(*packets, "text/plain; charset=UTF-8");
+      return;
+    }
+    if (transport != "websocket") return engine_error(0, "Transport unknown");
     std::string upgrade = req.get_header_value("Upgrade");
     std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(), [](unsigned char ch) { return std::tolower(ch); });
     const std::string key = req.get_header_value("Sec-WebSocket-Key");
@@ -979,6 +992,19 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     }
     conn->adopt([hub = hub_.get(), token = req.get_param_value("token")](socket_t sock) { hub->add(sock, token); });
     res.status = 101;
+  });
+  // The long-polling transport's client packets.
+  server.Post(P + R"(/socket\.io/?)", [this, cors](const httplib::Request& req, httplib::Response& res) {
+    cors(req, res);
+    if (req.get_param_value("EIO") != "4" || req.get_param_value("transport") != "polling") {
+      return reply(res, 400, {{"code", 0}, {"message", "Transport unknown"}});
+    }
+    if (req.body.size() > 1'000'000) return reply(res, 413, {{"code", 3}, {"message", "Bad request"}});
+    if (!hub_->poll_post(req.get_param_value("sid"), req.body)) {
+      return reply(res, 400, {{"code", 1}, {"message", "Session ID unknown"}});
+    }
+    res.status = 200;
+    res.set_content("ok", "text/html; charset=UTF-8");
   });
 }
 

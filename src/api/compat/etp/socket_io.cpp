@@ -52,6 +52,9 @@ std::string frame(std::uint8_t opcode, std::string_view payload) {
 }  // namespace
 
 struct SocketIoHub::Conn {
+  bool polling = false;
+  std::vector<std::string> queue;  // polling: packets the next GET takes
+  steady::time_point last_seen;    // polling: the client's last request
   socket_t sock = -1;
   std::string token;
   std::optional<services::Principal> who;  // once its Socket.IO CONNECT was accepted
@@ -92,6 +95,12 @@ void SocketIoHub::stop() {
   const char w = 's';
   [[maybe_unused]] auto n = ::write(wake_[1], &w, 1);
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard poll_lock(poll_mu_);
+    open_ -= static_cast<int>(polls_.size());
+    polls_.clear();
+    poll_cv_.notify_all();
+  }
   std::lock_guard lock(mu_);
   for (auto& c : incoming_) {
     ::close(c->sock);
@@ -141,7 +150,114 @@ void SocketIoHub::replay() {
   [[maybe_unused]] auto n = ::write(wake_[1], &w, 1);
 }
 
-void SocketIoHub::send_text(Conn& c, const std::string& text) { c.out += frame(0x1, text); }
+void SocketIoHub::send_text(Conn& c, const std::string& text) {
+  if (c.polling) c.queue.push_back(text);
+  else c.out += frame(0x1, text);
+}
+
+void SocketIoHub::ensure_thread() {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+}
+
+std::optional<std::string> SocketIoHub::poll_open(std::string token) {
+  if (!reserve()) return std::nullopt;
+  auto c = std::make_unique<Conn>();
+  c->polling = true;
+  c->token = std::move(token);
+  c->last_ping = c->last_token_check = c->last_seen = steady::now();
+  const std::string sid = random_sid();
+  const json open = {{"sid", sid},
+                     {"upgrades", json::array()},
+                     {"pingInterval", settings_.ping_interval.count()},
+                     {"pingTimeout", settings_.ping_timeout.count()},
+                     {"maxPayload", settings_.max_message}};
+  {
+    std::lock_guard lock(poll_mu_);
+    polls_.emplace(sid, std::move(c));
+  }
+  open_++;
+  ensure_thread();
+  return "0" + open.dump();
+}
+
+bool SocketIoHub::poll_post(const std::string& sid, const std::string& body) {
+  std::lock_guard lock(poll_mu_);
+  auto it = polls_.find(sid);
+  if (it == polls_.end()) return false;
+  Conn& c = *it->second;
+  c.last_seen = steady::now();
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    const std::size_t end = std::min(body.find('\x1e', start), body.size());
+    if (end > start) on_text(c, body.substr(start, end - start));
+    start = end + 1;
+  }
+  poll_cv_.notify_all();
+  return true;
+}
+
+std::optional<std::string> SocketIoHub::poll_get(const std::string& sid) {
+  std::unique_lock lock(poll_mu_);
+  auto it = polls_.find(sid);
+  if (it == polls_.end()) return std::nullopt;
+  it->second->last_seen = steady::now();
+  poll_cv_.wait_for(lock, settings_.ping_interval, [&] {
+    auto found = polls_.find(sid);
+    return stopping_ || found == polls_.end() || !found->second->queue.empty();
+  });
+  it = polls_.find(sid);
+  if (it == polls_.end()) return std::nullopt;
+  Conn& c = *it->second;
+  c.last_seen = steady::now();
+  if (c.queue.empty()) return std::string("6");  // noop: the client polls again
+  // At most 16 packets per answer: python-socketio refuses more.
+  const std::size_t n = std::min<std::size_t>(c.queue.size(), 16);
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += (i == 0 ? "" : "\x1e") + c.queue[i];
+  c.queue.erase(c.queue.begin(), c.queue.begin() + static_cast<std::ptrdiff_t>(n));
+  if (c.closing && c.queue.empty()) {
+    polls_.erase(it);
+    open_--;
+    release();
+  }
+  return out;
+}
+
+void SocketIoHub::tend_polls(steady::time_point now) {
+  bool queued = false;
+  for (auto it = polls_.begin(); it != polls_.end();) {
+    Conn& c = *it->second;
+    const auto limit = settings_.ping_interval + settings_.ping_timeout;
+    if ((c.awaiting_pong && now - c.last_ping >= limit) || now - c.last_seen >= limit + settings_.ping_interval) {
+      it = polls_.erase(it);  // the client is gone
+      open_--;
+      release();
+      continue;
+    }
+    if (!c.closing && !c.awaiting_pong && now - c.last_ping >= settings_.ping_interval) {
+      send_text(c, "2");
+      c.awaiting_pong = true;
+      c.last_ping = now;
+      queued = true;
+    }
+    if (!c.closing && c.who && now - c.last_token_check >= settings_.token_check) {
+      c.last_token_check = now;
+      bool valid = true;
+      try {
+        valid = authenticate_(c.token).has_value();
+      } catch (const std::exception&) {
+      }
+      if (!valid) {
+        send_text(c, "41");
+        c.closing = true;
+        queued = true;
+      }
+    }
+    ++it;
+  }
+  if (queued) poll_cv_.notify_all();
+}
 
 void SocketIoHub::close(Conn& c) {
   ::shutdown(c.sock, SHUT_RDWR);
@@ -213,8 +329,11 @@ void SocketIoHub::fetch(std::vector<std::unique_ptr<Conn>>& conns) {
     std::string slot;
     const auto pj = json::parse(e.payload, nullptr, false);
     if (pj.is_object()) slot = std::to_string(e.market_id.value_or(0)) + "/" + pj.value("slot_start", "");
-    for (auto& c : conns) {
-      if (!c->who || c->sock < 0) continue;
+    std::vector<Conn*> all;
+    for (auto& c : conns) all.push_back(c.get());
+    for (auto& [sid, c] : polls_) all.push_back(c.get());
+    for (Conn* c : all) {
+      if (!c->who || (!c->polling && c->sock < 0)) continue;
       const bool own = *e.account_id == c->who->account_id;
       // Operators see every settlement of the slot once.
       if (!own && !(c->who->sees_all_accounts() && slot != c->last_slot)) continue;
@@ -311,9 +430,15 @@ void SocketIoHub::run() {
     if (now - last_fetch >= settings_.tick) {
       last_fetch = now;
       try {
+        std::lock_guard poll_lock(poll_mu_);
         fetch(conns);
+        poll_cv_.notify_all();
       } catch (const std::exception& e) {
         log_warn("socket.io: cannot read new events", {{"error", e.what()}});
+      }
+      {
+        std::lock_guard poll_lock(poll_mu_);
+        tend_polls(now);
       }
       for (auto& c : conns) {
         if (c->sock < 0 || c->closing) continue;
@@ -347,6 +472,11 @@ void SocketIoHub::run() {
           send_text(*c, "42" + json::array({"transaction", c->last_payload}).dump());
         }
       }
+      std::lock_guard poll_lock(poll_mu_);
+      for (auto& [sid, c] : polls_) {
+        if (c->who && !c->last_payload.empty()) send_text(*c, "42" + json::array({"transaction", c->last_payload}).dump());
+      }
+      poll_cv_.notify_all();
     }
     for (auto& c : conns) {
       if (c->sock < 0) continue;

@@ -1,11 +1,14 @@
 #pragma once
 // The trading platform's Socket.IO push (ETP §3.16): Engine.IO 4 / Socket.IO 5 over
-// WebSocket (RFC 6455) on the ETP surface's /socket.io/ path. One thread serves every
-// connection, as api/event_hub does for SSE: it speaks the handshake, answers pings,
+// WebSocket (RFC 6455) or long-polling (the transport the libraries start with by
+// default) on the ETP surface's /socket.io/ path. One thread serves every connection, as
+// api/event_hub does for SSE: it speaks the handshake, answers pings,
 // checks each connection's token again every token_check, and, when a slot is settled,
 // emits the `transaction` event to each connection whose account it concerns.
 // Protocol only: what a `transaction` says comes from `payload_for` (api/compat/etp).
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -56,6 +59,14 @@ class SocketIoHub {
   // /socket_settlement: emits, changes nothing).
   void replay();
 
+  // Engine.IO's long-polling transport. poll_open: the OPEN packet of a new session
+  // (nullopt when the hub is full); poll_post: the client's packets ('\x1e'-separated);
+  // poll_get: waits up to ping_interval for packets to send. False or nullopt: no such
+  // session (never opened, closed, or timed out).
+  std::optional<std::string> poll_open(std::string token);
+  bool poll_post(const std::string& sid, const std::string& body);
+  std::optional<std::string> poll_get(const std::string& sid);
+
   int open_connections() const { return open_.load(); }
   void stop();
 
@@ -65,6 +76,9 @@ class SocketIoHub {
   void on_text(Conn& c, const std::string& packet);
   void fetch(std::vector<std::unique_ptr<Conn>>& conns);
   void send_text(Conn& c, const std::string& text);
+  void ensure_thread();
+  // Pings, token checks and timeouts of the polling sessions (poll_mu_ held).
+  void tend_polls(std::chrono::steady_clock::time_point now);
   bool flush(Conn& c);
   void close(Conn& c);
 
@@ -81,6 +95,9 @@ class SocketIoHub {
   std::atomic<bool> stopping_{false};
   std::int64_t cursor_ = -1;
   std::thread thread_;
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  std::map<std::string, std::unique_ptr<Conn>> polls_;
 };
 
 }  // namespace flexmarket::api::compat::etp
