@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "integrity/records.hpp"
 #include "store/database.hpp"
 #include "support/fixture.hpp"
 
@@ -365,6 +366,32 @@ TEST_P(CompatEtp, DemandResponseOffersAcceptanceAndResults) {
   EXPECT_EQ(a.body[0]["end_time"], "2026-11-24 20:00:00");
   a = etp("GET", "/DR_result?start_date=2026-11-24&end_date=2026-11-24", agg);
   EXPECT_EQ(a.body[0]["counterpart_name"], "ABRI_BEMS");
+}
+
+// AMIs are meters: /amis lists the caller's, /address answers a meter's token with its
+// channel of the day (UTC), the same one the meter API gives.
+TEST_P(CompatEtp, AmisAreMetersAndAddressIsTheirDailyChannel) {
+  const auto site = get("/api/v1/assets?per_page=10", seller)["items"][0]["id"].get<std::int64_t>();
+  const auto key = integrity::generate_signing_key();
+  const json m = post("/api/v1/meters", seller,
+                      {{"name", "main meter"}, {"site_asset_id", site}, {"public_key", integrity::base64(key.public_key)}});
+  const auto meter = m["id"].get<std::int64_t>();
+  const std::string meter_token = m["token"].get<std::string>();
+  auto a = etp("GET", "/amis", seller_bearer);
+  ASSERT_EQ(a.body.size(), 1u) << a.text;
+  EXPECT_EQ(a.body[0]["id"], std::to_string(meter));
+  EXPECT_EQ(a.body[0]["name"], "main meter");
+  EXPECT_EQ(etp("GET", "/amis", buyer_bearer).body, json::array());
+  const auto today = date::year_month_day(date::floor<date::days>(std::chrono::system_clock::now()));
+  const auto channel = get("/api/v1/meters/" + std::to_string(meter) + "/channel?date=" + date::format("%F", today),
+                           meter_token)["channel"];
+  a = etp("GET", "/address", meter_token);
+  EXPECT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body, json({{"address", channel}}));
+  // A participant's own bearer is not a meter's.
+  EXPECT_EQ(etp("GET", "/address", seller).status, 401);
+  // The meter's token reaches nothing else of the surface.
+  EXPECT_EQ(etp("GET", "/bidstatus", meter_token).status, 401);
 }
 
 TEST_P(CompatEtp, RegistrationIsClosedUnlessTheOperatorOpensIt) {
