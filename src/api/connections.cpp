@@ -217,7 +217,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     bool closed = false;
     ret = process_request(strm, count == 1, closed, nullptr);
     if (!strm.adopted() && !strm.flush()) ret = false;
-    if (strm.adopted() || !ret || closed) break;
+    if (strm.adopted() || !ret || closed || strm.closing()) break;
   }
   t_connection = nullptr;
   release_slot(ip);

@@ -66,6 +66,10 @@ class ConnectionStream final : public httplib::Stream {
   // be sent); after mark_answered(), what cpp-httplib writes for this request is discarded.
   std::string& answer_buffer() { return out_; }
   void mark_answered() { answered_ = true; }
+  // Ends the connection once this request is answered (a request whose framing was
+  // ambiguous: what follows it on the connection cannot be trusted to be a request).
+  void close_after() { close_after_ = true; }
+  bool closing() const { return close_after_; }
   bool has_buffered_input() const { return buf_off_ < buf_len_; }
 
   // Writes bytes straight to the client (blocking up to the write timeout), for a
@@ -80,6 +84,7 @@ class ConnectionStream final : public httplib::Stream {
   void hand_over() { owner_(sock_); }
 
  private:
+  bool close_after_ = false;
   // Waits for `events` up to the read/write timeout (and, for reads, the deadline).
   bool wait(short events, time_t timeout_sec, bool bounded_by_deadline) const;
   bool send_all(std::string_view bytes);

@@ -245,6 +245,20 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
     const std::string given = req.get_header_value("X-Request-Id");
     t_request_id = acceptable_request_id(given) ? given : new_request_id();
     res.set_header("X-Request-Id", t_request_id);
+    // A body's length given twice, or both as Content-Length and Transfer-Encoding, or
+    // a coding other than chunked: a proxy in front may have framed it otherwise, and
+    // what follows on the connection may be a smuggled request. Refuse and hang up.
+    const auto lengths = req.get_header_value_count("Content-Length");
+    const auto codings = req.get_header_value_count("Transfer-Encoding");
+    std::string coding = codings == 1 ? req.get_header_value("Transfer-Encoding") : std::string();
+    std::transform(coding.begin(), coding.end(), coding.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (lengths > 1 || codings > 1 || (codings == 1 && (lengths > 0 || coding != "chunked"))) {
+      if (ConnectionStream* c = current_connection()) c->close_after();
+      res.set_header("Connection", "close");
+      send_error(res, 400, "ambiguous_framing",
+                 "give a body's length once: one Content-Length, or Transfer-Encoding: chunked alone");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 

@@ -636,6 +636,35 @@ TEST_P(HostileJobs, StoppingTheServerGivesTheRunningJobBack) {
 
 // A second probe (this session's own): numbers that would crash the solver, wrap money or
 // print inf; integers beyond int64; nonsense sensors, dates and field combinations.
+// Request smuggling: a body framed two ways is refused and the connection ends, so nothing
+// after it is read as a request.
+TEST_P(Hostile, AmbiguousFramingIsRefusedAndTheConnectionEnds) {
+  const std::vector<std::string> framings = {
+      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+      "Content-Length: 5\r\nContent-Length: 0\r\n",
+      "Transfer-Encoding: gzip, chunked\r\n",
+  };
+  for (const auto& framing : framings) {
+    RawConnection c(server->port());
+    ASSERT_TRUE(c.connected());
+    c.send("POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing +
+           "\r\n0\r\n\r\nGET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string got = c.read_until("never", 3000);
+    EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << framing << got;
+    EXPECT_NE(got.find("ambiguous_framing"), std::string::npos) << got;
+    // One answer only: the smuggled GET was never read as a request.
+    EXPECT_EQ(got.find("HTTP/1.1", 1), std::string::npos) << framing << got;
+    EXPECT_TRUE(c.closed()) << framing;
+  }
+  // A plain chunked body is fine.
+  RawConnection ok(server->port());
+  ok.send("POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  const std::string got = ok.read_until("\r\n\r\n", 3000);
+  EXPECT_EQ(got.find("ambiguous_framing"), std::string::npos) << got;
+  EXPECT_EQ(got.rfind("HTTP/1.1 4", 0), 0u) << got;
+}
+
 TEST_P(Hostile, SecondProbeFindingsAreRefused) {
   const std::string data = "/api/v1/sensors/" + std::to_string(seller_meter) + "/data";
   // Readings beyond ±1e12 would overflow settlement sums and print inf.
