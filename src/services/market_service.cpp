@@ -691,34 +691,47 @@ Page<store::DrOfferRecord> MarketService::dr_offers(const Principal& who, std::i
 }
 
 store::DrOfferRecord MarketService::accept_reduction(const Principal& who, std::int64_t offer_id, Instant ws, Instant we) {
+  auto accepted = accept_reductions(who, {offer_id}, ws, we, false);
+  return accepted.front();
+}
+
+std::vector<store::DrOfferRecord> MarketService::accept_reductions(const Principal& who, const std::vector<std::int64_t>& ids,
+                                                                   Instant ws, Instant we, bool skip_unavailable) {
   require_any_role(who, {Role::aggregator}, "accepting a load reduction");
   const Instant t = now();
   return db_.transaction([&](store::Connection& c) {
-    auto o = store::dr_offers::find(c, offer_id);
-    if (!o) throw not_found("no demand-response offer with id " + std::to_string(offer_id));
-    if (o->status != "offered") throw conflict("this offer is " + o->status + ", not open for acceptance");
-    if (we <= ws) throw invalid_field("window_end", "window_end must be after window_start");
-    if (ws < o->day_start || we > o->day_end) throw invalid_field("window_start", "the window must lie inside the offer's day");
-    if (ws <= t) throw invalid_field("window_start", "the window must start in the future");
-    // Measured over whole slots: a window off the slot grid would be widened silently.
-    const auto m = store::markets::find(c, o->market_id);
-    if (m) {
-      const std::string grid = " must be on the market's " + timeseries::format_duration(m->slot_length) + " slot boundaries";
-      if (timeseries::floor_to(ws, m->slot_length) != ws) throw invalid_field("window_start", "window_start" + grid);
-      if (timeseries::floor_to(we, m->slot_length) != we) throw invalid_field("window_end", "window_end" + grid);
+    std::vector<store::DrOfferRecord> accepted;
+    for (const auto offer_id : ids) {
+      auto o = store::dr_offers::find(c, offer_id);
+      if (!o || o->status != "offered") {
+        if (skip_unavailable) continue;
+        if (!o) throw not_found("no demand-response offer with id " + std::to_string(offer_id));
+        throw conflict("this offer is " + o->status + ", not open for acceptance");
+      }
+      if (we <= ws) throw invalid_field("window_end", "window_end must be after window_start");
+      if (ws < o->day_start || we > o->day_end) throw invalid_field("window_start", "the window must lie inside the offer's day");
+      if (ws <= t) throw invalid_field("window_start", "the window must start in the future");
+      // Measured over whole slots: a window off the slot grid would be widened silently.
+      const auto m = store::markets::find(c, o->market_id);
+      if (m) {
+        const std::string grid = " must be on the market's " + timeseries::format_duration(m->slot_length) + " slot boundaries";
+        if (timeseries::floor_to(ws, m->slot_length) != ws) throw invalid_field("window_start", "window_start" + grid);
+        if (timeseries::floor_to(we, m->slot_length) != we) throw invalid_field("window_end", "window_end" + grid);
+      }
+      o->status = "accepted";
+      o->aggregator_account_id = who.account_id;
+      o->window_start = ws;
+      o->window_end = we;
+      o->updated_at = t;
+      store::dr_offers::update(c, *o);
+      if (log_) log_->append(c, {dr_acceptance_fact(*o)});
+      const std::string payload =
+          event_payload(o->market_id, ws, {{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}});
+      store::events::append(c, "dr_accepted", o->market_id, o->account_id, payload, t);
+      store::events::append(c, "dr_accepted", o->market_id, who.account_id, payload, t);
+      accepted.push_back(*o);
     }
-    o->status = "accepted";
-    o->aggregator_account_id = who.account_id;
-    o->window_start = ws;
-    o->window_end = we;
-    o->updated_at = t;
-    store::dr_offers::update(c, *o);
-    if (log_) log_->append(c, {dr_acceptance_fact(*o)});
-    const std::string payload =
-        event_payload(o->market_id, ws, {{"offer_id", o->id}, {"window_start", format_iso8601(ws)}, {"window_end", format_iso8601(we)}});
-    store::events::append(c, "dr_accepted", o->market_id, o->account_id, payload, t);
-    store::events::append(c, "dr_accepted", o->market_id, who.account_id, payload, t);
-    return *o;
+    return accepted;
   });
 }
 

@@ -209,6 +209,10 @@ class MarketService {
                                        std::int64_t per_page);
   store::DrOfferRecord accept_reduction(const Principal& who, std::int64_t offer_id, Instant window_start,
                                         Instant window_end);
+  // Accepts several offers for one window, all or none; with skip_unavailable, offers that
+  // do not exist or are no longer open are passed over (ETP §4.10's "result IS NULL").
+  std::vector<store::DrOfferRecord> accept_reductions(const Principal& who, const std::vector<std::int64_t>& ids,
+                                                      Instant window_start, Instant window_end, bool skip_unavailable);
 
   // Everything due at `now`: gate closures with clearing, status changes, settlement and
   // corrections. Safe to call from several servers at once.

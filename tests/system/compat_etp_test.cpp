@@ -438,6 +438,128 @@ TEST_P(CompatEtp, BadInputIsRefusedInTheSeedsShapesAndChangesNothing) {
   EXPECT_EQ(stored("SELECT COUNT(*) FROM bids"), before);
 }
 
+// What a probe of the surface found, each refused without a change.
+TEST_P(CompatEtp, ProbeFindingsChangeNothing) {
+  // A move that is refused leaves the bid where it was.
+  EXPECT_EQ(bid(seller_bearer, "sell", "2026/11/23 10", "2026/11/23 11", 10, 3).body["message"], "Accept");
+  const auto id = etp("GET", "/bidsubmit?per_page=10&page=1&bid_type=sell", seller_bearer).body["data"][0]["id"];
+  for (const json& move : {json{{"start_time", "2026/11/23 12"}, {"end_time", "2026/11/23 13"}, {"value", 0}},
+                           json{{"start_time", "1970/01/01 00"}, {"end_time", "1970/01/01 01"}, {"value", 5}}}) {
+    json b = {{"id", id}, {"bid_type", "buy"}, {"price", 4}};
+    b.update(move);
+    EXPECT_EQ(etp("PUT", "/bidsubmit", seller_bearer, b).body["message"], "Reject") << move.dump();
+  }
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM bids WHERE status = 'open'"), 1);
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM bids"), 1);
+  // A move that is accepted: a new bid in the new slot, the old one cancelled.
+  auto a = etp("PUT", "/bidsubmit", seller_bearer,
+               {{"id", id}, {"bid_type", "sell"}, {"start_time", "2026/11/23 12"}, {"end_time", "2026/11/23 13"},
+                {"value", 5}, {"price", 4}});
+  EXPECT_EQ(a.body["message"], "Accept");
+  a = etp("GET", "/bidsubmit?per_page=10&page=1&bid_type=sell", seller_bearer);
+  ASSERT_EQ(a.body["totalCount"], 1);
+  EXPECT_EQ(a.body["data"][0]["start_time"], "2026/11/23 12");
+  // Refusals speak this API's field names.
+  a = bid(seller_bearer, "sell", "2026/11/23 14", "2026/11/23 15", 0, 3);
+  EXPECT_NE(a.body["description"].get<std::string>().find("value"), std::string::npos) << a.text;
+  EXPECT_EQ(a.body["description"].get<std::string>().find("volume_kwh"), std::string::npos) << a.text;
+  // Numbers as Python's float() reads them: no hex.
+  a = etp("POST", "/bidsubmit", seller_bearer,
+          {{"bid_type", "sell"}, {"start_time", "2026/11/23 14"}, {"end_time", "2026/11/23 15"}, {"value", "0x10"}, {"price", " 3 "}});
+  EXPECT_EQ(a.status, 400) << a.text;
+  // Form arguments, as reqparse took them.
+  auto r = http->Post(kEtp + "/bidsubmit", bearer(seller_bearer),
+                      "bid_type=sell&start_time=2026%2F11%2F23%2014&end_time=2026%2F11%2F23%2015&value=2&price=3",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(json::parse(r->body)["message"], "Accept") << r->body;
+  // Repeated slashes and trailing slashes, as Werkzeug matched them; other methods: 405.
+  r = http->Post(kEtp + "//login/", json{{"account", "NCKU_BEMS"}, {"password", buyer_pw}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = http->Patch(kEtp + "/bidsubmit", bearer(seller_bearer), "{}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(json::parse(r->body), json({{"message", "The method is not allowed for the requested URL."}}));
+  // Lower-case scheme.
+  r = http->Get(kEtp + "/user", {{"Authorization", "bearer " + seller_bearer}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // An unknown login name is throttled like a known one.
+  int throttled = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto t = etp("POST", "/login", "", {{"account", "NO_SUCH_BEMS"}, {"password", "wrong-password-1"}});
+    if (t.status == 429) ++throttled;
+    else EXPECT_EQ(t.status, 401);
+  }
+  EXPECT_GT(throttled, 0);
+  // DR_result with its range reversed: nothing, as the seed answered.
+  EXPECT_EQ(etp("GET", "/DR_result?start_date=2026-11-30&end_date=2026-11-24", seller_bearer).body, json::array());
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM bids WHERE status = 'open'"), 2);
+}
+
+TEST_P(CompatEtp, AnAggregatorAcceptsAllOrNothing) {
+  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
+  auto r = http->Patch("/api/v1/users/" + std::to_string(agg_id), bearer(admin), json{{"login", "Aggregator"}}.dump(),
+                       "application/json");
+  ASSERT_TRUE(r && r->status == 200);
+  const std::string agg = etp_login("Aggregator", agg_pw);
+  EXPECT_EQ(etp("POST", "/DR_bid", seller_bearer, {{"volume", 5}, {"price", 2}}).body, "ok");
+  EXPECT_EQ(etp("POST", "/DR_bid", buyer_bearer, {{"volume", 3}, {"price", 2}}).body, "ok");
+  auto offers = etp("GET", "/DR_bid?date=2026-11-24", agg).body;
+  ASSERT_EQ(offers.size(), 2u);
+  const std::string first = offers[0]["uuid"], second = offers[1]["uuid"];
+  EXPECT_EQ(etp("POST", "/DR_bid", agg,
+                {{"start_time", "2026-11-24 18:00:00"}, {"end_time", "2026-11-24 19:00:00"}, {"uuid", {first}}}).body,
+            "ok");
+  // The first is taken; a window the second cannot have refuses both, changing nothing.
+  auto a = etp("POST", "/DR_bid", agg,
+               {{"start_time", "2026-11-24 18:00:00"}, {"end_time", "2026-11-24 18:30:00"}, {"uuid", {first, second}}});
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM dr_offers WHERE status = 'accepted'"), 1);
+  // The first is passed over, the second accepted.
+  a = etp("POST", "/DR_bid", agg,
+          {{"start_time", "2026-11-24 19:00:00"}, {"end_time", "2026-11-24 20:00:00"}, {"uuid", {first, second}}});
+  EXPECT_EQ(a.body, "ok") << a.text;
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM dr_offers WHERE status = 'accepted'"), 2);
+  a = etp("GET", "/DR_result?uuid=" + first, seller_bearer);
+  EXPECT_EQ(a.body[0]["start_time"], "2026-11-24 18:00:00");
+}
+
+// The Socket.IO endpoint's own limits: a polling client that only sends is dropped; tokens
+// naming nobody cannot take the places of real clients.
+TEST_P(CompatEtp, SocketIoSessionsAreBounded) {
+  const std::string path = kEtp + "/socket.io/?EIO=4&transport=polling";
+  auto r = http->Get(path + "&token=nobody");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const std::string sid = json::parse(r->body.substr(1))["sid"];
+  std::string pings;
+  for (int i = 0; i < 400; ++i) pings += (i ? "\x1e" : "") + std::string("2");
+  r = http->Post(path + "&sid=" + sid, pings, "text/plain");
+  ASSERT_TRUE(r);
+  r = http->Get(path + "&sid=" + sid);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;  // gone
+  // Hundreds of handshakes without a valid token: the valid one still gets in.
+  int busy = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto h = http->Get(path + "&token=x");
+    ASSERT_TRUE(h);
+    if (h->status == 503) ++busy;
+  }
+  EXPECT_GT(busy, 0);
+  r = http->Get(path + "&token=" + seller_bearer);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  const std::string mine = json::parse(r->body.substr(1))["sid"];
+  r = http->Post(path + "&sid=" + mine, "40{}", "text/plain");
+  ASSERT_TRUE(r);
+  r = http->Get(path + "&sid=" + mine);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body.rfind("40{", 0), 0u) << r->body;
+}
+
 // The seed's bid-submission simulator's equivalent, with Debian's python3-requests.
 TEST_P(CompatEtp, TheBidSimulatorRunsAgainstIt) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + kEtp;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <strings.h>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -102,11 +104,29 @@ const std::regex kDashDate(R"((\d{4})-(\d{1,2})-(\d{1,2}))");
 const std::regex kSlashDate(R"((\d{4})/(\d{1,2})/(\d{1,2}))");
 const std::regex kDashDateTime(R"((\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}))");
 
-// A JSON body as reqparse reads it: an object, or 400.
+// The arguments as reqparse read them: the query string and a form body (its "values"),
+// then a JSON object body over them; a body that is neither is 400.
 json body_of(const httplib::Request& req) {
-  if (req.body.empty()) return json::object();
-  json b = parse_json_object(req);  // 400 for what is not a JSON object
+  json b = json::object();
+  for (const auto& [k, v] : req.params) b[k] = v;
+  const std::string type = req.get_header_value("Content-Type");
+  if (req.body.empty() || type.rfind("application/x-www-form-urlencoded", 0) == 0) return b;
+  const json body = parse_json_object(req);  // 400 for what is not a JSON object
+  for (const auto& [k, v] : body.items()) b[k] = v;
   return b;
+}
+
+// A refusal's text in this API's own field names.
+std::string in_etp_terms(std::string text) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"volume_kwh", "value"}, {"current_password", "original_passwd"}, {"new_password", "new_passwd"},
+      {"window_start", "start_time"}, {"window_end", "end_time"}, {"slot_start", "start_time"}};
+  for (const auto& [ours, theirs] : names) {
+    for (auto at = text.find(ours); at != std::string::npos; at = text.find(ours, at + std::strlen(theirs))) {
+      text.replace(at, std::strlen(ours), theirs);
+    }
+  }
+  return text;
 }
 
 std::string string_arg(const json& b, const std::string& name) {
@@ -121,10 +141,14 @@ double float_arg(const json& b, const std::string& name) {
   const auto& v = b[name];
   if (v.is_number()) return v.get<double>();
   if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    char* end = nullptr;
-    const double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d)) return d;
+    // As Python's float(): decimal text with optional surrounding spaces, no hex.
+    std::string_view t = v.get_ref<const std::string&>();
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+    double d = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+    if (!t.empty() && ec == std::errc() && ptr == t.data() + t.size() && std::isfinite(d)) return d;
   }
   argument_error(name);
 }
@@ -326,7 +350,7 @@ Surface::Surface(services::Platform& p) : p_(p) {
   }
   std::copy(k.begin(), k.end(), key_.begin());
 
-  auto authenticate = [this](const std::string& bearer) -> std::optional<Principal> {
+  authenticate_ = [this](const std::string& bearer) -> std::optional<Principal> {
     auto jws = verify_jws(key_, bearer);
     if (!jws || jws->exp <= std::time(nullptr)) return std::nullopt;
     try {
@@ -372,7 +396,7 @@ Surface::Surface(services::Platform& p) : p_(p) {
     return json{{"date", date::format("%Y/%m/%d", utc)}, {"time", date::format("%H:%M", utc)}, {"transactions", list}}
         .dump();
   };
-  hub_ = std::make_unique<SocketIoHub>(p_, authenticate, payload_for, SocketIoHub::Settings{});
+  hub_ = std::make_unique<SocketIoHub>(p_, authenticate_, payload_for, SocketIoHub::Settings{});
 }
 
 Surface::~Surface() = default;
@@ -406,7 +430,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
         std::string token;
         if (auth == Auth::bearer) {
           const std::string h = req.get_header_value("Authorization");
-          if (h.rfind("Bearer ", 0) != 0) unauthorized();
+          if (h.size() < 7 || strncasecmp(h.c_str(), "Bearer ", 7) != 0) unauthorized();
           auto jws = verify_jws(key_, std::string_view(h).substr(7));
           if (!jws || jws->exp <= std::time(nullptr)) unauthorized();
           try {
@@ -434,14 +458,17 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       } catch (const Error& e) {
         switch (e.status()) {
           case 400: case 409: case 422: {
-            const std::string field = e.field().empty() ? "error" : e.field();
-            reply(res, 400, {{"message", {{field, std::string(e.what())}}}});
+            const std::string field = e.field().empty() ? "error" : in_etp_terms(e.field());
+            reply(res, 400, {{"message", {{field, in_etp_terms(e.what())}}}});
             break;
           }
           case 401: reply(res, 401, {{"error", "Unauthorized access"}}); break;
           case 403: reply(res, 403, {{"error", std::string(e.what())}}); break;
           case 404: reply(res, 404, {{"error", std::string(e.what())}}); break;
-          case 429: reply(res, 429, {{"error", std::string(e.what())}}); break;
+          case 429:
+            res.set_header("Retry-After", std::to_string(std::max(1, e.retry_after_seconds())));
+            reply(res, 429, {{"error", "too many failed logins; wait before trying again"}});
+            break;
           default:
             log_warn("etp compat: a request failed", {{"status", e.status()}, {"error", std::string(e.what())}});
             reply(res, e.status() >= 500 ? e.status() : 400, {{"error", std::string(e.what())}});
@@ -454,25 +481,42 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   };
 
   const std::string P = prefix;
+  // A path as Werkzeug matched it for the seed: repeated slashes merged ("//login", which
+  // the seed's simulator sends), a trailing slash allowed.
+  auto route = [P](const std::string& name) { return P + "/+" + name + "/?"; };
+  // The seed's answer to a method a route does not take.
+  auto not_allowed = [cors](const httplib::Request& req, httplib::Response& res) {
+    cors(req, res);
+    reply(res, 405, {{"message", "The method is not allowed for the requested URL."}});
+  };
+  const std::map<std::string, std::vector<std::string>> methods = {
+      {"login", {"POST"}}, {"user", {"GET", "PUT", "POST"}}, {"participant", {"GET"}}, {"amis", {"GET"}},
+      {"address", {"GET"}}, {"news", {"GET"}}, {"power_info", {"GET"}}, {"bidsubmit", {"GET", "POST", "PUT", "DELETE"}},
+      {"matchresult", {"GET"}}, {"homepage", {"GET"}}, {"bidstatus", {"GET"}}, {"DR_bid", {"GET", "POST"}},
+      {"DR_result", {"GET"}}, {"socket_settlement", {"POST"}}};
   server.Options(P + R"(/.*)", [cors](const httplib::Request& req, httplib::Response& res) {
     cors(req, res);
     res.status = 204;
   });
 
   // POST /login (ETP §3.2): the account is the user's login name (or email).
-  server.Post(P + "/login", handle(Auth::none, [this](Ctx& c) {
+  server.Post(route("login"), handle(Auth::none, [this](Ctx& c) {
     const json b = body_of(c.req);
     const std::string account = string_arg(b, "account");
     const std::string password = string_arg(b, "password");
     auto user = c.p.users->find_user_by_login(account);
-    if (!user) unauthorized();
     services::IssuedToken t;
     try {
-      t = c.p.auth->issue_token(user->email, password, client_address(c.req));
+      // An unknown name costs a password check and counts towards throttling as a known
+      // one does (under a stand-in address), so neither time nor 429 tells names apart.
+      const std::string email =
+          user ? user->email : security::to_hex(reinterpret_cast<const std::uint8_t*>(account.data()), std::min<std::size_t>(account.size(), 30)) + "@etp-login.invalid";
+      t = c.p.auth->issue_token(email, password, client_address(c.req));
     } catch (const Error& e) {
-      if (e.status() == 401 || e.status() == 422) unauthorized();
+      if (e.status() == 401 || e.status() == 422 || e.status() == 404) unauthorized();
       throw;
     }
+    if (!user) unauthorized();
     const std::int64_t iat = std::time(nullptr);
     const std::int64_t exp = std::chrono::duration_cast<std::chrono::seconds>(t.expires_at.time_since_epoch()).count();
     reply(c.res, 200, {{"id", std::to_string(user->id)},
@@ -481,7 +525,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // /user (ETP §3.3).
-  server.Get(P + "/user", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("user"), handle(Auth::bearer, [](Ctx& c) {
     const auto u = c.p.users->get_user(&c.who, c.who.user_id);
     reply(c.res, 200, {{"account", u.login.value_or(u.email)},
                        {"username", u.account_name},
@@ -491,19 +535,19 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
                        {"eth_address", ""},
                        {"is_aggregator", c.aggregator()}});
   }));
-  server.Put(P + "/user", handle(Auth::bearer, [](Ctx& c) {
+  server.Put(route("user"), handle(Auth::bearer, [](Ctx& c) {
     const json b = body_of(c.req);
     const std::string original = string_arg(b, "original_passwd");
     const std::string fresh = string_arg(b, "new_passwd");
     try {
       c.p.auth->change_password(c.who, original, fresh);
     } catch (const Error& e) {
-      if (e.status() == 403 || e.status() == 422) throw Answer{400, {{"message", "Reject."}, {"description", std::string(e.what())}}};
+      if (e.status() == 403 || e.status() == 422) throw Answer{400, {{"message", "Reject."}, {"description", in_etp_terms(e.what())}}};
       throw;
     }
     reply(c.res, 200, {{"message", "Accept."}});
   }));
-  server.Post(P + "/user", handle(Auth::none, [](Ctx& c) {
+  server.Post(route("user"), handle(Auth::none, [](Ctx& c) {
     if (!c.p.config.compat_etp_registration) {
       throw Answer{403, {{"error", "registration is closed on this platform; ask its operator for an account"}}};
     }
@@ -537,7 +581,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // GET /participant (ETP §3.4): the market's participants, as the seed listed its users.
-  server.Get(P + "/participant", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("participant"), handle(Auth::bearer, [](Ctx& c) {
     json out = json::array();
     auto users = all_pages<store::UserRecord>([&](std::int64_t page, std::int64_t per) {
       return c.p.users->list_users(nullptr, 0, page, per);
@@ -552,7 +596,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // GET /amis (ETP §3.5): the caller's registered meters.
-  server.Get(P + "/amis", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("amis"), handle(Auth::bearer, [](Ctx& c) {
     json out = json::array();
     auto meters = all_pages<services::MeterView>([&](std::int64_t page, std::int64_t per) {
       return c.p.meters->list(c.who, page, per);
@@ -566,7 +610,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
 
   // GET /address (ETP §3.6): a meter's token; today's (UTC) channel. An unknown token
   // costs one lookup and changes nothing.
-  server.Get(P + "/address", [this, cors](const httplib::Request& req, httplib::Response& res) {
+  server.Get(route("address"), [this, cors](const httplib::Request& req, httplib::Response& res) {
     cors(req, res);
     const std::string h = req.get_header_value("Authorization");
     auto refuse = [&res] {
@@ -574,7 +618,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       res.set_header("WWW-Authenticate", "Bearer realm=\"Authentication Required\"");
       res.set_content("Unauthorized Access", "text/html; charset=utf-8");
     };
-    if (h.rfind("Bearer ", 0) != 0) return refuse();
+    if (h.size() < 7 || strncasecmp(h.c_str(), "Bearer ", 7) != 0) return refuse();
     try {
       const auto who = p_.auth->authenticate(h.substr(7));
       if (who.meter_id == 0) return refuse();
@@ -590,7 +634,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   });
 
   // GET /news (ETP §3.7): the market's ten latest clearings, as news items.
-  server.Get(P + "/news", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("news"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const std::int64_t last = c.p.market->last_event_id();
     const auto events = c.p.market->events_since(std::max<std::int64_t>(0, last - 5000), c.who.account_id, 5000);
@@ -614,7 +658,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // GET /power_info (ETP §3.8): table, chart or summary mode, in that order.
-  server.Get(P + "/power_info", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("power_info"), handle(Auth::bearer, [](Ctx& c) {
     const std::int64_t per_page = int_query(c.req, "per_page", false);
     const std::int64_t page = int_query(c.req, "page", false);
     auto day_param = [&](const char* name) -> std::optional<date::year_month_day> {
@@ -630,12 +674,22 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     if (!table && !chart && !summary) return reply(c.res, 200, json::array());
     const auto site = site_of(c);
     std::string tz;
+    // A site the caller may not read (an aggregator's participant outside its portfolio)
+    // answers as one without data, naming no asset.
+    auto readable = [&](const std::function<void()>& read) {
+      try {
+        read();
+      } catch (const Error& e) {
+        if (e.status() != 403 && e.status() != 404) throw;
+      }
+    };
     if (table) {
       const auto day = time.value_or(c.local.day_of(c.now()));
       json data = json::array();
       std::int64_t total = 0;
       if (site && per_page <= 500) {
-        auto pg = c.p.timeseries->power_readings(c.who, *site, day, page, per_page, &tz);
+        services::Page<services::PowerReading> pg;
+        readable([&] { pg = c.p.timeseries->power_readings(c.who, *site, day, page, per_page, &tz); });
         total = pg.total;
         for (const auto& r : pg.items) {
           data.push_back({{"id", std::to_string(r.sensor_id) + "-" + std::to_string(to_micros(r.time) / 1000000)},
@@ -652,8 +706,10 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     }
     if (chart) {
       json out = json::array();
-      if (site) {
-        for (const auto& d : c.p.timeseries->daily_energy(c.who, *site, *chart, 7, &tz)) {
+      std::vector<services::DayEnergy> days;
+      if (site) readable([&] { days = c.p.timeseries->daily_energy(c.who, *site, *chart, 7, &tz); });
+      {
+        for (const auto& d : days) {
           json e = energy_entry(d);
           e["Date"] = date::format("%Y/%m/%d", date::sys_days{d.date});
           out.push_back(e);
@@ -662,15 +718,14 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       return reply(c.res, 200, out);
     }
     json out = {{"Demand", 0.0}, {"PV", 0.0}, {"EV", 0.0}, {"ESS", 0.0}, {"WT", 0.0}, {"Generate", 0.0}, {"Consume", 0.0}};
-    if (site) {
-      auto days = c.p.timeseries->daily_energy(c.who, *site, *summary, 1, &tz);
-      if (!days.empty()) out = energy_entry(days.front());
-    }
+    std::vector<services::DayEnergy> days;
+    if (site) readable([&] { days = c.p.timeseries->daily_energy(c.who, *site, *summary, 1, &tz); });
+    if (!days.empty()) out = energy_entry(days.front());
     reply(c.res, 200, out);
   }));
 
   // /bidsubmit (ETP §3.9): the caller's bids for slots not yet started.
-  server.Get(P + "/bidsubmit", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("bidsubmit"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const std::int64_t per_page = int_query(c.req, "per_page", true);
     const std::int64_t page = int_query(c.req, "page", true);
@@ -717,18 +772,18 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       work();
     } catch (const Error& e) {
       if (e.status() >= 400 && e.status() < 500 && e.status() != 401 && e.status() != 429) {
-        throw Answer{200, {{"message", "Reject"}, {"description", std::string(e.what())}}};
+        throw Answer{200, {{"message", "Reject"}, {"description", in_etp_terms(e.what())}}};
       }
       throw;
     }
   };
-  server.Post(P + "/bidsubmit", handle(Auth::bearer, [reject_on_refusal](Ctx& c) {
+  server.Post(route("bidsubmit"), handle(Auth::bearer, [reject_on_refusal](Ctx& c) {
     c.require_market();
     const auto in = bid_input(c, body_of(c.req));
     reject_on_refusal([&] { c.p.market->place_bid(c.who, c.market.id, in); });
     reply(c.res, 200, {{"message", "Accept"}});
   }));
-  server.Put(P + "/bidsubmit", handle(Auth::bearer, [reject_on_refusal](Ctx& c) {
+  server.Put(route("bidsubmit"), handle(Auth::bearer, [reject_on_refusal](Ctx& c) {
     c.require_market();
     const json b = body_of(c.req);
     const std::int64_t id = id_arg(b, "id");
@@ -736,10 +791,17 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     if (id == 0) throw Answer{200, {{"message", "Reject"}, {"description", "Invalid ID"}}};
     reject_on_refusal([&] {
       const auto old = c.p.market->get_bid(c.who, id);
-      // A bid stays in its slot and side: moving it is cancelling it and placing another.
+      // A bid stays in its slot and side: moving it is placing another and cancelling this
+      // one, the new one first so that a refused move leaves the old bid as it was.
       if (old.side != *in.side || old.slot_start != *in.slot_start) {
-        c.p.market->cancel_bid(c.who, id);
-        c.p.market->place_bid(c.who, c.market.id, in);
+        if (old.status != "open") throw conflict("The bid has been closed");
+        const auto placed = c.p.market->place_bid(c.who, c.market.id, in);
+        try {
+          c.p.market->cancel_bid(c.who, id);
+        } catch (const Error&) {
+          c.p.market->cancel_bid(c.who, placed.id);
+          throw;
+        }
         return;
       }
       services::BidInput terms;
@@ -749,7 +811,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     });
     reply(c.res, 200, {{"message", "Accept"}});
   }));
-  server.Delete(P + "/bidsubmit", handle(Auth::bearer, [](Ctx& c) {
+  server.Delete(route("bidsubmit"), handle(Auth::bearer, [](Ctx& c) {
     const json b = body_of(c.req);
     const std::int64_t id = id_arg(b, "id");
     auto reject = [](const char* why) { throw Answer{400, {{"message", "Reject"}, {"description", why}}}; };
@@ -768,7 +830,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
 
   // GET /matchresult (ETP §3.10): the caller's bids with an outcome from three local days
   // ago on, newest slot first.
-  server.Get(P + "/matchresult", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("matchresult"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const auto& m = c.market;
     const Instant now = c.now();
@@ -800,7 +862,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // GET /homepage (ETP §3.11): what executes now, and the ten latest won bids.
-  server.Get(P + "/homepage", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("homepage"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const auto& m = c.market;
     const auto e = c.p.market->executing(c.who, m.id);
@@ -827,7 +889,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // GET /bidstatus (ETP §3.12): the next slot whose gate is open.
-  server.Get(P + "/bidstatus", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("bidstatus"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const auto n = c.p.market->next_slot(c.who, c.market.id);
     reply(c.res, 200, {{"average_price", n.average_price ? round3(*n.average_price) : 0.0},
@@ -836,7 +898,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
   }));
 
   // /DR_bid (ETP §3.13, §4.10).
-  server.Get(P + "/DR_bid", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("DR_bid"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     if (!c.req.has_param("date")) argument_error("date");
     const auto day = dash_date(c.req.get_param_value("date"));
@@ -852,7 +914,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     }
     reply(c.res, 200, out);
   }));
-  server.Post(P + "/DR_bid", handle(Auth::bearer, [](Ctx& c) {
+  server.Post(route("DR_bid"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     const json b = body_of(c.req);
     if (!c.aggregator()) {
@@ -867,7 +929,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
         c.p.market->offer_reduction(c.who, c.market.id, day, volume, price);
       } catch (const Error& e) {
         if (e.status() >= 500 || e.status() == 401) throw;
-        c.res.set_header("X-Error-Description", std::string(e.what()));
+        c.res.set_header("X-Error-Description", in_etp_terms(e.what()));
         throw Answer{400, json("error")};
       }
       return reply(c.res, 200, json("ok"));
@@ -882,30 +944,31 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     const Instant start = when("start_time");
     const Instant end = when("end_time");
     if (!b.contains("uuid") || !b["uuid"].is_array()) argument_error("uuid");
+    std::vector<std::int64_t> ids;
     for (const auto& u : b["uuid"]) {
       std::int64_t id = 0;
       if (u.is_string()) {
-        const std::string s = u.get<std::string>();
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-        if (ec != std::errc() || ptr != s.data() + s.size()) id = 0;
+        const std::string& t = u.get_ref<const std::string&>();
+        auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
+        if (ec != std::errc() || ptr != t.data() + t.size()) id = 0;
       } else if (u.is_number_integer()) {
         id = u.get<std::int64_t>();
       }
-      if (id <= 0) continue;  // the seed ignored what it could not find
-      try {
-        c.p.market->accept_reduction(c.who, id, start, end);
-      } catch (const Error& e) {
-        if (e.status() == 404) continue;
-        if (e.status() >= 500 || e.status() == 401) throw;
-        c.res.set_header("X-Error-Description", std::string(e.what()));
-        throw Answer{400, json("error")};
-      }
+      if (id > 0) ids.push_back(id);  // the seed ignored what it could not find
+    }
+    // All or none; offers no longer open are passed over, as the seed's "result IS NULL".
+    try {
+      if (!ids.empty()) c.p.market->accept_reductions(c.who, ids, start, end, true);
+    } catch (const Error& e) {
+      if (e.status() >= 500 || e.status() == 401) throw;
+      c.res.set_header("X-Error-Description", in_etp_terms(e.what()));
+      throw Answer{400, json("error")};
     }
     reply(c.res, 200, json("ok"));
   }));
 
   // GET /DR_result (ETP §3.14): by local date range or by offer ids.
-  server.Get(P + "/DR_result", handle(Auth::bearer, [](Ctx& c) {
+  server.Get(route("DR_result"), handle(Auth::bearer, [](Ctx& c) {
     c.require_market();
     std::vector<std::int64_t> ids;
     const auto n_ids = c.req.get_param_value_count("uuid");
@@ -924,6 +987,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
       from = c.local.start_of(*a);
       to = c.local.start_of(date::year_month_day{date::sys_days{*z} + date::days{1}});
       ids.clear();
+      if (to <= from) return reply(c.res, 200, json::array());
     } else if (n_ids > 0) {
       from = c.now() - std::chrono::hours(24 * 400);
       to = c.now() + std::chrono::hours(24 * 30);
@@ -943,7 +1007,7 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
 
   // POST /socket_settlement (ETP §3.15): operators only; emits the last settlement again
   // and changes nothing (the seed simulated achievements here, unauthenticated).
-  server.Post(P + "/socket_settlement", handle(Auth::bearer, [this](Ctx& c) {
+  server.Post(route("socket_settlement"), handle(Auth::bearer, [this](Ctx& c) {
     if (!c.who.sees_all_accounts()) throw Answer{403, {{"error", "only the market's operator may emit settlements"}}};
     hub_->replay();
     reply(c.res, 200, {{"msg", "Successfulling emitted settlement transactions"}});
@@ -957,13 +1021,25 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     };
     if (req.get_param_value("EIO") != "4") return engine_error(5, "Unsupported protocol version");
     const std::string transport = req.get_param_value("transport");
+    // Whose connection this is decides its reservation; a token naming nobody still gets
+    // its answer (CONNECT_ERROR), from a small pool of its own.
+    auto user_of_token = [&] {
+      const auto who = authenticate_(req.get_param_value("token"));
+      return who && who->meter_id == 0 ? who->user_id : std::int64_t{0};
+    };
+    auto busy = [&] {
+      res.set_header("Retry-After", "5");
+      reply(res, 503, {{"code", 3}, {"message", "too many open connections"}});
+    };
     if (transport == "polling") {
       const std::string sid = req.get_param_value("sid");
-      std::optional<std::string> packets = sid.empty() ? hub_->poll_open(req.get_param_value("token")) : hub_->poll_get(sid);
-      if (!packets && sid.empty()) {
-        res.set_header("Retry-After", "5");
-        return reply(res, 503, {{"code", 3}, {"message", "too many open connections"}});
+      if (sid.empty()) {
+        const auto user = user_of_token();
+        if (!hub_->reserve(user)) return busy();
+        res.status = 200;
+        return res.set_content(*hub_->poll_open(req.get_param_value("token"), user), "text/plain; charset=UTF-8");
       }
+      auto packets = hub_->poll_get(sid);
       if (!packets) return engine_error(1, "Session ID unknown");
       res.status = 200;
       res.set_content(*packets, "text/plain; charset=UTF-8");
@@ -976,21 +1052,18 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     if (upgrade != "websocket" || key.empty() || key.size() > 64) return engine_error(3, "Bad request");
     auto* conn = current_connection();
     if (!conn) return engine_error(3, "Bad request");
-    if (!hub_->reserve()) {
-      res.status = 503;
-      res.set_header("Retry-After", "5");
-      return reply(res, 503, {{"code", 3}, {"message", "too many open connections"}});
-    }
+    const auto user = user_of_token();
+    if (!hub_->reserve(user)) return busy();
     std::string headers = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
                           SocketIoHub::accept_key(key) + "\r\n";
     const std::string origin = req.get_header_value("Origin");
     if (!origin.empty() && res.has_header("Access-Control-Allow-Origin")) headers += "Access-Control-Allow-Origin: " + origin + "\r\n";
     headers += "\r\n";
     if (!conn->write_all(headers)) {
-      hub_->release();
+      hub_->release(user);
       return;
     }
-    conn->adopt([hub = hub_.get(), token = req.get_param_value("token")](socket_t sock) { hub->add(sock, token); });
+    conn->adopt([hub = hub_.get(), token = req.get_param_value("token"), user](socket_t sock) { hub->add(sock, token, user); });
     res.status = 101;
   });
   // The long-polling transport's client packets.
@@ -1006,6 +1079,14 @@ void Surface::register_routes(httplib::Server& server, const std::string& prefix
     res.status = 200;
     res.set_content("ok", "text/html; charset=UTF-8");
   });
+  for (const auto& [name, allowed] : methods) {
+    auto takes = [&](const char* m) { return std::find(allowed.begin(), allowed.end(), m) != allowed.end(); };
+    if (!takes("GET")) server.Get(route(name), not_allowed);
+    if (!takes("POST")) server.Post(route(name), not_allowed);
+    if (!takes("PUT")) server.Put(route(name), not_allowed);
+    if (!takes("DELETE")) server.Delete(route(name), not_allowed);
+    server.Patch(route(name), not_allowed);
+  }
 }
 
 }  // namespace flexmarket::api::compat::etp

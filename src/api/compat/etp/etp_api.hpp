@@ -5,7 +5,9 @@
 // market's timezone), Chinese status literals and Socket.IO push. This layer only
 // translates; every rule is the services' (docs/compat-etp.md lists what differs from
 // the seed and why).
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <httplib.h>
@@ -32,6 +34,8 @@ class Surface {
  private:
   services::Platform& p_;
   JwsKey key_{};
+  // The caller a bearer names, or nullopt (bad, expired or revoked).
+  std::function<std::optional<services::Principal>(const std::string&)> authenticate_;
   std::unique_ptr<SocketIoHub> hub_;
 };
 

@@ -52,6 +52,8 @@ std::string frame(std::uint8_t opcode, std::string_view payload) {
 }  // namespace
 
 struct SocketIoHub::Conn {
+  std::int64_t user_id = 0;  // whose reservation it holds; 0: refused at the handshake
+  steady::time_point created;
   bool polling = false;
   std::vector<std::string> queue;  // polling: packets the next GET takes
   steady::time_point last_seen;    // polling: the client's last request
@@ -59,6 +61,7 @@ struct SocketIoHub::Conn {
   std::string token;
   std::optional<services::Principal> who;  // once its Socket.IO CONNECT was accepted
   std::string in, out, fragment;
+  bool in_fragment = false;  // a text message's first frame came without FIN
   bool closing = false;  // close once `out` is written
   bool awaiting_pong = false;
   steady::time_point last_ping, last_token_check;
@@ -97,6 +100,7 @@ void SocketIoHub::stop() {
   if (thread_.joinable()) thread_.join();
   {
     std::lock_guard poll_lock(poll_mu_);
+    for (auto& [sid, c] : polls_) release(c->user_id);
     open_ -= static_cast<int>(polls_.size());
     polls_.clear();
     poll_cv_.notify_all();
@@ -109,21 +113,38 @@ void SocketIoHub::stop() {
   incoming_.clear();
 }
 
-bool SocketIoHub::reserve() {
+bool SocketIoHub::reserve(std::int64_t user_id) {
   std::lock_guard lock(mu_);
-  if (stopping_ || reserved_ >= settings_.max_connections) return false;
+  if (stopping_) return false;
+  if (user_id == 0) {
+    if (refused_ >= settings_.max_refused) return false;
+    ++refused_;
+    return true;
+  }
+  if (reserved_ >= settings_.max_connections) return false;
+  int& n = per_user_[user_id];
+  if (n >= settings_.max_per_user) return false;
+  ++n;
   ++reserved_;
   return true;
 }
 
-void SocketIoHub::release() {
+void SocketIoHub::release(std::int64_t user_id) {
   std::lock_guard lock(mu_);
+  if (user_id == 0) {
+    --refused_;
+    return;
+  }
+  auto it = per_user_.find(user_id);
+  if (it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
   --reserved_;
 }
 
-void SocketIoHub::add(socket_t sock, std::string token) {
+void SocketIoHub::add(socket_t sock, std::string token, std::int64_t user_id) {
   ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
   auto c = std::make_unique<Conn>();
+  c->user_id = user_id;
+  c->created = steady::now();
   c->sock = sock;
   c->token = std::move(token);
   c->last_ping = c->last_token_check = steady::now();
@@ -160,9 +181,10 @@ void SocketIoHub::ensure_thread() {
   if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
 }
 
-std::optional<std::string> SocketIoHub::poll_open(std::string token) {
-  if (!reserve()) return std::nullopt;
+std::optional<std::string> SocketIoHub::poll_open(std::string token, std::int64_t user_id) {
   auto c = std::make_unique<Conn>();
+  c->user_id = user_id;
+  c->created = steady::now();
   c->polling = true;
   c->token = std::move(token);
   c->last_ping = c->last_token_check = c->last_seen = steady::now();
@@ -192,6 +214,13 @@ bool SocketIoHub::poll_post(const std::string& sid, const std::string& body) {
     const std::size_t end = std::min(body.find('\x1e', start), body.size());
     if (end > start) on_text(c, body.substr(start, end - start));
     start = end + 1;
+    if (c.queue.size() > settings_.max_queued) {  // a client that only sends: gone
+      polls_.erase(it);
+      open_--;
+      release(c.user_id);
+      poll_cv_.notify_all();
+      return true;
+    }
   }
   poll_cv_.notify_all();
   return true;
@@ -217,9 +246,10 @@ std::optional<std::string> SocketIoHub::poll_get(const std::string& sid) {
   for (std::size_t i = 0; i < n; ++i) out += (i == 0 ? "" : "\x1e") + c.queue[i];
   c.queue.erase(c.queue.begin(), c.queue.begin() + static_cast<std::ptrdiff_t>(n));
   if (c.closing && c.queue.empty()) {
+    const auto user = c.user_id;
     polls_.erase(it);
     open_--;
-    release();
+    release(user);
   }
   return out;
 }
@@ -229,10 +259,12 @@ void SocketIoHub::tend_polls(steady::time_point now) {
   for (auto it = polls_.begin(); it != polls_.end();) {
     Conn& c = *it->second;
     const auto limit = settings_.ping_interval + settings_.ping_timeout;
-    if ((c.awaiting_pong && now - c.last_ping >= limit) || now - c.last_seen >= limit + settings_.ping_interval) {
-      it = polls_.erase(it);  // the client is gone
+    if ((c.awaiting_pong && now - c.last_ping >= limit) || now - c.last_seen >= limit + settings_.ping_interval ||
+        (!c.who && now - c.created >= settings_.connect_within) || c.queue.size() > settings_.max_queued) {
+      const auto user = c.user_id;
+      it = polls_.erase(it);  // the client is gone, never connected, or does not read
       open_--;
-      release();
+      release(user);
       continue;
     }
     if (!c.closing && !c.awaiting_pong && now - c.last_ping >= settings_.ping_interval) {
@@ -264,7 +296,7 @@ void SocketIoHub::close(Conn& c) {
   ::close(c.sock);
   c.sock = -1;
   open_--;
-  release();
+  release(c.user_id);
 }
 
 bool SocketIoHub::flush(Conn& c) {
@@ -389,6 +421,16 @@ void SocketIoHub::run() {
         const auto* d = reinterpret_cast<const std::uint8_t*>(c.in.data());
         const bool fin = d[0] & 0x80;
         const std::uint8_t op = d[0] & 0x0F;
+        // No extensions were agreed: RSV bits set, an unknown or binary opcode (Socket.IO
+        // sends text here), a fragmented or long control frame, or a continuation with
+        // nothing to continue is a protocol error (RFC 6455 §5.2, §5.4, §5.5).
+        const bool control = op >= 0x8;
+        if ((d[0] & 0x70) || (op != 0x0 && op != 0x1 && op != 0x8 && op != 0x9 && op != 0xA) ||
+            (control && (!fin || (d[1] & 0x7F) > 125)) || (op == 0x0 && c.fragment.empty() && !c.in_fragment) ||
+            (op == 0x1 && c.in_fragment)) {
+          close(c);
+          break;
+        }
         std::uint64_t len = d[1] & 0x7F;
         std::size_t pos = 2;
         if (len == 126) {
@@ -417,6 +459,7 @@ void SocketIoHub::run() {
           c.out += frame(0xA, payload);
         } else if (op == 0x1 || op == 0x0) {
           c.fragment += payload;
+          c.in_fragment = !fin;
           if (fin) {
             const std::string text = std::move(c.fragment);
             c.fragment.clear();
@@ -442,6 +485,10 @@ void SocketIoHub::run() {
       }
       for (auto& c : conns) {
         if (c->sock < 0 || c->closing) continue;
+        if (!c->who && now - c->created >= settings_.connect_within) {
+          close(*c);  // never sent Socket.IO's CONNECT
+          continue;
+        }
         if (c->awaiting_pong && now - c->last_ping >= settings_.ping_interval + settings_.ping_timeout) {
           close(*c);  // no pong: the client is gone
           continue;

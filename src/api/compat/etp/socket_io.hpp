@@ -30,6 +30,10 @@ class SocketIoHub {
  public:
   struct Settings {
     int max_connections = 4096;
+    int max_per_user = 8;
+    int max_refused = 256;
+    std::chrono::seconds connect_within{10};  // from the handshake to Socket.IO's CONNECT
+    std::size_t max_queued = 256;             // packets a polling client may fall behind by
     std::chrono::milliseconds tick{250};
     std::chrono::milliseconds ping_interval{25000};
     std::chrono::milliseconds ping_timeout{20000};
@@ -51,10 +55,14 @@ class SocketIoHub {
   // The value of Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.
   static std::string accept_key(const std::string& client_key);
 
-  bool reserve();
-  void release();
+  // A place for a connection of `user_id` (the user its token named at the handshake), at
+  // most max_per_user each; 0 for a token that named nobody: such connections only learn
+  // that they are refused, and at most max_refused wait for it at once. Every
+  // reservation ends in add(), poll_open() or release().
+  bool reserve(std::int64_t user_id);
+  void release(std::int64_t user_id);
   // Takes over a socket whose 101 answer has been sent; `token` as given in the query.
-  void add(socket_t sock, std::string token);
+  void add(socket_t sock, std::string token, std::int64_t user_id);
   // Sends each connection again the last transaction payload it was sent (POST
   // /socket_settlement: emits, changes nothing).
   void replay();
@@ -63,7 +71,7 @@ class SocketIoHub {
   // (nullopt when the hub is full); poll_post: the client's packets ('\x1e'-separated);
   // poll_get: waits up to ping_interval for packets to send. False or nullopt: no such
   // session (never opened, closed, or timed out).
-  std::optional<std::string> poll_open(std::string token);
+  std::optional<std::string> poll_open(std::string token, std::int64_t user_id);
   bool poll_post(const std::string& sid, const std::string& body);
   std::optional<std::string> poll_get(const std::string& sid);
 
@@ -89,7 +97,8 @@ class SocketIoHub {
   std::atomic<int> open_{0};
   std::atomic<bool> replay_{false};
   std::mutex mu_;
-  int reserved_ = 0;
+  int reserved_ = 0, refused_ = 0;
+  std::map<std::int64_t, int> per_user_;
   std::vector<std::unique_ptr<Conn>> incoming_;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
