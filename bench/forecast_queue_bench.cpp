@@ -246,7 +246,7 @@ int bench_backend(const Options& o, const std::string& backend) {
 
   // Setup: an account, its sensors and their history, inserted directly.
   const auto s0 = SteadyClock::now();
-  auto user = server->users->create_user(nullptr, {"forecasts@example.com", "Forecast bench", {Role::participant}, "bench-password-1"});
+  auto user = server->users->create_user(nullptr, {"forecasts@example.com", "Forecast bench", {Role::participant}, "bench-password-1", std::nullopt});
   const services::Principal who{user.user.id, user.user.account_id, user.user.email, "Forecast bench", {Role::participant}};
   std::vector<std::int64_t> sensors;
   for (int i = 0; i < o.sensors; ++i) {

@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   auto p = services::open_platform(cfg);
   store::upgrade(*p->db);
   if (no_log) p->market->set_log(nullptr);
-  auto op = p->users->create_user(nullptr, {"op@example.com", "Operations", {Role::operator_}, "operator-password"});
+  auto op = p->users->create_user(nullptr, {"op@example.com", "Operations", {Role::operator_}, "operator-password", std::nullopt});
   services::Principal op_principal{op.user.id, op.user.account_id, op.user.email, "Operations", {Role::operator_}};
   services::MarketInput mi;
   mi.name = "bench";
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   const services::Principal sys = services::system_principal();
   for (int i = 0; i < kParticipants; ++i) {
     auto u = p->users->create_user(nullptr, {"p" + std::to_string(i) + "@example.com", "Site " + std::to_string(i),
-                                             {Role::participant}, "participant-password"});
+                                             {Role::participant}, "participant-password", std::nullopt});
     // A participant bids only with a settlement meter in the market.
     services::SensorInput meter;
     meter.account_id = u.user.account_id;

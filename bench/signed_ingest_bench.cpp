@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   }
   auto p = services::open_platform(cfg);
   store::upgrade(*p->db);
-  p->users->create_user(nullptr, {"site@example.com", "Site", {Role::participant}, "participant-password"});
+  p->users->create_user(nullptr, {"site@example.com", "Site", {Role::participant}, "participant-password", std::nullopt});
   api::ApiServer server(*p);
   const int port = server.bind("127.0.0.1", 0);
   std::thread serving([&] { server.run(); });

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   }
   auto platform = services::open_platform(cfg);
   store::upgrade(*platform->db);
-  const auto admin = platform->users->create_user(nullptr, {"bench@example.com", "Bench", {Role::admin}, "bench-password-1"});
+  const auto admin = platform->users->create_user(nullptr, {"bench@example.com", "Bench", {Role::admin}, "bench-password-1", std::nullopt});
   const auto sys = services::system_principal();
   std::vector<std::int64_t> sensors;
   for (int i = 0; i < n_sensors + 1; ++i) {

@@ -18,6 +18,26 @@ namespace {
 
 using Setter = std::function<void(Config&, const std::string&, const std::string& key)>;
 
+// A comma-separated list, items trimmed, empty items skipped; 422 naming the key when an
+// item is not `valid`.
+template <typename Valid>
+std::vector<std::string> to_list(const std::string& v, const std::string& key, Valid valid, const std::string& what) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const std::size_t comma = std::min(v.find(',', start), v.size());
+    std::string item = v.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) {
+      if (!valid(item)) throw invalid_field(key, key + " lists " + what);
+      out.push_back(item);
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
 int to_int(const std::string& v, const std::string& key, int lo, int hi) {
   try {
     std::size_t used = 0;
@@ -60,21 +80,9 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"server.keep_alive_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_keep_alive_timeout = to_duration(v, k); }},
       {"server.request_timeout", [](Config& c, const std::string& v, const std::string& k) { c.server_request_timeout = to_duration(v, k); }},
       {"server.trusted_proxies", [](Config& c, const std::string& v, const std::string& k) {
-         c.server_trusted_proxies.clear();
-         std::size_t start = 0;
-         while (start <= v.size()) {
-           const std::size_t comma = std::min(v.find(',', start), v.size());
-           std::string a = v.substr(start, comma - start);
-           a.erase(0, a.find_first_not_of(' '));
-           a.erase(a.find_last_not_of(' ') + 1);
-           if (!a.empty()) {
-             if (a.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos) {
-               throw invalid_field(k, k + " lists IP addresses separated by commas, e.g. 127.0.0.1,::1");
-             }
-             c.server_trusted_proxies.push_back(a);
-           }
-           start = comma + 1;
-         }
+         c.server_trusted_proxies = to_list(v, k, [](const std::string& a) {
+           return a.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
+         }, "IP addresses separated by commas, e.g. 127.0.0.1,::1");
        }},
       {"compat.etp_port", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_port = to_int(v, k, 0, 65535); }},
       {"compat.etp_market", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_market = to_int(v, k, 0, 2'000'000'000); }},
@@ -82,21 +90,9 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"compat.etp_homepage_swap", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_homepage_swap = to_bool(v, k); }},
       {"compat.etp_secret", [](Config& c, const std::string& v, const std::string&) { c.compat_etp_secret = v; }},
       {"compat.etp_cors_origins", [](Config& c, const std::string& v, const std::string& k) {
-         c.compat_etp_cors_origins.clear();
-         std::size_t start = 0;
-         while (start <= v.size()) {
-           const std::size_t comma = std::min(v.find(',', start), v.size());
-           std::string o = v.substr(start, comma - start);
-           o.erase(0, o.find_first_not_of(' '));
-           o.erase(o.find_last_not_of(' ') + 1);
-           if (!o.empty()) {
-             if (o.find("://") == std::string::npos || o.find_first_of(" \r\n\t") != std::string::npos) {
-               throw invalid_field(k, k + " lists origins separated by commas, e.g. https://bems.example.org");
-             }
-             c.compat_etp_cors_origins.push_back(o);
-           }
-           start = comma + 1;
-         }
+         c.compat_etp_cors_origins = to_list(v, k, [](const std::string& o) {
+           return o.find("://") != std::string::npos && o.find_first_of(" \r\n\t") == std::string::npos;
+         }, "origins separated by commas, e.g. https://bems.example.org");
        }},
       {"server.max_connections_per_address", [](Config& c, const std::string& v, const std::string& k) { c.server_max_connections_per_address = to_int(v, k, 1, 100000); }},
       {"server.stream_token_check", [](Config& c, const std::string& v, const std::string& k) { c.server_stream_token_check = to_duration(v, k); }},

@@ -29,7 +29,7 @@ class AuthServiceTest : public ::testing::Test {
     s.pepper[0] = 42;
     auth = std::make_unique<AuthService>(*db, s, clock);
     users = std::make_unique<UserService>(*db, clock);
-    auto u = users->create_user(nullptr, {"Pat@Example.com", "Acme", {Role::participant}, "pat-password-1"});
+    auto u = users->create_user(nullptr, {"Pat@Example.com", "Acme", {Role::participant}, "pat-password-1", std::nullopt});
     user_id = u.user.id;
   }
   void TearDown() override {
@@ -114,10 +114,10 @@ TEST_F(AuthServiceTest, RoleChangesAndDeactivationApplyAtOnceToACachedToken) {
   EXPECT_TRUE(auth->authenticate(t.token).has(Role::participant));  // from the cache
 
   const Principal admin = system_principal();
-  users->update_user(&admin, user_id, UserChanges{std::vector<Role>{Role::participant, Role::aggregator}, {}, {}});
+  users->update_user(&admin, user_id, UserChanges{std::vector<Role>{Role::participant, Role::aggregator}, {}, {}, {}});
   EXPECT_TRUE(auth->authenticate(t.token).has(Role::aggregator));
 
-  users->update_user(&admin, user_id, UserChanges{{}, false, {}});
+  users->update_user(&admin, user_id, UserChanges{{}, false, {}, {}});
   EXPECT_EQ(status_of([&] { auth->authenticate(t.token); }), 401);
   EXPECT_EQ(last_code, "user_inactive");
 }
@@ -157,7 +157,7 @@ TEST_F(AuthServiceTest, ChangesMadeByAnotherProcessOnTheDatabaseApplyAtOnce) {
 
   clock_now += std::chrono::seconds(1);
   const Principal admin = system_principal();
-  other_users.update_user(&admin, user_id, UserChanges{{}, {}, std::string("pat-password-3")});
+  other_users.update_user(&admin, user_id, UserChanges{{}, {}, std::string("pat-password-3"), {}});
   EXPECT_EQ(status_of([&] { auth->authenticate(b.token); }), 401);
   EXPECT_EQ(last_code, "token_revoked");
 }

@@ -52,6 +52,15 @@ class CompatEtp : public PlatformTest {
     return pw;
   }
 
+  // An aggregator "Aggregator" (account "Aggregation"); its ETP bearer.
+  std::string aggregator() {
+    auto [id, pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
+    auto r = http->Patch("/api/v1/users/" + std::to_string(id), bearer(admin), json{{"login", "Aggregator"}}.dump(),
+                         "application/json");
+    EXPECT_TRUE(r && r->status == 200);
+    return etp_login("Aggregator", pw);
+  }
+
   std::string etp_login(const std::string& account, const std::string& password) {
     auto r = http->Post(kEtp + "/login", json{{"account", account}, {"password", password}}.dump(), "application/json");
     EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no response");
@@ -325,11 +334,8 @@ TEST_P(CompatEtp, ABidIsTheSameBidInBothApis) {
 }
 
 TEST_P(CompatEtp, DemandResponseOffersAcceptanceAndResults) {
-  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
-  auto r = http->Patch("/api/v1/users/" + std::to_string(agg_id), bearer(admin), json{{"login", "Aggregator"}}.dump(),
-                       "application/json");
-  ASSERT_TRUE(r && r->status == 200);
-  const std::string agg = etp_login("Aggregator", agg_pw);
+  const std::string agg = aggregator();
+  ASSERT_FALSE(agg.empty());
   // Before 10:30 an offer is for tomorrow.
   EXPECT_EQ(etp("POST", "/DR_bid", seller_bearer, {{"volume", 5}, {"price", 2}}).body, "ok");
   EXPECT_EQ(etp("POST", "/DR_bid", seller_bearer, {{"price", 2}}).body, json({{"message", {{"volume", "volume is required"}}}}));
@@ -430,6 +436,24 @@ TEST_P(CompatEtp, BadInputIsRefusedInTheSeedsShapesAndChangesNothing) {
     auto a = etp("GET", path, "Bearer-garbage");
     EXPECT_EQ(a.status, 401) << path;
   }
+  // Every route that takes a body, with bodies that are not what it takes.
+  const auto users_before = stored("SELECT COUNT(*) FROM users");
+  const auto offers_before = stored("SELECT COUNT(*) FROM dr_offers");
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/login"}, {"PUT", "/user"}, {"POST", "/user"}, {"POST", "/DR_bid"}, {"POST", "/bidsubmit"},
+           {"PUT", "/bidsubmit"}, {"DELETE", "/bidsubmit"}, {"POST", "/socket_settlement"}}) {
+    for (const std::string& text : std::vector<std::string>{
+             "not json", "[1]", "{}", "{\"volume\": {\"a\": 1}, \"price\": [], \"account\": 7}", std::string(3000, '[')}) {
+      auto rr = method == "POST" ? http->Post(kEtp + path, bearer(seller_bearer), text, "application/json")
+                : method == "PUT" ? http->Put(kEtp + path, bearer(seller_bearer), text, "application/json")
+                                  : http->Delete(kEtp + path, bearer(seller_bearer), text, "application/json");
+      ASSERT_TRUE(rr);
+      EXPECT_GE(rr->status, 400) << method << " " << path << " " << text.substr(0, 40) << " " << rr->body;
+      EXPECT_LT(rr->status, 500) << method << " " << path << " " << text.substr(0, 40) << " " << rr->body;
+    }
+  }
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM users"), users_before);
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM dr_offers"), offers_before);
   auto r = http->Get(kEtp + "/address", bearer("unknown-token"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
@@ -499,11 +523,8 @@ TEST_P(CompatEtp, ProbeFindingsChangeNothing) {
 }
 
 TEST_P(CompatEtp, AnAggregatorAcceptsAllOrNothing) {
-  auto [agg_id, agg_pw] = create_user("agg@example.com", "Aggregation", "aggregator", admin);
-  auto r = http->Patch("/api/v1/users/" + std::to_string(agg_id), bearer(admin), json{{"login", "Aggregator"}}.dump(),
-                       "application/json");
-  ASSERT_TRUE(r && r->status == 200);
-  const std::string agg = etp_login("Aggregator", agg_pw);
+  const std::string agg = aggregator();
+  ASSERT_FALSE(agg.empty());
   EXPECT_EQ(etp("POST", "/DR_bid", seller_bearer, {{"volume", 5}, {"price", 2}}).body, "ok");
   EXPECT_EQ(etp("POST", "/DR_bid", buyer_bearer, {{"volume", 3}, {"price", 2}}).body, "ok");
   auto offers = etp("GET", "/DR_bid?date=2026-11-24", agg).body;

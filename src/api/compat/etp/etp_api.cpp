@@ -290,21 +290,17 @@ json energy_entry(const services::DayEnergy& d) {
           {"Consume", round3(d.consume_kwh.value_or(0))}};
 }
 
-std::optional<date::year_month_day> slash_date(const std::string& text) {
-  auto n = numbers(text, kSlashDate);
+// A calendar date in the form `re` gives (year, month, day groups); nullopt for another
+// form or a date that does not exist.
+std::optional<date::year_month_day> date_in(const std::string& text, const std::regex& re) {
+  auto n = numbers(text, re);
   if (!n) return std::nullopt;
   const date::year_month_day d{date::year{(*n)[0]}, date::month{static_cast<unsigned>((*n)[1])}, date::day{static_cast<unsigned>((*n)[2])}};
   if (!d.ok()) return std::nullopt;
   return d;
 }
-
-std::optional<date::year_month_day> dash_date(const std::string& text) {
-  auto n = numbers(text, kDashDate);
-  if (!n) return std::nullopt;
-  const date::year_month_day d{date::year{(*n)[0]}, date::month{static_cast<unsigned>((*n)[1])}, date::day{static_cast<unsigned>((*n)[2])}};
-  if (!d.ok()) return std::nullopt;
-  return d;
-}
+std::optional<date::year_month_day> slash_date(const std::string& text) { return date_in(text, kSlashDate); }
+std::optional<date::year_month_day> dash_date(const std::string& text) { return date_in(text, kDashDate); }
 
 std::optional<Instant> slot_time(const Local& l, const std::string& text) {
   auto n = numbers(text, kSlotTime);
