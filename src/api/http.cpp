@@ -27,6 +27,8 @@ namespace {
 // value per level (a few megabytes of brackets would cost gigabytes).
 constexpr int kMaxJsonDepth = 64;
 
+}  // namespace
+
 bool nests_too_deep(std::string_view s) {
   int depth = 0;
   bool in_string = false, escaped = false;
@@ -45,8 +47,6 @@ bool nests_too_deep(std::string_view s) {
   }
   return false;
 }
-
-}  // namespace
 
 json parse_json_object(const httplib::Request& req) {
   if (nests_too_deep(req.body)) {

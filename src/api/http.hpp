@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <httplib.h>
@@ -13,6 +14,10 @@
 namespace flexmarket::api {
 
 using json = nlohmann::json;
+
+// Whether a JSON text nests deeper than 64 levels (refused before parsing: parsing would
+// allocate a value per level).
+bool nests_too_deep(std::string_view s);
 
 // Parses the body as a JSON object; throws 400 "invalid_json" otherwise.
 json parse_json_object(const httplib::Request& req);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/compat/etp/etp_api.hpp"
+#include "api/compat/usef/usef_api.hpp"
 #include "api/http.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -174,6 +175,7 @@ ApiServer::ApiServer(services::Platform& platform)
   configure(*server_, &listen_socket_);
   etp_ = std::make_unique<compat::etp::Surface>(platform_);
   etp_->register_routes(*server_, "/compat/etp");
+  compat::usef::register_routes(*server_, "/compat/usef/api", platform_);
   if (cfg.compat_etp_port != 0) {
     etp_server_ = std::make_unique<GuardedServer>(cfg.server_request_timeout, cfg.server_max_connections_per_address);
     configure(*etp_server_, &etp_listen_socket_);

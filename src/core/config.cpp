@@ -1,6 +1,7 @@
 #include "core/config.hpp"
 
 #include <algorithm>
+#include <regex>
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -88,6 +89,11 @@ const std::vector<std::pair<std::string, Setter>>& setters() {
       {"compat.etp_market", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_market = to_int(v, k, 0, 2'000'000'000); }},
       {"compat.etp_registration", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_registration = to_bool(v, k); }},
       {"compat.etp_homepage_swap", [](Config& c, const std::string& v, const std::string& k) { c.compat_etp_homepage_swap = to_bool(v, k); }},
+      {"compat.usef_naming_authority", [](Config& c, const std::string& v, const std::string& k) {
+         static const std::regex re(R"(\d{4}-\d{2}\.[A-Za-z0-9][A-Za-z0-9.:-]*)");
+         if (!std::regex_match(v, re)) throw invalid_field(k, k + " must be like 2018-06.com.example (a date, then a domain reversed)");
+         c.compat_usef_naming_authority = v;
+       }},
       {"compat.etp_secret", [](Config& c, const std::string& v, const std::string&) { c.compat_etp_secret = v; }},
       {"compat.etp_cors_origins", [](Config& c, const std::string& v, const std::string& k) {
          c.compat_etp_cors_origins = to_list(v, k, [](const std::string& o) {

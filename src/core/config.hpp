@@ -48,6 +48,9 @@ struct Config {
   std::vector<std::string> compat_etp_cors_origins;  // empty: no cross-origin access
   std::string compat_etp_secret;  // 64 hex digits; default var/secrets/etp_jws_key
   bool compat_etp_homepage_swap = false;  // the seed's /homepage price/volume swap
+  // The balancing platform's USEF API (api/compat/usef): the naming authority of its entity
+  // addresses (ea1.<naming authority>:<owner>:<asset>), configured, not the request's host.
+  std::string compat_usef_naming_authority = "2026-12.org.flexmarket";
 
   // Failed logins for one email before each further attempt must wait; the wait doubles
   // with every failure up to login_max_delay.
