@@ -51,6 +51,14 @@ const std::vector<std::string>& asset_types() {
   return t;
 }
 
+PowerDirection power_direction(std::string_view asset_type) {
+  if (asset_type == "pv" || asset_type == "wind") return PowerDirection::produces_only;
+  if (asset_type == "load" || asset_type == "shiftable_load" || asset_type == "ev_charger_oneway") {
+    return PowerDirection::consumes_only;
+  }
+  return PowerDirection::both;
+}
+
 AssetService::AssetService(store::Database& db, Clock clock) : db_(db), clock_(std::move(clock)) {}
 
 void AssetService::check_asset(const store::AssetRecord& a, store::Connection& c) {

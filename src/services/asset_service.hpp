@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "services/auth_service.hpp"
@@ -19,6 +20,11 @@ namespace flexmarket::services {
 
 // The kinds of asset flexmarket knows.
 const std::vector<std::string>& asset_types();
+
+// Which way an asset's power can flow (consumption positive): PV and wind only produce,
+// loads and one-way chargers only consume, the rest both.
+enum class PowerDirection { both, consumes_only, produces_only };
+PowerDirection power_direction(std::string_view asset_type);
 
 struct AssetInput {
   std::optional<std::int64_t> account_id;  // admins and operators only; default: the caller's

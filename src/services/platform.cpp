@@ -116,6 +116,7 @@ std::unique_ptr<Platform> open_platform(const Config& config) {
   p->schedules->set_max_variables(config.limits.schedule_variables);
   // Schedules are judged past or future by the market clock.
   p->schedules->set_market_clock([clock] { return clock->now(); });
+  p->device_events = std::make_unique<DeviceEventService>(*p->db, *p->assets, *p->schedules);
   // Forecasts are made as of the market's time, which the demo's meter data follow.
   p->forecasts = std::make_unique<ForecastService>(*p->db, *p->assets, [clock] { return clock->now(); });
   p->forecasts->set_limits(config.limits);

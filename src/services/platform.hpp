@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "services/asset_service.hpp"
 #include "services/auth_service.hpp"
+#include "services/device_events.hpp"
 #include "services/forecast_service.hpp"
 #include "services/market_service.hpp"
 #include "services/meter_service.hpp"
@@ -43,6 +44,8 @@ struct Platform {
   std::unique_ptr<MarketService> market;
   std::unique_ptr<jobs::MarketRunner> market_runner;
   std::unique_ptr<ScheduleService> schedules;
+  // Devices' state-of-charge events and the schedules they queue (the USEF device interface).
+  std::unique_ptr<DeviceEventService> device_events;
   std::unique_ptr<ForecastService> forecasts;
   std::unique_ptr<PortfolioService> portfolios;
   // Runs queued jobs: embedded in serve (while no worker runs) or as `flexmarket worker`.

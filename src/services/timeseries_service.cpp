@@ -196,6 +196,37 @@ IngestReport TimeSeriesService::ingest(const Principal& who, const std::vector<P
   return report;
 }
 
+namespace {
+
+// The most recent belief per event among those the query's horizon window and source
+// filters let through: read as rows and chosen here, a path for short windows.
+timeseries::Series filtered_series(store::Connection& c, std::int64_t sensor_id, Instant start, Instant end,
+                                   std::chrono::microseconds r, const SeriesQuery& q,
+                                   std::optional<std::int64_t> source_id) {
+  auto beliefs = store::beliefs::load(c, sensor_id, timeseries::floor_to(start, r), timeseries::ceil_to(end, r), source_id);
+  std::map<std::int64_t, bool> admitted;  // source id -> passes the source filters
+  auto source_ok = [&](std::int64_t id) {
+    auto it = admitted.find(id);
+    if (it != admitted.end()) return it->second;
+    bool ok = false;
+    if (auto s = store::sources::find(c, id)) {
+      ok = q.source_types.empty() || std::find(q.source_types.begin(), q.source_types.end(), s->type) != q.source_types.end();
+      if (ok && q.source_users && s->type == "user") {
+        ok = std::find(q.source_users->begin(), q.source_users->end(), s->user_id) != q.source_users->end();
+      }
+    }
+    return admitted[id] = ok;
+  };
+  std::erase_if(beliefs, [&](const timeseries::Belief& b) {
+    if (q.min_horizon && b.belief_horizon_us < q.min_horizon->count()) return true;
+    if (q.max_horizon && b.belief_horizon_us > q.max_horizon->count()) return true;
+    return !source_ok(b.source_id);
+  });
+  return timeseries::most_recent_beliefs(beliefs, start, end, r, q.prior);
+}
+
+}  // namespace
+
 SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_id, const SeriesQuery& q) {
   SeriesResult out;
   out.sensor = assets_.get_sensor(who, sensor_id);
@@ -252,8 +283,10 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
       throw too_large("resolution", "the window widened to whole " + timeseries::format_duration(out.resolution) +
                                         " buckets holds more than " + std::to_string(kMaxEventsPerRead) + " events");
     }
-    const auto series = store::beliefs::load_most_recent_series(*c, db_.backend(), sensor_id, start, end, r, q.prior,
-                                                                source_id);
+    const bool filtered = q.min_horizon || q.max_horizon || !q.source_types.empty() || q.source_users;
+    const auto series = filtered ? filtered_series(*c, sensor_id, start, end, r, q, source_id)
+                                 : store::beliefs::load_most_recent_series(*c, db_.backend(), sensor_id, start, end, r,
+                                                                           q.prior, source_id);
     const Unit u = unit_of(out.sensor);
     auto resampled = timeseries::resample(series, out.resolution, aggregation_for(u.quantity), tz);
     if (!resampled) {

@@ -46,6 +46,12 @@ struct SeriesQuery {
   std::optional<std::string> source;  // a source id or name
   std::optional<std::string> unit;    // convert to this compatible unit
   std::optional<std::string> timezone;  // for calendar-day resolutions; default: the sensor's
+  // Only beliefs whose horizon lies in [min_horizon, max_horizon] (BVP §3.1.4's horizon
+  // windows), whose source has one of `source_types` (any when empty), and whose user
+  // source belongs to one of `source_users` (any user when absent; other types pass).
+  std::optional<std::chrono::microseconds> min_horizon, max_horizon;
+  std::vector<std::string> source_types;
+  std::optional<std::vector<std::int64_t>> source_users;
 };
 
 struct SeriesResult {

@@ -123,6 +123,26 @@ Page<store::UserRecord> UserService::list_users(const Principal* actor, std::int
   return out;
 }
 
+std::vector<std::int64_t> UserService::active_user_ids_with(const std::vector<Role>& roles) {
+  std::vector<std::int64_t> out;
+  auto c = db_.acquire();
+  constexpr std::int64_t kPage = 1000;
+  for (std::int64_t offset = 0;; offset += kPage) {
+    const auto users = store::users::list(*c, 0, offset, kPage);
+    for (const auto& u : users) {
+      if (!u.active) continue;
+      for (Role r : roles) {
+        if (std::find(u.roles.begin(), u.roles.end(), r) != u.roles.end()) {
+          out.push_back(u.id);
+          break;
+        }
+      }
+    }
+    if (static_cast<std::int64_t>(users.size()) < kPage) break;
+  }
+  return out;
+}
+
 store::UserRecord UserService::get_user(const Principal* actor, std::int64_t id) {
   auto c = db_.acquire();
   auto u = store::users::find_by_id(*c, id);

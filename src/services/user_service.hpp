@@ -62,6 +62,10 @@ class UserService {
 
   bool any_admin();
 
+  // Ids of the active users holding any of `roles` (ids only: for filtering data by who
+  // sent it, as the USEF API's `source` does).
+  std::vector<std::int64_t> active_user_ids_with(const std::vector<Role>& roles);
+
  private:
   store::Database& db_;
   Clock clock_;

@@ -2,6 +2,9 @@
 // it is served: versions and services, tokens, connections, meter data and prognoses
 // posted and read back (BVP §3.6, §7.2), and the validation order of §3.5, each refusal
 // its catalogue entry with nothing stored.
+#include <chrono>
+#include <thread>
+
 #include "store/database.hpp"
 #include "support/fixture.hpp"
 
@@ -65,7 +68,7 @@ class CompatUsef : public PlatformTest {
   }
   std::int64_t beliefs() { return store::Database::open(db.url, 1)->acquire()->query("SELECT COUNT(*) FROM beliefs")[0].int64(0); }
 
-  json meter_data(std::vector<double> values, const std::string& start = "2026-11-21T08:00:00+08:00",
+  json meter_data(std::vector<double> values, const std::string& start = "2026-11-19T08:00:00+08:00",
                   const std::string& duration = "PT48H") {
     return {{"type", "PostMeterDataRequest"}, {"connection", ea(site)}, {"values", values}, {"start", start},
             {"duration", duration}, {"unit", "MW"}};
@@ -124,7 +127,7 @@ TEST_P(CompatUsef, MeterDataIsPostedAndReadBack) {
   EXPECT_EQ(a.body["status"], "PROCESSED");
   EXPECT_EQ(a.body["type"], "PostMeterDataResponse");
   // Read back at the sensor's resolution, in MW, consumption positive.
-  const json get = {{"type", "GetMeterDataRequest"}, {"connection", ea(site)}, {"start", "2026-11-21T08:00:00+08:00"},
+  const json get = {{"type", "GetMeterDataRequest"}, {"connection", ea(site)}, {"start", "2026-11-19T08:00:00+08:00"},
                     {"duration", "PT48H"}, {"unit", "MW"}};
   a = usef("GET", "/v1/getMeterData", get, prosumer);
   ASSERT_EQ(a.status, 200) << a.body.dump();
@@ -145,13 +148,13 @@ TEST_P(CompatUsef, MeterDataIsPostedAndReadBack) {
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(a.body["status"], "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED");
   // Two connections in one group each get the values, and read back as one group.
-  json both = meter_data({0.5, 0.5, 0.5, 0.5}, "2026-11-20T08:00:00+08:00", "PT1H");
+  json both = meter_data({0.5, 0.5, 0.5, 0.5}, "2026-11-18T08:00:00+08:00", "PT1H");
   both.erase("connection");
   both["connections"] = {ea(site), ea(battery)};
   EXPECT_EQ(usef("POST", "/v2_0/postMeterData", both, prosumer).status, 200);
   a = usef("GET", "/v2_0/getMeterData",
            {{"type", "GetMeterDataRequest"}, {"connections", json({ea(site), ea(battery)}).dump()},
-            {"start", "2026-11-20T08:00:00+08:00"}, {"duration", "PT1H"}, {"unit", "MW"}},
+            {"start", "2026-11-18T08:00:00+08:00"}, {"duration", "PT1H"}, {"unit", "MW"}},
            prosumer);
   EXPECT_EQ(a.body["connections"], json({ea(site), ea(battery)})) << a.body.dump();
   EXPECT_EQ(a.body["values"], json({0.5, 0.5, 0.5, 0.5}));
@@ -165,8 +168,90 @@ TEST_P(CompatUsef, MeterDataIsPostedAndReadBack) {
             {"duration", "PT1H"}, {"unit", "MW"}},
            prosumer);
   EXPECT_EQ(a.body["values"], json({0.2, 0.2, 0.2, 0.2})) << a.body.dump();
-  // postPrognosis is routed in v1.1 only (later versions list it, as the seed did).
-  EXPECT_EQ(http->Post(kUsef + "/v1_2/postPrognosis", prognosis.dump(), "application/json")->status, 404);
+  // Every version that lists postPrognosis serves it (the seed routed it in v1.1 only).
+  prognosis["start"] = "2026-11-24T01:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v2_0/postPrognosis", prognosis, prosumer).status, 200);
+  EXPECT_EQ(usef("POST", "/v1/postPrognosis", prognosis, prosumer).status, 404);  // not in v1
+}
+
+// BVP §3.1.4–3.1.5: meter data reads observations only, within the horizon asked for,
+// from MDCs and the caller by default; prognoses read beliefs at least the horizon ahead.
+TEST_P(CompatUsef, HorizonWindowsAndSourcesOnReads) {
+  const std::string start = "2026-11-22T00:00:00+08:00";
+  // Observations at the events' ends; a late correction two hours after; a forecast 6 h ahead.
+  json on_time = meter_data({0.1, 0.1, 0.1, 0.1}, start, "PT1H");
+  on_time["horizon"] = "R/PT0H";
+  EXPECT_EQ(usef("POST", "/v1_1/postMeterData", on_time, prosumer).status, 200);
+  json late = meter_data({0.3, 0.3, 0.3, 0.3}, start, "PT1H");
+  late["horizon"] = "R/-PT2H";
+  EXPECT_EQ(usef("POST", "/v1_1/postMeterData", late, prosumer).status, 200);
+  json ahead = meter_data({0.7, 0.7, 0.7, 0.7}, start, "PT1H");
+  ahead["type"] = "PostPrognosisRequest";
+  ahead["horizon"] = "R/PT6H";
+  EXPECT_EQ(usef("POST", "/v1_3/postPrognosis", ahead, prosumer).status, 200);
+  json get = {{"type", "GetMeterDataRequest"}, {"connection", ea(site)}, {"start", start}, {"duration", "PT1H"}, {"unit", "MW"}};
+  // All observations: the latest belief is the correction; the forecast is never meter data.
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["values"], json({0.3, 0.3, 0.3, 0.3}));
+  get["horizon"] = "-PT1H";  // observed at most an hour after the fact
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["values"], json({0.1, 0.1, 0.1, 0.1}));
+  get["horizon"] = "PT1H";
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["status"], "INVALID_HORIZON");
+  get.erase("horizon");
+  get["prior"] = "2026-11-22T00:30:00+08:00";  // before the end of the window
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["status"], "INVALID_HORIZON");
+  json prog = {{"type", "GetPrognosisRequest"}, {"connection", ea(site)}, {"start", start}, {"duration", "PT1H"}, {"unit", "MW"}};
+  EXPECT_EQ(usef("GET", "/v1_1/getPrognosis", prog, prosumer).body["values"], json({0.3, 0.3, 0.3, 0.3}));
+  prog["horizon"] = "PT6H";  // at least 6 hours before the fact
+  EXPECT_EQ(usef("GET", "/v1_1/getPrognosis", prog, prosumer).body["values"], json({0.7, 0.7, 0.7, 0.7}));
+  prog["horizon"] = "R/PT7H";
+  EXPECT_EQ(usef("GET", "/v1_1/getPrognosis", prog, prosumer).body["values"], json::array());
+
+  // A colleague (another Prosumer of the account) sends meter data for the next hour.
+  auto [colleague_id, colleague_pw] = create_user("colleague@example.com", "ABRI_BEMS", "participant", admin);
+  const std::string colleague = usef_token("colleague@example.com", colleague_pw);
+  const std::string next = "2026-11-22T01:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_1/postMeterData", meter_data({0.5, 0.5, 0.5, 0.5}, next, "PT1H"), colleague).status, 200);
+  get = {{"type", "GetMeterDataRequest"}, {"connection", ea(site)}, {"start", next}, {"duration", "PT1H"}, {"unit", "MW"}};
+  // Meter data comes from MDCs and the caller unless sources are named.
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["values"], json::array());
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, colleague).body["values"], json({0.5, 0.5, 0.5, 0.5}));
+  get["source"] = std::to_string(colleague_id);  // a user id, even as text in a query
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["values"], json({0.5, 0.5, 0.5, 0.5}));
+  get["source"] = "Prosumer";  // a USEF role: its users
+  EXPECT_EQ(usef("GET", "/v1_1/getMeterData", get, prosumer).body["values"], json({0.5, 0.5, 0.5, 0.5}));
+  get["source"] = "Astrologer";  // the seed read every source for an unknown role
+  auto a = usef("GET", "/v1_1/getMeterData", get, prosumer);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.body["status"], "INVALID_SOURCE");
+  // Prognoses read every source unless named.
+  prog = {{"type", "GetPrognosisRequest"}, {"connection", ea(site)}, {"start", next}, {"duration", "PT1H"}, {"unit", "MW"}};
+  EXPECT_EQ(usef("GET", "/v1_1/getPrognosis", prog, prosumer).body["values"], json({0.5, 0.5, 0.5, 0.5}));
+  prog["source"] = "Aggregator";
+  EXPECT_EQ(usef("GET", "/v1_1/getPrognosis", prog, prosumer).body["values"], json::array());
+}
+
+// Signs (BVP §3.1.2): a pure producer takes no consumption, a pure consumer no production.
+TEST_P(CompatUsef, PureProducersAndConsumersKeepTheirSign) {
+  const std::string t = login(*http, "prosumer@example.com", password);
+  const auto pv = post("/api/v1/assets", t, {{"name", "pv"}, {"type", "pv"}, {"parent_id", site}})["id"].get<std::int64_t>();
+  const auto load = post("/api/v1/assets", t, {{"name", "load"}, {"type", "load"}, {"parent_id", site}})["id"].get<std::int64_t>();
+  for (auto asset : {pv, load}) {
+    post("/api/v1/sensors", t, {{"name", "power"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", asset}});
+  }
+  const auto before = beliefs();
+  json m = meter_data({-0.1, -0.1, 0.1, -0.1}, "2026-11-22T00:00:00+08:00", "PT1H");
+  m["connection"] = ea(pv);
+  auto a = usef("POST", "/v1_1/postMeterData", m, prosumer);
+  EXPECT_EQ(a.body["status"], "POWER_VALUE_TOO_BIG") << a.body.dump();
+  EXPECT_EQ(a.body["message"], "One or more power values are too big. Connection " + ea(pv) +
+                                   " is registered as a pure producer and can only receive non-positive values.");
+  m["connection"] = ea(load);
+  a = usef("POST", "/v1_1/postMeterData", m, prosumer);
+  EXPECT_EQ(a.body["status"], "POWER_VALUE_TOO_SMALL") << a.body.dump();
+  EXPECT_EQ(beliefs(), before);
+  m["values"] = {-0.1, -0.1, -0.2, 0};
+  m["connection"] = ea(pv);
+  EXPECT_EQ(usef("POST", "/v1_1/postMeterData", m, prosumer).status, 200);
 }
 
 // BVP §3.5: the first failure wins, each its catalogue entry, nothing stored.
@@ -216,6 +301,177 @@ TEST_P(CompatUsef, RefusalsFollowTheValidationOrder) {
   auto a = usef("GET", "/v1_1/getConnection", json::object(), "not-a-token");
   EXPECT_EQ(a.status, 401);
   (void)key_user;
+}
+
+// Prices to a market (a price sensor named by its slug) and weather to a sensor found by
+// type and place (BVP §3.6), with their refusals.
+TEST_P(CompatUsef, PricesAndWeatherArePosted) {
+  const std::string t = login(*http, "prosumer@example.com", password);
+  const auto price = post("/api/v1/sensors", t, {{"name", "Day-ahead price"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  const auto station = post("/api/v1/assets", t,
+                            {{"name", "Cape Town station"}, {"type", "meter"}, {"parent_id", site}, {"latitude", -33.9249},
+                             {"longitude", 18.4241}})["id"].get<std::int64_t>();
+  const auto temperature = post("/api/v1/sensors", t,
+                                {{"name", "air temperature"}, {"unit", "°C"}, {"event_resolution", "PT1H"}, {"asset_id", station}})["id"];
+  std::vector<double> prices;
+  for (int i = 0; i < 24; ++i) prices.push_back(50 + i);
+  json m = {{"type", "PostPriceDataRequest"}, {"market", "ea1.2026-12.org.flexmarket:day_ahead_price"}, {"values", prices},
+            {"start", "2026-11-24T00:00:00+08:00"}, {"duration", "PT24H"}, {"unit", "EUR/MWh"}, {"horizon", "PT35H"}};
+  auto a = usef("POST", "/v1_1/postPriceData", m, prosumer);
+  EXPECT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["type"], "PostPriceDataResponse");
+  auto read = get("/api/v1/sensors/" + price.dump() + "/data?start=2026-11-24T00:00:00%2B08:00&end=2026-11-25T00:00:00%2B08:00", t);
+  ASSERT_EQ(read["values"].size(), 24u) << read.dump();
+  EXPECT_EQ(read["values"][23], 73);
+  const auto before = beliefs();
+  json wrong = m;
+  wrong["unit"] = "KRW/kWh";
+  a = usef("POST", "/v1_2/postPriceData", wrong, prosumer);
+  EXPECT_EQ(a.body["status"], "INVALID_UNIT");
+  EXPECT_EQ(a.body["message"], "Data for Day-ahead price prices should be given in EUR/MWh.");
+  wrong = m;
+  wrong["market"] = "ea1.2026-12.org.flexmarket:kpx_da";
+  EXPECT_EQ(usef("POST", "/v1_2/postPriceData", wrong, prosumer).body["status"], "UNRECOGNIZED_MARKET");
+  wrong["market"] = "ea1.2026-12.org.flexmarket:9 lives";
+  EXPECT_EQ(usef("POST", "/v1_2/postPriceData", wrong, prosumer).body["status"], "INVALID_DOMAIN");
+  EXPECT_EQ(beliefs(), before);
+
+  // Weather: negative coordinates are addressable (they were not in the seed).
+  m = {{"type", "PostWeatherDataRequest"}, {"sensor", "ea1.2026-12.org.flexmarket:temperature:-33.9249:18.4241"},
+       {"values", {21.5, 22, 22.5}}, {"start", "2026-11-22T10:00:00+02:00"}, {"duration", "PT3H"}, {"unit", "°C"}};
+  a = usef("POST", "/v2_0/postWeatherData", m, prosumer);
+  EXPECT_EQ(a.status, 200) << a.body.dump();
+  read = get("/api/v1/sensors/" + temperature.dump() + "/data?start=2026-11-22T08:00:00Z&end=2026-11-22T11:00:00Z", t);
+  EXPECT_EQ(read["values"], json({21.5, 22, 22.5}));
+  json elsewhere = m;
+  elsewhere["sensor"] = "ea1.2026-12.org.flexmarket:temperature:33.9249:18.4241";  // the seed answered 500
+  a = usef("POST", "/v2_0/postWeatherData", elsewhere, prosumer);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.body["status"], "UNRECOGNIZED_SENSOR");
+  EXPECT_EQ(a.body["message"], "No sensor is known at this location. The nearest sensor is at latitude -33.9249 and longitude 18.4241");
+  elsewhere["sensor"] = "ea1.2026-12.org.flexmarket:wind_speed:-33.9249:18.4241";
+  elsewhere["unit"] = "m/s";
+  EXPECT_EQ(usef("POST", "/v2_0/postWeatherData", elsewhere, prosumer).body["message"],
+            "No sensor is known at this location. In fact, we can't find any sensors.");
+  json kelvin = m;
+  kelvin["unit"] = "K";
+  a = usef("POST", "/v2_0/postWeatherData", kelvin, prosumer);
+  EXPECT_EQ(a.body["message"], "Data for temperature should be given in °C or 0C.");
+  kelvin.erase("unit");
+  EXPECT_EQ(usef("POST", "/v2_0/postWeatherData", kelvin, prosumer).body["message"], "Data should be given in a unit.");
+  EXPECT_EQ(usef("POST", "/v1/postWeatherData", m, prosumer).status, 404);
+}
+
+// UDI events queue schedules; device messages return them (BVP §3.6, §5, §7.2).
+TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
+  const std::string t = login(*http, "prosumer@example.com", password);
+  const auto price = post("/api/v1/sensors", t, {{"name", "tariff"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  std::vector<double> prices;
+  for (int i = 0; i < 72; ++i) prices.push_back(i % 24 < 8 ? 20 : i % 24 < 18 ? 120 : 60);
+  auto a = usef("POST", "/v1_3/postPriceData",
+                {{"type", "PostPriceDataRequest"}, {"market", "ea1.2026-12.org.flexmarket:tariff"}, {"values", prices},
+                 {"start", "2026-11-23T00:00:00+08:00"}, {"duration", "PT72H"}, {"unit", "EUR/MWh"}},
+                prosumer);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  const std::string event = ea(battery) + ":1:soc";
+  json udi = {{"type", "PostUdiEventRequest"}, {"event", event}, {"value", 50}, {"unit", "kWh"},
+              {"datetime", "2026-11-23T00:00:00+08:00"}};
+  // No market linked to the battery yet.
+  a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
+  EXPECT_EQ(a.body["status"], "INVALID_MARKET") << a.body.dump();
+  store::Database::open(db.url, 1)->acquire()->query("INSERT INTO asset_price_sensors (asset_id, sensor_id) VALUES (?, ?)",
+                                                     {battery, price.get<std::int64_t>()});
+  a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["type"], "PostUdiEventResponse");
+  // The same event again, and an older instant.
+  a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
+  EXPECT_EQ(a.body["status"], "OUTDATED_UDI_EVENT");
+  EXPECT_EQ(a.body["message"], "The requested UDI event (id = 1) is equal or before the latest existing one (id = 1).");
+  json older = udi;
+  older["event"] = ea(battery) + ":2:soc";
+  older["datetime"] = "2026-11-22T23:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", older, prosumer).body["status"], "INVALID_DATETIME");
+
+  // The device message once the job is done: the schedule, MW, consumption positive.
+  const json ask = {{"type", "GetDeviceMessageRequest"}, {"event", event}, {"duration", "PT6H"}};
+  for (int i = 0; i < 600; ++i) {
+    a = usef("GET", "/v1_3/getDeviceMessage", ask, prosumer);
+    if (a.body["status"] != "UNKNOWN_SCHEDULE") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["event"], event);
+  EXPECT_EQ(a.body["unit"], "MW");
+  EXPECT_EQ(a.body["start"], "2026-11-22T16:00:00Z");
+  EXPECT_EQ(a.body["duration"], "PT6H");
+  ASSERT_EQ(a.body["values"].size(), 24u);
+  const auto jobs = get("/api/v1/assets/" + std::to_string(battery) + "/schedules", t);
+  ASSERT_EQ(jobs["total"], 1);
+  const auto schedule = get(jobs["items"][0]["url"].get<std::string>(), t);
+  const auto& power = schedule["devices"][0]["power_kw"];
+  for (int i = 0; i < 24; ++i) EXPECT_NEAR(a.body["values"][i].get<double>(), power[i].get<double>() / 1000, 1e-9) << i;
+  double charged = 0;
+  for (int i = 0; i < 32; ++i) charged += power[i].get<double>();
+  EXPECT_GT(charged, 0);  // cheap night hours: it charges
+
+  // A target (v1.3): the EV-style soc-with-targets on the battery, in MWh.
+  json targets = {{"type", "PostUdiEventRequest"}, {"event", ea(battery) + ":5:soc-with-targets"}, {"value", 0.02},
+                  {"unit", "MWh"}, {"datetime", "2026-11-23T02:00:00+08:00"},
+                  {"targets", {{{"value", 0.09}, {"datetime", "2026-11-23T08:00:00+08:00"}}}}};
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", targets, prosumer).status, 200);
+  json far = targets;
+  far["event"] = ea(battery) + ":6:soc-with-targets";
+  far["targets"][0]["datetime"] = "2026-11-26T08:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", far, prosumer).body["status"], "INVALID_DATETIME");
+  json untimed = targets;
+  untimed["event"] = ea(battery) + ":6:soc-with-targets";
+  untimed["targets"][0]["datetime"] = "2026-11-23T08:00:00";
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", untimed, prosumer).body["status"], "INVALID_TIMEZONE");
+  untimed.erase("targets");
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", untimed, prosumer).body["status"], "INCOMPLETE_UDI_EVENT");
+  json v12 = targets;
+  v12["event"] = ea(battery) + ":6:soc-with-targets";
+  EXPECT_EQ(usef("POST", "/v1_2/postUdiEvent", v12, prosumer).body["status"], "UNRECOGNIZED_UDI_EVENT");
+
+  // v1.2 answers with the schedule at once.
+  json sync = udi;
+  sync["event"] = ea(battery) + ":7:soc";
+  sync["datetime"] = "2026-11-23T04:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_2/postUdiEvent", sync, prosumer).status, 200);
+  a = usef("GET", "/v1_2/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":7:soc"}}, prosumer);
+  EXPECT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["values"].size(), 24u);
+
+  // No prices for the window: UNKNOWN_PRICES once the job has failed.
+  json unpriced = udi;
+  unpriced["event"] = ea(battery) + ":8:soc";
+  unpriced["datetime"] = "2026-12-10T00:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", unpriced, prosumer).status, 200);
+  for (int i = 0; i < 600; ++i) {
+    a = usef("GET", "/v1_3/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":8:soc"}}, prosumer);
+    if (a.body["status"] != "UNKNOWN_SCHEDULE") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(a.body["status"], "UNKNOWN_PRICES") << a.body.dump();
+
+  // Unknown events, other devices, roles.
+  a = usef("GET", "/v1_3/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":4:soc"}}, prosumer);
+  EXPECT_EQ(a.body["status"], "UNRECOGNIZED_UDI_EVENT");
+  a = usef("GET", "/v1_3/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(site) + ":1:soc"}}, prosumer);
+  EXPECT_EQ(a.body["status"], "INVALID_DOMAIN");
+  a = usef("GET", "/v1_3/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", "3:1:soc"}}, prosumer);
+  EXPECT_EQ(a.body["status"], "INVALID_DOMAIN");
+  json others = udi;
+  others["event"] = "ea1.2026-12.org.flexmarket:9:" + std::to_string(other_site) + ":9:soc";
+  EXPECT_EQ(usef("POST", "/v1_3/postUdiEvent", others, prosumer).body["status"], "UNRECOGNIZED_CONNECTION_GROUP");
+  auto [op_id, op_pw] = create_user("operator@example.com", "Grid", "operator", admin);
+  (void)op_id;
+  a = usef("POST", "/v1_3/postUdiEvent", udi, usef_token("operator@example.com", op_pw));
+  EXPECT_EQ(a.status, 403);
+  EXPECT_EQ(a.body["message"], "You don't have the right role to access this service. You are a Supplier, an MDC, and a DSO "
+                               "while this service is reserved for Prosumers and ESCos.");
+  EXPECT_EQ(http->Post(kUsef + "/v1_1/postUdiEvent", udi.dump(), "application/json")->status, 404);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(CompatUsef);
