@@ -372,6 +372,10 @@ DemoSchedule seed_demo_schedule(Platform& p, Instant at) {
   }();
   if (!op) throw not_found("the demo price sensor is missing: run the demo time series first");
   auto price = ensure_sensor(p, sys, op->id, std::nullopt, "day-ahead price", "TWD/kWh", "PT1H", true);
+  // Device events (the USEF API's postUdiEvent) schedule the devices against this price.
+  for (auto device : {battery.id, ev.id}) {
+    if (!p.device_events->price_sensor_of(sys, device)) p.device_events->set_price_sensor(sys, device, price.id);
+  }
 
   // From now to the end of the last day with prices (tomorrow's are known from 12:00).
   const Instant start = timeseries::floor_to(at, minutes(15));
