@@ -30,7 +30,8 @@ class CompatUsef : public PlatformTest {
                    {{"name", "battery"}, {"type", "battery"}, {"parent_id", site}, {"storage_capacity_kwh", 100},
                     {"max_charge_kw", 50}, {"max_discharge_kw", 50}})["id"].get<std::int64_t>();
     for (auto asset : {site, battery}) {
-      post("/api/v1/sensors", t, {{"name", "power"}, {"unit", "kW"}, {"event_resolution", "PT15M"}, {"asset_id", asset}});
+      sensors.push_back(post("/api/v1/sensors", t, {{"name", "power"}, {"unit", "kW"}, {"event_resolution", "PT15M"},
+                                                    {"asset_id", asset}})["id"].get<std::int64_t>());
     }
     account = get("/api/v1/me", t)["account"]["id"].get<std::int64_t>();
     other_site = post("/api/v1/assets", other, {{"name", "x"}, {"type", "site"}, {"timezone", "Asia/Taipei"}})["id"].get<std::int64_t>();
@@ -76,6 +77,7 @@ class CompatUsef : public PlatformTest {
 
   std::string admin, password, prosumer, other;
   std::int64_t site = 0, battery = 0, account = 0, other_site = 0;
+  std::vector<std::int64_t> sensors;  // the site's and the battery's power sensors
 };
 
 TEST_P(CompatUsef, VersionsServicesAndTokens) {
@@ -140,6 +142,15 @@ TEST_P(CompatUsef, MeterDataIsPostedAndReadBack) {
   a = usef("GET", "/v1_3/getMeterData", coarse, prosumer);
   ASSERT_EQ(a.body["values"].size(), 8u) << a.body.dump();
   EXPECT_NEAR(a.body["values"][0].get<double>(), 0.0115, 1e-9);
+  // Observations queue a forecast of the connection (BVP §6.1): one job, four horizons.
+  const auto forecasts = this->get("/api/v1/sensors/" + std::to_string(sensors[0]) + "/forecasts", login(*http, "prosumer@example.com", password));
+  ASSERT_EQ(forecasts["total"], 1) << forecasts.dump();
+  const auto forecast = this->get("/api/v1/forecasts/" + forecasts["items"][0]["id"].dump(),
+                                   login(*http, "prosumer@example.com", password));
+  EXPECT_EQ(forecast["horizons"], json({"PT1H", "PT6H", "PT24H", "PT48H"}));
+  // A resolution that is not a duration.
+  coarse["resolution"] = "15M";
+  EXPECT_EQ(usef("GET", "/v1_3/getMeterData", coarse, prosumer).body["status"], "INVALID_RESOLUTION");
   // POST on v1 too, with the message as its body.
   a = usef("POST", "/v1/getMeterData", get, prosumer);
   EXPECT_EQ(a.body["values"].size(), 192u);
@@ -295,6 +306,21 @@ TEST_P(CompatUsef, RefusalsFollowTheValidationOrder) {
   json no_duration = m;
   no_duration["duration"] = "soon";
   expect(no_duration, 400, "INVALID_PERIOD");
+  // Connections of different resolutions in one message.
+  const std::string t = login(*http, "prosumer@example.com", password);
+  const auto hourly = post("/api/v1/assets", t, {{"name", "hourly"}, {"type", "load"}, {"parent_id", site}})["id"].get<std::int64_t>();
+  post("/api/v1/sensors", t, {{"name", "power"}, {"unit", "kW"}, {"event_resolution", "PT1H"}, {"asset_id", hourly}});
+  json mixed = m;
+  mixed.erase("connection");
+  mixed["connections"] = {ea(site), ea(hourly)};
+  auto mixed_answer = usef("POST", "/v1_1/postMeterData", mixed, prosumer);
+  EXPECT_EQ(mixed_answer.body["status"], "INVALID_RESOLUTION");
+  EXPECT_NE(mixed_answer.body["message"].get<std::string>().find("do not have matching resolutions"), std::string::npos);
+  json too_fine = m;
+  too_fine["duration"] = "PT2M";
+  mixed_answer = usef("POST", "/v1_1/postMeterData", too_fine, prosumer);
+  EXPECT_EQ(mixed_answer.body["status"], "INVALID_RESOLUTION") << mixed_answer.body.dump();
+  EXPECT_EQ(mixed_answer.body["message"].get<std::string>().rfind("Only the following resolutions are supported", 0), 0u);
   EXPECT_EQ(beliefs(), before);
   // A token of no USEF role (a meter's) is refused with the seed's INVALID_SENDER.
   const auto key_user = login(*http, "prosumer@example.com", password);
@@ -323,6 +349,17 @@ TEST_P(CompatUsef, PricesAndWeatherArePosted) {
   auto read = get("/api/v1/sensors/" + price.dump() + "/data?start=2026-11-24T00:00:00%2B08:00&end=2026-11-25T00:00:00%2B08:00", t);
   ASSERT_EQ(read["values"].size(), 24u) << read.dump();
   EXPECT_EQ(read["values"][23], 73);
+  // Coarser prices are repeated over the market's hours (BVP §7.2: six 4-hourly values).
+  json coarse = m;
+  coarse["values"] = {1, 2, 3, 4, 5, 6};
+  coarse["start"] = "2026-11-25T00:00:00+08:00";
+  EXPECT_EQ(usef("POST", "/v1_1/postPriceData", coarse, prosumer).status, 200);
+  read = get("/api/v1/sensors/" + price.dump() + "/data?start=2026-11-25T00:00:00%2B08:00&end=2026-11-26T00:00:00%2B08:00", t);
+  ASSERT_EQ(read["values"].size(), 24u);
+  EXPECT_EQ(read["values"][0], 1);
+  EXPECT_EQ(read["values"][3], 1);
+  EXPECT_EQ(read["values"][4], 2);
+  EXPECT_EQ(read["values"][23], 6);
   const auto before = beliefs();
   json wrong = m;
   wrong["unit"] = "KRW/kWh";
@@ -442,6 +479,10 @@ TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
   a = usef("GET", "/v1_2/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":7:soc"}}, prosumer);
   EXPECT_EQ(a.status, 200) << a.body.dump();
   EXPECT_EQ(a.body["values"].size(), 24u);
+  a = usef("GET", "/v1_2/getDeviceMessage",
+           {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":7:soc"}, {"duration", "PT1000H"}}, prosumer);
+  EXPECT_EQ(a.body["values"].size(), 192u);  // the planning horizon, 48 h
+  EXPECT_EQ(a.body["duration"], "PT48H");
 
   // No prices for the window: UNKNOWN_PRICES once the job has failed.
   json unpriced = udi;

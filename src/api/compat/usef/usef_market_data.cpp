@@ -98,6 +98,20 @@ void post_power(httplib::Server& server, const std::string& V, services::Platfor
       for (const auto& value : g.values) values.push_back(number_of(value));
       for (auto& [asset, sensor] : found) targets.push_back({asset, sensor, c.address_of(asset), values});
     }
+    // One message, one resolution (BVP §3.5's resolution check).
+    std::map<std::int64_t, store::SensorRecord> sensors;
+    for (const auto& t : targets) sensors.emplace(t.sensor, c.p.assets->get_sensor(c.who, t.sensor));
+    for (const auto& [id, s] : sensors) {
+      const auto& first = sensors.begin()->second;
+      if (s.event_resolution != first.event_resolution) {
+        throw rejected("INVALID_RESOLUTION",
+                       "Requested assets do not have matching resolutions. " + first.name + " (sensor " +
+                           std::to_string(first.id) + ") is at " +
+                           timeseries::format_duration(timeseries::Duration{0, first.event_resolution}) + ", " + s.name +
+                           " (sensor " + std::to_string(id) + ") at " +
+                           timeseries::format_duration(timeseries::Duration{0, s.event_resolution}) + ".");
+      }
+    }
     // Signs (BVP §3.1.2): consumption is positive in USEF as in flexmarket.
     for (const auto& t : targets) {
       const auto dir = services::power_direction(t.asset.type);
