@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -18,6 +20,18 @@
 namespace flexmarket::api {
 
 namespace {
+
+// The largest request body taken (a year of 1-minute readings as JSON is about 25 MB).
+constexpr std::size_t kMaxBodyBytes = 64 * 1024 * 1024;
+
+// The request's Content-Length when it is a plain number of bytes; nullopt otherwise.
+std::optional<std::uint64_t> content_length_of(const httplib::Request& req) {
+  const std::string text = req.get_header_value("Content-Length");
+  if (text.empty() || text.size() > 19 || !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoull(text);
+}
 
 // The reason phrases of the statuses the API answers with; empty for others (which
 // cpp-httplib then writes itself).
@@ -207,7 +221,7 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
   s.set_keep_alive_max_count(100000);
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
-  s.set_payload_max_length(64 * 1024 * 1024);
+  s.set_payload_max_length(kMaxBodyBytes);
   s.set_tcp_nodelay(true);
   // Every answer is private, per caller, and never meant to be framed or sniffed.
   s.set_default_headers({{"X-Content-Type-Options", "nosniff"},
@@ -261,7 +275,31 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
                  "give a body's length once: one Content-Length, or Transfer-Encoding: chunked alone");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // A length that is not a number, or more than any body taken: answered at once, without
+    // waiting for (or reading) a body that may never come.
+    if (lengths == 1) {
+      const auto length = content_length_of(req);
+      if (!length || *length > kMaxBodyBytes) {
+        if (ConnectionStream* c = current_connection()) c->close_after();
+        res.set_header("Connection", "close");
+        if (!length) send_error(res, 400, "bad_content_length", "Content-Length must be a number of bytes");
+        else send_error(res, 413, "payload_too_large", "the request body is too large");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // "Expect: 100-continue" is answered with the refusal, not an invitation to send, when
+  // the announced body could never be taken.
+  s.set_expect_100_continue_handler([](const httplib::Request& req, httplib::Response& res) {
+    const auto length = content_length_of(req);
+    if (req.get_header_value_count("Content-Length") == 1 && (!length || *length > kMaxBodyBytes)) {
+      res.set_header("Connection", "close");
+      if (!length) send_error(res, 400, "bad_content_length", "Content-Length must be a number of bytes");
+      else send_error(res, 413, "payload_too_large", "the request body is too large");
+      return res.status;
+    }
+    return 100;
   });
 
   // Responses that no handler wrote (unknown path, oversized body, unreadable request).
