@@ -67,6 +67,27 @@ void check_password_strength(const std::string& password, const std::string& fie
   if (is_blank(password)) throw invalid_field(field, field + " must not be only spaces");
 }
 
+namespace {
+
+// Counts a password attempt under `key` before the password is checked, or refuses it
+// (429) while earlier failures under that key still wait out their doubling delay.
+void count_attempt(store::Connection& c, store::Backend backend, const AuthSettings& settings, const std::string& key,
+                   Instant t, const std::string& what) {
+  if (backend == store::Backend::postgres) c.query("SELECT pg_advisory_xact_lock(hashtext(?))", {key});
+  if (auto f = store::login_failures::find(c, key); f && f->failures >= settings.free_failures) {
+    const int doublings = std::min(f->failures - settings.free_failures, 30);
+    const auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings), settings.max_delay);
+    const Instant allowed = f->last_failure_at + wait;
+    if (t < allowed) {
+      const auto left = std::chrono::ceil<std::chrono::seconds>(allowed - t).count();
+      throw too_many_requests(what + "; retry in " + std::to_string(left) + " s").with_retry_after(static_cast<int>(left));
+    }
+  }
+  store::login_failures::record(c, key, t);
+}
+
+}  // namespace
+
 AuthService::AuthService(store::Database& db, AuthSettings settings, Clock clock)
     : db_(db), settings_(settings), clock_(std::move(clock)) {}
 
@@ -81,19 +102,7 @@ IssuedToken AuthService::issue_token(const std::string& raw_email, const std::st
   // The attempt is counted as a failure before the password is checked, in the same
   // transaction as the check: concurrent guesses cannot all slip past the throttle.
   std::optional<store::UserRecord> user = db_.transaction([&](store::Connection& c) {
-    if (db_.backend() == store::Backend::postgres) c.query("SELECT pg_advisory_xact_lock(hashtext(?))", {key});
-    if (auto f = store::login_failures::find(c, key); f && f->failures >= settings_.free_failures) {
-      const int doublings = std::min(f->failures - settings_.free_failures, 30);
-      const auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings),
-                                                       settings_.max_delay);
-      const Instant allowed = f->last_failure_at + wait;
-      if (t < allowed) {
-        const auto left = std::chrono::ceil<std::chrono::seconds>(allowed - t).count();
-        throw too_many_requests("too many failed logins for this email; retry in " + std::to_string(left) + " s")
-            .with_retry_after(static_cast<int>(left));
-      }
-    }
-    store::login_failures::record(c, key, t);
+    count_attempt(c, db_.backend(), settings_, key, t, "too many failed logins for this email");
     return store::users::find_by_email(c, email);
   });
 
@@ -240,17 +249,19 @@ void AuthService::revoke_personal_token(const Principal& who, std::int64_t id) {
 void AuthService::change_password(const Principal& who, const std::string& current_password,
                                   const std::string& new_password) {
   check_password_strength(new_password, "new_password");
-  std::optional<store::UserRecord> user;
-  {
-    auto c = db_.acquire();
-    user = store::users::find_by_id(*c, who.user_id);
-  }
+  // Guesses of the current password with a stolen token are throttled as logins are.
+  const std::string key = "password change of user " + std::to_string(who.user_id);
+  const Instant t = clock_();
+  auto user = db_.transaction([&](store::Connection& c) {
+    count_attempt(c, db_.backend(), settings_, key, t, "too many wrong current passwords");
+    return store::users::find_by_id(c, who.user_id);
+  });
   if (!user || !verify_password_bounded(user->password_hash, current_password)) {
     throw Error(403, "invalid_credentials", "current_password is wrong");
   }
   const std::string hash = hash_password_bounded(new_password);
-  const Instant t = clock_();
   db_.transaction([&](store::Connection& c) {
+    store::login_failures::clear(c, key);
     store::users::set_password(c, who.user_id, hash, t);
     store::tokens::revoke_all(c, who.user_id, t);
   });

@@ -194,6 +194,22 @@ TEST_F(AuthServiceTest, FailuresBackOffExponentiallyPerEmail) {
   EXPECT_EQ(attempt("pat-password-1"), 200);
 }
 
+// Whoever holds a token cannot guess the current password at full speed to take the
+// account over: wrong current passwords back off as failed logins do.
+TEST_F(AuthServiceTest, PasswordChangeGuessesAreThrottled) {
+  const Principal p = auth->authenticate(auth->issue_token("pat@example.com", "pat-password-1").token);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(status_of([&] { auth->change_password(p, "guess-" + std::to_string(i), "pat-password-2"); }), 403);
+  }
+  EXPECT_EQ(status_of([&] { auth->change_password(p, "pat-password-1", "pat-password-2"); }), 429);
+  clock_now += std::chrono::seconds(1);
+  EXPECT_EQ(status_of([&] { auth->change_password(p, "guess-4", "pat-password-2"); }), 403);
+  clock_now += std::chrono::seconds(2);
+  EXPECT_EQ(status_of([&] { auth->change_password(p, "pat-password-1", "pat-password-2"); }), 200);
+  // Logins are throttled apart from password changes.
+  EXPECT_EQ(status_of([&] { auth->issue_token("pat@example.com", "pat-password-2"); }), 200);
+}
+
 // Issue 9, finding 6: guesses from one address do not lock the owner out from another.
 TEST_F(AuthServiceTest, ThrottleIsPerClientAddress) {
   auto attempt = [&](const std::string& pw, const std::string& from) {
