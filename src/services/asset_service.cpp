@@ -166,6 +166,11 @@ store::AssetRecord AssetService::get_asset(const Principal& who, std::int64_t id
   return *a;
 }
 
+bool AssetService::asset_exists(std::int64_t id) {
+  auto c = db_.acquire();
+  return store::assets::find(*c, id).has_value();
+}
+
 Page<store::AssetRecord> AssetService::list_assets(const Principal& who, std::int64_t account_id, std::int64_t page,
                                                    std::int64_t per_page) {
   check_paging(page, per_page);

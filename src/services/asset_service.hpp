@@ -50,6 +50,9 @@ class AssetService {
 
   store::AssetRecord create_asset(const Principal& who, const AssetInput& in);
   store::AssetRecord get_asset(const Principal& who, std::int64_t id);
+  // Whether an asset with this id exists at all, for clients that tell "forbidden" from
+  // "not found" (the USEF API's asset routes); says nothing else about it.
+  bool asset_exists(std::int64_t id);
   Page<store::AssetRecord> list_assets(const Principal& who, std::int64_t account_id, std::int64_t page,
                                        std::int64_t per_page);
   store::AssetRecord update_asset(const Principal& who, std::int64_t id, const AssetInput& in);

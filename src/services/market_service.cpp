@@ -103,6 +103,14 @@ std::string event_payload(std::int64_t market_id, Instant slot, json body) {
   return body.dump();
 }
 
+// How much of what an account sold (delivered / sold) or bought (consumed / bought) in a
+// settled slot it delivered, at most 1; none when it did not trade that way.
+std::optional<double> achievement_of(const store::SettlementRecord& st, const std::string& side) {
+  if (side == kSideSell && st.sold_kwh > 0) return std::min(1.0, std::max(0.0, st.metered_kwh) / st.sold_kwh);
+  if (side == kSideBuy && st.bought_kwh > 0) return std::min(1.0, std::max(0.0, -st.metered_kwh) / st.bought_kwh);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string clearing_state(const store::ClearingRecord& c) {
@@ -1059,12 +1067,21 @@ Page<BidResult> MarketService::results(const Principal& who, std::int64_t market
     }
     if (auto st = store::settlements::current(*c, market_id, b.slot_start, who.account_id)) {
       r.settlement_amount = from_minor(amount_minor, m.minor_unit_digits);
-      if (b.side == kSideSell && st->sold_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, st->metered_kwh) / st->sold_kwh);
-      if (b.side == kSideBuy && st->bought_kwh > 0) r.achievement = std::min(1.0, std::max(0.0, -st->metered_kwh) / st->bought_kwh);
+      r.achievement = achievement_of(*st, b.side);
     }
     out.items.push_back(std::move(r));
   }
   return out;
+}
+
+std::optional<double> MarketService::achievement(const Principal& who, std::int64_t market_id, Instant slot_start,
+                                                 std::int64_t account_id, const std::string& side) {
+  if (account_id != who.account_id && !who.sees_all_accounts()) throw not_found("no such account");
+  get_market(market_id);
+  auto c = db_.acquire();
+  const auto st = store::settlements::current(*c, market_id, slot_start, account_id);
+  if (!st) return std::nullopt;
+  return achievement_of(*st, side);
 }
 
 Executing MarketService::executing(const Principal& who, std::int64_t market_id) {

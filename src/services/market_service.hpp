@@ -186,6 +186,10 @@ class MarketService {
   // operators only (participants' trades never name them).
   Page<BidResult> results(const Principal& who, std::int64_t market_id, Instant from, Instant to,
                           const std::optional<std::string>& status, std::int64_t page, std::int64_t per_page);
+  // An account's achievement in a settled slot on one side ("sell" or "buy"), as in
+  // BidResult; none before settlement. Participants ask for their own account only.
+  std::optional<double> achievement(const Principal& who, std::int64_t market_id, Instant slot_start,
+                                    std::int64_t account_id, const std::string& side);
   Executing executing(const Principal& who, std::int64_t market_id);
 
   // Statements by slot, account and version; account_id 0: the caller's own (operators:

@@ -71,4 +71,14 @@ OperationsGauges read_operations_gauges(store::Database& db, Instant wall_now, I
   return g;
 }
 
+std::optional<LatestRun> latest_job_run(store::Database& db, const std::string& kind) {
+  auto c = db.acquire();
+  const auto r = c->query(
+      "SELECT finished_at, state, COALESCE(error, '') FROM jobs WHERE kind = ? AND state IN ('done', 'failed') "
+      "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+      {kind});
+  if (r.empty()) return std::nullopt;
+  return LatestRun{from_micros(r[0].int64(0)), r[0].text(1) == "done", r[0].text(2)};
+}
+
 }  // namespace flexmarket::services

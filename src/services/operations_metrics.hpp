@@ -45,4 +45,14 @@ OperationsGauges read_operations_gauges(store::Database& db, Instant wall_now, I
                                         std::chrono::microseconds clearing_grace,
                                         std::chrono::seconds worker_liveness);
 
+// The last finished run of a kind of job (e.g. "forecast", "schedule"): when it ended and
+// whether it succeeded; nullopt when none has finished. For monitors that ping a task's
+// health (the USEF API's ops/getLatestTaskRun).
+struct LatestRun {
+  Instant finished_at;
+  bool ok = false;
+  std::string error;
+};
+std::optional<LatestRun> latest_job_run(store::Database& db, const std::string& kind);
+
 }  // namespace flexmarket::services

@@ -5,6 +5,7 @@
 // requests) and a Socket.IO client (python3-socketio) that sees a settlement.
 #include <cstdio>
 #include <fstream>
+#include <tuple>
 
 #include "integrity/records.hpp"
 #include "store/database.hpp"
@@ -613,25 +614,35 @@ TEST_P(CompatEtp, SocketIoClientsSeeTheirSettlement) {
   post("/api/v1/sensors/" + std::to_string(sensors["NCKU_BEMS"]) + "/data", buyer,
        {{"start", "2026-11-23T10:00:00+08:00"}, {"duration", "PT1H"}, {"values", {40, 40, 40, 40}}, {"unit", "kW"}}, 200);
 
-  // Over WebSocket, and with the libraries' default (long-polling first).
+  // An operator watches every trade.
+  auto [op_id, op_pw] = create_user("grid@example.com", "Grid operations", "operator", admin);
+  auto named = http->Patch("/api/v1/users/" + std::to_string(op_id), bearer(admin), json{{"login", "Tainan_Grid"}}.dump(),
+                           "application/json");
+  ASSERT_TRUE(named && named->status == 200);
+  const std::string operator_bearer = etp_login("Tainan_Grid", op_pw);
+
+  // The seller over WebSocket and with the libraries' default (long-polling first); the
+  // operator over WebSocket.
   const std::string dir = make_temp_dir("fm-etp-sio");
+  const std::vector<std::tuple<std::string, std::string, std::string>> watchers = {
+      {"websocket", "websocket", seller_bearer}, {"both", "both", seller_bearer}, {"operator", "websocket", operator_bearer}};
   std::vector<std::unique_ptr<Process>> clients;
-  for (const std::string transports : {"websocket", "both"}) {
+  for (const auto& [name, transports, token] : watchers) {
     clients.push_back(std::make_unique<Process>(
         std::vector<std::string>{"/usr/bin/python3", script, "--server", origin, "--path", "compat/etp/socket.io", "--token",
-                                 seller_bearer, "--transports", transports, "--expect", "transaction", "--timeout", "120"},
-        std::map<std::string, std::string>{}, dir + "/" + transports + ".out", dir + "/" + transports + ".err"));
+                                 token, "--transports", transports, "--expect", "transaction", "--timeout", "120"},
+        std::map<std::string, std::string>{}, dir + "/" + name + ".out", dir + "/" + name + ".err"));
   }
-  for (const std::string transports : {"websocket", "both"}) {
-    const std::string out = dir + "/" + transports + ".out";
+  for (const auto& w : watchers) {
+    const std::string out = dir + "/" + std::get<0>(w) + ".out";
     for (int i = 0; i < 600 && read_file(out).find("connected") == std::string::npos; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ASSERT_NE(read_file(out).find("connected"), std::string::npos) << transports << read_file(dir + "/" + transports + ".err");
+    ASSERT_NE(read_file(out).find("connected"), std::string::npos) << std::get<0>(w) << read_file(dir + "/" + std::get<0>(w) + ".err");
   }
   advance("2026-11-23T12:00:00+08:00");
   for (std::size_t k = 0; k < clients.size(); ++k) {
-    const std::string name = k == 0 ? "websocket" : "both";
+    const std::string name = std::get<0>(watchers[k]);
     EXPECT_EQ(clients[k]->wait(), 0) << name << read_file(dir + "/" + name + ".out") << read_file(dir + "/" + name + ".err");
     const std::string text = read_file(dir + "/" + name + ".out");
     ASSERT_NE(text.find('{'), std::string::npos) << name;
@@ -641,8 +652,9 @@ TEST_P(CompatEtp, SocketIoClientsSeeTheirSettlement) {
     EXPECT_EQ(payload["time"], "02:00");  // the slot's start in UTC, as the seed sent it
     ASSERT_EQ(payload["transactions"].size(), 1u) << payload.dump();
     EXPECT_EQ(payload["transactions"][0]["seller"], "ABRI_BEMS");
-    EXPECT_EQ(payload["transactions"][0]["buyer"], nullptr);  // never the counterparty's name
-    EXPECT_EQ(payload["transactions"][0]["achievement"], 1.0);
+    // Never the counterparty's name to a participant; both to the operator.
+    EXPECT_EQ(payload["transactions"][0]["buyer"], name == "operator" ? json("NCKU_BEMS") : json(nullptr));
+    EXPECT_EQ(payload["transactions"][0]["achievement"], 1.0) << name;
   }
   std::filesystem::remove_all(dir);
 }

@@ -60,6 +60,23 @@ class CompatUsef : public PlatformTest {
     EXPECT_LT(r->status, 500) << path << " " << r->body;
     return {r->status, json::parse(r->body, nullptr, false)};
   }
+  // The v2.0 asset routes: plain REST.
+  Answer rest(const std::string& method, const std::string& path, const json& body, const std::string& token) {
+    httplib::Headers h;
+    if (!token.empty()) h = {{"Authorization", token}};
+    const std::string url = kUsef + path;
+    httplib::Result r = method == "POST"    ? http->Post(url, h, body.dump(), "application/json")
+                        : method == "PATCH" ? http->Patch(url, h, body.dump(), "application/json")
+                        : method == "DELETE" ? http->Delete(url, h)
+                                             : http->Get(url, h);
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return {};
+    EXPECT_LT(r->status, 500) << path << " " << r->body;
+    return {r->status, json::parse(r->body, nullptr, false)};
+  }
+  std::int64_t count(const std::string& table) {
+    return store::Database::open(db.url, 1)->acquire()->query("SELECT COUNT(*) FROM " + table)[0].int64(0);
+  }
   static std::string query(const json& m) {
     std::string q;
     for (const auto& [k, v] : m.items()) {
@@ -399,6 +416,136 @@ TEST_P(CompatUsef, PricesAndWeatherArePosted) {
   EXPECT_EQ(usef("POST", "/v1/postWeatherData", m, prosumer).status, 404);
 }
 
+// v2.0's asset routes (BVP §3.6, §7.2): owners read and edit their assets, admins create
+// and delete them; refusals change nothing.
+TEST_P(CompatUsef, AssetsOverTheV2Api) {
+  const std::string t = login(*http, "prosumer@example.com", password);
+  const auto price = post("/api/v1/sensors", t, {{"name", "tariff"}, {"unit", "EUR/MWh"}, {"event_resolution", "PT1H"}})["id"];
+  EXPECT_EQ(rest("GET", "/v2_0/assets", json(), "").status, 401);
+  auto a = rest("GET", "/v2_0/assets", json(), prosumer);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  ASSERT_EQ(a.body.size(), 2u);
+  EXPECT_EQ(a.body[0]["id"], battery);  // newest first
+  EXPECT_EQ(a.body[0]["asset_type_name"], "battery");
+  EXPECT_EQ(a.body[0]["owner_id"], account);
+  EXPECT_EQ(a.body[0]["unit"], "kW");
+  EXPECT_EQ(a.body[0]["event_resolution"], 15);
+  EXPECT_EQ(a.body[0]["max_soc_in_mwh"], 0.1);
+  EXPECT_EQ(a.body[0]["market_id"], nullptr);
+  EXPECT_EQ(a.body[1]["asset_type_name"], "site");
+  // One's own owner id is fine (the seed refused it); another's is not.
+  EXPECT_EQ(rest("GET", "/v2_0/assets?owner_id=" + std::to_string(account), json(), prosumer).body.size(), 2u);
+  a = rest("GET", "/v2_0/assets?owner_id=" + std::to_string(account + 1), json(), prosumer);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_EQ(a.body["status"], "FORBIDDEN");
+  EXPECT_EQ(rest("GET", "/v2_0/asset/" + std::to_string(battery), json(), prosumer).body["name"], "battery");
+  EXPECT_EQ(rest("GET", "/v2_0/asset/" + std::to_string(other_site), json(), prosumer).status, 403);
+  a = rest("GET", "/v2_0/asset/987654", json(), prosumer);
+  EXPECT_EQ(a.status, 404);
+  EXPECT_NE(a.body["message"].get<std::string>().find("not found"), std::string::npos);
+  a = rest("GET", "/v2_0/asset/abc", json(), prosumer);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.body["status"], "REQUIRED_INFO_MISSING");
+  EXPECT_EQ(a.body["message"], "Missing fields: ['id'] - Cannot parse ID arg as int.");
+
+  // Only admins create and delete, even the owner cannot.
+  json fresh = {{"name", "Test battery 2"}, {"unit", "MW"}, {"event_resolution", 15}, {"capacity_in_mw", 3},
+                {"min_soc_in_mwh", 0.01}, {"max_soc_in_mwh", 0.2}, {"latitude", 30.1}, {"longitude", 121.5},
+                {"asset_type_name", "battery"}, {"owner_id", account}, {"market_id", price}};
+  const auto assets = count("assets"), sensor_rows = count("sensors");
+  EXPECT_EQ(rest("POST", "/v2_0/assets", fresh, prosumer).status, 403);
+  EXPECT_EQ(rest("DELETE", "/v2_0/asset/" + std::to_string(battery), json(), prosumer).status, 403);
+  EXPECT_EQ(count("assets"), assets);
+  a = rest("POST", "/v2_0/assets", fresh, admin);
+  ASSERT_EQ(a.status, 201) << a.body.dump();
+  const auto created = a.body["id"].get<std::int64_t>();
+  EXPECT_EQ(a.body["latitude"], 30.1);
+  EXPECT_EQ(a.body["capacity_in_mw"], 3);
+  EXPECT_EQ(a.body["market_id"], price);
+  EXPECT_EQ(a.body["unit"], "MW");
+  EXPECT_EQ(a.body["owner_id"], account);
+  // In flexmarket's own terms: a battery with kW and kWh, and a power sensor in MW.
+  const auto ours = get("/api/v1/assets/" + std::to_string(created), t);
+  EXPECT_EQ(ours["capacity_kw"], 3000);
+  EXPECT_EQ(ours["soc_max_kwh"], 200);
+  const auto its = get("/api/v1/sensors?asset_id=" + std::to_string(created), t);
+  ASSERT_EQ(its["items"].size(), 1u) << its.dump();
+  EXPECT_EQ(its["items"][0]["unit"], "MW");
+  EXPECT_EQ(its["items"][0]["event_resolution"], "PT15M");
+
+  // Refusals store nothing.
+  a = rest("POST", "/v2_0/assets", fresh, admin);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_NE(a.body["message"].get<std::string>().find("already exists"), std::string::npos);
+  EXPECT_NE(a.body["detail"].get<std::string>().find("asset_name"), std::string::npos);
+  json bad = fresh;
+  bad["name"] = "Test battery 3";
+  bad["capacity_in_mw"] = -100;
+  bad["longitude"] = 300.9;
+  bad["min_soc_in_mwh"] = 10;
+  bad["max_soc_in_mwh"] = 5;
+  bad.erase("unit");
+  a = rest("POST", "/v2_0/assets", bad, admin);
+  ASSERT_EQ(a.status, 400);
+  const json& errors = a.body["validation_errors"];
+  EXPECT_EQ(errors["capacity_in_mw"][0], "Must be greater than or equal to 0.0001.");
+  EXPECT_EQ(errors["longitude"][0], "Must be greater than or equal to -180 and less than or equal to 180.");
+  EXPECT_EQ(errors["unit"][0], "Missing data for required field.");
+  EXPECT_EQ(errors["max_soc_in_mwh"][0], "This value must be equal or higher than the minimum soc.");
+  json nobody = fresh;
+  nobody["name"] = "Test battery 4";
+  nobody["owner_id"] = 987654;
+  EXPECT_EQ(rest("POST", "/v2_0/assets", nobody, admin).body["validation_errors"]["owner_id"][0],
+            "Owner with id 987654 doesn't exist.");
+  json not_a_market = fresh;
+  not_a_market["name"] = "Test battery 5";
+  not_a_market["market_id"] = sensors[0];  // a power sensor: refused after the asset was made, and taken back
+  a = rest("POST", "/v2_0/assets", not_a_market, admin);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_TRUE(a.body["validation_errors"].contains("market_id")) << a.body.dump();
+  EXPECT_EQ(count("assets"), assets + 1);
+  EXPECT_EQ(count("sensors"), sensor_rows + 1);
+
+  // PATCH: any subset, `id` ignored, validated (the seed answered 500).
+  a = rest("PATCH", "/v2_0/asset/" + std::to_string(created), {{"latitude", 10}, {"id", 999}}, admin);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["id"], created);
+  EXPECT_EQ(a.body["latitude"], 10);
+  EXPECT_EQ(a.body["longitude"], 121.5);
+  EXPECT_EQ(a.body["capacity_in_mw"], 3);
+  a = rest("PATCH", "/v2_0/assets/" + std::to_string(created), {{"longitude", 300}}, prosumer);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_TRUE(a.body["validation_errors"].contains("longitude"));
+  a = rest("PATCH", "/v2_0/asset/" + std::to_string(created), {{"unit", "kW"}}, prosumer);
+  EXPECT_EQ(a.status, 400);
+  EXPECT_TRUE(a.body["validation_errors"].contains("unit"));
+  EXPECT_EQ(rest("PATCH", "/v2_0/asset/" + std::to_string(created), {{"capacity_in_mw", 2}}, other).status, 403);
+  a = rest("PATCH", "/v2_0/asset/" + std::to_string(created), {{"capacity_in_mw", 2}, {"display_name", "Big battery"}}, prosumer);
+  EXPECT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["capacity_in_mw"], 2);
+  EXPECT_EQ(a.body["name"], "Big battery");  // one name: a display name alone renames it
+  EXPECT_EQ(a.body["display_name"], "Big battery");
+  a = rest("PATCH", "/v2_0/asset/" + std::to_string(created), {{"display_name", "Big"}}, prosumer);
+  EXPECT_EQ(a.body["validation_errors"]["display_name"][0], "Shorter than minimum length 4.");
+  EXPECT_EQ(rest("GET", "/v2_0/asset/" + std::to_string(created), json(), prosumer).body["latitude"], 10);
+
+  // DELETE takes the asset's data with it.
+  const auto before = beliefs();
+  const std::string conn = "ea1.2026-12.org.flexmarket:" + std::to_string(account) + ":" + std::to_string(created);
+  auto posted = usef("POST", "/v2_0/postMeterData",
+                     {{"type", "PostMeterDataRequest"}, {"connection", conn}, {"values", {1, 2, 3, 4}},
+                      {"start", "2026-11-22T00:00:00+08:00"}, {"duration", "PT1H"}, {"unit", "MW"}},
+                     prosumer);
+  ASSERT_EQ(posted.status, 200) << posted.body.dump();
+  EXPECT_EQ(beliefs(), before + 4);
+  a = rest("DELETE", "/v2_0/asset/" + std::to_string(created), json(), admin);
+  EXPECT_EQ(a.status, 204);
+  EXPECT_EQ(rest("GET", "/v2_0/asset/" + std::to_string(created), json(), admin).status, 404);
+  EXPECT_EQ(beliefs(), before);
+  EXPECT_EQ(count("assets"), assets);
+  EXPECT_EQ(count("sensors"), sensor_rows);
+}
+
 // UDI events queue schedules; device messages return them (BVP §3.6, §5, §7.2).
 TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
   const std::string t = login(*http, "prosumer@example.com", password);
@@ -416,11 +563,19 @@ TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
   // No market linked to the battery yet.
   a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
   EXPECT_EQ(a.body["status"], "INVALID_MARKET") << a.body.dump();
-  store::Database::open(db.url, 1)->acquire()->query("INSERT INTO asset_price_sensors (asset_id, sensor_id) VALUES (?, ?)",
-                                                     {battery, price.get<std::int64_t>()});
+  // The owner links it over v2.0 (the seed's market_id).
+  auto linked = rest("PATCH", "/v2_0/asset/" + std::to_string(battery), {{"market_id", price}}, prosumer);
+  ASSERT_EQ(linked.status, 200) << linked.body.dump();
+  EXPECT_EQ(linked.body["market_id"], price);
+  EXPECT_EQ(linked.body["soc_in_mwh"], nullptr);
   a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
   ASSERT_EQ(a.status, 200) << a.body.dump();
   EXPECT_EQ(a.body["type"], "PostUdiEventResponse");
+  // The asset now shows the device's state of charge.
+  linked = rest("GET", "/v2_0/asset/" + std::to_string(battery), json(), prosumer);
+  EXPECT_EQ(linked.body["soc_in_mwh"], 0.05);
+  EXPECT_EQ(linked.body["soc_udi_event_id"], 1);
+  EXPECT_EQ(linked.body["soc_datetime"], "2026-11-22T16:00:00+00:00");
   // The same event again, and an older instant.
   a = usef("POST", "/v1_3/postUdiEvent", udi, prosumer);
   EXPECT_EQ(a.body["status"], "OUTDATED_UDI_EVENT");
@@ -484,6 +639,28 @@ TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
   EXPECT_EQ(a.body["values"].size(), 192u);  // the planning horizon, 48 h
   EXPECT_EQ(a.body["duration"], "PT48H");
 
+  // Monitors see the scheduler's last run (ops/getLatestTaskRun), operators and admins only.
+  auto task = [&](const std::string& name, const std::string& token) {
+    httplib::Headers h;
+    if (!token.empty()) h = {{"Authorization", "Bearer " + token}};
+    auto r = http->Get(kUsef + "/ops/getLatestTaskRun" + (name.empty() ? "" : "?name=" + name), h);
+    return r ? Answer{r->status, json::parse(r->body, nullptr, false)} : Answer{};
+  };
+  auto run = task("schedule", admin);
+  EXPECT_EQ(run.status, 200) << run.body.dump();
+  EXPECT_EQ(run.body["status"], "OK");
+  EXPECT_NE(run.body["lastrun"], "1970-01-01T00:00:00+00:00");
+  EXPECT_EQ(run.body["frequency"], 10);
+  EXPECT_EQ(task("schedule", "").status, 401);
+  EXPECT_EQ(task("schedule", "").body["reason"], "Not authenticated to check task status.");
+  EXPECT_EQ(task("schedule", t).status, 403);
+  EXPECT_EQ(task("schedule", "not-a-token").status, 403);
+  EXPECT_EQ(task("", admin).body["reason"], "No task name given.");
+  run = task("reticulate_splines", admin);
+  EXPECT_EQ(run.status, 404);
+  EXPECT_EQ(run.body["reason"], "Task reticulate_splines has no last run time.");
+  EXPECT_EQ(run.body["lastrun"], "1970-01-01T00:00:00+00:00");
+
   // No prices for the window: UNKNOWN_PRICES once the job has failed.
   json unpriced = udi;
   unpriced["event"] = ea(battery) + ":8:soc";
@@ -495,6 +672,7 @@ TEST_P(CompatUsef, UdiEventsAndDeviceMessages) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(a.body["status"], "UNKNOWN_PRICES") << a.body.dump();
+  EXPECT_EQ(task("schedule", admin).body["status"], "ERROR");
 
   // Unknown events, other devices, roles.
   a = usef("GET", "/v1_3/getDeviceMessage", {{"type", "GetDeviceMessageRequest"}, {"event", ea(battery) + ":4:soc"}}, prosumer);

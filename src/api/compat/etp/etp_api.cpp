@@ -381,7 +381,12 @@ Surface::Surface(services::Platform& p) : p_(p) {
       json seller = all || t.side == "sell" ? json(name(t.trade.seller_account_id)) : json(nullptr);
       json buyer = all || t.side == "buy" ? json(name(t.trade.buyer_account_id)) : json(nullptr);
       json a = nullptr;
-      if (t.bid_id) {
+      if (all) {
+        // Operators see the seller's achievement (the seed's was the sell bid's).
+        if (const auto v = p_.market->achievement(who, m.id, *slot, t.trade.seller_account_id, "sell")) {
+          a = std::round(*v * 1e4) / 1e4;
+        }
+      } else if (t.bid_id) {
         auto it = achievement.find(*t.bid_id);
         if (it != achievement.end() && it->second) a = std::round(*it->second * 1e4) / 1e4;
       }

@@ -331,6 +331,30 @@ std::vector<double> values_of(const std::vector<json>& values) {
   return out;
 }
 
+// Each sensor's values over the message's period, as beliefs at the message's horizon (in
+// the validation order: horizon, values, period); ALREADY_RECEIVED when nothing was new.
+void post_values(Ctx& c, const json& m, const std::vector<std::pair<store::SensorRecord, std::vector<json>>>& series,
+                 const std::string& unit) {
+  const auto h = horizon_of(m);
+  require_horizon_or_period(m, h);
+  std::vector<std::vector<double>> values;
+  for (const auto& [s, v] : series) values.push_back(values_of(v));
+  const Period period = period_of(m);
+  std::vector<services::PostedSeries> posted;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    services::PostedSeries s;
+    s.sensor_id = series[i].first.id;
+    s.start = period.start;
+    s.duration = period.duration;
+    s.values = values[i];
+    s.unit = unit;
+    set_belief(s, h, period, c.p.market->now());
+    posted.push_back(std::move(s));
+  }
+  const auto report = c.p.timeseries->ingest(c.who, posted);
+  if (report.received > 0 && report.stored == 0) throw already_received();
+}
+
 void post_prices(httplib::Server& server, const std::string& V, services::Platform& p, const std::string& na) {
   server.Post(V + "/postPriceData", endpoint(p, na, "postPriceData", kAllRoles, [](Ctx& c) {
     const json m = message_of(c.req);
@@ -348,24 +372,7 @@ void post_prices(httplib::Server& server, const std::string& V, services::Platfo
         markets.push_back({s, g.values});
       }
     }
-    const auto h = horizon_of(m);
-    require_horizon_or_period(m, h);
-    std::vector<std::vector<double>> values;
-    for (const auto& [s, v] : markets) values.push_back(values_of(v));
-    const Period period = period_of(m);
-    std::vector<services::PostedSeries> posted;
-    for (std::size_t i = 0; i < markets.size(); ++i) {
-      services::PostedSeries s;
-      s.sensor_id = markets[i].first.id;
-      s.start = period.start;
-      s.duration = period.duration;
-      s.values = values[i];
-      s.unit = unit;
-      set_belief(s, h, period, c.p.market->now());
-      posted.push_back(std::move(s));
-    }
-    const auto report = c.p.timeseries->ingest(c.who, posted);
-    if (report.received > 0 && report.stored == 0) throw already_received();
+    post_values(c, m, markets, unit);
     for (const auto& [s, v] : markets) trigger_forecast(c, s.id, {"PT24H", "PT48H"});  // every market (the seed: the last)
     return processed();
   }));
@@ -390,26 +397,9 @@ void post_weather(httplib::Server& server, const std::string& V, services::Platf
         sensors.push_back({s, g.values});
       }
     }
-    const auto h = horizon_of(m);
-    require_horizon_or_period(m, h);
-    std::vector<std::vector<double>> values;
-    for (const auto& [s, v] : sensors) values.push_back(values_of(v));
-    const Period period = period_of(m);
-    std::vector<services::PostedSeries> posted;
-    for (std::size_t i = 0; i < sensors.size(); ++i) {
-      services::PostedSeries s;
-      s.sensor_id = sensors[i].first.id;
-      s.start = period.start;
-      s.duration = period.duration;
-      s.values = values[i];
-      s.unit = unit == "0C" ? "°C" : unit;
-      set_belief(s, h, period, c.p.market->now());
-      posted.push_back(std::move(s));
-    }
     // Observations reach the forecaster through the ingest, for sensors whose forecast
     // settings ask for forecasts after new data (the seed's weather jobs always failed).
-    const auto report = c.p.timeseries->ingest(c.who, posted);
-    if (report.received > 0 && report.stored == 0) throw already_received();
+    post_values(c, m, sensors, unit == "0C" ? "°C" : unit);
     return processed();
   }));
 }
