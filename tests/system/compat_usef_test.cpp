@@ -2,7 +2,10 @@
 // it is served: versions and services, tokens, connections, meter data and prognoses
 // posted and read back (BVP §3.6, §7.2), and the validation order of §3.5, each refusal
 // its catalogue entry with nothing stored.
+#include <cctype>
 #include <chrono>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "store/database.hpp"
@@ -414,6 +417,54 @@ TEST_P(CompatUsef, PricesAndWeatherArePosted) {
   kelvin.erase("unit");
   EXPECT_EQ(usef("POST", "/v2_0/postWeatherData", kelvin, prosumer).body["message"], "Data should be given in a unit.");
   EXPECT_EQ(usef("POST", "/v1/postWeatherData", m, prosumer).status, 404);
+}
+
+// Every service a version lists answers on that version, in its own response type; what a
+// version does not list is not there (BVP §3.7).
+TEST_P(CompatUsef, EveryListedServiceIsServed) {
+  const std::vector<std::string> versions = {"v1", "v1_1", "v1_2", "v1_3", "v2_0"};
+  std::set<std::string> everything;
+  std::map<std::string, std::set<std::string>> listed;
+  for (const auto& v : versions) {
+    const auto a = usef("GET", "/" + v + "/getService", json::object(), "");
+    ASSERT_EQ(a.status, 200) << v;
+    for (const auto& s : a.body["services"]) {
+      listed[v].insert(s["name"].get<std::string>());
+      everything.insert(s["name"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(listed["v1"].size(), 2u);
+  EXPECT_EQ(listed["v1_1"].size(), 7u);
+  EXPECT_EQ(listed["v1_2"].size(), 9u);
+  EXPECT_EQ(listed["v1_3"].size(), 9u);
+  EXPECT_EQ(listed["v2_0"].size(), 14u);
+  for (const auto& v : versions) {
+    for (const auto& name : everything) {
+      const bool rest_route = name.find(' ') != std::string::npos;
+      const bool served = listed[v].count(name) > 0;
+      if (rest_route) {
+        if (name != "GET /assets") continue;
+        EXPECT_EQ(rest("GET", "/" + v + "/assets", json(), admin).status, served ? 200 : 404) << v << " " << name;
+        continue;
+      }
+      // An empty message: refused by the service's own checks, never unrouted.
+      const std::string method = name.rfind("post", 0) == 0 ? "POST" : "GET";
+      httplib::Headers h = {{"Authorization", admin}};
+      auto r = method == "POST" ? http->Post(kUsef + "/" + v + "/" + name, h, "{}", "application/json")
+                                : http->Get(kUsef + "/" + v + "/" + name, h);
+      ASSERT_TRUE(r) << v << " " << name;
+      if (!served) {
+        EXPECT_EQ(r->status, 404) << v << " " << name;
+        continue;
+      }
+      EXPECT_NE(r->status, 404) << v << " " << name;
+      EXPECT_LT(r->status, 500) << v << " " << name << " " << r->body;
+      const json body = json::parse(r->body, nullptr, false);
+      std::string type = name;
+      type[0] = static_cast<char>(std::toupper(type[0]));
+      EXPECT_EQ(body["type"], type + "Response") << v << " " << name << " " << r->body;
+    }
+  }
 }
 
 // v2.0's asset routes (BVP §3.6, §7.2): owners read and edit their assets, admins create
