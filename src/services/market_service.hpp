@@ -129,6 +129,7 @@ struct MeterTotal {
 
 struct RunReport {
   int gates_closed = 0, slots_cleared = 0, statements = 0, corrections = 0, dr_settled = 0;
+  std::int64_t log_leaves_indexed = 0;  // leaves the log's hash index took in (quiet ticks only)
 };
 
 class MarketService {

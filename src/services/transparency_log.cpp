@@ -60,18 +60,32 @@ bool head_signature_valid(const TreeHead& h) {
 TransparencyLog::TransparencyLog(store::Database& db, LogKeys keys, Clock clock)
     : db_(db), keys_(std::move(keys)), clock_(std::move(clock)) {}
 
+std::vector<integrity::Hash> leaf_hashes(const std::vector<Fact>& facts) {
+  std::vector<integrity::Hash> out;
+  out.reserve(facts.size());
+  for (const auto& f : facts) out.push_back(integrity::leaf_hash(std::span<const std::uint8_t>(f.data)));
+  return out;
+}
+
 std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fact>& facts) {
+  return append(c, facts, {});
+}
+
+std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fact>& facts,
+                                     std::vector<integrity::Hash> hashes) {
   const std::int64_t first = store::log_leaves::next_index(c, db_.backend());
   if (facts.empty()) return first;
   const std::int64_t at = to_micros(clock_());
-  std::vector<store::LeafRow> rows;
-  std::vector<integrity::Hash> hashes;
-  rows.reserve(facts.size());
+  if (hashes.size() > facts.size()) throw internal_error("more leaf hashes than facts");
   hashes.reserve(facts.size());
+  for (std::size_t i = hashes.size(); i < facts.size(); ++i) {
+    hashes.push_back(integrity::leaf_hash(std::span<const std::uint8_t>(facts[i].data)));
+  }
+  std::vector<store::LeafRow> rows;
+  rows.reserve(facts.size());
   for (std::size_t i = 0; i < facts.size(); ++i) {
     const auto& f = facts[i];
-    hashes.push_back(integrity::leaf_hash(std::span<const std::uint8_t>(f.data)));
-    rows.push_back({first + static_cast<std::int64_t>(i), f.kind, f.key1, f.key2, integrity::to_hex(hashes.back()), at});
+    rows.push_back({first + static_cast<std::int64_t>(i), f.kind, f.key1, f.key2, integrity::to_hex(hashes[i]), at});
   }
   store::log_leaves::insert_many(c, db_.backend(), rows);
   if (hashes.size() >= 1000) {
@@ -80,6 +94,11 @@ std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fac
     pending_[first] = std::move(hashes);
   }
   return first;
+}
+
+std::int64_t TransparencyLog::index_hashes(std::int64_t max_leaves) {
+  return db_.transaction(
+      [&](store::Connection& c) { return store::log_leaves::index_hashes(c, db_.backend(), max_leaves); });
 }
 
 void TransparencyLog::catch_up() {

@@ -77,6 +77,9 @@ struct VerifyReport {
   bool ok() const { return problems.empty(); }
 };
 
+// The leaf hash of each fact's data.
+std::vector<integrity::Hash> leaf_hashes(const std::vector<Fact>& facts);
+
 class TransparencyLog {
  public:
   TransparencyLog(store::Database& db, LogKeys keys, Clock clock = now);
@@ -84,10 +87,19 @@ class TransparencyLog {
   // Appends the facts as leaves, in order, within the caller's write transaction; returns
   // the index of the first.
   std::int64_t append(store::Connection& c, const std::vector<Fact>& facts);
+  // The same, with the leaf hashes of the first facts computed ahead (leaf_hashes), e.g.
+  // on another core while the writer's transaction does other work.
+  std::int64_t append(store::Connection& c, const std::vector<Fact>& facts, std::vector<integrity::Hash> hashes);
 
   // Signs a head over the committed log when it grew since the last head, or when that one
   // is older than max_age; returns the head signed, if any.
   std::optional<TreeHead> sign_head(std::chrono::seconds max_age = std::chrono::seconds(60));
+
+  // Brings the hash index (inclusion proofs by leaf hash) up to the log, at most
+  // `max_leaves` at a time; returns how many leaves it indexed. Runs behind the writers, so
+  // appending a slot's leaves costs no random index inserts; until then proofs find the
+  // newest leaves in the short unindexed tail.
+  std::int64_t index_hashes(std::int64_t max_leaves = 200'000);
 
   // The latest signed head, or the one of exactly this size (404 when there is none).
   TreeHead head(std::optional<std::int64_t> size);

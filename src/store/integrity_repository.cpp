@@ -379,11 +379,59 @@ std::vector<LeafRow> from(Connection& c, std::int64_t first, std::int64_t limit)
 }
 
 std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash) {
-  auto r = c.query(std::string("SELECT ") + kLeafColumns +
-                       " FROM log_leaves WHERE hash_prefix = ? AND leaf_hash = ? ORDER BY idx LIMIT 1",
-                   {hash_prefix(leaf_hash), leaf_hash});
+  // One statement, one snapshot: an indexer committing meanwhile cannot hide a leaf
+  // between the indexed part and the tail.
+  const std::int64_t prefix = hash_prefix(leaf_hash);
+  const std::string cols = std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE ";
+  auto r = c.query("SELECT * FROM (" + cols +
+                       "idx IN (SELECT idx FROM log_leaf_hashes WHERE hash_prefix = ?) AND leaf_hash = ? UNION ALL " + cols +
+                       "idx >= (SELECT next_idx FROM log_hash_index_progress WHERE id = 1) AND hash_prefix = ? "
+                       "AND leaf_hash = ?) AS found ORDER BY idx LIMIT 1",
+                   {prefix, leaf_hash, prefix, leaf_hash});
   if (r.empty()) return std::nullopt;
   return leaf_from(r[0]);
+}
+
+std::int64_t index_hashes(Connection& c, Backend backend, std::int64_t limit) {
+  const auto progress = c.query("SELECT next_idx FROM log_hash_index_progress WHERE id = 1");
+  const std::int64_t next = progress.empty() ? 0 : progress[0].int64(0);
+  std::vector<std::pair<std::int64_t, std::int64_t>> keys;  // (prefix, idx)
+  for (const auto& row :
+       c.query("SELECT hash_prefix, idx FROM log_leaves WHERE idx >= ? ORDER BY idx LIMIT ?", {next, limit}).rows) {
+    const Row r(row);
+    keys.emplace_back(r.int64(0), r.int64(1));
+  }
+  if (keys.empty()) return 0;
+  // Leaves are appended without gaps (next_index), so the batch ends where progress goes.
+  const std::int64_t end = keys.back().second + 1;
+  std::sort(keys.begin(), keys.end());  // in key order: each index page is visited once
+  if (backend == Backend::sqlite) {
+    constexpr std::size_t kRows = 400;
+    for (std::size_t from = 0; from < keys.size(); from += kRows) {
+      const std::size_t to = std::min(keys.size(), from + kRows);
+      std::string sql = "INSERT INTO log_leaf_hashes (hash_prefix, idx) VALUES ";
+      std::vector<Value> params;
+      params.reserve((to - from) * 2);
+      for (std::size_t i = from; i < to; ++i) {
+        sql += i == from ? "(?, ?)" : ", (?, ?)";
+        params.insert(params.end(), {Value(keys[i].first), Value(keys[i].second)});
+      }
+      c.query(sql + " ON CONFLICT DO NOTHING", params);
+    }
+  } else {
+    std::vector<std::int64_t> prefixes, idx;
+    prefixes.reserve(keys.size());
+    idx.reserve(keys.size());
+    for (const auto& [p, i] : keys) {
+      prefixes.push_back(p);
+      idx.push_back(i);
+    }
+    c.query("INSERT INTO log_leaf_hashes (hash_prefix, idx) SELECT p, i FROM unnest(?::bigint[], ?::bigint[]) AS t(p, i) "
+            "ON CONFLICT DO NOTHING",
+            {int_array(prefixes), int_array(idx)});
+  }
+  c.query("UPDATE log_hash_index_progress SET next_idx = ? WHERE id = 1 AND next_idx < ?", {end, end});
+  return static_cast<std::int64_t>(keys.size());
 }
 
 std::int64_t count(Connection& c) { return c.query("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_leaves")[0].int64(0); }

@@ -103,8 +103,12 @@ std::int64_t next_index(Connection& c, Backend backend);
 void insert_many(Connection& c, Backend backend, const std::vector<LeafRow>& rows);
 // Leaves idx >= from in order, at most limit.
 std::vector<LeafRow> from(Connection& c, std::int64_t from, std::int64_t limit);
+// The first leaf with this hash: through the hash index, or in the tail it has not reached.
 std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash);
 std::int64_t count(Connection& c);
+// Adds up to `limit` leaves after the hash index's progress to the index, in key order;
+// returns how many. Concurrent indexers are harmless (an entry is added once).
+std::int64_t index_hashes(Connection& c, Backend backend, std::int64_t limit);
 }  // namespace log_leaves
 
 namespace tree_heads {

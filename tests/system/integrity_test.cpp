@@ -157,6 +157,17 @@ TEST_P(Integrity, SignedReadingsBecomeBeliefsAndProvableLeaves) {
   for (const auto& h : proof["audit_path"]) path.push_back(*integrity::hash_from_base64(h.get<std::string>()));
   EXPECT_TRUE(integrity::verify_inclusion(3, 8, *integrity::hash_from_base64(leaf), path,
                                           *integrity::hash_from_base64(head["root_hash"].get<std::string>())));
+  // The tick indexed the leaves by hash. Leaves the index has not reached yet (here: an
+  // index reset) are found in its tail, and the next quiet tick indexes them again.
+  EXPECT_EQ(stored("SELECT next_idx FROM log_hash_index_progress"), 8);
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM log_leaf_hashes"), 8);
+  sql("DELETE FROM log_leaf_hashes; UPDATE log_hash_index_progress SET next_idx = 0;");
+  const std::string by_hash = "/api/v1/log/proof/inclusion?leaf_hash=" + integrity::to_hex(*integrity::hash_from_base64(leaf));
+  EXPECT_EQ(pub(by_hash)["leaf_index"], 3);
+  advance("2026-11-23T00:06:00+08:00");
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM log_leaf_hashes"), 8);
+  EXPECT_EQ(stored("SELECT next_idx FROM log_hash_index_progress"), 8);
+  EXPECT_EQ(pub(by_hash)["leaf_index"], 3);
   // Unknown leaves and sizes are 404, a bad hash is 422.
   pub("/api/v1/log/proof/inclusion?leaf_hash=" + std::string(64, '0'), 404);
   pub("/api/v1/log/proof/inclusion?leaf_hash=nothex", 422);
