@@ -385,7 +385,7 @@ std::optional<LeafRow> find_by_hash(Connection& c, const std::string& leaf_hash)
   const std::string cols = std::string("SELECT ") + kLeafColumns + " FROM log_leaves WHERE ";
   auto r = c.query("SELECT * FROM (" + cols +
                        "idx IN (SELECT idx FROM log_leaf_hashes WHERE hash_prefix = ?) AND leaf_hash = ? UNION ALL " + cols +
-                       "idx >= (SELECT next_idx FROM log_hash_index_progress WHERE id = 1) AND hash_prefix = ? "
+                       "idx >= COALESCE((SELECT next_idx FROM log_hash_index_progress WHERE id = 1), 0) AND hash_prefix = ? "
                        "AND leaf_hash = ?) AS found ORDER BY idx LIMIT 1",
                    {prefix, leaf_hash, prefix, leaf_hash});
   if (r.empty()) return std::nullopt;
@@ -430,7 +430,9 @@ std::int64_t index_hashes(Connection& c, Backend backend, std::int64_t limit) {
             "ON CONFLICT DO NOTHING",
             {int_array(prefixes), int_array(idx)});
   }
-  c.query("UPDATE log_hash_index_progress SET next_idx = ? WHERE id = 1 AND next_idx < ?", {end, end});
+  c.query("INSERT INTO log_hash_index_progress (id, next_idx) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+          "next_idx = excluded.next_idx WHERE log_hash_index_progress.next_idx < excluded.next_idx",
+          {end});
   return static_cast<std::int64_t>(keys.size());
 }
 
