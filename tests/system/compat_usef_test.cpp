@@ -174,8 +174,13 @@ TEST_P(CompatUsef, MeterDataIsPostedAndReadBack) {
   // POST on v1 too, with the message as its body.
   a = usef("POST", "/v1/getMeterData", get, prosumer);
   EXPECT_EQ(a.body["values"].size(), 192u);
-  // The same again: already received.
-  a = usef("POST", "/v1/postMeterData", meter_data(values), prosumer);
+  // The same beliefs again: already received. (A horizon pins the belief time; without
+  // one it is "now", which moves on the test's slow clock.)
+  json pinned = meter_data(values);
+  pinned["horizon"] = "PT0H";
+  a = usef("POST", "/v1/postMeterData", pinned, prosumer);
+  EXPECT_EQ(a.status, 200) << a.body.dump();
+  a = usef("POST", "/v1/postMeterData", pinned, prosumer);
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(a.body["status"], "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED");
   // Two connections in one group each get the values, and read back as one group.
