@@ -37,13 +37,6 @@ std::optional<std::string> our_type(const std::string& name) {
   return std::nullopt;
 }
 
-// The seed's timestamps: +00:00 rather than Z.
-std::string seed_time(Instant t) {
-  std::string s = format_iso8601(t);
-  if (!s.empty() && s.back() == 'Z') s = s.substr(0, s.size() - 1) + "+00:00";
-  return s;
-}
-
 std::optional<double> mwh(const std::optional<double>& kwh) {
   if (!kwh) return std::nullopt;
   return *kwh / 1000.0;

@@ -201,6 +201,12 @@ std::pair<store::AssetRecord, std::int64_t> Ctx::connection(const json& address)
   throw rejected("UNRECOGNIZED_ASSET", "Cannot identify asset. Failed to look up asset by " + address.dump(), 400, nullptr);
 }
 
+std::string seed_time(Instant t) {
+  std::string s = format_iso8601(t);
+  if (!s.empty() && s.back() == 'Z') s = s.substr(0, s.size() - 1) + "+00:00";
+  return s;
+}
+
 Period period_of(const json& m) {
   if (!m.contains("start") || !m["start"].is_string()) throw invalid_period("Cannot parse 'start' value.");
   const std::string text = m["start"].get<std::string>();

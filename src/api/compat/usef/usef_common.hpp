@@ -99,6 +99,9 @@ std::optional<Horizon> horizon_of(const json& m);
 
 double number_of(const json& v, bool target = false);
 
+// An instant as the seed's REST and ops answers wrote it: +00:00 rather than Z.
+std::string seed_time(Instant t);
+
 // A service's refusal as the catalogue entry closest to what it refused.
 Answer from_error(const Error& e);
 

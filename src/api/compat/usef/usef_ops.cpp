@@ -54,9 +54,7 @@ void latest_task_run(const httplib::Request& req, httplib::Response& res, servic
     return answer(503, "The task's status could not be read.");
   }
   if (!run) return answer(404, "Task " + name + " has no last run time.");
-  std::string at = format_iso8601(run->finished_at);
-  if (!at.empty() && at.back() == 'Z') at = at.substr(0, at.size() - 1) + "+00:00";
-  out["lastrun"] = at;
+  out["lastrun"] = seed_time(run->finished_at);
   out["status"] = run->ok ? "OK" : "ERROR";
   answer(200, run->ok ? "" : "The last run failed: " + run->error);
 }
