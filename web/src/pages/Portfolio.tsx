@@ -246,6 +246,7 @@ function FlexCard({ site, assets, sensors }: { site: AssetFull; assets: AssetFul
         devices={devices}
         sensors={sensors}
         last={latestDone.data || null}
+        ready={latestDone.data !== undefined || !latestDone.loading}
         onDone={(id, ok) => {
           reloadAll();
           if (ok) setShown(id);
@@ -353,7 +354,22 @@ interface DevForm {
   energy: string;
 }
 
-function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; devices: AssetFull[]; sensors: SensorFull[]; last: Schedule | null; onDone: (id: number, ok: boolean) => void }) {
+function PlanCard({
+  site,
+  devices,
+  sensors,
+  last,
+  ready,
+  onDone,
+}: {
+  site: AssetFull;
+  devices: AssetFull[];
+  sensors: SensorFull[];
+  last: Schedule | null;
+  /** the last plan has loaded: the form starts from its states of charge, not from empty batteries */
+  ready: boolean;
+  onDone: (id: number, ok: boolean) => void;
+}) {
   const tz = site.timezone;
   const prices = sensors.filter((s) => /\/(k|M)?Wh$/.test(s.unit));
   const lastReq = (last?.request || {}) as { duration?: string; flex_context?: Record<string, unknown>; flex_model?: Record<string, unknown>[] };
@@ -471,7 +487,7 @@ function PlanCard({ site, devices, sensors, last, onDone }: { site: AssetFull; d
         <h2>{t('portfolio.plan')}</h2>
         <span class="spacer" />
         {!open && (
-          <button type="button" onClick={openForm} disabled={devices.length === 0} data-action="plan">
+          <button type="button" onClick={openForm} disabled={devices.length === 0 || !ready} data-action="plan">
             {last ? t('portfolio.replan') : t('portfolio.planSite')}
           </button>
         )}
