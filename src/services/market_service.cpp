@@ -520,15 +520,15 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
       c.query("SELECT pg_advisory_xact_lock(?)", {slot_lock_key(m.id, slot)});
     }
     auto bids = store::bids::of_slot(c, m.id, slot, "open");
-    // The bids' log leaves are encoded and hashed on the other core while this one clears.
-    std::future<std::pair<std::vector<Fact>, std::vector<integrity::Hash>>> bid_leaves;
+    // The log's leaves are encoded and hashed on the other core while this one clears and
+    // writes: the bids' first, then the clearing's and its trades'.
+    std::future<PreparedLeaves> bid_leaves;
     if (log_) {
       bid_leaves = std::async(std::launch::async, [&bids] {
         std::vector<Fact> facts;
         facts.reserve(bids.size());
         for (const auto& b : bids) facts.push_back(bid_fact(b));
-        auto hashes = leaf_hashes(facts);
-        return std::make_pair(std::move(facts), std::move(hashes));
+        return prepare_leaves(facts);
       });
     }
     std::vector<market::Order> book;
@@ -570,12 +570,17 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
       rows.push_back({0, m.id, slot, tr.buy_bid_id, tr.sell_bid_id, tr.buyer_id, tr.seller_id, tr.volume, price});
     }
     store::trades::insert_many(c, db_.backend(), rows);
+    std::future<PreparedLeaves> leaves;  // declared after what it reads: waited for before they go
     if (log_) {
-      auto [facts, hashes] = bid_leaves.get();
-      facts.reserve(bids.size() + rows.size() + 1);
-      facts.push_back(clearing_fact(rec));
-      for (const auto& tr : store::trades::of_slot(c, m.id, slot)) facts.push_back(trade_fact(tr));
-      log_->append(c, facts, std::move(hashes));
+      leaves = std::async(std::launch::async, [&bid_leaves, &rec, &rows] {
+        std::vector<Fact> facts;
+        facts.reserve(rows.size() + 1);
+        facts.push_back(clearing_fact(rec));
+        for (const auto& tr : rows) facts.push_back(trade_fact(tr));
+        auto all = bid_leaves.get();
+        all.add(prepare_leaves(facts));
+        return all;
+      });
     }
     std::map<std::int64_t, json> per_account;
     for (const auto& tr : result.trades) {
@@ -595,6 +600,7 @@ bool MarketService::close_gate(const store::MarketRecord& m, Instant slot, Insta
     for (auto& [account, trades] : per_account) {
       store::events::append(c, "trades", m.id, account, event_payload(m.id, slot, {{"trades", trades}}), t);
     }
+    if (log_) log_->append(c, leaves.get());
     failpoint("market.cleared");  // crash tests: everything written, nothing committed
     return true;
   });

@@ -60,38 +60,49 @@ bool head_signature_valid(const TreeHead& h) {
 TransparencyLog::TransparencyLog(store::Database& db, LogKeys keys, Clock clock)
     : db_(db), keys_(std::move(keys)), clock_(std::move(clock)) {}
 
-std::vector<integrity::Hash> leaf_hashes(const std::vector<Fact>& facts) {
-  std::vector<integrity::Hash> out;
-  out.reserve(facts.size());
-  for (const auto& f : facts) out.push_back(integrity::leaf_hash(std::span<const std::uint8_t>(f.data)));
-  return out;
+void PreparedLeaves::add(PreparedLeaves&& more) {
+  if (rows.empty()) {
+    *this = std::move(more);
+    return;
+  }
+  rows.insert(rows.end(), std::make_move_iterator(more.rows.begin()), std::make_move_iterator(more.rows.end()));
+  hashes.insert(hashes.end(), more.hashes.begin(), more.hashes.end());
 }
 
-std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fact>& facts) {
-  return append(c, facts, {});
-}
-
-std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fact>& facts,
-                                     std::vector<integrity::Hash> hashes) {
-  const std::int64_t first = store::log_leaves::next_index(c, db_.backend());
-  if (facts.empty()) return first;
-  const std::int64_t at = to_micros(clock_());
+PreparedLeaves prepare_leaves(const std::vector<Fact>& facts, std::vector<integrity::Hash> hashes) {
   if (hashes.size() > facts.size()) throw internal_error("more leaf hashes than facts");
+  PreparedLeaves out;
   hashes.reserve(facts.size());
   for (std::size_t i = hashes.size(); i < facts.size(); ++i) {
     hashes.push_back(integrity::leaf_hash(std::span<const std::uint8_t>(facts[i].data)));
   }
-  std::vector<store::LeafRow> rows;
-  rows.reserve(facts.size());
+  out.rows.reserve(facts.size());
   for (std::size_t i = 0; i < facts.size(); ++i) {
     const auto& f = facts[i];
-    rows.push_back({first + static_cast<std::int64_t>(i), f.kind, f.key1, f.key2, integrity::to_hex(hashes[i]), at});
+    out.rows.push_back({0, f.kind, f.key1, f.key2, integrity::to_hex(hashes[i]), 0});
   }
-  store::log_leaves::insert_many(c, db_.backend(), rows);
-  if (hashes.size() >= 1000) {
+  out.hashes = std::move(hashes);
+  return out;
+}
+
+std::int64_t TransparencyLog::append(store::Connection& c, const std::vector<Fact>& facts) {
+  return append(c, prepare_leaves(facts));
+}
+
+std::int64_t TransparencyLog::append(store::Connection& c, PreparedLeaves leaves) {
+  const std::int64_t first = store::log_leaves::next_index(c, db_.backend());
+  if (leaves.rows.empty()) return first;
+  if (leaves.hashes.size() != leaves.rows.size()) throw internal_error("prepared leaves without their hashes");
+  const std::int64_t at = to_micros(clock_());
+  for (std::size_t i = 0; i < leaves.rows.size(); ++i) {
+    leaves.rows[i].idx = first + static_cast<std::int64_t>(i);
+    leaves.rows[i].created_at_us = at;
+  }
+  store::log_leaves::insert_many(c, db_.backend(), leaves.rows);
+  if (leaves.hashes.size() >= 1000) {
     std::lock_guard lock(pending_mu_);
     if (pending_.size() > 16) pending_.erase(pending_.begin());  // rolled back, or another process's turn
-    pending_[first] = std::move(hashes);
+    pending_[first] = std::move(leaves.hashes);
   }
   return first;
 }

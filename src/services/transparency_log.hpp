@@ -21,6 +21,7 @@
 #include "services/log_facts.hpp"
 #include "services/principal.hpp"
 #include "store/database.hpp"
+#include "store/integrity_repository.hpp"
 
 namespace flexmarket::services {
 
@@ -77,8 +78,15 @@ struct VerifyReport {
   bool ok() const { return problems.empty(); }
 };
 
-// The leaf hash of each fact's data.
-std::vector<integrity::Hash> leaf_hashes(const std::vector<Fact>& facts);
+// Leaves made ready to append, hashed and encoded as rows outside the writer's transaction
+// (e.g. on the other core while it does other work); append gives them index and time.
+struct PreparedLeaves {
+  std::vector<store::LeafRow> rows;
+  std::vector<integrity::Hash> hashes;
+  void add(PreparedLeaves&& more);
+};
+// `hashes` may hold the leaf hashes of the first facts, computed ahead.
+PreparedLeaves prepare_leaves(const std::vector<Fact>& facts, std::vector<integrity::Hash> hashes = {});
 
 class TransparencyLog {
  public:
@@ -87,9 +95,8 @@ class TransparencyLog {
   // Appends the facts as leaves, in order, within the caller's write transaction; returns
   // the index of the first.
   std::int64_t append(store::Connection& c, const std::vector<Fact>& facts);
-  // The same, with the leaf hashes of the first facts computed ahead (leaf_hashes), e.g.
-  // on another core while the writer's transaction does other work.
-  std::int64_t append(store::Connection& c, const std::vector<Fact>& facts, std::vector<integrity::Hash> hashes);
+  // The same, prepared ahead (prepare_leaves).
+  std::int64_t append(store::Connection& c, PreparedLeaves leaves);
 
   // Signs a head over the committed log when it grew since the last head, or when that one
   // is older than max_age; returns the head signed, if any.

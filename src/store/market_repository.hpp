@@ -186,7 +186,8 @@ std::vector<ClearingRecord> recent(Connection& c, std::int64_t market_id, Instan
 
 namespace trades {
 void insert(Connection& c, const TradeRecord& t);
-void insert_many(Connection& c, Backend backend, const std::vector<TradeRecord>& trades);
+// Fills each trade's id.
+void insert_many(Connection& c, Backend backend, std::vector<TradeRecord>& trades);
 std::vector<TradeRecord> of_slot(Connection& c, std::int64_t market_id, Instant slot);
 std::vector<TradeRecord> of_account(Connection& c, std::int64_t account_id, Instant from, Instant to);
 // Trades newest first (slot_start descending, then id); market_id 0: every market,
