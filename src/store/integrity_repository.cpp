@@ -4,6 +4,9 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "store/pg_copy.hpp"
+#include "store/postgres_database.hpp"
+
 namespace flexmarket::store {
 
 namespace {
@@ -345,6 +348,25 @@ void insert_many(Connection& c, Backend backend, const std::vector<LeafRow>& row
       if (to - from == kRows && full.empty()) full = sql;
       c.query(to - from == kRows ? full : sql, params);
     }
+    return;
+  }
+  // A slot's hundred thousand leaves: binary COPY, nothing printed or parsed. The log's
+  // lock is held and indexes are new, so no row can be there already.
+  if (PGconn* pg = rows.size() >= 64 ? libpq_handle(c) : nullptr) {
+    pg::BinaryCopy copy(pg, "COPY log_leaves (idx, kind, key1, key2, leaf_hash, hash_prefix, created_at) FROM STDIN "
+                            "(FORMAT binary)");
+    for (const auto& l : rows) {
+      copy.row(7);
+      copy.int8(l.idx);
+      copy.text(l.kind);
+      copy.int8(l.key1);
+      copy.int8(l.key2);
+      copy.text(l.leaf_hash);
+      copy.int8(hash_prefix(l.leaf_hash));
+      copy.int8(l.created_at_us);
+    }
+    const pg::Result r = copy.finish();
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) pg::fail(pg, r.get(), "COPY log_leaves");
     return;
   }
   constexpr std::size_t kChunk = 20000;

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "store/partitions.hpp"
+#include "store/pg_copy.hpp"
 #include "store/postgres_database.hpp"
 
 namespace flexmarket::store {
@@ -310,37 +311,11 @@ std::int64_t insert_unnest(Connection& c, std::span<const BeliefRow> rows) {
   return inserted;
 }
 
-// --- libpq directly: binary COPY and binary results -----------------------------------
+// --- libpq directly: binary COPY and binary results (store/pg_copy.hpp) ---------------
 
-struct ResultFree {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, ResultFree>;
-
-[[noreturn]] void fail(PGconn* pg, const PGresult* r, const char* what) {
-  std::string msg = std::string("PostgreSQL: ") + what + ": " + (r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  throw DatabaseError(msg);
-}
-
-void exec_ok(PGconn* pg, const char* sql) {
-  PgResult r(PQexec(pg, sql));
-  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(pg, r.get(), sql);
-}
-
-void put_be16(std::string& b, std::uint16_t v) {
-  const char x[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
-  b.append(x, 2);
-}
-void put_be32(std::string& b, std::uint32_t v) {
-  v = __builtin_bswap32(v);
-  b.append(reinterpret_cast<const char*>(&v), 4);
-}
-void put_field8(std::string& b, std::uint64_t v) {
-  put_be32(b, 8);
-  v = __builtin_bswap64(v);
-  b.append(reinterpret_cast<const char*>(&v), 8);
-}
+using pg::exec_ok;
+using pg::fail;
+using PgResult = pg::Result;
 
 // COPY beliefs FROM STDIN in binary format: what `psql \copy` does, without text to parse
 // on either side. COPY cannot skip rows that are there already, so it runs in a savepoint:
@@ -349,36 +324,17 @@ void put_field8(std::string& b, std::uint64_t v) {
 std::optional<std::int64_t> copy_binary(PGconn* pg, std::span<const BeliefRow> rows) {
   const bool in_transaction = PQtransactionStatus(pg) == PQTRANS_INTRANS;
   if (in_transaction) exec_ok(pg, "SAVEPOINT fm_beliefs_copy");
-  {
-    PgResult r(PQexec(pg, "COPY beliefs (sensor_id, event_start, belief_horizon, source_id, value) FROM STDIN "
-                          "(FORMAT binary)"));
-    if (PQresultStatus(r.get()) != PGRES_COPY_IN) fail(pg, r.get(), "COPY beliefs");
-  }
-  std::string buf;
-  constexpr std::size_t kFlushAt = 1 << 20;
-  buf.reserve(kFlushAt + 256);
-  buf.append("PGCOPY\n\377\r\n\0", 11);
-  put_be32(buf, 0);  // flags
-  put_be32(buf, 0);  // header extension length
-  bool sent = true;
-  auto flush = [&] {
-    if (PQputCopyData(pg, buf.data(), static_cast<int>(buf.size())) != 1) sent = false;
-    buf.clear();
-  };
+  pg::BinaryCopy copy(pg, "COPY beliefs (sensor_id, event_start, belief_horizon, source_id, value) FROM STDIN "
+                          "(FORMAT binary)");
   for (const auto& row : rows) {
-    put_be16(buf, 5);
-    put_field8(buf, static_cast<std::uint64_t>(row.sensor_id));
-    put_field8(buf, static_cast<std::uint64_t>(row.event_start_us));
-    put_field8(buf, static_cast<std::uint64_t>(row.belief_horizon_us));
-    put_field8(buf, static_cast<std::uint64_t>(row.source_id));
-    put_field8(buf, std::bit_cast<std::uint64_t>(row.value));
-    if (buf.size() >= kFlushAt && sent) flush();
+    copy.row(5);
+    copy.int8(row.sensor_id);
+    copy.int8(row.event_start_us);
+    copy.int8(row.belief_horizon_us);
+    copy.int8(row.source_id);
+    copy.float8(row.value);
   }
-  put_be16(buf, 0xffff);  // trailer
-  if (sent) flush();
-  if (PQputCopyEnd(pg, sent ? nullptr : "client could not send the rows") != 1) fail(pg, nullptr, "COPY beliefs");
-  PgResult r(PQgetResult(pg));
-  while (PGresult* more = PQgetResult(pg)) PQclear(more);
+  const PgResult r = copy.finish();
   if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
     const std::int64_t copied = std::atoll(PQcmdTuples(r.get()));
     if (in_transaction) exec_ok(pg, "RELEASE SAVEPOINT fm_beliefs_copy");

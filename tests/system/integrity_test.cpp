@@ -179,6 +179,29 @@ TEST_P(Integrity, SignedReadingsBecomeBeliefsAndProvableLeaves) {
   EXPECT_EQ(v.out.rfind("ok: 8 leaves and ", 0), 0u) << v.out << v.err;
 }
 
+// A day's batch takes the bulk path (binary COPY on PostgreSQL): the stored leaves are the
+// same bytes, found by hash and checked by verify.
+TEST_P(Integrity, ADayOfReadingsIsStoredInBulkAndStaysProvable) {
+  EXPECT_EQ(send(day_of_readings(96))["accepted"], 96);
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM log_leaves"), 96);
+  EXPECT_EQ(stored("SELECT MIN(idx) FROM log_leaves"), 0);
+  EXPECT_EQ(stored("SELECT MAX(idx) FROM log_leaves"), 95);
+  const json entries = get("/api/v1/log/entries?start=70&end=71", seller)["items"];
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["kind"], "reading");
+  const auto content = integrity::from_base64(entries[0]["content"].get<std::string>());
+  ASSERT_TRUE(content);
+  const std::string leaf = entries[0]["leaf_hash"].get<std::string>();
+  EXPECT_EQ(integrity::to_base64(integrity::leaf_hash(std::span<const std::uint8_t>(*content))), leaf);
+  advance("2026-11-23T00:05:00+08:00");
+  const json proof = pub("/api/v1/log/proof/inclusion?leaf_hash=" + integrity::to_hex(*integrity::hash_from_base64(leaf)));
+  EXPECT_EQ(proof["leaf_index"], 70);
+  EXPECT_EQ(proof["tree_size"], 96);
+  const auto v = cli(db, {"verify"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_EQ(v.out.rfind("ok: 96 leaves and ", 0), 0u) << v.out << v.err;
+}
+
 TEST_P(Integrity, EachBadEnvelopeIsRejectedForItsReasonAndTheGoodOnesStand) {
   send(day_of_readings(2));  // seq 1 and 2, records r-1 and r-2
   const Instant t = day + std::chrono::hours(3);
