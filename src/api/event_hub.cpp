@@ -115,8 +115,9 @@ bool EventHub::flush(Stream& s) {
 
 void EventHub::fetch(std::vector<std::unique_ptr<Stream>>& streams) {
   auto& market = *p_.market;
-  if (cursor_ < 0) cursor_ = market.last_event_id();
-  const std::int64_t before = cursor_;
+  // New events first, so that a stream catching up stops where they begin.
+  const auto fresh = feed_.next(market, 1000);
+  const std::int64_t before = fresh.empty() ? feed_.cursor() : fresh.front().id - 1;
   // Streams behind the hub's cursor catch up one page per tick, up to that cursor.
   for (auto& s : streams) {
     if (s->live) continue;
@@ -137,9 +138,7 @@ void EventHub::fetch(std::vector<std::unique_ptr<Stream>>& streams) {
     }
   }
   // New events once for everyone, then to each live stream that may see them.
-  auto fresh = market.events_since(before, 0, 1000);
   for (const auto& e : fresh) {
-    cursor_ = std::max(cursor_, e.id);
     for (auto& s : streams) {
       if (!s->live || e.id <= s->after) continue;
       if (visible(e, s->account_id)) s->out += sse_message(e);

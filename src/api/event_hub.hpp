@@ -17,6 +17,7 @@
 
 #include <httplib.h>
 
+#include "services/event_feed.hpp"
 #include "services/platform.hpp"
 
 namespace flexmarket::api {
@@ -75,7 +76,7 @@ class EventHub {
   std::vector<std::unique_ptr<Stream>> incoming_;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
-  std::int64_t cursor_ = -1;
+  services::EventFeed feed_;
   std::thread thread_;
 };
 

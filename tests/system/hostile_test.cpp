@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "core/time.hpp"
+#include "store/database.hpp"
 #include "support/fixture.hpp"
 
 namespace flexmarket::testing {
@@ -250,6 +251,27 @@ TEST_P(Hostile, ManyEventStreamsLeaveTheApiAnsweringAndEndWithTheirToken) {
   EXPECT_NE(rest.find("event: error"), std::string::npos);
   streams[5]->read_until("never", 3000);
   EXPECT_TRUE(streams[5]->closed());
+}
+
+// On PostgreSQL an event's id is given at insert, so a slot's events may commit after a
+// later bid's event. The stream waits at the gap and then sends both, in id order.
+TEST_P(Hostile, AnEventCommittedAfterALaterOneIsStillStreamedInOrder) {
+  RawConnection stream(server->port());
+  ASSERT_TRUE(stream.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + op + "\r\n\r\n"));
+  ASSERT_NE(stream.read_until(": stream open", 10000).find("200 OK"), std::string::npos);
+  auto d = store::Database::open(db.url, 1);
+  auto c = d->acquire();
+  const std::int64_t last = c->query("SELECT COALESCE(MAX(id), 0) FROM events")[0].int64(0);
+  const std::string insert =
+      "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES (?, 'late_check', NULL, NULL, ?, 0)";
+  c->query(insert, {last + 2, std::string(R"({"n":2})")});
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the hub's ticks see the gap
+  c->query(insert, {last + 1, std::string(R"({"n":1})")});
+  const std::string got = stream.read_until(R"({"n":2})", 20000);
+  const auto first = got.find(R"({"n":1})"), second = got.find(R"({"n":2})");
+  ASSERT_NE(first, std::string::npos) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_LT(first, second) << got;
 }
 
 TEST_P(Hostile, EventStreamsPerUserAreBounded) {

@@ -353,10 +353,8 @@ void SocketIoHub::on_text(Conn& c, const std::string& packet) {
 
 void SocketIoHub::fetch(std::vector<std::unique_ptr<Conn>>& conns) {
   auto& market = *p_.market;
-  if (cursor_ < 0) cursor_ = market.last_event_id();
-  const auto fresh = market.events_since(cursor_, 0, 1000);
+  const auto fresh = feed_.next(market, 1000);
   for (const auto& e : fresh) {
-    cursor_ = std::max(cursor_, e.id);
     if (e.type != "settled" || !e.account_id) continue;
     std::string slot;
     const auto pj = json::parse(e.payload, nullptr, false);

@@ -21,6 +21,7 @@
 
 #include <httplib.h>
 
+#include "services/event_feed.hpp"
 #include "services/platform.hpp"
 #include "services/principal.hpp"
 
@@ -102,7 +103,7 @@ class SocketIoHub {
   std::vector<std::unique_ptr<Conn>> incoming_;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
-  std::int64_t cursor_ = -1;
+  services::EventFeed feed_;  // settlements, none skipped
   std::thread thread_;
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
