@@ -264,9 +264,12 @@ TEST_P(Hostile, AnEventCommittedAfterALaterOneIsStillStreamedInOrder) {
   const std::int64_t last = c->query("SELECT COALESCE(MAX(id), 0) FROM events")[0].int64(0);
   const std::string insert =
       "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES (?, 'late_check', NULL, NULL, ?, 0)";
-  c->query(insert, {last + 2, std::string(R"({"n":2})")});
+  // A first event through the stream: the hub has read the events, its cursor is set.
+  c->query(insert, {last + 1, std::string(R"({"n":0})")});
+  ASSERT_NE(stream.read_until(R"({"n":0})", 20000).find(R"({"n":0})"), std::string::npos);
+  c->query(insert, {last + 3, std::string(R"({"n":2})")});
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the hub's ticks see the gap
-  c->query(insert, {last + 1, std::string(R"({"n":1})")});
+  c->query(insert, {last + 2, std::string(R"({"n":1})")});
   const std::string got = stream.read_until(R"({"n":2})", 20000);
   const auto first = got.find(R"({"n":1})"), second = got.find(R"({"n":2})");
   ASSERT_NE(first, std::string::npos) << got;
