@@ -20,6 +20,8 @@ using std::chrono::microseconds;
 using timeseries::Duration;
 
 constexpr std::int64_t kMaxEventsPerRead = 2'000'000;
+// From about three months of quarter-hours on, a PostgreSQL read pays for a second connection.
+constexpr std::int64_t kSplitReadEvents = 8192;
 // No reading of any quantity comes near this; larger ones are mistakes or attacks, and sums
 // and averages of them (settlement, resampling) would leave the range of doubles and int64.
 constexpr double kMaxValue = 1e12;
@@ -284,9 +286,18 @@ SeriesResult TimeSeriesService::read(const Principal& who, std::int64_t sensor_i
                                         " buckets holds more than " + std::to_string(kMaxEventsPerRead) + " events");
     }
     const bool filtered = q.min_horizon || q.max_horizon || !q.source_types.empty() || q.source_users;
-    const auto series = filtered ? filtered_series(*c, sensor_id, start, end, r, q, source_id)
-                                 : store::beliefs::load_most_recent_series(*c, db_.backend(), sensor_id, start, end, r,
-                                                                           q.prior, source_id);
+    const auto series = [&] {
+      if (filtered) return filtered_series(*c, sensor_id, start, end, r, q, source_id);
+      // A long window on PostgreSQL is read in two halves at once, when a second
+      // connection is free (never waited for: the pool may be busy).
+      if (db_.backend() == store::Backend::postgres && (end - start) / r >= kSplitReadEvents) {
+        if (auto second = db_.try_acquire()) {
+          return store::beliefs::load_most_recent_series_split(*c, **second, db_.backend(), sensor_id, start, end, r,
+                                                               q.prior, source_id);
+        }
+      }
+      return store::beliefs::load_most_recent_series(*c, db_.backend(), sensor_id, start, end, r, q.prior, source_id);
+    }();
     const Unit u = unit_of(out.sensor);
     auto resampled = timeseries::resample(series, out.resolution, aggregation_for(u.quantity), tz);
     if (!resampled) {

@@ -68,24 +68,35 @@ ConnectionLease::~ConnectionLease() {
 }
 
 ConnectionLease Database::acquire() {
-  {
-    const auto asked = std::chrono::steady_clock::now();
-    std::unique_lock lock(pool_->mu);
-    pool_->cv.wait(lock, [&] { return !pool_->idle.empty() || pool_->open < pool_->max; });
-    metrics::db_pool_waited(metrics::seconds_since(asked));
-    if (!pool_->idle.empty()) {
-      auto c = std::move(pool_->idle.back());
-      pool_->idle.pop_back();
-      publish_pool_state(pool_->open, pool_->idle.size());
-      return ConnectionLease(this, std::move(c));
-    }
-    ++pool_->open;
+  const auto asked = std::chrono::steady_clock::now();
+  std::unique_lock lock(pool_->mu);
+  pool_->cv.wait(lock, [&] { return !pool_->idle.empty() || pool_->open < pool_->max; });
+  metrics::db_pool_waited(metrics::seconds_since(asked));
+  return *take(lock);
+}
+
+std::optional<ConnectionLease> Database::try_acquire() {
+  std::unique_lock lock(pool_->mu);
+  return take(lock);
+}
+
+// An idle connection, or a new one while the pool may grow, or nothing; lets go of the lock.
+std::optional<ConnectionLease> Database::take(std::unique_lock<std::mutex>& lock) {
+  if (!pool_->idle.empty()) {
+    auto c = std::move(pool_->idle.back());
+    pool_->idle.pop_back();
     publish_pool_state(pool_->open, pool_->idle.size());
+    lock.unlock();
+    return ConnectionLease(this, std::move(c));
   }
+  if (pool_->open >= pool_->max) return std::nullopt;
+  ++pool_->open;
+  publish_pool_state(pool_->open, pool_->idle.size());
+  lock.unlock();
   try {
     return ConnectionLease(this, connect());
   } catch (...) {
-    std::lock_guard lock(pool_->mu);
+    std::lock_guard again(pool_->mu);
     --pool_->open;
     publish_pool_state(pool_->open, pool_->idle.size());
     pool_->cv.notify_one();

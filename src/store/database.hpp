@@ -131,6 +131,9 @@ class Database {
 
   // Waits for a free connection if all are in use.
   ConnectionLease acquire();
+  // A connection if one is free or may be opened now, without waiting: for work that can
+  // also be done on the one connection it holds already (a second half read in parallel).
+  std::optional<ConnectionLease> try_acquire();
 
   // Runs fn(conn) in a transaction: commits when it returns, rolls back when it throws.
   template <typename F>
@@ -147,6 +150,7 @@ class Database {
  private:
   friend class ConnectionLease;
   void release(std::unique_ptr<Connection> c);
+  std::optional<ConnectionLease> take(std::unique_lock<std::mutex>& lock);
   // Around the commit of a transaction that changed authentication state.
   void before_auth_commit(Connection& c);
   void after_auth_commit();

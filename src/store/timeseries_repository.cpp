@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <memory>
 
 #include "store/partitions.hpp"
@@ -684,6 +685,58 @@ timeseries::Series load_most_recent_series(Connection& c, Backend backend, std::
     fill_series(c, backend, sensor_id, first, last, r, prior, std::nullopt, true, s);
   }
   return s;
+}
+
+timeseries::Series load_most_recent_series_split(Connection& a, Connection& b, Backend backend,
+                                                 std::int64_t sensor_id, Instant start, Instant end,
+                                                 std::chrono::microseconds resolution,
+                                                 std::optional<Instant> prior,
+                                                 std::optional<std::int64_t> source_id) {
+  PGconn* pa = libpq_handle(a);
+  PGconn* pb = libpq_handle(b);
+  const Instant first = timeseries::floor_to(start, resolution),
+                stop = timeseries::ceil_to(end, resolution);
+  const std::int64_t n = (stop - first) / resolution;
+  if (!pa || !pb || n < 2)
+    return load_most_recent_series(a, backend, sensor_id, start, end, resolution, prior, source_id);
+  const Instant mid = first + resolution * (n / 2);
+  exec_ok(pa, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  bool b_open = false;
+  try {
+    PgResult snap(PQexec(pa, "SELECT pg_export_snapshot()"));
+    if (PQresultStatus(snap.get()) != PGRES_TUPLES_OK || PQntuples(snap.get()) != 1)
+      fail(pa, snap.get(), "exporting a snapshot");
+    const std::string id = PQgetvalue(snap.get(), 0, 0);
+    if (id.empty() || id.find_first_not_of("0123456789ABCDEFabcdef-") != std::string::npos) {
+      throw DatabaseError("PostgreSQL: unexpected snapshot id");
+    }
+    exec_ok(pb, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    b_open = true;
+    exec_ok(pb, ("SET TRANSACTION SNAPSHOT '" + id + "'").c_str());
+    auto later = std::async(std::launch::async, [&] {
+      return load_most_recent_series(b, Backend::postgres, sensor_id, mid, stop, resolution, prior,
+                                     source_id);
+    });
+    timeseries::Series s;
+    try {
+      s = load_most_recent_series(a, Backend::postgres, sensor_id, first, mid, resolution, prior,
+                                  source_id);
+    } catch (...) {
+      later.wait();
+      throw;
+    }
+    timeseries::Series tail = later.get();
+    s.values.insert(s.values.end(), std::make_move_iterator(tail.values.begin()),
+                    std::make_move_iterator(tail.values.end()));
+    exec_ok(pb, "COMMIT");
+    b_open = false;
+    exec_ok(pa, "COMMIT");
+    return s;
+  } catch (...) {
+    PgResult(PQexec(pa, "ROLLBACK"));
+    if (b_open) PgResult(PQexec(pb, "ROLLBACK"));
+    throw;
+  }
 }
 
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id) {

@@ -107,6 +107,13 @@ std::vector<timeseries::Belief> load_most_recent(Connection& c, Backend backend,
 timeseries::Series load_most_recent_series(Connection& c, Backend backend, std::int64_t sensor_id, Instant start,
                                            Instant end, std::chrono::microseconds resolution,
                                            std::optional<Instant> prior, std::optional<std::int64_t> source_id);
+// The same series read on PostgreSQL in two halves at once, on `a` and `b`, both in the
+// snapshot `a` exports (as pg_dump's parallel workers do), so the halves agree. The read
+// of a long window is the server's index scan, one core's work: two halves take about
+// half the time. One read on `a` elsewhere.
+timeseries::Series load_most_recent_series_split(Connection& a, Connection& b, Backend backend, std::int64_t sensor_id,
+                                                 Instant start, Instant end, std::chrono::microseconds resolution,
+                                                 std::optional<Instant> prior, std::optional<std::int64_t> source_id);
 std::int64_t remove_for_sensor(Connection& c, std::int64_t sensor_id);
 }  // namespace beliefs
 

@@ -331,6 +331,8 @@ class MostRecentSeries : public ::testing::TestWithParam<DbBackend> {
   // Every window, prior and source below, through both store paths.
   void expect_all_equal(const std::vector<std::int64_t>& sources) {
     auto c = db->acquire();
+    auto second = db->try_acquire();  // the pool holds two
+    ASSERT_TRUE(second.has_value());
     const auto r = std::chrono::microseconds(kQuarter);
     const std::vector<std::pair<Instant, Instant>> windows = {
         {t0, t0 + std::chrono::hours(72)},
@@ -362,6 +364,11 @@ class MostRecentSeries : public ::testing::TestWithParam<DbBackend> {
             EXPECT_EQ(got.resolution, want.resolution) << what;
             EXPECT_EQ(got.values, want.values) << what;
             EXPECT_EQ(old.values, want.values) << what;
+            // In two halves on two connections in one snapshot (PostgreSQL; one read on SQLite).
+            const auto halves = store::beliefs::load_most_recent_series_split(
+                *c, **second, db->backend(), sensor, start, end, r, prior, source);
+            EXPECT_EQ(halves.start, want.start) << what;
+            EXPECT_EQ(halves.values, want.values) << what;
             ++compared;
           }
         }
@@ -420,6 +427,46 @@ TEST_P(MostRecentSeries, EqualsAPlainChoiceAmongEveryBelief) {
   store(quantiles);
   expect_all_equal({meter, forecaster, p10});
   EXPECT_GT(compared, 1000);
+}
+
+// A read in two halves leaves both connections out of its snapshot: what is written next is
+// seen by either. A pool with no connection to spare says so instead of waiting.
+TEST_P(MostRecentSeries, ReadingInHalvesLeavesBothConnectionsCurrent) {
+  const std::int64_t e0 = to_micros(t0);
+  std::int64_t meter = 0;
+  {
+    auto c = db->acquire();
+    meter = store::sources::get_or_create(*c, "user", "meter", 0);
+  }
+  std::vector<store::BeliefRow> rows;
+  for (int q = 0; q < 9000; ++q) rows.push_back({kSensor, e0 + q * kQuarter, 0, meter, 1.0 * q});
+  store(rows);
+  auto a = db->acquire();
+  auto b = db->try_acquire();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(db->try_acquire().has_value());
+  const auto r = std::chrono::microseconds(kQuarter);
+  const Instant end = t0 + 9000 * r;
+  auto first = store::beliefs::load_most_recent_series_split(*a, **b, db->backend(), kSensor, t0,
+                                                             end, r, std::nullopt, std::nullopt);
+  ASSERT_EQ(first.values.size(), 9000u);
+  EXPECT_EQ(first.values[4499], 4499.0);
+  EXPECT_EQ(first.values[4500], 4500.0);
+  EXPECT_EQ(first.values[8999], 8999.0);
+  // A correction written on the second connection afterwards is read on the first, and
+  // the other way round.
+  store::beliefs::insert(
+      **b, db->backend(),
+      std::vector<store::BeliefRow>{{kSensor, e0 + 8999 * kQuarter, -kHour, meter, -1}});
+  store::beliefs::insert(*a, db->backend(),
+                         std::vector<store::BeliefRow>{{kSensor, e0, -kHour, meter, -2}});
+  auto again = store::beliefs::load_most_recent_series_split(*a, **b, db->backend(), kSensor, t0,
+                                                             end, r, std::nullopt, std::nullopt);
+  EXPECT_EQ(again.values[8999], -1.0);
+  EXPECT_EQ(again.values[0], -2.0);
+  auto other = store::beliefs::load_most_recent_series_split(**b, *a, db->backend(), kSensor, t0,
+                                                             end, r, std::nullopt, std::nullopt);
+  EXPECT_EQ(other.values, again.values);
 }
 
 FLEXMARKET_ON_BOTH_BACKENDS(MostRecentSeries);
