@@ -82,6 +82,9 @@ run() {
     "./$build/integrity_bench"
     "./$build/signed_ingest_bench"
     "./$build/signed_ingest_bench" --postgres
+    # Many meters at once: one meter's batch is in its transaction while others' are checked.
+    "./$build/signed_ingest_bench" --connections 8
+    "./$build/signed_ingest_bench" --postgres --connections 8
   fi
   if wants planning; then "./$build/planning_bench"; fi
   if wants portfolio; then "./$build/portfolio_bench"; fi

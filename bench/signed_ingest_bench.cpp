@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
                 rates.back());
   }
   const double target = key == "sqlite" ? 50000 : 25000;
-  bench::Figure f{"integrity.signed_ingest." + key,
+  // The default (2 meters) keeps its id from earlier runs; other counts get their own.
+  bench::Figure f{"integrity.signed_ingest." + key + (connections == 2 ? "" : ".c" + std::to_string(connections)),
                   "Integrity",
                   "signed meter readings over HTTP, batches of " + std::to_string(batch) + ", " + std::to_string(connections) +
                       " meters on their own keep-alive connections, " + label,

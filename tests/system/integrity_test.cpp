@@ -4,6 +4,7 @@
 // proving its trade is in the log with `flexmarket verify --proof`.
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "integrity/merkle.hpp"
 #include "integrity/records.hpp"
@@ -258,6 +259,41 @@ TEST_P(Integrity, EachBadEnvelopeIsRejectedForItsReasonAndTheGoodOnesStand) {
   post(meter_path("/readings"), meter_token, {{"envelopes", "no"}}, 422);
   post(meter_path("/readings"), meter_token, {{"envelopes", json::array()}}, 422);
   EXPECT_EQ(stored("SELECT COUNT(*) FROM meter_readings"), 4);
+}
+
+// A batch's signatures are checked on several threads at once: each forged or altered one
+// is still refused at its own place, and only those.
+TEST_P(Integrity, ALargeBatchRefusesExactlyItsBadSignatures) {
+  json batch = day_of_readings(96);
+  const auto stranger = integrity::generate_signing_key();
+  const Instant t = day + std::chrono::minutes(15) * 40;
+  std::set<std::size_t> bad;
+  for (std::size_t i = 3; i < 96; i += 7) {
+    if (i % 2 == 0) {
+      batch[i] = envelope(demand("r-" + std::to_string(i + 1), day + std::chrono::minutes(15) * static_cast<int>(i), 1.0),
+                          static_cast<std::int64_t>(i + 1), channel(t), &stranger);
+    } else {
+      auto sig = *integrity::from_base64(batch[i]["signature"].get<std::string>());
+      sig[5] ^= 0x01;
+      batch[i]["signature"] = integrity::base64(sig);
+    }
+    bad.insert(i);
+  }
+  const json r = send(batch);
+  EXPECT_EQ(r["accepted"], 96 - static_cast<int>(bad.size()));
+  EXPECT_EQ(r["rejected"], static_cast<int>(bad.size()));
+  for (std::size_t i = 0; i < 96; ++i) {
+    const json& one = r["results"][i];
+    EXPECT_EQ(one["index"], i);
+    if (bad.count(i)) {
+      EXPECT_EQ(one["reason"], "bad_signature") << i;
+    } else {
+      EXPECT_EQ(one["status"], "accepted") << i;
+    }
+  }
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM meter_readings"), 96 - static_cast<std::int64_t>(bad.size()));
+  EXPECT_EQ(stored("SELECT COUNT(*) FROM log_leaves"), 96 - static_cast<std::int64_t>(bad.size()));
+  EXPECT_EQ(get(meter_path(), seller)["rejections"], (json{{"bad_signature", bad.size()}}));
 }
 
 TEST_P(Integrity, RotatedKeysKeepSigningTheirOwnPast) {
