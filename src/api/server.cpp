@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "api/compat/etp/etp_api.hpp"
@@ -186,13 +187,13 @@ ApiServer::ApiServer(services::Platform& platform)
   hub.max_per_user = cfg.limits.streams_per_user;
   hub.token_check = cfg.server_stream_token_check;
   events_ = std::make_unique<EventHub>(platform_, hub);
-  configure(*server_, &listen_socket_);
+  configure(*server_, &listen_socket_, true);
   etp_ = std::make_unique<compat::etp::Surface>(platform_);
   etp_->register_routes(*server_, "/compat/etp");
   compat::usef::register_routes(*server_, "/compat/usef/api", platform_);
   if (cfg.compat_etp_port != 0) {
     etp_server_ = std::make_unique<GuardedServer>(cfg.server_request_timeout, cfg.server_max_connections_per_address);
-    configure(*etp_server_, &etp_listen_socket_);
+    configure(*etp_server_, &etp_listen_socket_, false);
     etp_->register_routes(*etp_server_, "");
   }
 
@@ -213,7 +214,7 @@ ApiServer::~ApiServer() {
   }
 }
 
-void ApiServer::configure(GuardedServer& s, int* listen_socket) {
+void ApiServer::configure(GuardedServer& s, int* listen_socket, bool api) {
   const auto& cfg = platform_.config;
   const int threads = cfg.server_threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
@@ -237,7 +238,7 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
     *listen_socket = sock;
   });
 
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([this, api](const httplib::Request& req, httplib::Response& res) {
     t_started = std::chrono::steady_clock::now();
     t_timed = true;
     t_counted = false;
@@ -275,6 +276,16 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
                  "give a body's length once: one Content-Length, or Transfer-Encoding: chunked alone");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // cpp-httplib reads a body only for POST, PUT, PATCH and DELETE: any other request's
+    // body would be read as the next request on the connection. Refuse and hang up.
+    const bool takes_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                            req.method == "DELETE";
+    if (!takes_body && (codings == 1 || (lengths == 1 && content_length_of(req).value_or(1) != 0))) {
+      if (ConnectionStream* c = current_connection()) c->close_after();
+      res.set_header("Connection", "close");
+      send_error(res, 400, "unexpected_body", "a " + req.method + " request carries no body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // A length that is not a number, or more than any body taken: answered at once, without
     // waiting for (or reading) a body that may never come.
     if (lengths == 1) {
@@ -284,6 +295,14 @@ void ApiServer::configure(GuardedServer& s, int* listen_socket) {
         res.set_header("Connection", "close");
         if (!length) send_error(res, 400, "bad_content_length", "Content-Length must be a number of bytes");
         else send_error(res, 413, "payload_too_large", "the request body is too large");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // A GET without a body to a plain path: what cpp-httplib's routing would call, without
+    // its regexes. (With a body, routing reads it first; HEAD is left to it too.)
+    if (api && lengths == 0 && codings == 0 && req.method == "GET") {
+      if (auto it = plain_gets_.find(req.path); it != plain_gets_.end()) {
+        it->second(req, res);
         return httplib::Server::HandlerResponse::Handled;
       }
     }
@@ -452,6 +471,15 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
     counted->observe(res.status < 0 ? 200 : res.status, request_seconds());
     t_counted = true;
   };
+  // A plain path (no regex syntax) that no earlier GET route matches is served from
+  // plain_gets_; the compatible APIs' routes, registered before, all start with /compat/.
+  if (method == "GET" && pattern.find_first_of("()[]{}*+?.\\|^$") == std::string::npos && !plain_gets_.count(pattern)) {
+    bool shadowed = false;
+    for (std::size_t i = 0; i < index && !shadowed; ++i) {
+      shadowed = routes_[i].method == "GET" && std::regex_match(pattern, std::regex(routes_[i].pattern));
+    }
+    if (!shadowed) plain_gets_.emplace(pattern, wrapped);
+  }
   if (method == "GET") server_->Get(pattern, wrapped);
   else if (method == "POST") server_->Post(pattern, wrapped);
   else if (method == "PATCH") server_->Patch(pattern, wrapped);

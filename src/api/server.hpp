@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <httplib.h>
@@ -117,8 +118,9 @@ class ApiServer {
   int etp_port() const { return etp_port_; }
 
  private:
-  // Settings, request ids, logging and answer writing shared by both listeners.
-  void configure(GuardedServer& s, int* listen_socket);
+  // Settings, request ids, logging and answer writing shared by both listeners; `api`:
+  // the listener of route()'s routes.
+  void configure(GuardedServer& s, int* listen_socket, bool api);
 
   services::Platform& platform_;
   std::unique_ptr<GuardedServer> server_;
@@ -129,6 +131,9 @@ class ApiServer {
   std::thread etp_thread_;
   std::unique_ptr<EventHub> events_;
   std::vector<RouteInfo> routes_;
+  // GET routes whose pattern is a plain path, found by the path at once: cpp-httplib tries
+  // every route's regex in turn, and the compatible APIs' come first.
+  std::unordered_map<std::string, httplib::Server::Handler> plain_gets_;
   int listen_socket_ = -1;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> run_finished_{false};

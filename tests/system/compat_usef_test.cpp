@@ -87,7 +87,14 @@ class CompatUsef : public PlatformTest {
     }
     return q;
   }
-  std::int64_t beliefs() { return store::Database::open(db.url, 1)->acquire()->query("SELECT COUNT(*) FROM beliefs")[0].int64(0); }
+  // Measurements only: a post queues forecasts, whose beliefs arrive whenever their job runs.
+  std::int64_t beliefs() {
+    return store::Database::open(db.url, 1)
+        ->acquire()
+        ->query("SELECT COUNT(*) FROM beliefs b JOIN data_sources s ON s.id = b.source_id "
+                "WHERE s.type NOT IN ('forecaster', 'forecaster_quantile')")[0]
+        .int64(0);
+  }
 
   json meter_data(std::vector<double> values, const std::string& start = "2026-11-19T08:00:00+08:00",
                   const std::string& duration = "PT48H") {

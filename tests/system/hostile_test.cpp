@@ -721,6 +721,43 @@ TEST_P(Hostile, ImpossibleBodyLengthsAreRefusedAtOnce) {
   EXPECT_EQ(ok.read_until("\r\n\r\n", 3000).rfind("HTTP/1.1 100", 0), 0u);
 }
 
+// Plain GET routes are found by their path (api/server.cpp, plain_gets_): the answers are
+// those of cpp-httplib's routing, HEAD included, and the connection stays in step.
+TEST_P(Hostile, PlainRoutesAnswerAsTheRouterWould) {
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.connected());
+  const std::string auth = "Authorization: Bearer " + seller + "\r\n";
+  c.send("HEAD /api/v1/me HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n" +
+         "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n" +
+         "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n" +
+         "GET /api/v1/me/ HTTP/1.1\r\nHost: x\r\n" + auth + "Connection: close\r\n\r\n");
+  const std::string got = c.read_until("never", 5000);
+  std::vector<std::string> statuses;
+  for (std::size_t at = got.find("HTTP/1.1 "); at != std::string::npos; at = got.find("HTTP/1.1 ", at + 1)) {
+    statuses.push_back(got.substr(at + 9, 3));
+  }
+  EXPECT_EQ(statuses, (std::vector<std::string>{"200", "200", "401", "404"})) << got;
+  EXPECT_NE(got.find("\"email\":\"seller@example.com\""), std::string::npos);
+}
+
+// A body on a request that takes none (GET, HEAD, OPTIONS) would be read as the next
+// request on the connection, a way to smuggle one past a proxy: refused, and the
+// connection ends.
+TEST_P(Hostile, ABodyWhereNoneIsTakenEndsTheConnection) {
+  for (const std::string framing : {"Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}) {
+    for (const std::string method : {"GET", "HEAD", "OPTIONS"}) {
+      RawConnection c(server->port());
+      ASSERT_TRUE(c.connected());
+      c.send(method + " /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + seller + "\r\n" + framing +
+             "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n");
+      const std::string got = c.read_until("never", 5000);
+      EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << method << " " << got;
+      EXPECT_EQ(got.find("HTTP/1.1", 1), std::string::npos) << method << " " << got;  // nothing after it
+      EXPECT_TRUE(c.closed()) << method;
+    }
+  }
+}
+
 TEST_P(Hostile, SecondProbeFindingsAreRefused) {
   const std::string data = "/api/v1/sensors/" + std::to_string(seller_meter) + "/data";
   // Readings beyond ±1e12 would overflow settlement sums and print inf.
