@@ -189,8 +189,6 @@ ApiServer::ApiServer(services::Platform& platform)
   events_ = std::make_unique<EventHub>(platform_, hub);
   configure(*server_, &listen_socket_, true);
   etp_ = std::make_unique<compat::etp::Surface>(platform_);
-  etp_->register_routes(*server_, "/compat/etp");
-  compat::usef::register_routes(*server_, "/compat/usef/api", platform_);
   if (cfg.compat_etp_port != 0) {
     etp_server_ = std::make_unique<GuardedServer>(cfg.server_request_timeout, cfg.server_max_connections_per_address);
     configure(*etp_server_, &etp_listen_socket_, false);
@@ -200,6 +198,10 @@ ApiServer::ApiServer(services::Platform& platform)
   register_v1_routes(*this);
   register_v1_session_routes(*this);
   register_metrics_routes(*this);
+  // After /api/v1 (cpp-httplib tries routes in order: the platform's own are the most
+  // asked), before the web interface's catch-all pages.
+  etp_->register_routes(*server_, "/compat/etp");
+  compat::usef::register_routes(*server_, "/compat/usef/api", platform_);
   register_web_routes(*this);
   // The sensor data routes' own formats (api/v1_timeseries.cpp checks them too): a reading
   // as JSON or CSV, an upload in one of the BEMS CSV formats.
@@ -472,7 +474,7 @@ void ApiServer::route(const std::string& method, const std::string& pattern, Pol
     t_counted = true;
   };
   // A plain path (no regex syntax) that no earlier GET route matches is served from
-  // plain_gets_; the compatible APIs' routes, registered before, all start with /compat/.
+  // plain_gets_ (the compatible APIs' routes come after these).
   if (method == "GET" && pattern.find_first_of("()[]{}*+?.\\|^$") == std::string::npos && !plain_gets_.count(pattern)) {
     bool shadowed = false;
     for (std::size_t i = 0; i < index && !shadowed; ++i) {
