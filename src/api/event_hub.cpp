@@ -117,6 +117,7 @@ void EventHub::fetch(std::vector<std::unique_ptr<Stream>>& streams) {
   auto& market = *p_.market;
   // New events first, so that a stream catching up stops where they begin.
   const auto fresh = feed_.next(market, 1000);
+  settled_ = feed_.cursor();
   const std::int64_t before = fresh.empty() ? feed_.cursor() : fresh.front().id - 1;
   // Streams behind the hub's cursor catch up one page per tick, up to that cursor.
   for (auto& s : streams) {

@@ -48,6 +48,9 @@ class EventHub {
            std::int64_t after);
 
   int open_streams() const { return open_.load(); }
+  // The last event id the hub has handed out: below it, a missing id stays missing
+  // (services::EventFeed); -1 before its first read.
+  std::int64_t settled() const { return settled_.load(); }
   // Closes every stream and stops the thread.
   void stop();
 
@@ -77,6 +80,7 @@ class EventHub {
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
   services::EventFeed feed_;
+  std::atomic<std::int64_t> settled_{-1};
   std::thread thread_;
 };
 

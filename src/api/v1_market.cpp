@@ -608,7 +608,8 @@ void register_v1_market_routes(ApiServer& s) {
     if (follow_text == "false") {
       std::string body;
       for (std::int64_t page = 0; page < 20; ++page) {
-        auto events = p.market->events_since(after, account, 500);
+        // Up to the first id that may still commit (an unbroken run, as a stream sends).
+        auto events = p.market->events_settled(after, account, 500, s.events().settled());
         for (const auto& e : events) {
           body += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.payload + "\n\n";
           after = e.id;

@@ -1016,6 +1016,22 @@ std::vector<store::EventRecord> MarketService::events_since(std::int64_t after_i
   return store::events::since(*c, after_id, account_id, limit);
 }
 
+std::vector<store::EventRecord> MarketService::events_settled(std::int64_t after_id, std::int64_t account_id,
+                                                             std::int64_t limit, std::int64_t settled) {
+  auto c = db_.acquire();
+  auto out = store::events::since(*c, after_id, account_id, limit);
+  // On SQLite ids follow commit order: a missing id never comes.
+  if (db_.backend() != store::Backend::postgres || settled < 0 || out.empty()) return out;
+  std::int64_t next = std::max(after_id, settled) + 1;
+  if (out.back().id < next) return out;
+  for (const std::int64_t id : store::events::ids_between(*c, next - 1, out.back().id)) {
+    if (id != next) break;
+    ++next;
+  }
+  std::erase_if(out, [&](const store::EventRecord& e) { return e.id >= next; });
+  return out;
+}
+
 std::int64_t MarketService::last_event_id() {
   auto c = db_.acquire();
   return store::events::last_id(*c);

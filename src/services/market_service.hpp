@@ -178,6 +178,12 @@ class MarketService {
   // Events after `after_id` that `account_id` may see: its own and public ones (0: every
   // event, for the platform's own fan-out). Nobody else's private events, whatever role.
   std::vector<store::EventRecord> events_since(std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
+  // The same, ending before the first id missing above `settled` (-1: none known). On
+  // PostgreSQL an event's id is given at insert, so a missing id may belong to a
+  // transaction still running, whose event would be passed over for good; `settled` is
+  // the id up to which every missing one is known to stay missing (the event hub's cursor).
+  std::vector<store::EventRecord> events_settled(std::int64_t after_id, std::int64_t account_id, std::int64_t limit,
+                                                 std::int64_t settled);
   std::int64_t last_event_id();
   NextSlot next_slot(const Principal& who, std::int64_t market_id);
   // Fewest participants in a slot before its next-slot averages are shown to participants.

@@ -889,6 +889,14 @@ std::int64_t last_id(Connection& c) {
   return r.empty() ? 0 : r[0].int64(0);
 }
 
+std::vector<std::int64_t> ids_between(Connection& c, std::int64_t after_id, std::int64_t up_to) {
+  std::vector<std::int64_t> out;
+  for (const auto& row : c.query("SELECT id FROM events WHERE id > ? AND id <= ? ORDER BY id", {after_id, up_to}).rows) {
+    out.push_back(Row(row).int64(0));
+  }
+  return out;
+}
+
 }  // namespace events
 
 namespace logged {

@@ -226,6 +226,8 @@ void append_many(Connection& c, Backend backend, std::vector<EventRecord>& event
 std::vector<EventRecord> since(Connection& c, std::int64_t after_id, std::int64_t account_id, std::int64_t limit);
 // The id of the newest event, 0 when there is none.
 std::int64_t last_id(Connection& c);
+// The ids in (after_id, up_to], ascending.
+std::vector<std::int64_t> ids_between(Connection& c, std::int64_t after_id, std::int64_t up_to);
 }  // namespace events
 
 // The rows the transparency log holds leaves of, in key order after a key (at most

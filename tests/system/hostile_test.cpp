@@ -277,6 +277,34 @@ TEST_P(Hostile, AnEventCommittedAfterALaterOneIsStillStreamedInOrder) {
   EXPECT_LT(first, second) << got;
 }
 
+// A poll (follow=false) answers the same unbroken run: on PostgreSQL an event above an id
+// that may still commit waits for it, and both then come in order.
+TEST_P(Hostile, APollStopsBeforeAnEventIdThatMayStillCommit) {
+  auto d = store::Database::open(db.url, 1);
+  auto c = d->acquire();
+  const std::string insert =
+      "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES (?, 'late_check', NULL, NULL, ?, 0)";
+  const std::int64_t last = c->query("SELECT COALESCE(MAX(id), 0) FROM events")[0].int64(0);
+  c->query(insert, {last + 1, std::string(R"({"n":0})")});
+  // The hub has read it once a stream of it shows it: its cursor is past every older id.
+  RawConnection stream(server->port());
+  ASSERT_TRUE(stream.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + op + "\r\n\r\n"));
+  ASSERT_NE(stream.read_until(R"({"n":0})", 20000).find(R"({"n":0})"), std::string::npos);
+  c->query(insert, {last + 3, std::string(R"({"n":2})")});
+  const std::string path = "/api/v1/events?follow=false&after=" + std::to_string(last);
+  const std::string early = http->Get(path, bearer(op))->body;
+  EXPECT_NE(early.find(R"({"n":0})"), std::string::npos) << early;
+  if (GetParam() == DbBackend::postgres) {
+    EXPECT_EQ(early.find(R"({"n":2})"), std::string::npos) << early;  // its predecessor may still commit
+  }
+  c->query(insert, {last + 2, std::string(R"({"n":1})")});
+  const std::string later = http->Get(path, bearer(op))->body;
+  const auto first = later.find(R"({"n":1})"), second = later.find(R"({"n":2})");
+  ASSERT_NE(first, std::string::npos) << later;
+  ASSERT_NE(second, std::string::npos) << later;
+  EXPECT_LT(first, second) << later;
+}
+
 TEST_P(Hostile, EventStreamsPerUserAreBounded) {
   server.reset();
   http.reset();
