@@ -501,8 +501,7 @@ ReadingsReport MeterService::post_readings(const Principal& who, std::int64_t id
     std::vector<Fact> facts;
     facts.reserve(rows.size());
     for (const auto& r : rows) facts.push_back(reading_fact(r, meter.account_id));
-    auto leaves = prepare_leaves(facts);
-    const std::int64_t first = log_.append(c, std::move(leaves));
+    const std::int64_t first = log_.append(c, facts);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Parsed& p = *row_of[i];
       report.results[p.index] = {p.index, p.seq, "accepted", "", "", first + static_cast<std::int64_t>(i)};
