@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,7 @@ namespace flexmarket::planning {
 namespace {
 
 constexpr double kDelta = 1e-12;  // keeps the normal equations definite
+constexpr double kMinSlack = 1e-30;  // of a bound, in scaled units (bounds are at most 1)
 
 // Runs f(group) for groups [0, count) on the caller's thread and, for large portfolios, on
 // one worker that lives as long as the solve. Groups are claimed one at a time, so a worker
@@ -102,6 +104,55 @@ struct Sums {
 
 constexpr std::size_t kGroup = 4;  // devices whose blocks are solved together
 
+// The per-variable sweeps take several variables at a time in GCC's vector extension: two in
+// SSE2, four where the solver is built for AVX2. Each body is written once for a vector and a
+// scalar (the tail); partial sums and maxima stay per lane until the end.
+#ifdef __AVX__
+constexpr std::size_t kLanes = 4;
+#else
+constexpr std::size_t kLanes = 2;
+#endif
+using v4 = double __attribute__((vector_size(kLanes * sizeof(double))));
+
+template <class T>
+inline T load(const double* p) {
+  if constexpr (std::is_same_v<T, double>) {
+    return *p;
+  } else {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+}
+inline void store(double* p, double v) { *p = v; }
+inline void store(double* p, v4 v) { std::memcpy(p, &v, sizeof v); }
+template <class T>
+inline T vmax(T a, T b) {
+  return a < b ? b : a;  // std::max's choice, lane by lane
+}
+inline void add_to(v4& acc, v4 v) { acc += v; }
+inline void add_to(v4& acc, double v) { acc[0] += v; }
+inline void max_to(v4& acc, v4 v) { acc = vmax(acc, v); }
+inline void max_to(v4& acc, double v) { acc[0] = std::max(acc[0], v); }
+inline double lane_sum(v4 v) {
+  double s = v[0];
+  for (std::size_t i = 1; i < kLanes; ++i) s += v[i];
+  return s;
+}
+inline double lane_max(v4 v) {
+  double m = v[0];
+  for (std::size_t i = 1; i < kLanes; ++i) m = std::max(m, v[i]);
+  return m;
+}
+
+// Runs f for variables [0, count): four at a time, then one at a time.
+template <class F>
+inline void in_lanes(std::size_t count, F&& f) {
+  std::size_t k = 0;
+  for (; k + kLanes <= count; k += kLanes) f.template operator()<v4>(k);
+  for (; k < count; ++k) f.template operator()<double>(k);
+}
+
 // What one group of consecutive devices contributes: sums and its part of the site rows.
 // Each group is worked on by one thread and the groups are combined in a fixed order, so the
 // result does not depend on which thread took which group.
@@ -152,8 +203,8 @@ class Ipm {
       c_[v] /= cscale_;
     }
     for (auto& v : b_) v /= xscale_;
-    fixed_.resize(vars);
-    for (std::size_t v = 0; v < vars; ++v) fixed_[v] = (u_[v] - l_[v]) < 1e-11 ? 1 : 0;
+    free_.resize(vars);
+    for (std::size_t v = 0; v < vars; ++v) free_[v] = (u_[v] - l_[v]) < 1e-11 ? 0.0 : 1.0;
   }
 
   FastStorageResult run() {
@@ -171,10 +222,11 @@ class Ipm {
     site_tmp_.assign(2 * n, 0);
     std::size_t free_count = 0;
     for (std::size_t v = 0; v < vars; ++v) {
-      x_[v] = fixed_[v] ? l_[v] : 0.5 * (l_[v] + u_[v]);
-      zl_[v] = fixed_[v] ? 0 : std::max(c_[v], 0.0) + 1.0;
-      zu_[v] = fixed_[v] ? 0 : std::max(-c_[v], 0.0) + 1.0;
-      free_count += fixed_[v] ? 0 : 1;
+      const bool fixed = free_[v] == 0;
+      x_[v] = fixed ? l_[v] : 0.5 * (l_[v] + u_[v]);
+      zl_[v] = fixed ? 0 : std::max(c_[v], 0.0) + 1.0;
+      zu_[v] = fixed ? 0 : std::max(-c_[v], 0.0) + 1.0;
+      free_count += fixed ? 0 : 1;
     }
     FastStorageResult result;
     if (free_count == 0) free_count = 1;
@@ -250,7 +302,7 @@ class Ipm {
       all.gap += site_sums.gap;
       all.pobj += site_sums.pobj;
       const double gap = all.gap, mu = gap / static_cast<double>(2 * free_count);
-      if (all.pres / (1 + bnorm) < 1e-10 && all.dres / (1 + cnorm) < 1e-10 && gap / (1 + std::abs(all.pobj)) < 1e-10) {
+      if (all.pres / (1 + bnorm) < 1e-9 && all.dres / (1 + cnorm) < 1e-10 && gap / (1 + std::abs(all.pobj)) < 1e-10) {
         result.converged = true;
         break;
       }
@@ -338,63 +390,89 @@ class Ipm {
   }
 
   void update(std::size_t v0, std::size_t count, double ap, double ad) {
-    double* x = &x_[v0];
-    double* zl = &zl_[v0];
-    double* zu = &zu_[v0];
-    const double* dx = &dx_[v0];
-    const double* dzl = &dzl_[v0];
-    const double* dzu = &dzu_[v0];
-    for (std::size_t k = 0; k < count; ++k) {
-      x[k] += ap * dx[k];
-      zl[k] += ad * dzl[k];
-      zu[k] += ad * dzu[k];
-    }
+    double* __restrict x = &x_[v0];
+    double* __restrict zl = &zl_[v0];
+    double* __restrict zu = &zu_[v0];
+    const double* __restrict dx = &dx_[v0];
+    const double* __restrict dzl = &dzl_[v0];
+    const double* __restrict dzu = &dzu_[v0];
+    in_lanes(count, [&]<class T>(std::size_t k) {
+      store(x + k, load<T>(x + k) + ap * load<T>(dx + k));
+      store(zl + k, load<T>(zl + k) + ad * load<T>(dzl + k));
+      store(zu + k, load<T>(zu + k) + ad * load<T>(dzu + k));
+    });
   }
 
   // Dual residual, inverse slacks, Theta and the predictor's right-hand side (rl = -(x - l) zl,
   // ru = -(u - x) zu) of variables [v0, v0 + count); aty is their part of A'y, tmp gets Theta rho.
   void start_vars(std::size_t v0, std::size_t count, const double* aty, double* tmp, Sums& s) {
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t v = v0 + k;
-      const double x = x_[v], zl = zl_[v], zu = zu_[v];
-      s.pobj += c_[v] * x;
-      if (fixed_[v]) {
-        rd_[v] = il_[v] = iu_[v] = theta_[v] = tmp[k] = 0;
-        continue;
-      }
-      // One division for 1/sl, 1/su and Theta = sl su / (zl su + zu sl).
-      const double sl = x - l_[v], su = u_[v] - x, prod = sl * su, q = zl * su + zu * sl;
-      const double r = 1.0 / (prod * q);
-      const double il = su * q * r, iu = sl * q * r, th = prod * prod * r;
-      const double rd = c_[v] - aty[k] - zl + zu;
-      s.dres = std::max(s.dres, std::abs(rd));
-      s.gap += sl * zl + su * zu;
-      rd_[v] = rd;
-      il_[v] = il;
-      iu_[v] = iu;
-      theta_[v] = th;
-      tmp[k] = th * (rd + zl - zu);
-    }
+    const double* __restrict xs = &x_[v0];
+    const double* __restrict zls = &zl_[v0];
+    const double* __restrict zus = &zu_[v0];
+    const double* __restrict ls = &l_[v0];
+    const double* __restrict us = &u_[v0];
+    const double* __restrict cs = &c_[v0];
+    const double* __restrict fs = &free_[v0];
+    double* __restrict rds = &rd_[v0];
+    double* __restrict ils = &il_[v0];
+    double* __restrict ius = &iu_[v0];
+    double* __restrict ths = &theta_[v0];
+    v4 pobj{}, gap{}, dres{};
+    in_lanes(count, [&]<class T>(std::size_t k) {
+      const T x = load<T>(xs + k), zl = load<T>(zls + k), zu = load<T>(zus + k), c = load<T>(cs + k);
+      const T f = load<T>(fs + k);
+      add_to(pobj, c * x);
+      // One division for 1/sl, 1/su and Theta = sl su / (zl su + zu sl). A fixed variable
+      // (f = 0, z = 0) comes out with everything 0, without a branch. A slack that rounding
+      // took to 0 in the last steps stays positive, so Theta stays finite.
+      const T sl = vmax(x - load<T>(ls + k), T{} + kMinSlack), su = vmax(load<T>(us + k) - x, T{} + kMinSlack);
+      const T prod = sl * su, q = zl * su + zu * sl;
+      const T r = f / (prod * q + (1.0 - f));
+      const T il = su * q * r, iu = sl * q * r, th = prod * prod * r;
+      const T rd = (c - load<T>(aty + k) - zl + zu) * f;
+      max_to(dres, vmax(rd, -rd));
+      add_to(gap, sl * zl + su * zu);
+      store(rds + k, rd);
+      store(ils + k, il);
+      store(ius + k, iu);
+      store(ths + k, th);
+      store(tmp + k, th * (rd + zl - zu));
+    });
+    s.pobj += lane_sum(pobj);
+    s.gap += lane_sum(gap);
+    s.dres = std::max(s.dres, lane_max(dres));
   }
 
   // Mehrotra's corrector right-hand side from the predictor's dx = Theta (A'dy_aff - rho_aff)
   // (aty_aff, with rho_aff = rd + zl - zu; its dz follow from it). Fixed variables
   // (il = iu = Theta = 0) come out with rho = 0 without a branch.
   void corrector_vars(std::size_t v0, std::size_t count, double sigma_mu, const double* aty_aff, double* tmp) {
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t v = v0 + k;
-      const double x = x_[v], zl = zl_[v], zu = zu_[v], il = il_[v], iu = iu_[v], rd = rd_[v], th = theta_[v];
-      const double dxa = th * (aty_aff[k] - (rd + zl - zu));
-      const double pl = -dxa * zl * (1 + dxa * il);  // dxa * dzla
-      const double pu = -dxa * zu * (1 - dxa * iu);  // dxa * dzua
-      const double rl = sigma_mu - (x - l_[v]) * zl - pl;
-      const double ru = sigma_mu - (u_[v] - x) * zu + pu;
-      const double rho = rd - rl * il + ru * iu;
-      rl_[v] = rl;
-      ru_[v] = ru;
-      rho_[v] = rho;
-      tmp[k] = th * rho;
-    }
+    const double* __restrict xs = &x_[v0];
+    const double* __restrict zls = &zl_[v0];
+    const double* __restrict zus = &zu_[v0];
+    const double* __restrict ils = &il_[v0];
+    const double* __restrict ius = &iu_[v0];
+    const double* __restrict rds = &rd_[v0];
+    const double* __restrict ths = &theta_[v0];
+    const double* __restrict ls = &l_[v0];
+    const double* __restrict us = &u_[v0];
+    double* __restrict rls = &rl_[v0];
+    double* __restrict rus = &ru_[v0];
+    double* __restrict rhos = &rho_[v0];
+    in_lanes(count, [&]<class T>(std::size_t k) {
+      const T x = load<T>(xs + k), zl = load<T>(zls + k), zu = load<T>(zus + k), il = load<T>(ils + k);
+      const T iu = load<T>(ius + k), rd = load<T>(rds + k), th = load<T>(ths + k);
+      const T dxa = th * (load<T>(aty_aff + k) - (rd + zl - zu));
+      const T pl = -dxa * zl * (1.0 + dxa * il);  // dxa * dzla
+      const T pu = -dxa * zu * (1.0 - dxa * iu);  // dxa * dzua
+      const T rl = sigma_mu - (x - load<T>(ls + k)) * zl - pl;
+      const T ru = sigma_mu - (load<T>(us + k) - x) * zu + pu;
+      const T rho = rd - rl * il + ru * iu;
+      store(rls + k, rl);
+      store(rus + k, ru);
+      store(rhos + k, rho);
+      store(tmp + k, th * rho);
+    });
   }
 
   // dx = Theta (A'dy - rho) and dz from it; the largest step ratios, without branches. The
@@ -402,44 +480,62 @@ class Ipm {
   template <bool predictor>
   void direction_vars(std::size_t v0, std::size_t count, const double* aty, Sums& s) {
     constexpr double tiny = 1e-300;  // fixed variables have z = dz = 0
-    double max_p = s.max_p, max_d = s.max_d, s2 = s.s2, s4 = s.s4;
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t v = v0 + k;
-      const double th = theta_[v], il = il_[v], iu = iu_[v], zl = zl_[v], zu = zu_[v];
+    const double* __restrict ths = &theta_[v0];
+    const double* __restrict ils = &il_[v0];
+    const double* __restrict ius = &iu_[v0];
+    const double* __restrict zls = &zl_[v0];
+    const double* __restrict zus = &zu_[v0];
+    const double* __restrict rds = &rd_[v0];
+    const double* __restrict rhos = &rho_[v0];
+    const double* __restrict rls = &rl_[v0];
+    const double* __restrict rus = &ru_[v0];
+    double* __restrict dxs = &dx_[v0];
+    double* __restrict dzls = &dzl_[v0];
+    double* __restrict dzus = &dzu_[v0];
+    v4 max_p{}, max_d{}, s2{}, s4{};
+    in_lanes(count, [&]<class T>(std::size_t k) {
+      const T th = load<T>(ths + k), il = load<T>(ils + k), iu = load<T>(ius + k), zl = load<T>(zls + k);
+      const T zu = load<T>(zus + k);
       // The predictor's rho is rd + zl - zu (rl = -(x - l) zl, ru = -(u - x) zu).
-      const double dx = th * (aty[k] - (predictor ? rd_[v] + zl - zu : rho_[v]));
-      max_p = std::max(max_p, std::max(-dx * il, dx * iu));
+      T dx;
+      if constexpr (predictor) dx = th * (load<T>(aty + k) - (load<T>(rds + k) + zl - zu));
+      else dx = th * (load<T>(aty + k) - load<T>(rhos + k));
+      max_to(max_p, vmax(-dx * il, dx * iu));
       if constexpr (predictor) {
-        const double dzl = -zl - zl * dx * il, dzu = -zu + zu * dx * iu;
-        s2 += dx * (zl - zu);
-        s4 += dx * (dzl - dzu);
-        max_d = std::max(max_d, 1 + std::max(dx * il, -dx * iu));
+        const T dzl = -zl - zl * dx * il, dzu = -zu + zu * dx * iu;
+        add_to(s2, dx * (zl - zu));
+        add_to(s4, dx * (dzl - dzu));
+        max_to(max_d, 1.0 + vmax(dx * il, -dx * iu));
       } else {
-        const double dzl = (rl_[v] - zl * dx) * il, dzu = (ru_[v] + zu * dx) * iu;
-        dx_[v] = dx;
-        dzl_[v] = dzl;
-        dzu_[v] = dzu;
-        const double r = 1.0 / std::max(zl * zu, tiny);
-        max_d = std::max(max_d, std::max(-dzl * zu, -dzu * zl) * r);
+        const T dzl = (load<T>(rls + k) - zl * dx) * il, dzu = (load<T>(rus + k) + zu * dx) * iu;
+        store(dxs + k, dx);
+        store(dzls + k, dzl);
+        store(dzus + k, dzu);
+        const T r = 1.0 / vmax(zl * zu, T{} + tiny);
+        max_to(max_d, vmax(-dzl * zu, -dzu * zl) * r);
       }
-    }
-    s.max_p = max_p;
-    s.max_d = max_d;
-    s.s2 = s2;
-    s.s4 = s4;
+    });
+    s.max_p = std::max(s.max_p, lane_max(max_p));
+    s.max_d = std::max(s.max_d, lane_max(max_d));
+    s.s2 += lane_sum(s2);
+    s.s4 += lane_sum(s4);
   }
 
   // A'y for device d's variables.
   void device_aty(std::size_t d, const std::vector<double>& y, double* aty) const {
     const std::size_t n = n_;
     const double a = eta_c(d), w = eta_w(d);
-    const double* ys = y.data();
-    const double* yd = ys + n + d * n;
-    for (std::size_t j = 0; j < n; ++j) {
-      aty[j] = ys[j] - a * yd[j];
-      aty[n + j] = -ys[j] + w * yd[j];
-      aty[2 * n + j] = yd[j] - (j + 1 < n ? yd[j + 1] : 0.0);
-    }
+    const double* __restrict ys = y.data();
+    const double* __restrict yd = ys + n + d * n;
+    double* __restrict out = aty;
+    in_lanes(n, [&]<class T>(std::size_t j) {
+      const T s = load<T>(ys + j), e = load<T>(yd + j);
+      store(out + j, s - a * e);
+      store(out + n + j, -s + w * e);
+    });
+    // s_j is in rows j and j + 1 (the last one only in its own).
+    in_lanes(n - 1, [&]<class T>(std::size_t j) { store(out + 2 * n + j, load<T>(yd + j) - load<T>(yd + j + 1)); });
+    out[3 * n - 1] = yd[n - 1];
   }
 
   // Everything for device d up to the first solve with the site rows: the last step, the
@@ -449,20 +545,31 @@ class Ipm {
     const std::size_t n = n_, base = 3 * n * d, row = n + n * d;
     if (step) {
       update(base, 3 * n, ap, ad);
-      for (std::size_t j = 0; j < n; ++j) y_[row + j] += ad * dy_[row + j];
+      double* __restrict y = &y_[row];
+      const double* __restrict dy = &dy_[row];
+      in_lanes(n, [&]<class T>(std::size_t j) { store(y + j, load<T>(y + j) + ad * load<T>(dy + j)); });
     }
     device_aty(d, y_, P.aty.data());
     start_vars(base, 3 * n, P.aty.data(), P.tmp.data(), P.sums);
     const double a = eta_c(d), w = eta_w(d);
-    const double* xc = &x_[base];
-    const double* xw = xc + n;
-    const double* xs = xw + n;
-    for (std::size_t j = 0; j < n; ++j) {
-      const double r = b_[row + j] - (xs[j] - (j > 0 ? xs[j - 1] : 0.0) - a * xc[j] + w * xw[j]);
-      rp_[row + j] = r;
-      P.sums.pres = std::max(P.sums.pres, std::abs(r));
-      P.site_ax[j] += xc[j] - xw[j];
-    }
+    const double* __restrict xc = &x_[base];
+    const double* __restrict xw = xc + n;
+    const double* __restrict xs = xw + n;
+    const double* __restrict b = &b_[row];
+    double* __restrict rp = &rp_[row];
+    double* __restrict ax = P.site_ax.data();
+    v4 pres{};
+    // Row j holds s_j - s_{j-1} (s_{-1} is in b): the first row on its own.
+    auto row_at = [&]<class T>(std::size_t j, T previous) {
+      const T c = load<T>(xc + j), w_ = load<T>(xw + j);
+      const T r = load<T>(b + j) - (load<T>(xs + j) - previous - a * c + w * w_);
+      store(rp + j, r);
+      max_to(pres, vmax(r, -r));
+      store(ax + j, load<T>(ax + j) + (c - w_));
+    };
+    row_at.template operator()<double>(0, 0.0);
+    in_lanes(n - 1, [&]<class T>(std::size_t k) { row_at.template operator()<T>(k + 1, load<T>(xs + k)); });
+    P.sums.pres = std::max(P.sums.pres, lane_max(pres));
     if (!factor_device(d, P)) P.ok = false;
     forward_device(d, P);
   }
@@ -472,14 +579,19 @@ class Ipm {
   void forward_device(std::size_t d, Part& P) {
     const std::size_t n = n_, row = n + n * d;
     const double a = eta_c(d), w = eta_w(d);
-    const double* tc = P.tmp.data();
-    const double* tw = tc + n;
-    const double* ts = tw + n;
-    double* rhs = &rhs_[row];
-    for (std::size_t j = 0; j < n; ++j) {
-      rhs[j] = ts[j] - (j > 0 ? ts[j - 1] : 0.0) - a * tc[j] + w * tw[j] + rp_[row + j];
-      P.site_rhs[j] += tc[j] - tw[j];
-    }
+    const double* __restrict tc = P.tmp.data();
+    const double* __restrict tw = tc + n;
+    const double* __restrict ts = tw + n;
+    const double* __restrict rp = &rp_[row];
+    double* __restrict rhs = &rhs_[row];
+    double* __restrict site = P.site_rhs.data();
+    auto row_at = [&]<class T>(std::size_t j, T previous) {
+      const T c = load<T>(tc + j), w_ = load<T>(tw + j);
+      store(rhs + j, load<T>(ts + j) - previous - a * c + w * w_ + load<T>(rp + j));
+      store(site + j, load<T>(site + j) + (c - w_));
+    };
+    row_at.template operator()<double>(0, 0.0);
+    in_lanes(n - 1, [&]<class T>(std::size_t k) { row_at.template operator()<T>(k + 1, load<T>(ts + k)); });
     if (devices_ == 1) return;
     // Devices are solved four at a time (a group's devices come in order): four independent
     // recurrences keep the core busy.
@@ -500,8 +612,9 @@ class Ipm {
   }
 
   void add_forward(std::size_t d, const double* f, Part& P) const {
-    const double* bd = &coupling_[d * n_];
-    for (std::size_t j = 0; j < n_; ++j) P.site_fwd[j] += bd[j] * f[j];
+    const double* __restrict bd = &coupling_[d * n_];
+    double* __restrict out = P.site_fwd.data();
+    in_lanes(n_, [&]<class T>(std::size_t j) { store(out + j, load<T>(out + j) + load<T>(bd + j) * load<T>(f + j)); });
   }
 
   void corrector_device(std::size_t d, Part& P, double sigma_mu) {
@@ -518,7 +631,9 @@ class Ipm {
     const double* b = &coupling_[d * n];
     const double* r = &rhs_[n + n * d];
     for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t j = 0; j < n; ++j) y[k * n + j] = r[k * n + j] - b[k * n + j] * dy_[j];
+      in_lanes(n, [&, k]<class T>(std::size_t j) {
+        store(y + k * n + j, load<T>(r + k * n + j) - load<T>(b + k * n + j) * load<T>(dy_.data() + j));
+      });
     tridiagonal_solve_k<K>(d, y);
     for (std::size_t e = d; e < d + K; ++e) {
       device_aty(e, dy_, P.aty.data());
@@ -824,7 +939,7 @@ class Ipm {
   const FastStorageProblem& p_;
   std::size_t n_, devices_;
   std::vector<double> l_, u_, c_, b_;
-  std::vector<char> fixed_;
+  std::vector<double> free_;  // 0 for a fixed variable (u - l < 1e-11), else 1
   double xscale_ = 1, cscale_ = 1e-12;
   // Per variable: the iterate, the step, inverse slacks, Theta, residuals.
   std::vector<double> x_, zl_, zu_, dx_, dzl_, dzu_, il_, iu_, theta_, rd_, rl_, ru_, rho_;
