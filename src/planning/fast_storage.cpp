@@ -112,7 +112,7 @@ constexpr std::size_t kLanes = 4;
 #else
 constexpr std::size_t kLanes = 2;
 #endif
-using v4 = double __attribute__((vector_size(kLanes * sizeof(double))));
+using lanes = double __attribute__((vector_size(kLanes * sizeof(double))));
 
 template <class T>
 inline T load(const double* p) {
@@ -125,31 +125,31 @@ inline T load(const double* p) {
   }
 }
 inline void store(double* p, double v) { *p = v; }
-inline void store(double* p, v4 v) { std::memcpy(p, &v, sizeof v); }
+inline void store(double* p, lanes v) { std::memcpy(p, &v, sizeof v); }
 template <class T>
 inline T vmax(T a, T b) {
   return a < b ? b : a;  // std::max's choice, lane by lane
 }
-inline void add_to(v4& acc, v4 v) { acc += v; }
-inline void add_to(v4& acc, double v) { acc[0] += v; }
-inline void max_to(v4& acc, v4 v) { acc = vmax(acc, v); }
-inline void max_to(v4& acc, double v) { acc[0] = std::max(acc[0], v); }
-inline double lane_sum(v4 v) {
+inline void add_to(lanes& acc, lanes v) { acc += v; }
+inline void add_to(lanes& acc, double v) { acc[0] += v; }
+inline void max_to(lanes& acc, lanes v) { acc = vmax(acc, v); }
+inline void max_to(lanes& acc, double v) { acc[0] = std::max(acc[0], v); }
+inline double lane_sum(lanes v) {
   double s = v[0];
   for (std::size_t i = 1; i < kLanes; ++i) s += v[i];
   return s;
 }
-inline double lane_max(v4 v) {
+inline double lane_max(lanes v) {
   double m = v[0];
   for (std::size_t i = 1; i < kLanes; ++i) m = std::max(m, v[i]);
   return m;
 }
 
-// Runs f for variables [0, count): four at a time, then one at a time.
+// Runs f for variables [0, count): kLanes at a time, then one at a time.
 template <class F>
 inline void in_lanes(std::size_t count, F&& f) {
   std::size_t k = 0;
-  for (; k + kLanes <= count; k += kLanes) f.template operator()<v4>(k);
+  for (; k + kLanes <= count; k += kLanes) f.template operator()<lanes>(k);
   for (; k < count; ++k) f.template operator()<double>(k);
 }
 
@@ -417,7 +417,7 @@ class Ipm {
     double* __restrict ils = &il_[v0];
     double* __restrict ius = &iu_[v0];
     double* __restrict ths = &theta_[v0];
-    v4 pobj{}, gap{}, dres{};
+    lanes pobj{}, gap{}, dres{};
     in_lanes(count, [&]<class T>(std::size_t k) {
       const T x = load<T>(xs + k), zl = load<T>(zls + k), zu = load<T>(zus + k), c = load<T>(cs + k);
       const T f = load<T>(fs + k);
@@ -492,7 +492,7 @@ class Ipm {
     double* __restrict dxs = &dx_[v0];
     double* __restrict dzls = &dzl_[v0];
     double* __restrict dzus = &dzu_[v0];
-    v4 max_p{}, max_d{}, s2{}, s4{};
+    lanes max_p{}, max_d{}, s2{}, s4{};
     in_lanes(count, [&]<class T>(std::size_t k) {
       const T th = load<T>(ths + k), il = load<T>(ils + k), iu = load<T>(ius + k), zl = load<T>(zls + k);
       const T zu = load<T>(zus + k);
@@ -558,7 +558,7 @@ class Ipm {
     const double* __restrict b = &b_[row];
     double* __restrict rp = &rp_[row];
     double* __restrict ax = P.site_ax.data();
-    v4 pres{};
+    lanes pres{};
     // Row j holds s_j - s_{j-1} (s_{-1} is in b): the first row on its own.
     auto row_at = [&]<class T>(std::size_t j, T previous) {
       const T c = load<T>(xc + j), w_ = load<T>(xw + j);
