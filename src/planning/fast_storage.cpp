@@ -162,7 +162,7 @@ struct Part {
   bool ok = true;
   Sums sums;
   std::vector<double> site_ax, site_rhs, site_fwd, gsum, schur;
-  std::vector<double> aty, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
+  std::vector<double> aty, aty_aff, aty_dir, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
 };
 
 // The program in scaled units, with variables laid out per device as [c | w | s] blocks of
@@ -209,7 +209,7 @@ class Ipm {
 
   FastStorageResult run() {
     const std::size_t n = n_, vars = l_.size(), rows = b_.size(), site = 3 * n * devices_;
-    for (auto* v : {&x_, &zl_, &zu_, &dx_, &dzl_, &dzu_, &il_, &iu_, &theta_, &rd_, &rl_, &ru_, &rho_})
+    for (auto* v : {&x_, &zl_, &zu_, &il_, &iu_, &theta_, &rd_})
       v->assign(vars, 0);
     for (auto* v : {&y_, &dy_, &dy_aff_, &rp_, &rhs_}) v->assign(rows, 0);
     coupling_.assign(n * devices_, 0);
@@ -219,6 +219,7 @@ class Ipm {
     site_.assign(n, 0);
     if (devices_ > 1) schur_.assign(n * n, 0);
     site_aty_.assign(2 * n, 0);
+    site_aty_aff_.assign(2 * n, 0);
     site_tmp_.assign(2 * n, 0);
     std::size_t free_count = 0;
     for (std::size_t v = 0; v < vars; ++v) {
@@ -247,7 +248,7 @@ class Ipm {
         v->assign(n, 0);
       P.fwd.assign(kGroup * n, 0);
       for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
-      P.aty.assign(3 * n, 0);
+      for (auto* v : {&P.aty, &P.aty_aff, &P.aty_dir}) v->assign(3 * n, 0);
       P.tmp.assign(3 * n, 0);
       if (devices_ > 1) P.schur.assign(n * n, 0);
     }
@@ -260,7 +261,9 @@ class Ipm {
       // The site's own variables first: the devices' sweep needs the site duals and, with one
       // device, the site's own scaling.
       if (it > 0) {
-        update(site, 2 * n, ap, ad);
+        site_aty_of(dy_, site_aty_);
+        site_aty_of(dy_aff_, site_aty_aff_);
+        step(site, 2 * n, site_aty_.data(), site_aty_aff_.data(), ap, ad);
         for (std::size_t j = 0; j < n; ++j) y_[j] += ad * dy_[j];
       }
       for (std::size_t j = 0; j < n; ++j) {
@@ -329,7 +332,7 @@ class Ipm {
       // The complementarity after the predictor's step, from sums over its direction.
       const double gap_aff = (1 - ad_aff) * gap + (ap_aff - ad_aff) * dir.s2 + ap_aff * ad_aff * dir.s4;
       const double ratio = std::max(gap_aff, 0.0) / gap;
-      const double sigma_mu = ratio * ratio * ratio * mu;
+      sigma_mu_ = ratio * ratio * ratio * mu;
 
       // Mehrotra's corrector with the same factorisation. It recomputes the predictor's dx
       // from the predictor's dy rather than storing it.
@@ -337,15 +340,12 @@ class Ipm {
       auto corrector = [&](std::size_t k) {
         Part& P = parts_[k];
         for (auto* v : {&P.site_rhs, &P.site_fwd}) std::fill(v->begin(), v->end(), 0.0);
-        for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P, sigma_mu);
+        for (std::size_t d = P.begin; d < P.end; ++d) corrector_device(d, P);
         flush_forward(P);
       };
       workers.run(parts_.size(), corrector);
-      for (std::size_t j = 0; j < n; ++j) {
-        site_aty_[j] = -dy_aff_[j];
-        site_aty_[n + j] = dy_aff_[j];
-      }
-      corrector_vars(site, 2 * n, sigma_mu, site_aty_.data(), site_tmp_.data());
+      site_aty_of(dy_aff_, site_aty_aff_);
+      corrector_vars(site, 2 * n, site_aty_aff_.data(), site_tmp_.data());
       site_rhs();
       solve_site();
       auto final_direction = back_substitute(false);
@@ -389,17 +389,74 @@ class Ipm {
     c_[v] = cost;
   }
 
-  void update(std::size_t v0, std::size_t count, double ap, double ad) {
-    double* __restrict x = &x_[v0];
-    double* __restrict zl = &zl_[v0];
-    double* __restrict zu = &zu_[v0];
-    const double* __restrict dx = &dx_[v0];
-    const double* __restrict dzl = &dzl_[v0];
-    const double* __restrict dzu = &dzu_[v0];
+  // The site variables' part of A'v for the site rows' part of v.
+  void site_aty_of(const std::vector<double>& v, std::vector<double>& aty) const {
+    for (std::size_t j = 0; j < n_; ++j) {
+      aty[j] = -v[j];
+      aty[n_ + j] = v[j];
+    }
+  }
+
+  // The iterate and its step's shared quantities from variable v0 on, and their values at
+  // k as lanes. Local pointers, so that stores between loads do not reload them.
+  struct Arrays {
+    const double *x, *l, *u, *zl, *zu, *il, *iu, *rd, *th;
+  };
+  Arrays arrays(std::size_t v0) const {
+    return {&x_[v0], &l_[v0], &u_[v0], &zl_[v0], &zu_[v0], &il_[v0], &iu_[v0], &rd_[v0], &theta_[v0]};
+  }
+  template <class T>
+  struct Point {
+    T x, l, u, zl, zu, il, iu, rd, th;
+  };
+  template <class T>
+  static Point<T> point(const Arrays& a, std::size_t k) {
+    return {load<T>(a.x + k),  load<T>(a.l + k),  load<T>(a.u + k),  load<T>(a.zl + k), load<T>(a.zu + k),
+            load<T>(a.il + k), load<T>(a.iu + k), load<T>(a.rd + k), load<T>(a.th + k)};
+  }
+
+  // Mehrotra's corrector right-hand side (rl, ru and rho = rd - rl/sl + ru/su) from the
+  // predictor's dx = Theta (A'dy_aff - rho_aff), rho_aff = rd + zl - zu; its dz follow from
+  // it. Fixed variables (il = iu = Theta = 0) come out with rho = rd without a branch.
+  template <class T>
+  struct Corrector {
+    T rl, ru, rho;
+  };
+  template <class T>
+  Corrector<T> corrector(const Point<T>& p, T aty_aff) const {
+    const T dxa = p.th * (aty_aff - (p.rd + p.zl - p.zu));
+    const T pl = -dxa * p.zl * (1.0 + dxa * p.il);  // dxa * dzla
+    const T pu = -dxa * p.zu * (1.0 - dxa * p.iu);  // dxa * dzua
+    const T rl = sigma_mu_ - (p.x - p.l) * p.zl - pl;
+    const T ru = sigma_mu_ - (p.u - p.x) * p.zu + pu;
+    return {rl, ru, p.rd - rl * p.il + ru * p.iu};
+  }
+
+  // The final direction dx = Theta (A'dy - rho) and its dz.
+  template <class T>
+  struct Direction {
+    T dx, dzl, dzu;
+  };
+  template <class T>
+  Direction<T> direction(const Point<T>& p, T aty, T aty_aff) const {
+    const Corrector<T> c = corrector(p, aty_aff);
+    const T dx = p.th * (aty - c.rho);
+    return {dx, (c.rl - p.zl * dx) * p.il, (c.ru + p.zu * dx) * p.iu};
+  }
+
+  // The last step, along the direction the last iteration's sweeps measured: recomputed from
+  // the same iterate and A'dy, A'dy_aff, so it is the same to the bit.
+  void step(std::size_t v0, std::size_t count, const double* aty, const double* aty_aff, double ap, double ad) {
+    const Arrays a = arrays(v0);
+    double* x = &x_[v0];  // the same arrays as a's: each lane is read, then written
+    double* zl = &zl_[v0];
+    double* zu = &zu_[v0];
     in_lanes(count, [&]<class T>(std::size_t k) {
-      store(x + k, load<T>(x + k) + ap * load<T>(dx + k));
-      store(zl + k, load<T>(zl + k) + ad * load<T>(dzl + k));
-      store(zu + k, load<T>(zu + k) + ad * load<T>(dzu + k));
+      const Point<T> p = point<T>(a, k);
+      const Direction<T> d = direction(p, load<T>(aty + k), load<T>(aty_aff + k));
+      store(x + k, p.x + ap * d.dx);
+      store(zl + k, p.zl + ad * d.dzl);
+      store(zu + k, p.zu + ad * d.dzu);
     });
   }
 
@@ -443,76 +500,39 @@ class Ipm {
     s.dres = std::max(s.dres, lane_max(dres));
   }
 
-  // Mehrotra's corrector right-hand side from the predictor's dx = Theta (A'dy_aff - rho_aff)
-  // (aty_aff, with rho_aff = rd + zl - zu; its dz follow from it). Fixed variables
-  // (il = iu = Theta = 0) come out with rho = 0 without a branch.
-  void corrector_vars(std::size_t v0, std::size_t count, double sigma_mu, const double* aty_aff, double* tmp) {
-    const double* __restrict xs = &x_[v0];
-    const double* __restrict zls = &zl_[v0];
-    const double* __restrict zus = &zu_[v0];
-    const double* __restrict ils = &il_[v0];
-    const double* __restrict ius = &iu_[v0];
-    const double* __restrict rds = &rd_[v0];
-    const double* __restrict ths = &theta_[v0];
-    const double* __restrict ls = &l_[v0];
-    const double* __restrict us = &u_[v0];
-    double* __restrict rls = &rl_[v0];
-    double* __restrict rus = &ru_[v0];
-    double* __restrict rhos = &rho_[v0];
+  // Theta rho of Mehrotra's corrector for variables [v0, v0 + count), given A'dy_aff.
+  void corrector_vars(std::size_t v0, std::size_t count, const double* aty_aff, double* tmp) {
+    const Arrays a = arrays(v0);
     in_lanes(count, [&]<class T>(std::size_t k) {
-      const T x = load<T>(xs + k), zl = load<T>(zls + k), zu = load<T>(zus + k), il = load<T>(ils + k);
-      const T iu = load<T>(ius + k), rd = load<T>(rds + k), th = load<T>(ths + k);
-      const T dxa = th * (load<T>(aty_aff + k) - (rd + zl - zu));
-      const T pl = -dxa * zl * (1.0 + dxa * il);  // dxa * dzla
-      const T pu = -dxa * zu * (1.0 - dxa * iu);  // dxa * dzua
-      const T rl = sigma_mu - (x - load<T>(ls + k)) * zl - pl;
-      const T ru = sigma_mu - (load<T>(us + k) - x) * zu + pu;
-      const T rho = rd - rl * il + ru * iu;
-      store(rls + k, rl);
-      store(rus + k, ru);
-      store(rhos + k, rho);
-      store(tmp + k, th * rho);
+      const Point<T> p = point<T>(a, k);
+      store(tmp + k, p.th * corrector(p, load<T>(aty_aff + k)).rho);
     });
   }
 
   // dx = Theta (A'dy - rho) and dz from it; the largest step ratios, without branches. The
   // predictor's dz/z = -1 - dx/(x - l) needs no division; the corrector's two share one.
   template <bool predictor>
-  void direction_vars(std::size_t v0, std::size_t count, const double* aty, Sums& s) {
+  void direction_vars(std::size_t v0, std::size_t count, const double* aty, const double* aty_aff, Sums& s) {
     constexpr double tiny = 1e-300;  // fixed variables have z = dz = 0
-    const double* __restrict ths = &theta_[v0];
-    const double* __restrict ils = &il_[v0];
-    const double* __restrict ius = &iu_[v0];
-    const double* __restrict zls = &zl_[v0];
-    const double* __restrict zus = &zu_[v0];
-    const double* __restrict rds = &rd_[v0];
-    const double* __restrict rhos = &rho_[v0];
-    const double* __restrict rls = &rl_[v0];
-    const double* __restrict rus = &ru_[v0];
-    double* __restrict dxs = &dx_[v0];
-    double* __restrict dzls = &dzl_[v0];
-    double* __restrict dzus = &dzu_[v0];
+    const Arrays a = arrays(v0);
     lanes max_p{}, max_d{}, s2{}, s4{};
     in_lanes(count, [&]<class T>(std::size_t k) {
-      const T th = load<T>(ths + k), il = load<T>(ils + k), iu = load<T>(ius + k), zl = load<T>(zls + k);
-      const T zu = load<T>(zus + k);
-      // The predictor's rho is rd + zl - zu (rl = -(x - l) zl, ru = -(u - x) zu).
-      T dx;
-      if constexpr (predictor) dx = th * (load<T>(aty + k) - (load<T>(rds + k) + zl - zu));
-      else dx = th * (load<T>(aty + k) - load<T>(rhos + k));
-      max_to(max_p, vmax(-dx * il, dx * iu));
       if constexpr (predictor) {
+        // The predictor's rho is rd + zl - zu (rl = -(x - l) zl, ru = -(u - x) zu).
+        const T th = load<T>(a.th + k), il = load<T>(a.il + k), iu = load<T>(a.iu + k);
+        const T zl = load<T>(a.zl + k), zu = load<T>(a.zu + k);
+        const T dx = th * (load<T>(aty + k) - (load<T>(a.rd + k) + zl - zu));
+        max_to(max_p, vmax(-dx * il, dx * iu));
         const T dzl = -zl - zl * dx * il, dzu = -zu + zu * dx * iu;
         add_to(s2, dx * (zl - zu));
         add_to(s4, dx * (dzl - dzu));
         max_to(max_d, 1.0 + vmax(dx * il, -dx * iu));
       } else {
-        const T dzl = (load<T>(rls + k) - zl * dx) * il, dzu = (load<T>(rus + k) + zu * dx) * iu;
-        store(dxs + k, dx);
-        store(dzls + k, dzl);
-        store(dzus + k, dzu);
-        const T r = 1.0 / vmax(zl * zu, T{} + tiny);
-        max_to(max_d, vmax(-dzl * zu, -dzu * zl) * r);
+        const Point<T> p = point<T>(a, k);
+        const Direction<T> d = direction(p, load<T>(aty + k), load<T>(aty_aff + k));
+        max_to(max_p, vmax(-d.dx * p.il, d.dx * p.iu));
+        const T r = 1.0 / vmax(p.zl * p.zu, T{} + tiny);
+        max_to(max_d, vmax(-d.dzl * p.zu, -d.dzu * p.zl) * r);
       }
     });
     s.max_p = std::max(s.max_p, lane_max(max_p));
@@ -544,7 +564,9 @@ class Ipm {
   void start_device(std::size_t d, Part& P, double ap, double ad, bool step) {
     const std::size_t n = n_, base = 3 * n * d, row = n + n * d;
     if (step) {
-      update(base, 3 * n, ap, ad);
+      device_aty(d, dy_, P.aty_dir.data());
+      device_aty(d, dy_aff_, P.aty_aff.data());
+      this->step(base, 3 * n, P.aty_dir.data(), P.aty_aff.data(), ap, ad);
       double* __restrict y = &y_[row];
       const double* __restrict dy = &dy_[row];
       in_lanes(n, [&]<class T>(std::size_t j) { store(y + j, load<T>(y + j) + ad * load<T>(dy + j)); });
@@ -617,9 +639,9 @@ class Ipm {
     in_lanes(n_, [&]<class T>(std::size_t j) { store(out + j, load<T>(out + j) + load<T>(bd + j) * load<T>(f + j)); });
   }
 
-  void corrector_device(std::size_t d, Part& P, double sigma_mu) {
-    device_aty(d, dy_aff_, P.aty.data());
-    corrector_vars(3 * n_ * d, 3 * n_, sigma_mu, P.aty.data(), P.tmp.data());
+  void corrector_device(std::size_t d, Part& P) {
+    device_aty(d, dy_aff_, P.aty_aff.data());
+    corrector_vars(3 * n_ * d, 3 * n_, P.aty_aff.data(), P.tmp.data());
     forward_device(d, P);
   }
 
@@ -637,8 +659,12 @@ class Ipm {
     tridiagonal_solve_k<K>(d, y);
     for (std::size_t e = d; e < d + K; ++e) {
       device_aty(e, dy_, P.aty.data());
-      if (predictor) direction_vars<true>(3 * n * e, 3 * n, P.aty.data(), P.sums);
-      else direction_vars<false>(3 * n * e, 3 * n, P.aty.data(), P.sums);
+      if (predictor) {
+        direction_vars<true>(3 * n * e, 3 * n, P.aty.data(), nullptr, P.sums);
+      } else {
+        device_aty(e, dy_aff_, P.aty_aff.data());
+        direction_vars<false>(3 * n * e, 3 * n, P.aty.data(), P.aty_aff.data(), P.sums);
+      }
     }
   }
 
@@ -661,17 +687,18 @@ class Ipm {
       tridiagonal_solve(d, yd);
     }
     device_aty(d, dy_, P.aty.data());
-    if (predictor) direction_vars<true>(3 * n * d, 3 * n, P.aty.data(), P.sums);
-    else direction_vars<false>(3 * n * d, 3 * n, P.aty.data(), P.sums);
+    if (predictor) {
+      direction_vars<true>(3 * n * d, 3 * n, P.aty.data(), nullptr, P.sums);
+    } else {
+      device_aty(d, dy_aff_, P.aty_aff.data());
+      direction_vars<false>(3 * n * d, 3 * n, P.aty.data(), P.aty_aff.data(), P.sums);
+    }
   }
 
   // The site's own variables' direction, and all parts' sums combined in a fixed order.
   Sums site_direction(bool predictor) {
     const std::size_t n = n_;
-    for (std::size_t j = 0; j < n; ++j) {
-      site_aty_[j] = -dy_[j];
-      site_aty_[n + j] = dy_[j];
-    }
+    site_aty_of(dy_, site_aty_);
     Sums all;
     for (const Part& P : parts_) {
       all.max_p = std::max(all.max_p, P.sums.max_p);
@@ -679,8 +706,8 @@ class Ipm {
       all.s2 += P.sums.s2;
       all.s4 += P.sums.s4;
     }
-    if (predictor) direction_vars<true>(3 * n * devices_, 2 * n, site_aty_.data(), all);
-    else direction_vars<false>(3 * n * devices_, 2 * n, site_aty_.data(), all);
+    if (predictor) direction_vars<true>(3 * n * devices_, 2 * n, site_aty_.data(), nullptr, all);
+    else direction_vars<false>(3 * n * devices_, 2 * n, site_aty_.data(), site_aty_aff_.data(), all);
     return all;
   }
 
@@ -942,10 +969,13 @@ class Ipm {
   std::vector<double> free_;  // 0 for a fixed variable (u - l < 1e-11), else 1
   double xscale_ = 1, cscale_ = 1e-12;
   // Per variable: the iterate, the step, inverse slacks, Theta, residuals.
-  std::vector<double> x_, zl_, zu_, dx_, dzl_, dzu_, il_, iu_, theta_, rd_, rl_, ru_, rho_;
+  // The iterate and what a step's sweeps share. Directions and the corrector's right-hand side
+  // are recomputed where they are used rather than stored: 11 doubles per variable, not 17.
+  std::vector<double> x_, zl_, zu_, il_, iu_, theta_, rd_;
   std::vector<double> y_, dy_, dy_aff_, rp_, rhs_;  // per row
   std::vector<double> coupling_, diag_, lower_;  // per device row
-  std::vector<double> own_, site_, schur_, site_aty_, site_tmp_;
+  std::vector<double> own_, site_, schur_, site_aty_, site_aty_aff_, site_tmp_;
+  double sigma_mu_ = 0;  // Mehrotra's centring target of the last corrector
   std::vector<Part> parts_;
 };
 
