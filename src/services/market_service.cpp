@@ -1037,6 +1037,21 @@ std::int64_t MarketService::last_event_id() {
   return store::events::last_id(*c);
 }
 
+std::int64_t MarketService::event_start(std::int64_t window, std::vector<std::int64_t>& stored) {
+  auto c = db_.acquire();
+  stored.clear();
+  const std::int64_t last = store::events::last_id(*c);
+  // On SQLite ids follow commit order: a missing id never comes.
+  if (db_.backend() != store::Backend::postgres) return last;
+  const std::int64_t from = std::max<std::int64_t>(0, last - window);
+  std::int64_t next = from + 1;
+  const auto ids = store::events::ids_between(*c, from, last);
+  auto it = ids.begin();
+  for (; it != ids.end() && *it == next; ++it) ++next;
+  stored.assign(it, ids.end());
+  return next - 1;
+}
+
 NextSlot MarketService::next_slot(const Principal& who, std::int64_t market_id) {
   const auto m = get_market(market_id);
   const Instant t = now();

@@ -185,6 +185,11 @@ class MarketService {
   std::vector<store::EventRecord> events_settled(std::int64_t after_id, std::int64_t account_id, std::int64_t limit,
                                                  std::int64_t settled);
   std::int64_t last_event_id();
+  // Where a reader of new events may start: the newest id, or on PostgreSQL the last id of
+  // the unbroken run that ends below the first id missing among the `window` before it
+  // (an id missing there may belong to a transaction still running). `stored` gets the ids
+  // above that start that are stored already.
+  std::int64_t event_start(std::int64_t window, std::vector<std::int64_t>& stored);
   NextSlot next_slot(const Principal& who, std::int64_t market_id);
   // Fewest participants in a slot before its next-slot averages are shown to participants.
   void set_stats_min_participants(int n) { stats_min_participants_ = n; }

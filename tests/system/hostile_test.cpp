@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -275,6 +276,51 @@ TEST_P(Hostile, AnEventCommittedAfterALaterOneIsStillStreamedInOrder) {
   ASSERT_NE(first, std::string::npos) << got;
   ASSERT_NE(second, std::string::npos) << got;
   EXPECT_LT(first, second) << got;
+}
+
+// A server that starts while a transaction holds an event id below the newest stored one
+// still streams that event once it commits (PostgreSQL gives an id at insert, not at
+// commit): the event hub starts after the unbroken run below the newest ids, not at the
+// newest. An id that never comes (rolled back) holds the stream up for the grace only.
+TEST_P(Hostile, AnEventStillBeingWrittenWhenTheServerStartsIsStreamed) {
+  server.reset();
+  http.reset();
+  auto d = store::Database::open(db.url, 2);
+  auto writer = d->acquire();
+  const bool postgres = GetParam() == DbBackend::postgres;
+  const std::int64_t last = writer->query("SELECT COALESCE(MAX(id), 0) FROM events")[0].int64(0);
+  const std::string insert =
+      "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES (?, 'late_check', NULL, NULL, ?, 0)";
+  // last + 1 never comes; last + 2 is being written (PostgreSQL only: SQLite has one writer).
+  std::optional<store::ConnectionLease> late;
+  if (postgres) {
+    late.emplace(d->acquire());
+    (*late)->begin();
+    (*late)->query(insert, {last + 2, std::string(R"({"n":1})")});
+  }
+  writer->query(insert, {last + 3, std::string(R"({"n":2})")});
+  server = std::make_unique<ServerProcess>(
+      db, std::map<std::string, std::string>{{"FLEXMARKET_MARKET_TICK", "60s"}},
+      std::vector<std::string>{"--clock", "simulated", "--start", "2026-11-23T00:00:00+08:00", "--speed", "0.000001"});
+  http = server->client();
+  RawConnection stream(server->port());
+  ASSERT_TRUE(stream.send("GET /api/v1/events?after=" + std::to_string(last) +
+                          " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + op + "\r\n\r\n"));
+  ASSERT_NE(stream.read_until(": stream open", 10000).find("200 OK"), std::string::npos);
+  if (postgres) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // the hub has started and read the events
+    (*late)->commit();
+  }
+  stream.read_until(R"({"n":2})", 30000);
+  const std::string got = stream.read_until("never", 1500);  // all it received
+  const auto first = got.find(R"({"n":1})"), second = got.find(R"({"n":2})");
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_EQ(got.find(R"({"n":2})", second + 1), std::string::npos) << got;  // once
+  if (postgres) {
+    ASSERT_NE(first, std::string::npos) << got;
+    EXPECT_LT(first, second) << got;
+    EXPECT_EQ(got.find(R"({"n":1})", first + 1), std::string::npos) << got;
+  }
 }
 
 // A poll (follow=false) answers the same unbroken run: on PostgreSQL an event above an id

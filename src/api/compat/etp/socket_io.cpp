@@ -355,7 +355,8 @@ void SocketIoHub::fetch(std::vector<std::unique_ptr<Conn>>& conns) {
   auto& market = *p_.market;
   const auto fresh = feed_.next(market, 1000);
   for (const auto& e : fresh) {
-    if (e.type != "settled" || !e.account_id) continue;
+    // Notifications of what happens from now on: not the settlements a restart reads again.
+    if (e.type != "settled" || !e.account_id || feed_.stored_at_start(e.id)) continue;
     std::string slot;
     const auto pj = json::parse(e.payload, nullptr, false);
     if (pj.is_object()) slot = std::to_string(e.market_id.value_or(0)) + "/" + pj.value("slot_start", "");
