@@ -590,8 +590,17 @@ void register_v1_market_routes(ApiServer& s) {
   // the Last-Event-ID header) on. ?follow=false answers what there is and ends; otherwise
   // the event hub takes the connection over (no worker thread, no database connection).
   s.route("GET", "/api/v1/events", everyone(), [&p, &s](RequestContext& c) {
-    // after=latest: only what happens from now on (a page that has just loaded its data).
-    std::int64_t after = query_string(c.req, "after") == "latest" ? p.market->last_event_id() : query_int(c.req, "after", 0);
+    // after=latest: only what happens from now on (a page that has just loaded its data). From
+    // the hub's settled id, not the newest: on PostgreSQL an id below the newest may still
+    // commit, and a stream starting after it would pass it over. The events in between come
+    // again, which a page that has just loaded its data takes in its stride.
+    std::int64_t after = 0;
+    if (query_string(c.req, "after") == "latest") {
+      after = p.market->last_event_id();
+      if (s.events().settled() >= 0) after = std::min(after, s.events().settled());
+    } else {
+      after = query_int(c.req, "after", 0);
+    }
     if (c.req.has_header("Last-Event-ID")) {
       const std::string v = c.req.get_header_value("Last-Event-ID");
       std::int64_t id = 0;

@@ -323,6 +323,46 @@ TEST_P(Hostile, AnEventStillBeingWrittenWhenTheServerStartsIsStreamed) {
   }
 }
 
+// A stream from ?after=latest starts where no id below can still commit, not at the newest
+// id: an event whose transaction commits after a later one's still comes.
+TEST_P(Hostile, AStreamFromLatestGetsAnEventCommittedAfterALaterOne) {
+  auto d = store::Database::open(db.url, 2);
+  auto writer = d->acquire();
+  const bool postgres = GetParam() == DbBackend::postgres;
+  const std::string insert =
+      "INSERT INTO events (id, type, market_id, account_id, payload, created_at) VALUES (?, 'late_check', NULL, NULL, ?, 0)";
+  const std::int64_t last = writer->query("SELECT COALESCE(MAX(id), 0) FROM events")[0].int64(0);
+  // The hub has read up to a first event once a stream shows it.
+  writer->query(insert, {last + 1, std::string(R"({"n":0})")});
+  RawConnection first(server->port());
+  ASSERT_TRUE(first.send("GET /api/v1/events?after=" + std::to_string(last) +
+                         " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + op + "\r\n\r\n"));
+  ASSERT_NE(first.read_until(R"({"n":0})", 20000).find(R"({"n":0})"), std::string::npos);
+  std::optional<store::ConnectionLease> late;
+  if (postgres) {  // last + 2 is being written while last + 3 commits (SQLite has one writer)
+    late.emplace(d->acquire());
+    (*late)->begin();
+    (*late)->query(insert, {last + 2, std::string(R"({"n":1})")});
+  }
+  writer->query(insert, {last + 3, std::string(R"({"n":2})")});
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the hub's ticks see last + 3
+  RawConnection stream(server->port());
+  ASSERT_TRUE(stream.send("GET /api/v1/events?after=latest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + op +
+                          "\r\n\r\n"));
+  ASSERT_NE(stream.read_until(": stream open", 10000).find("200 OK"), std::string::npos);
+  if (postgres) (*late)->commit();
+  writer->query(insert, {last + 4, std::string(R"({"n":3})")});
+  stream.read_until(R"({"n":3})", 30000);
+  const std::string got = stream.read_until("never", 1000);
+  EXPECT_EQ(got.find(R"({"n":0})"), std::string::npos) << got;  // settled before the stream
+  ASSERT_NE(got.find(R"({"n":3})"), std::string::npos) << got;
+  if (postgres) {
+    const auto one = got.find(R"({"n":1})");
+    ASSERT_NE(one, std::string::npos) << got;
+    EXPECT_LT(one, got.find(R"({"n":3})")) << got;
+  }
+}
+
 // A poll (follow=false) answers the same unbroken run: on PostgreSQL an event above an id
 // that may still commit waits for it, and both then come in order.
 TEST_P(Hostile, APollStopsBeforeAnEventIdThatMayStillCommit) {
