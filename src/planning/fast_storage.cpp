@@ -162,7 +162,7 @@ struct Part {
   bool ok = true;
   Sums sums;
   std::vector<double> site_ax, site_rhs, site_fwd, gsum, schur;
-  std::vector<double> aty, aty_aff, aty_dir, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
+  std::vector<double> aty, aty_aff, tmp, d2, a_up, d_up, a_down, d_down, ratio, coef, hu, fwd;
 };
 
 // The program in scaled units, with variables laid out per device as [c | w | s] blocks of
@@ -248,7 +248,7 @@ class Ipm {
         v->assign(n, 0);
       P.fwd.assign(kGroup * n, 0);
       for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
-      for (auto* v : {&P.aty, &P.aty_aff, &P.aty_dir}) v->assign(3 * n, 0);
+      for (auto* v : {&P.aty, &P.aty_aff}) v->assign(3 * n, 0);
       P.tmp.assign(3 * n, 0);
       if (devices_ > 1) P.schur.assign(n * n, 0);
     }
@@ -261,8 +261,7 @@ class Ipm {
       // The site's own variables first: the devices' sweep needs the site duals and, with one
       // device, the site's own scaling.
       if (it > 0) {
-        site_aty_of(dy_, site_aty_);
-        site_aty_of(dy_aff_, site_aty_aff_);
+        site_aty_of(dy_, site_aty_);  // site_aty_aff_ still holds the last corrector's
         step(site, 2 * n, site_aty_.data(), site_aty_aff_.data(), ap, ad);
         for (std::size_t j = 0; j < n; ++j) y_[j] += ad * dy_[j];
       }
@@ -564,9 +563,9 @@ class Ipm {
   void start_device(std::size_t d, Part& P, double ap, double ad, bool step) {
     const std::size_t n = n_, base = 3 * n * d, row = n + n * d;
     if (step) {
-      device_aty(d, dy_, P.aty_dir.data());
+      device_aty(d, dy_, P.aty.data());  // A'dy until the step is taken, then A'y
       device_aty(d, dy_aff_, P.aty_aff.data());
-      this->step(base, 3 * n, P.aty_dir.data(), P.aty_aff.data(), ap, ad);
+      this->step(base, 3 * n, P.aty.data(), P.aty_aff.data(), ap, ad);
       double* __restrict y = &y_[row];
       const double* __restrict dy = &dy_[row];
       in_lanes(n, [&]<class T>(std::size_t j) { store(y + j, load<T>(y + j) + ad * load<T>(dy + j)); });
