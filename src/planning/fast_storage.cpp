@@ -243,11 +243,10 @@ class Ipm {
       Part& P = parts_[k];
       P.begin = devices_ * k / parts_.size();
       P.end = devices_ * (k + 1) / parts_.size();
-      for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.gsum, &P.d2, &P.a_up, &P.d_up, &P.coef,
-                      &P.hu})
-        v->assign(n, 0);
+      for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.gsum}) v->assign(n, 0);
+      for (auto* v : {&P.d2, &P.a_up, &P.d_up, &P.coef, &P.hu}) v->assign(kGroup * n, 0);
       P.fwd.assign(kGroup * n, 0);
-      for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(n + 1, 0);
+      for (auto* v : {&P.a_down, &P.d_down, &P.ratio}) v->assign(kGroup * (n + 1), 0);
       for (auto* v : {&P.aty, &P.aty_aff}) v->assign(3 * n, 0);
       P.tmp.assign(3 * n, 0);
       if (devices_ > 1) P.schur.assign(n * n, 0);
@@ -280,7 +279,8 @@ class Ipm {
         for (auto* v : {&P.site_ax, &P.site_rhs, &P.site_fwd, &P.gsum})
           std::fill(v->begin(), v->end(), 0.0);
         std::fill(P.schur.begin(), P.schur.end(), 0.0);
-        for (std::size_t d = P.begin; d < P.end; ++d) start_device(d, P, ap, ad, it > 0);
+        for (std::size_t d = P.begin; d < P.end; d += kGroup)
+          start_devices(d, std::min(kGroup, P.end - d), P, ap, ad, it > 0);
         flush_forward(P);
       };
       workers.run(parts_.size(), start);
@@ -561,10 +561,26 @@ class Ipm {
     out[3 * n - 1] = yd[n - 1];
   }
 
-  // Everything for device d up to the first solve with the site rows: the last step, the
-  // residuals, Theta, the device's block and its Schur complement terms, the predictor's
-  // right-hand side and its forward elimination.
-  void start_device(std::size_t d, Part& P, double ap, double ad, bool step) {
+  // Everything for devices [d0, d0 + count) (count <= kGroup, one group of the forward
+  // solves) up to the first solve with the site rows: the last step, the residuals, Theta,
+  // the devices' blocks and their Schur complement terms, the predictor's right-hand side and
+  // its forward elimination. The blocks' pivot recurrences run for the group at once, so
+  // that their divisions overlap.
+  void start_devices(std::size_t d0, std::size_t count, Part& P, double ap, double ad, bool step) {
+    for (std::size_t k = 0; k < count; ++k) start_device(d0 + k, k, P, ap, ad, step);
+    if (devices_ == 1) return;
+    if (count == kGroup) {
+      recurrences<kGroup>(d0, 0, P);
+    } else {
+      for (std::size_t k = 0; k < count; ++k) recurrences<1>(d0 + k, k, P);
+    }
+    for (std::size_t k = 0; k < count; ++k)
+      if (!accumulate(d0 + k, k, P)) P.ok = false;
+    if (P.pending == kGroup) flush_forward(P);
+  }
+
+  // Device d (at `slot` in its group) up to its block's factorisation.
+  void start_device(std::size_t d, std::size_t slot, Part& P, double ap, double ad, bool step) {
     const std::size_t n = n_, base = 3 * n * d, row = n + n * d;
     if (step) {
       device_aty(d, dy_, P.aty.data());  // A'dy until the step is taken, then A'y
@@ -595,13 +611,13 @@ class Ipm {
     row_at.template operator()<double>(0, 0.0);
     in_lanes(n - 1, [&]<class T>(std::size_t k) { row_at.template operator()<T>(k + 1, load<T>(xs + k)); });
     P.sums.pres = std::max(P.sums.pres, lane_max(pres));
-    if (!factor_device(d, P)) P.ok = false;
-    forward_device(d, P);
+    factor_device(d, slot, P);
+    forward_device(d, P, false);
   }
 
   // The device rows' right-hand side A_d tmp + rp_d, the site rows' part of A tmp, and (with
   // several devices) the site rows' part of the forward elimination B T^-1 rhs_d.
-  void forward_device(std::size_t d, Part& P) {
+  void forward_device(std::size_t d, Part& P, bool flush_when_full = true) {
     const std::size_t n = n_, row = n + n * d;
     const double a = eta_c(d), w = eta_w(d);
     const double* __restrict tc = P.tmp.data();
@@ -622,7 +638,7 @@ class Ipm {
     // recurrences keep the core busy.
     if (P.pending == 0) P.first = d;
     std::copy(rhs, rhs + n, P.fwd.begin() + static_cast<std::ptrdiff_t>(P.pending * n));
-    if (++P.pending == kGroup) flush_forward(P);
+    if (++P.pending == kGroup && flush_when_full) flush_forward(P);
   }
 
   void flush_forward(Part& P) {
@@ -731,14 +747,15 @@ class Ipm {
   // nearly equal numbers (which broke it whenever a connection limit binds):
   //   S - B T^-1 B = So + diag(g) + E (Ts (Ts + D2)^-1 D2) E,
   //   g = tc tw (a - w)^2 / D2,  E = B / D2,  So = the site's own import and export terms.
-  bool factor_device(std::size_t d, Part& P) {
+  // The block's coupling to the site rows and D2; with one device, the whole block's LDL'.
+  void factor_device(std::size_t d, std::size_t slot, Part& P) {
     const std::size_t n = n_;
     const double a = eta_c(d), w = eta_w(d);
     const double* tc = &theta_[3 * n * d];
     const double* tw = tc + n;
     const double* ts = tw + n;  // ts[j]: the link between rows j and j+1
     double* bd = &coupling_[d * n];
-    double* d2 = P.d2.data();
+    double* d2 = P.d2.data() + slot * n;
     for (std::size_t j = 0; j < n; ++j) {
       d2[j] = a * a * tc[j] + w * w * tw[j];
       bd[j] = -a * tc[j] - w * tw[j];
@@ -755,9 +772,7 @@ class Ipm {
         tb[j] = j > 0 ? -ts[j - 1] : 0.0;
       }
       ldl(d);
-      return true;
     }
-    return accumulate(d, ts, bd, d2, P);
   }
   // Sums the parts' Schur complements and Cholesky-factorises the result.
   bool factorize_site() {
@@ -804,36 +819,60 @@ class Ipm {
   // and -B_k / p_k * prod_{m=k+1..i} rho_m * B_i below it. Eight columns share each pass
   // over the rows, as four vectors of two, so the products' multiplications overlap.
   // The pivots from the top are T's LDL' pivots, also free of cancellation.
-  bool accumulate(std::size_t d, const double* ts, const double* bd, const double* d2, Part& P) {
+  //
+  // The pivots of devices [d0, d0 + K) (slots k0.. of their group) from both ends:
+  // from the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1};
+  // from the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
+  // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only). The 2 K
+  // recurrences share one loop, so their divisions overlap.
+  template <std::size_t K>
+  void recurrences(std::size_t d0, std::size_t k0, Part& P) {
+    const std::size_t n = n_;
+    const double* ts[K];
+    const double* d2[K];
+    double *a_up[K], *inv_up[K], *a_down[K], *inv_down[K], *hl[K], *hu[K];
+    for (std::size_t k = 0; k < K; ++k) {
+      ts[k] = &theta_[3 * n * (d0 + k) + 2 * n];
+      d2[k] = P.d2.data() + (k0 + k) * n;
+      a_up[k] = P.a_up.data() + (k0 + k) * n;
+      inv_up[k] = P.d_up.data() + (k0 + k) * n;
+      hu[k] = P.hu.data() + (k0 + k) * n;
+      a_down[k] = P.a_down.data() + (k0 + k) * (n + 1);
+      inv_down[k] = P.d_down.data() + (k0 + k) * (n + 1);
+      hl[k] = P.ratio.data() + (k0 + k) * (n + 1);
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t i = n - 1 - j;
+      for (std::size_t k = 0; k < K; ++k) {
+        const double h = j > 0 ? ts[k][j - 1] * a_up[k][j - 1] * inv_up[k][j - 1] : 0.0;
+        a_up[k][j] = kDelta + d2[k][j] + h;
+        const double dl = a_up[k][j] + ts[k][j];
+        inv_up[k][j] = dl > 1e-30 ? 1.0 / dl : 1e-64;  // a pivot lost: drop that direction
+        hl[k][j] = h;
+        const double g = i + 1 < n ? ts[k][i] * a_down[k][i + 1] * inv_down[k][i + 1] : ts[k][i];
+        a_down[k][i] = kDelta + d2[k][i] + g;
+        inv_down[k][i] = 1.0 / (a_down[k][i] + (i > 0 ? ts[k][i - 1] : 0.0));
+        hu[k][i] = g;
+      }
+    }
+  }
+
+  // Device d's terms once its group's recurrences are done (slot: its place in the group).
+  bool accumulate(std::size_t d, std::size_t slot, Part& P) {
     using v2 = double __attribute__((vector_size(16)));  // SSE2, everywhere on x86-64
     const std::size_t n = n_;
+    const double* ts = &theta_[3 * n * d + 2 * n];
+    const double* bd = &coupling_[d * n];
+    const double* d2 = P.d2.data() + slot * n;
     double* out = P.schur.data();
-    double* a_up = P.a_up.data();
-    double* inv_up = P.d_up.data();
-    double* a_down = P.a_down.data();
-    double* inv_down = P.d_down.data();
-    double* hl = P.ratio.data();  // hL_j, then the ratios rho_j
-    double* hu = P.hu.data();
-    double* coef = P.coef.data();
+    const double* inv_up = P.d_up.data() + slot * n;
+    const double* inv_down = P.d_down.data() + slot * (n + 1);
+    double* hl = P.ratio.data() + slot * (n + 1);  // hL_j, then the ratios rho_j
+    const double* hu = P.hu.data() + slot * n;
+    double* coef = P.coef.data() + slot * n;
     const double* beta = bd;
     double* dinv = &diag_[d * n];   // D^-1
     double* lower = &lower_[d * n];  // L(j, j-1)
-    // From the top: pivot dL_j = aL_j + ts_j, aL_j = delta + D2_j + hL_j, hL_j = ts_{j-1} aL_{j-1} / dL_{j-1}.
-    // From the bottom: dU_j = aU_j + ts_{j-1}, aU_j = delta + D2_j + hU_j, hU_j = ts_j aU_{j+1} / dU_{j+1}
-    // (hU_{n-1} = ts_{n-1}: the last state of charge is in the last row only). Both
-    // recurrences in one loop, so their divisions overlap.
-    for (std::size_t j = 0; j < n; ++j) {
-      const double h = j > 0 ? ts[j - 1] * a_up[j - 1] * inv_up[j - 1] : 0.0;
-      a_up[j] = kDelta + d2[j] + h;
-      const double dl = a_up[j] + ts[j];
-      inv_up[j] = dl > 1e-30 ? 1.0 / dl : 1e-64;  // a pivot lost: drop that direction
-      hl[j] = h;
-      const std::size_t i = n - 1 - j;
-      const double g = i + 1 < n ? ts[i] * a_down[i + 1] * inv_down[i + 1] : ts[i];
-      a_down[i] = kDelta + d2[i] + g;
-      inv_down[i] = 1.0 / (a_down[i] + (i > 0 ? ts[i - 1] : 0.0));
-      hu[i] = g;
-    }
     for (std::size_t j = 0; j < n; ++j) {
       dinv[j] = inv_up[j];
       lower[j] = j > 0 ? -ts[j - 1] * inv_up[j - 1] : 0.0;
