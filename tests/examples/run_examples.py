@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs every shell example of README.md and docs/*.md against a fresh demo.
 
-The demo runs at 240x instead of 60x, to wait less. Each ```sh block runs as written in its own bash (set -euo pipefail), in a directory where
+The demo runs at 240x instead of 60x, to wait less. Each ```sh block (also one indented in a
+list item) runs as written in its own bash (set -euo pipefail), in a directory where
 `build/` is the build and `var/` the demo's, with `localhost:8080` pointed at the demo's
 port. curl fails on any HTTP error (--fail-with-body). A comment line `# {...}` after a
 command claims what it prints: some JSON line of the block's output must have the claim's
@@ -20,7 +21,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from demo_process import Demo  # noqa: E402
 
-FENCE = re.compile(r"^```(sh|bash|shell)\s*$")
+FENCE = re.compile(r"^(\s*)```(sh|bash|shell)\s*$")  # indented too (inside a list item)
 SKIP = re.compile(r"<!--\s*example:\s*skip")
 # Keys whose values differ from run to run; their presence is still checked.
 VARYING = {"id", "parent_id", "sensor_id", "account_id", "created_at", "updated_at", "cleared_at", "password", "ts"}
@@ -39,15 +40,16 @@ def blocks(path):
         if m:
             start = i + 1
             j = start
-            while j < len(lines) and not lines[j].startswith("```"):
+            while j < len(lines) and not lines[j].lstrip().startswith("```"):
                 j += 1
+            indent = len(m.group(1))
             if not skip_next:
-                out.append((start, "\n".join(lines[start:j])))
+                out.append((start, "\n".join(line[indent:] if line[:indent].isspace() else line for line in lines[start:j])))
             skip_next = False
             i = j
-        elif lines[i].startswith("```"):  # another language: skip to its end
+        elif lines[i].lstrip().startswith("```"):  # another language: skip to its end
             i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
+            while i < len(lines) and not lines[i].lstrip().startswith("```"):
                 i += 1
             skip_next = False
         i += 1
